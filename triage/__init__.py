@@ -1,0 +1,3 @@
+"""triage: dependency advisory triage for Python projects."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,299 @@
+"""The advisory database: SQLite through sqlite-utils. Schema, sync writes, lookups by name."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from triage.errors import DatabaseError
+from triage.models import (
+    Advisory,
+    Affected,
+    AliasGroup,
+    DatabaseInfo,
+    Event,
+    Severity,
+    VersionRange,
+)
+
+SCHEMA_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    fingerprint: str
+    advisory_id: str | None
+
+
+def _ranges_json(affected: Affected) -> str:
+    return json.dumps([[[e.kind, e.version] for e in r.events] for r in affected.ranges])
+
+
+def _ranges_from_json(text: str) -> tuple[VersionRange, ...]:
+    return tuple(VersionRange(tuple(Event(k, v) for k, v in r)) for r in json.loads(text))
+
+
+class AdvisoryDatabase:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite_utils.Database(path)
+            self._ensure_schema()
+        except (sqlite3.DatabaseError, OSError) as exc:
+            raise DatabaseError(
+                f"{path}: advisory database is unusable: {exc}",
+                hint="point --db (or TRIAGE_DB) at a triage database, or remove the file and run "
+                "`triage db sync`",
+            ) from exc
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _ensure_schema(self) -> None:
+        tables = set(self.db.table_names())
+        if "meta" in tables:
+            version = self.meta("schema_version")
+            if version != SCHEMA_VERSION:
+                raise DatabaseError(
+                    f"{self.path}: database schema {version!r} is not the supported "
+                    f"{SCHEMA_VERSION!r}",
+                    hint="remove the file and run `triage db sync` to rebuild it",
+                )
+            return
+        if tables:
+            raise DatabaseError(
+                f"{self.path}: not a triage advisory database "
+                f"(tables: {', '.join(sorted(tables))})",
+                hint="point --db at a triage database or at a new path",
+            )
+        with self.db.atomic():
+            self.db.table("advisories").create(
+                {
+                    "id": str,
+                    "modified": str,
+                    "published": str,
+                    "withdrawn": str,
+                    "aliases": str,
+                    "severity": str,
+                    "severity_vector": str,
+                    "refs": str,
+                    "source": str,
+                    "digest": str,
+                    "group_id": str,
+                    "group_ids": str,
+                },
+                pk="id",
+            )
+            self.db.table("affected").create(
+                {"advisory_id": str, "package": str, "ranges": str, "versions": str},
+                foreign_keys=[("advisory_id", "advisories", "id")],
+            )
+            self.db.table("affected").create_index(["package"])
+            self.db.table("affected").create_index(["advisory_id"])
+            self.db.table("source_files").create(
+                {"source": str, "name": str, "fingerprint": str, "advisory_id": str},
+                pk=("source", "name"),
+            )
+            self.db.table("sources").create(
+                {"source": str, "kind": str, "revision": str, "last_sync": str, "records": int},
+                pk="source",
+            )
+            self.db.table("meta").create({"key": str, "value": str}, pk="key")
+            self.set_meta("schema_version", SCHEMA_VERSION)
+
+    # --- meta ---------------------------------------------------------------------------------
+
+    def meta(self, key: str) -> str | None:
+        rows = list(self.db.query("select value from meta where key = ?", [key]))
+        return rows[0]["value"] if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.table("meta").upsert({"key": key, "value": value}, pk="key")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Everything inside commits together or not at all."""
+        with self.db.atomic():
+            yield
+
+    # --- sync ---------------------------------------------------------------------------------
+
+    def record_count(self) -> int:
+        return int(self.db.table("advisories").count)
+
+    def stored_files(self, source: str) -> dict[str, StoredFile]:
+        rows = self.db.query(
+            "select name, fingerprint, advisory_id from source_files where source = ?", [source]
+        )
+        return {r["name"]: StoredFile(r["fingerprint"], r["advisory_id"]) for r in rows}
+
+    def stored_modified(self, ids: Iterable[str]) -> dict[str, tuple[str, str | None]]:
+        rows = self.db.query(
+            "select id, modified, withdrawn from advisories "
+            "where id in (select value from json_each(?))",
+            [json.dumps(list(ids))],
+        )
+        return {r["id"]: (r["modified"], r["withdrawn"]) for r in rows}
+
+    def ids_still_provided(self, ids: Iterable[str]) -> set[str]:
+        rows = self.db.query(
+            "select distinct advisory_id from source_files "
+            "where advisory_id in (select value from json_each(?))",
+            [json.dumps(list(ids))],
+        )
+        return {r["advisory_id"] for r in rows}
+
+    def put_file(self, source: str, name: str, fingerprint: str, advisory_id: str | None) -> None:
+        self.db.table("source_files").upsert(
+            {
+                "source": source,
+                "name": name,
+                "fingerprint": fingerprint,
+                "advisory_id": advisory_id,
+            },
+            pk=("source", "name"),
+        )
+
+    def drop_file(self, source: str, name: str) -> None:
+        self.db.execute("delete from source_files where source = ? and name = ?", [source, name])
+
+    def put_advisory(self, advisory: Advisory, source: str, digest: str) -> None:
+        self.db.execute("delete from affected where advisory_id = ?", [advisory.id])
+        self.db.table("advisories").upsert(
+            {
+                "id": advisory.id,
+                "modified": advisory.modified,
+                "published": advisory.published,
+                "withdrawn": advisory.withdrawn,
+                "aliases": json.dumps(list(advisory.aliases)),
+                "severity": advisory.severity.label,
+                "severity_vector": advisory.severity_vector,
+                "refs": json.dumps(list(advisory.references)),
+                "source": source,
+                "digest": digest,
+            },
+            pk="id",
+        )
+        self.db.table("affected").insert_all(
+            {
+                "advisory_id": advisory.id,
+                "package": entry.package,
+                "ranges": _ranges_json(entry),
+                "versions": json.dumps(list(entry.versions)),
+            }
+            for entry in advisory.affected
+        )
+
+    def drop_advisory(self, advisory_id: str) -> None:
+        self.db.execute("delete from affected where advisory_id = ?", [advisory_id])
+        self.db.execute("delete from advisories where id = ?", [advisory_id])
+
+    def alias_rows(self) -> list[Advisory]:
+        """Every record's id, aliases and withdrawal: what alias grouping needs, nothing more."""
+        return [
+            Advisory(
+                id=r["id"],
+                modified=r["modified"],
+                published=None,
+                withdrawn=r["withdrawn"],
+                aliases=tuple(json.loads(r["aliases"])),
+                affected=(),
+                severity=Severity.UNKNOWN,
+                severity_vector=None,
+                references=(),
+            )
+            for r in self.db.query("select id, modified, withdrawn, aliases from advisories")
+        ]
+
+    def store_groups(self, groups: Mapping[str, AliasGroup]) -> None:
+        rows = [
+            (groups[r["id"]].preferred, json.dumps(groups[r["id"]].ids), r["id"])
+            if r["id"] in groups
+            else (r["id"], json.dumps([r["id"]]), r["id"])
+            for r in self.db.query("select id from advisories")
+        ]
+        self.db.conn.executemany(
+            "update advisories set group_id = ?, group_ids = ? where id = ?", rows
+        )
+
+    def finish_sync(self, sources: Iterable[Mapping[str, Any]], now: str) -> None:
+        lines = "".join(
+            f"{r['id']}:{r['digest']}\n"
+            for r in self.db.query("select id, digest from advisories order by id")
+        )
+        self.set_meta("digest", "sha256:" + hashlib.sha256(lines.encode()).hexdigest())
+        self.set_meta("last_sync", now)
+        for row in sources:
+            self.db.table("sources").upsert(dict(row), pk="source")
+        self.db.execute(
+            "delete from sources where source not in (select distinct source from source_files)"
+        )
+
+    # --- lookups ------------------------------------------------------------------------------
+
+    def candidates(self, names: Iterable[str]) -> tuple[list[Advisory], dict[str, AliasGroup]]:
+        """Records with an affected entry for any of `names` (only those entries), and groups."""
+        rows = self.db.query(
+            "select f.package, f.ranges, f.versions, a.id, a.modified, a.published, a.withdrawn, "
+            "a.aliases, a.severity, a.severity_vector, a.refs, a.group_id, a.group_ids "
+            "from affected f join advisories a on a.id = f.advisory_id "
+            "where f.package in (select value from json_each(?))",
+            [json.dumps(sorted(set(names)))],
+        )
+        entries: dict[str, list[Affected]] = {}
+        heads: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            heads.setdefault(r["id"], r)
+            entries.setdefault(r["id"], []).append(
+                Affected(
+                    r["package"], _ranges_from_json(r["ranges"]), tuple(json.loads(r["versions"]))
+                )
+            )
+        advisories = []
+        groups: dict[str, AliasGroup] = {}
+        for advisory_id, head in heads.items():
+            advisories.append(
+                Advisory(
+                    id=advisory_id,
+                    modified=head["modified"],
+                    published=head["published"],
+                    withdrawn=head["withdrawn"],
+                    aliases=tuple(json.loads(head["aliases"])),
+                    affected=tuple(entries[advisory_id]),
+                    severity=Severity.parse(head["severity"]),
+                    severity_vector=head["severity_vector"],
+                    references=tuple(json.loads(head["refs"])),
+                )
+            )
+            if head["group_id"]:
+                groups[advisory_id] = AliasGroup(
+                    head["group_id"], tuple(json.loads(head["group_ids"]))
+                )
+        return advisories, groups
+
+    def all_advisories(self) -> list[Advisory]:
+        """Every record in full (used to build the embedded snapshot and by tests)."""
+        names = [r["package"] for r in self.db.query("select distinct package from affected")]
+        advisories, _ = self.candidates(names)
+        return advisories
+
+    def info(self) -> DatabaseInfo:
+        newest = list(self.db.query("select max(modified) as newest from advisories"))
+        sources = [r["source"] for r in self.db.query("select source from sources order by source")]
+        return DatabaseInfo(
+            digest=self.meta("digest") or "sha256:" + hashlib.sha256(b"").hexdigest(),
+            records=self.record_count(),
+            newest_modified=newest[0]["newest"] if newest else None,
+            age_days=None,
+            sources=tuple(sources),
+            last_sync=self.meta("last_sync"),
+        )

@@ -1,0 +1,247 @@
+"""Command line: parses arguments and calls `service`; nothing else lives here.
+
+Heavy modules (the service and its edges) are imported inside the commands so that
+`triage --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from triage.errors import EXIT_INPUT, EXIT_OK, EXIT_POLICY, TriageError
+
+if TYPE_CHECKING:
+    from triage.models import Config
+    from triage.service import Progress
+
+F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_DB = Path(".triage") / "triage.db"
+
+
+@dataclass(frozen=True)
+class Common:
+    output_format: str
+    db: Path
+    config: Path
+    config_given: bool
+    trust_store: Path
+    verbosity: int
+
+    def load_config(self) -> Config:
+        from triage import service
+
+        return service.load_config(self.config, required=self.config_given)
+
+
+def common_options(formats: Sequence[str] = ("text", "json")) -> Callable[[F], F]:
+    """The options every subcommand accepts after its name (SPEC §6)."""
+
+    def decorate(command: F) -> F:
+        @click.option(
+            "--format",
+            "output_format",
+            type=click.Choice(list(formats)),
+            default="text",
+            show_default=True,
+            help="Output format.",
+        )
+        @click.option(
+            "--db",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="Advisory database [default: $TRIAGE_DB or .triage/triage.db].",
+        )
+        @click.option(
+            "--config",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="Policy file [default: ./deny.toml].",
+        )
+        @click.option(
+            "--trust-store",
+            type=click.Path(path_type=Path),
+            default=Path("trust-store"),
+            show_default=True,
+            help="Trust anchors.",
+        )
+        @click.option("-v", "--verbose", count=True, help="More output on stderr.")
+        @click.option("-q", "--quiet", count=True, help="Less output on stderr.")
+        @functools.wraps(command)
+        def wrapper(
+            *args: Any,
+            output_format: str,
+            db: Path | None,
+            config: Path | None,
+            trust_store: Path,
+            verbose: int,
+            quiet: int,
+            **kwargs: Any,
+        ) -> Any:
+            common = Common(
+                output_format=output_format,
+                db=db or Path(os.environ.get("TRIAGE_DB") or DEFAULT_DB),
+                config=config or Path("deny.toml"),
+                config_given=config is not None,
+                trust_store=trust_store,
+                verbosity=verbose - quiet,
+            )
+            return command(*args, common=common, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _say(common: Common, message: str) -> None:
+    if common.verbosity >= 0:
+        click.echo(message, err=True)
+
+
+def _interactive() -> bool:
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+@contextmanager
+def _progress(common: Common) -> Iterator[Progress | None]:
+    """A rich progress bar on a terminal; nothing at all in CI or when piped."""
+    if not _interactive() or common.verbosity < 0:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress as Bar
+
+    with Bar(console=Console(stderr=True), transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def update(label: str, done: int, total: int | None) -> None:
+            if label not in tasks:
+                tasks[label] = bar.add_task(label, total=total)
+            bar.update(tasks[label], completed=done, total=total)
+
+        yield update
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="triage")
+def cli() -> None:
+    """triage: find known advisories in locked Python dependencies and keep them triaged."""
+
+
+@cli.group()
+def db() -> None:
+    """The advisory database: sync and status."""
+
+
+@db.command("sync")
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    metavar="S",
+    help="Directory, git checkout, OSV zip (path or URL) or osv:<Ecosystem>; "
+    "repeatable [default: [advisories] sources of deny.toml].",
+)
+@common_options()
+def db_sync(sources: tuple[str, ...], common: Common) -> int:
+    """Import advisories incrementally; prints added / modified / withdrawn counts."""
+    from triage import service
+
+    names = list(sources) or list(common.load_config().advisories.sources)
+    with _progress(common) as progress:
+        report = service.sync(common.db, names, _now(), progress, require_all=bool(sources))
+    for message in report.unreachable + report.warnings:
+        _say(common, f"warning: {message}")
+    if report.used_snapshot:
+        _say(common, "warning: no source was reachable; loaded the embedded offline snapshot")
+    c = report.counts
+    click.echo(
+        f"synced {len(names)} source(s) into {common.db}: added {c.added}, modified "
+        f"{c.modified}, withdrawn {c.withdrawn}, removed {c.removed}, unchanged {c.unchanged}, "
+        f"skipped {c.skipped}; {report.records} records"
+    )
+    return EXIT_OK
+
+
+@db.command("status")
+@common_options()
+def db_status(common: Common) -> int:
+    """Record count, sources, last sync, data age and content digest."""
+    import json
+
+    from triage import service
+
+    info = service.status(common.db, _now())
+    fields = {
+        "database": str(common.db),
+        "records": info.records,
+        "sources": list(info.sources),
+        "last_sync": info.last_sync,
+        "newest_modified": info.newest_modified,
+        "age_days": info.age_days,
+        "digest": info.digest,
+    }
+    if common.output_format == "json":
+        click.echo(json.dumps(fields, indent=2))
+    else:
+        for key, value in fields.items():
+            shown = ", ".join(value) if isinstance(value, list) else value
+            click.echo(f"{key.replace('_', ' ')}: {shown if shown not in (None, '') else '-'}")
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path, file_okay=False), default=Path("."))
+@click.option(
+    "--lockfile",
+    "lockfiles",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Read this lockfile instead of discovering them; repeatable.",
+)
+@common_options(("text", "json", "markdown"))
+def scan(path: Path, lockfiles: tuple[Path, ...], common: Common) -> int:
+    """Findings of the working tree at PATH, policy applied."""
+    from triage import service
+    from triage.core.report import RENDERERS
+
+    if not path.is_dir():
+        raise TriageError(f"{path}: no such directory to scan")
+    result = service.scan(path, list(lockfiles), common.db, common.load_config(), _now())
+    click.echo(RENDERERS[common.output_format](result), nl=False)
+    return EXIT_POLICY if result.fails else EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: every error a user can cause becomes a message and an exit code."""
+    try:
+        result = cli.main(
+            args=list(argv) if argv is not None else None, prog_name="triage", standalone_mode=False
+        )
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.Abort:
+        click.echo("aborted", err=True)
+        return EXIT_INPUT
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_INPUT
+    except TriageError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    return int(result) if isinstance(result, int) else EXIT_OK

@@ -1,0 +1,284 @@
+"""deny.toml: parse, then validate into `Config`, collecting every error with its key path.
+
+Reading uses the standard library's tomllib (fast, strict); in-place edits of the ledger will
+use tomlkit here too, so comments and layout survive.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from packaging.utils import canonicalize_name
+
+from triage.errors import ConfigError
+from triage.models import (
+    AdvisoriesConfig,
+    Config,
+    GithubConfig,
+    IgnoreRule,
+    Level,
+    Severity,
+    TrustConfig,
+)
+
+T = TypeVar("T")
+
+_DURATION = re.compile(
+    r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
+    r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$"
+)
+_LEVELS = {level.value: level for level in Level}
+_SEVERITIES = ("low", "medium", "high", "critical")
+_TRUST_MODES = ("basic", "certified", "audit")
+_SLA_KEYS = ("critical", "high", "medium", "low", "unknown")
+_REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+
+
+def parse_duration(text: str) -> dt.timedelta | None:
+    """ISO 8601 durations in weeks, days, hours, minutes, seconds (years and months are vague)."""
+    found = _DURATION.match(text)
+    if not found or text in ("P", "PT") or text.endswith("T"):
+        return None
+    parts = {k: int(v) for k, v in found.groupdict().items() if v}
+    return dt.timedelta(**parts)
+
+
+class _Validator:
+    """Walks the parsed document; every problem is recorded with its key path, none is fatal."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def problem(self, path: str, message: str) -> None:
+        self.problems.append(f"{path}: {message}")
+
+    def table(self, doc: Any, path: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+        if not isinstance(doc, dict):
+            self.problem(path, f"must be a table, found {type(doc).__name__}")
+            return {}
+        for key in doc:
+            if key not in allowed:
+                self.problem(
+                    f"{path}.{key}" if path else key,
+                    f"unknown key (known keys: {', '.join(allowed)})",
+                )
+        return doc
+
+    def get(
+        self,
+        doc: dict[str, Any],
+        path: str,
+        key: str,
+        convert: Callable[[Any], T | None],
+        expected: str,
+        default: T,
+    ) -> T:
+        if key not in doc:
+            return default
+        value = convert(doc[key])
+        if value is None:
+            self.problem(f"{path}.{key}", f"{doc[key]!r} is not {expected}")
+            return default
+        return value
+
+
+def _string(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _level(value: Any) -> Level | None:
+    return _LEVELS.get(value) if isinstance(value, str) else None
+
+
+def _severity(value: Any) -> Severity | None:
+    return Severity.parse(value) if value in _SEVERITIES else None
+
+
+def _duration(value: Any) -> dt.timedelta | None:
+    return parse_duration(value) if isinstance(value, str) else None
+
+
+def _string_list(value: Any) -> tuple[str, ...] | None:
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    return None
+
+
+def _date(value: Any) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return None
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _url(value: Any) -> str | None:
+    if isinstance(value, str) and re.match(r"^https?://[^\s/]+/\S*$", value):
+        return value
+    return None
+
+
+def _ignore_rules(v: _Validator, entries: Any) -> tuple[IgnoreRule, ...]:
+    path = "advisories.ignore"
+    if not isinstance(entries, list):
+        v.problem(path, "must be an array of ids or { id, reason, ... } tables")
+        return ()
+    rules = []
+    for index, entry in enumerate(entries):
+        here = f"{path}[{index}]"
+        if isinstance(entry, str):
+            rules.append(IgnoreRule(id=entry, index=index))
+            continue
+        table = v.table(entry, here, ("id", "package", "reason", "issue", "expires"))
+        if not table:
+            continue
+        advisory_id = v.get(table, here, "id", _string, "an advisory id", "")
+        if not advisory_id:
+            v.problem(f"{here}.id", "is required")
+        package = v.get(table, here, "package", _string, "a package name", "")
+        rules.append(
+            IgnoreRule(
+                id=advisory_id,
+                index=index,
+                package=canonicalize_name(package) if package else None,
+                reason=v.get(table, here, "reason", _string, "a string", None),
+                issue=v.get(table, here, "issue", _url, "an http(s) URL", None),
+                expires=v.get(table, here, "expires", _date, "a date (YYYY-MM-DD)", None),
+            )
+        )
+    return tuple(rules)
+
+
+def _advisories(v: _Validator, doc: Any) -> AdvisoriesConfig:
+    path = "advisories"
+    known = (
+        "sources",
+        "maximum-db-staleness",
+        "stale-db",
+        "severity-threshold",
+        "unknown-severity",
+        "unused-ignored-advisory",
+        "ignore",
+    )
+    table = v.table(doc, path, known)
+    defaults = AdvisoriesConfig()
+    severity_words = "one of " + ", ".join(_SEVERITIES)
+    level_words = "one of allow, warn, deny"
+    return AdvisoriesConfig(
+        sources=v.get(table, path, "sources", _string_list, "a list of strings", defaults.sources),
+        maximum_db_staleness=v.get(
+            table,
+            path,
+            "maximum-db-staleness",
+            _duration,
+            'an ISO 8601 duration such as "P7D"',
+            defaults.maximum_db_staleness,
+        ),
+        stale_db=v.get(table, path, "stale-db", _level, level_words, defaults.stale_db),
+        severity_threshold=v.get(
+            table,
+            path,
+            "severity-threshold",
+            _severity,
+            severity_words,
+            defaults.severity_threshold,
+        ),
+        unknown_severity=v.get(
+            table, path, "unknown-severity", _severity, severity_words, defaults.unknown_severity
+        ),
+        unused_ignored_advisory=v.get(
+            table,
+            path,
+            "unused-ignored-advisory",
+            _level,
+            level_words,
+            defaults.unused_ignored_advisory,
+        ),
+        ignore=_ignore_rules(v, table["ignore"]) if "ignore" in table else (),
+    )
+
+
+def _trust(v: _Validator, doc: Any) -> TrustConfig:
+    table = v.table(doc, "trust", ("mode", "unsigned"))
+    mode_words = "one of " + ", ".join(_TRUST_MODES)
+    return TrustConfig(
+        mode=v.get(
+            table, "trust", "mode", lambda m: m if m in _TRUST_MODES else None, mode_words, "basic"
+        ),
+        unsigned=v.get(table, "trust", "unsigned", _level, "one of allow, warn, deny", Level.WARN),
+    )
+
+
+def _sla(v: _Validator, doc: Any) -> dict[str, dt.timedelta]:
+    table = v.table(doc, "sla", _SLA_KEYS)
+    result = Config().sla
+    for key in _SLA_KEYS:
+        result[key] = v.get(table, "sla", key, _duration, "an ISO 8601 duration", result[key])
+    return result
+
+
+def _github(v: _Validator, doc: Any) -> GithubConfig:
+    table = v.table(doc, "github", ("repository", "labels"))
+    repo = v.get(
+        table,
+        "github",
+        "repository",
+        lambda r: r if isinstance(r, str) and _REPOSITORY.match(r) else None,
+        'an "owner/name" repository',
+        None,
+    )
+    labels = v.get(
+        table, "github", "labels", _string_list, "a list of strings", GithubConfig().labels
+    )
+    return GithubConfig(repository=repo, labels=labels)
+
+
+def parse_config(text: str, path: str) -> Config:
+    """Parse deny.toml text; raise ConfigError listing every problem, never fall back silently."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, [f"not valid TOML: {exc}"]) from exc
+    v = _Validator()
+    v.table(doc, "", ("advisories", "trust", "sla", "github", "schedule"))
+    config = Config(
+        path=path,
+        advisories=_advisories(v, doc.get("advisories", {})),
+        trust=_trust(v, doc.get("trust", {})),
+        sla=_sla(v, doc.get("sla", {})),
+        github=_github(v, doc.get("github", {})),
+        schedule_audit=v.get(
+            v.table(doc.get("schedule", {}), "schedule", ("audit",)),
+            "schedule",
+            "audit",
+            _string,
+            "a cron expression",
+            "0 9 * * *",
+        ),
+    )
+    if v.problems:
+        raise ConfigError(path, v.problems)
+    return config
+
+
+def load_config(path: Path, *, required: bool) -> Config:
+    """Read deny.toml; an absent file means all defaults, unless the user named it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if required:
+            raise ConfigError(str(path), ["file not found"]) from None
+        return Config(path=str(path))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), [f"cannot be read: {exc}"]) from exc
+    return parse_config(text, str(path))

@@ -1,0 +1,233 @@
+"""OSV matching for PyPI (SPEC §4): versions + ECOSYSTEM ranges, alias groups, finding keys."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from triage.models import (
+    Advisory,
+    Affected,
+    AliasGroup,
+    Finding,
+    FindingKey,
+    Package,
+    Severity,
+    Unpinned,
+    VersionRange,
+)
+
+# OSV writes "introduced: 0" for "since the first release"; it sorts before every version.
+ZERO = "0"
+
+
+@lru_cache(maxsize=65536)
+def parse_version(text: str) -> Version | None:
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
+
+
+def normalize_name(name: str) -> str:
+    return canonicalize_name(name)
+
+
+_LOWEST = Version("0")
+
+
+def version_order(text: str) -> tuple[int, Version]:
+    """Sort key for version strings: "0" and unparseable text first, then PEP 440 order."""
+    parsed = None if text == ZERO else parse_version(text)
+    return (0, _LOWEST) if parsed is None else (1, parsed)
+
+
+def sorted_events(vrange: VersionRange) -> list[tuple[str, Version | None]]:
+    """Events ordered by version, introduced "0" first (as None). An event whose version is
+    not PEP 440 cannot be placed in the order and is left out (sync warned about it)."""
+    placed: list[tuple[str, Version | None]] = []
+    for event in vrange.events:
+        if event.kind == "limit":
+            continue
+        if event.kind == "introduced" and event.version == ZERO:
+            placed.append((event.kind, None))
+        elif (parsed := parse_version(event.version)) is not None:
+            placed.append((event.kind, parsed))
+    placed.sort(key=lambda kv: (0, _LOWEST) if kv[1] is None else (1, kv[1]))
+    return placed
+
+
+def in_range(version: Version, vrange: VersionRange) -> bool:
+    """OSV's evaluation: walk the sorted events; the last one at or below the version decides."""
+    limits = [parse_version(e.version) for e in vrange.events if e.kind == "limit"]
+    if limits and not any(limit is not None and version < limit for limit in limits):
+        return False
+    affected = False
+    for kind, bound in sorted_events(vrange):
+        if kind == "introduced":
+            if bound is None or version >= bound:
+                affected = True
+        elif kind == "fixed":
+            if bound is not None and version >= bound:
+                affected = False
+        elif kind == "last_affected" and bound is not None and version > bound:
+            affected = False
+    return affected
+
+
+def affects(affected: Affected, version_text: str, version: Version) -> bool:
+    """A version is affected when it is enumerated or lies in any ECOSYSTEM range."""
+    for listed in affected.versions:
+        parsed = parse_version(listed)
+        if (parsed == version) if parsed is not None else (listed == version_text):
+            return True
+    return any(in_range(version, r) for r in affected.ranges)
+
+
+def fixed_versions(affected: Iterable[Affected]) -> tuple[str, ...]:
+    found = {e.version for a in affected for r in a.ranges for e in r.events if e.kind == "fixed"}
+    return tuple(sorted(found, key=version_order))
+
+
+# --- alias groups ---------------------------------------------------------------------------
+
+
+class DisjointSet:
+    """Union-find with path compression and union by size."""
+
+    def __init__(self) -> None:
+        self._parent: dict[str, str] = {}
+        self._size: dict[str, int] = {}
+
+    def add(self, item: str) -> None:
+        if item not in self._parent:
+            self._parent[item] = item
+            self._size[item] = 1
+
+    def find(self, item: str) -> str:
+        self.add(item)
+        root = item
+        while self._parent[root] != root:
+            root = self._parent[root]
+        while self._parent[item] != root:
+            self._parent[item], item = root, self._parent[item]
+        return root
+
+    def union(self, a: str, b: str) -> None:
+        root_a, root_b = self.find(a), self.find(b)
+        if root_a == root_b:
+            return
+        if self._size[root_a] < self._size[root_b]:
+            root_a, root_b = root_b, root_a
+        self._parent[root_b] = root_a
+        self._size[root_a] += self._size[root_b]
+
+    def groups(self) -> list[list[str]]:
+        members: dict[str, list[str]] = defaultdict(list)
+        for item in self._parent:
+            members[self.find(item)].append(item)
+        return list(members.values())
+
+
+_KIND_RANK = {"PYSEC": 0, "GHSA": 1, "CVE": 2}
+_YEAR_NUMBER = re.compile(r"^[A-Za-z]+-(\d+)-(\d+)$")
+
+
+def preference_key(advisory_id: str) -> tuple[int, int, int, str]:
+    """PYSEC before GHSA before CVE before anything else; then smallest (year, number)."""
+    rank = _KIND_RANK.get(advisory_id.split("-", 1)[0].upper(), len(_KIND_RANK))
+    numbered = _YEAR_NUMBER.match(advisory_id)
+    if numbered:
+        return (rank, int(numbered.group(1)), int(numbered.group(2)), advisory_id)
+    return (rank, 0, 0, advisory_id)
+
+
+def alias_groups(advisories: Iterable[Advisory]) -> dict[str, AliasGroup]:
+    """Map every id (records and their aliases) to its group. Withdrawn records join nothing."""
+    sets = DisjointSet()
+    for advisory in advisories:
+        if advisory.withdrawn:
+            continue
+        sets.add(advisory.id)
+        for alias in advisory.aliases:
+            sets.union(advisory.id, alias)
+    result: dict[str, AliasGroup] = {}
+    for members in sets.groups():
+        ordered = tuple(sorted(members))
+        group = AliasGroup(preferred=min(members, key=preference_key), ids=ordered)
+        for member in members:
+            result[member] = group
+    return result
+
+
+# --- matching -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    findings: tuple[Finding, ...]
+    unmatchable: tuple[Unpinned, ...]  # versions that are not PEP 440: reported, not matched
+
+
+def _worst(severities: Iterable[Severity]) -> Severity:
+    known = [s for s in severities if s is not Severity.UNKNOWN]
+    return max(known, key=lambda s: s.value) if known else Severity.UNKNOWN
+
+
+def match(
+    packages: Sequence[Package],
+    advisories: Sequence[Advisory],
+    groups: Mapping[str, AliasGroup],
+) -> MatchResult:
+    by_package: dict[str, list[tuple[Advisory, Affected]]] = defaultdict(list)
+    for advisory in advisories:
+        if advisory.withdrawn:
+            continue
+        for entry in advisory.affected:
+            by_package[entry.package].append((advisory, entry))
+
+    hits: dict[FindingKey, list[tuple[Package, Advisory, Affected]]] = defaultdict(list)
+    unmatchable: list[Unpinned] = []
+    for package in packages:
+        candidates = by_package.get(package.name)
+        version = parse_version(package.version)
+        if version is None:
+            unmatchable.append(
+                Unpinned(
+                    name=package.name,
+                    lockfile=package.lockfile,
+                    location=package.location,
+                    reason=f"version {package.version!r} is not a PEP 440 version; not matched",
+                )
+            )
+            continue
+        if not candidates:
+            continue
+        for advisory, entry in candidates:
+            if affects(entry, package.version, version):
+                group = groups.get(advisory.id) or AliasGroup(advisory.id, (advisory.id,))
+                hits[FindingKey(group.preferred, package.name)].append((package, advisory, entry))
+
+    findings = []
+    for key, matched in sorted(hits.items()):
+        group = groups.get(matched[0][1].id) or AliasGroup(key.advisory, (key.advisory,))
+        versions = {p.version for p, _, _ in matched}
+        records = {a.id: a for _, a, _ in matched}
+        findings.append(
+            Finding(
+                key=key,
+                aliases=group.aliases,
+                versions=tuple(sorted(versions, key=version_order)),
+                lockfiles=tuple(sorted({p.lockfile for p, _, _ in matched})),
+                fixed_versions=fixed_versions(e for _, _, e in matched),
+                severity=_worst(a.severity for a in records.values()),
+                record_ids=tuple(sorted(records)),
+            )
+        )
+    return MatchResult(tuple(findings), tuple(unmatchable))

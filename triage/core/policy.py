@@ -1,0 +1,121 @@
+"""deny.toml's [advisories] rules applied to findings; `now` is always a parameter."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from triage.models import (
+    AdvisoriesConfig,
+    AssessedFinding,
+    Diagnostic,
+    Finding,
+    IgnoreRule,
+    Level,
+    Severity,
+    Status,
+)
+
+
+def effective_severity(severity: Severity, config: AdvisoriesConfig) -> Severity:
+    return config.unknown_severity if severity is Severity.UNKNOWN else severity
+
+
+def ignore_applies(rule: IgnoreRule, finding: Finding) -> bool:
+    """By any alias of the group, and only the named package when one is given."""
+    if rule.package is not None and rule.package != finding.package:
+        return False
+    return rule.id in finding.all_ids()
+
+
+def is_expired(rule: IgnoreRule, today: dt.date) -> bool:
+    return rule.expires is not None and today > rule.expires
+
+
+def assess(
+    finding: Finding, config: AdvisoriesConfig, today: dt.date
+) -> tuple[AssessedFinding, list[IgnoreRule]]:
+    """The finding's status and the rules that matched it (used, even when expired)."""
+    matching = [rule for rule in config.ignore if ignore_applies(rule, finding)]
+    standing = [rule for rule in matching if not is_expired(rule, today)]
+    if standing:
+        status, rule = Status.IGNORED, standing[0]
+    elif matching:
+        expiries = [r.expires for r in matching if r.expires is not None]
+        status = Status.IGNORE_EXPIRED
+        rule = next(r for r in matching if r.expires == max(expiries))
+    else:
+        status, rule = Status.ACTIVE, None
+    severe = effective_severity(finding.severity, config).value >= config.severity_threshold.value
+    fails = status is not Status.IGNORED and severe
+    return AssessedFinding(finding, status, rule, fails), matching
+
+
+def data_age_days(newest_modified: dt.datetime | None, now: dt.datetime) -> int | None:
+    if newest_modified is None:
+        return None
+    return max(0, (now - newest_modified).days)
+
+
+def apply_policy(
+    findings: Sequence[Finding],
+    config: AdvisoriesConfig,
+    now: dt.datetime,
+    newest_modified: dt.datetime | None,
+) -> tuple[list[AssessedFinding], list[IgnoreRule], list[Diagnostic]]:
+    """Statuses for every finding, the ignores that matched nothing, and the diagnostics."""
+    today = now.date()
+    assessed: list[AssessedFinding] = []
+    used: set[int] = set()
+    for finding in findings:
+        result, matching = assess(finding, config, today)
+        assessed.append(result)
+        used.update(rule.index for rule in matching)
+
+    unused = [rule for rule in config.ignore if rule.index not in used]
+    diagnostics: list[Diagnostic] = []
+    for rule in config.ignore:
+        where = f"advisories.ignore[{rule.index}]"
+        if not rule.reason:
+            diagnostics.append(
+                Diagnostic(
+                    "ignore-missing-reason",
+                    Level.DENY,
+                    f"{where} ({rule.id}) gives no reason",
+                    rule,
+                )
+            )
+        if not rule.issue:
+            diagnostics.append(
+                Diagnostic(
+                    "ignore-missing-issue",
+                    Level.DENY,
+                    f"{where} ({rule.id}) names no tracking issue",
+                    rule,
+                )
+            )
+    if config.unused_ignored_advisory is not Level.ALLOW:
+        diagnostics.extend(
+            Diagnostic(
+                "unused-ignored-advisory",
+                config.unused_ignored_advisory,
+                f"advisories.ignore[{rule.index}] ({rule.id}) matches no finding",
+                rule,
+            )
+            for rule in unused
+        )
+    if (
+        newest_modified is not None
+        and now - newest_modified > config.maximum_db_staleness
+        and config.stale_db is not Level.ALLOW
+    ):
+        diagnostics.append(
+            Diagnostic(
+                "stale-db",
+                config.stale_db,
+                f"advisory data is {data_age_days(newest_modified, now)} days old (newest record "
+                f"modified {newest_modified.date().isoformat()}); maximum-db-staleness is "
+                f"{config.maximum_db_staleness.days} days; run `triage db sync`",
+            )
+        )
+    return assessed, unused, diagnostics

@@ -1,0 +1,272 @@
+"""Plain data shared by the core and the edges: frozen, typed, no behaviour beyond ordering."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import Enum, StrEnum
+
+
+class Level(StrEnum):
+    """cargo-deny's diagnostic levels."""
+
+    ALLOW = "allow"
+    WARN = "warn"
+    DENY = "deny"
+
+
+class Severity(Enum):
+    """Qualitative severity, ordered; UNKNOWN is resolved through `unknown-severity`."""
+
+    NONE = 0
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+    UNKNOWN = -1
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        return cls[text.upper()]
+
+
+# --- advisories -------------------------------------------------------------------------------
+
+EVENT_KINDS = ("introduced", "fixed", "last_affected", "limit")
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str  # one of EVENT_KINDS
+    version: str
+
+
+@dataclass(frozen=True)
+class VersionRange:
+    """One OSV `ECOSYSTEM` range; other range types never decide a PyPI match."""
+
+    events: tuple[Event, ...]
+
+
+@dataclass(frozen=True)
+class Affected:
+    package: str  # PEP 503 normalised
+    ranges: tuple[VersionRange, ...]
+    versions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Advisory:
+    """The facts of one OSV record that matching and reporting need; no prose."""
+
+    id: str
+    modified: str
+    published: str | None
+    withdrawn: str | None
+    aliases: tuple[str, ...]
+    affected: tuple[Affected, ...]
+    severity: Severity
+    severity_vector: str | None
+    references: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AliasGroup:
+    """Records that are aliases of each other, transitively, named by the preferred id."""
+
+    preferred: str
+    ids: tuple[str, ...]  # every id in the group, sorted, preferred included
+
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        return tuple(i for i in self.ids if i != self.preferred)
+
+
+# --- lockfiles --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A distribution file named in a lockfile, with the digest the lockfile pins."""
+
+    filename: str
+    sha256: str | None
+
+
+@dataclass(frozen=True)
+class Package:
+    name: str  # PEP 503 normalised
+    version: str
+    lockfile: str  # path relative to the scanned root, posix separators
+    location: str  # where in the lockfile, e.g. "line 12" or "package[3]"
+    display_name: str = ""
+    hashes: tuple[str, ...] = ()  # "sha256:<hex>" as pinned, without file names
+    artifacts: tuple[Artifact, ...] = ()
+    markers: str | None = None
+    extras: tuple[str, ...] = ()
+    via: tuple[str, ...] = ()  # normalised names of the packages that require this one
+    direct: bool | None = None  # None when the lockfile does not say
+
+
+@dataclass(frozen=True)
+class Unpinned:
+    """A requirement that names no single version: reported, never resolved."""
+
+    name: str
+    lockfile: str
+    location: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class LockfileContents:
+    path: str
+    packages: tuple[Package, ...]
+    unpinned: tuple[Unpinned, ...]
+
+
+# --- findings ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, order=True)
+class FindingKey:
+    """(advisory group id, normalised package): neither version nor lockfile path is part of it."""
+
+    advisory: str
+    package: str
+
+    def __str__(self) -> str:
+        return f"{self.advisory}/{self.package}"
+
+
+@dataclass(frozen=True)
+class Finding:
+    key: FindingKey
+    aliases: tuple[str, ...]
+    versions: tuple[str, ...]  # affected versions present in the lockfiles, ascending
+    lockfiles: tuple[str, ...]
+    fixed_versions: tuple[str, ...]
+    severity: Severity
+    record_ids: tuple[str, ...]  # the records that matched
+
+    @property
+    def advisory(self) -> str:
+        return self.key.advisory
+
+    @property
+    def package(self) -> str:
+        return self.key.package
+
+    def all_ids(self) -> frozenset[str]:
+        return frozenset((self.advisory, *self.aliases, *self.record_ids))
+
+
+# --- policy -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IgnoreRule:
+    id: str
+    index: int  # position in advisories.ignore, for key paths in messages
+    package: str | None = None
+    reason: str | None = None
+    issue: str | None = None
+    expires: dt.date | None = None
+
+
+class Status(StrEnum):
+    ACTIVE = "active"
+    IGNORED = "ignored"
+    IGNORE_EXPIRED = "ignore-expired"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """A policy message with a stable kebab-case code and the level the config gives it."""
+
+    code: str
+    level: Level
+    message: str
+    ignore: IgnoreRule | None = None
+
+
+@dataclass(frozen=True)
+class AssessedFinding:
+    finding: Finding
+    status: Status
+    ignore: IgnoreRule | None
+    fails: bool  # counts against the exit code: active/expired and at or above the threshold
+
+
+@dataclass(frozen=True)
+class DatabaseInfo:
+    digest: str
+    records: int
+    newest_modified: str | None
+    age_days: int | None
+    sources: tuple[str, ...] = ()
+    last_sync: str | None = None
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    findings: tuple[AssessedFinding, ...]
+    unpinned: tuple[Unpinned, ...]
+    diagnostics: tuple[Diagnostic, ...]
+    unused_ignores: tuple[IgnoreRule, ...]
+    database: DatabaseInfo
+    lockfiles: tuple[str, ...] = field(default=())
+    package_count: int = 0
+
+    @property
+    def fails(self) -> bool:
+        return any(f.fails for f in self.findings) or any(
+            d.level is Level.DENY for d in self.diagnostics
+        )
+
+
+# --- configuration (deny.toml, validated) -----------------------------------------------------
+
+DEFAULT_SOURCES = ("osv:PyPI",)
+
+
+@dataclass(frozen=True)
+class AdvisoriesConfig:
+    sources: tuple[str, ...] = DEFAULT_SOURCES
+    maximum_db_staleness: dt.timedelta = dt.timedelta(days=7)
+    stale_db: Level = Level.WARN
+    severity_threshold: Severity = Severity.LOW
+    unknown_severity: Severity = Severity.HIGH
+    unused_ignored_advisory: Level = Level.WARN
+    ignore: tuple[IgnoreRule, ...] = ()
+
+
+@dataclass(frozen=True)
+class TrustConfig:
+    mode: str = "basic"
+    unsigned: Level = Level.WARN
+
+
+def _default_sla() -> dict[str, dt.timedelta]:
+    days = {"critical": 2, "high": 2, "medium": 14, "low": 30, "unknown": 7}
+    return {name: dt.timedelta(days=n) for name, n in days.items()}
+
+
+@dataclass(frozen=True)
+class GithubConfig:
+    repository: str | None = None
+    labels: tuple[str, ...] = ("security", "dependencies")
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str = "deny.toml"
+    advisories: AdvisoriesConfig = field(default_factory=AdvisoriesConfig)
+    trust: TrustConfig = field(default_factory=TrustConfig)
+    sla: dict[str, dt.timedelta] = field(default_factory=_default_sla)
+    github: GithubConfig = field(default_factory=GithubConfig)
+    schedule_audit: str = "0 9 * * *"

@@ -1,0 +1,242 @@
+"""Use cases as plain functions: the edges feed the pure core here, and nowhere else."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from triage import advisory_db, config, lockfiles, sources
+from triage.core import matching, policy
+from triage.errors import UpstreamError
+from triage.models import Config, DatabaseInfo, Package, ScanResult, Unpinned
+
+Progress = Callable[[str, int, int | None], None]
+
+
+@dataclass
+class SyncCounts:
+    added: int = 0
+    modified: int = 0
+    withdrawn: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    skipped: int = 0  # records with no PyPI package
+
+
+@dataclass
+class SyncReport:
+    counts: SyncCounts = field(default_factory=SyncCounts)
+    unreachable: list[str] = field(default_factory=list)  # messages, one per failed source
+    warnings: list[str] = field(default_factory=list)  # record problems matching can live with
+    used_snapshot: bool = False
+    records: int = 0
+
+
+def parse_timestamp(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            parsed = dt.datetime.fromisoformat(text[:19])
+        except ValueError:
+            return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def open_database(path: Path) -> advisory_db.AdvisoryDatabase:
+    return advisory_db.AdvisoryDatabase(path)
+
+
+def load_config(path: Path, *, required: bool) -> Config:
+    return config.load_config(path, required=required)
+
+
+def _apply_listing(
+    db: advisory_db.AdvisoryDatabase,
+    listing: sources.SourceListing,
+    report: SyncReport,
+    progress: Progress | None,
+) -> Callable[[], None]:
+    """Decode what changed in one source (raising before anything is written) and return the
+    write step, to be run inside the sync's single transaction."""
+    stored = db.stored_files(listing.source)
+    changed = [
+        e
+        for e in listing.entries
+        if e.name not in stored or stored[e.name].fingerprint != e.fingerprint
+    ]
+    decoded = []
+    counts = report.counts
+    for done, item in enumerate(sources.iter_decoded(listing, changed, report.warnings), start=1):
+        decoded.append(item)
+        if progress:
+            progress(f"reading {listing.source}", done, len(changed))
+    present = {e.name for e in listing.entries}
+    gone = [name for name in stored if name not in present]
+    counts.unchanged += len(listing.entries) - len(changed)
+
+    def write() -> None:
+        previous = db.stored_modified(a.id for _, a in decoded)
+        for entry, advisory in decoded:
+            if not advisory.affected:
+                counts.skipped += 1
+                db.put_file(listing.source, entry.name, entry.fingerprint, None)
+                continue
+            old = previous.get(advisory.id)
+            if old is not None and old[0] == advisory.modified:
+                counts.unchanged += 1
+            else:
+                if advisory.withdrawn and (old is None or not old[1]):
+                    counts.withdrawn += 1
+                elif old is None:
+                    counts.added += 1
+                else:
+                    counts.modified += 1
+                db.put_advisory(advisory, listing.source, sources.record_digest(advisory))
+                previous[advisory.id] = (advisory.modified, advisory.withdrawn)
+            db.put_file(listing.source, entry.name, entry.fingerprint, advisory.id)
+        orphans = {stored[name].advisory_id for name in gone} - {None}
+        for name in gone:
+            db.drop_file(listing.source, name)
+        for advisory_id in orphans - db.ids_still_provided(i for i in orphans if i):
+            if advisory_id:
+                db.drop_advisory(advisory_id)
+                counts.removed += 1
+
+    return write
+
+
+def sync(
+    db_path: Path,
+    source_names: Sequence[str],
+    now: dt.datetime,
+    progress: Progress | None = None,
+    *,
+    require_all: bool = False,
+) -> SyncReport:
+    """Import every source in one transaction; fall back to the embedded snapshot when the
+    database would otherwise be empty. A malformed record aborts before anything is written;
+    so does an unreachable source when `require_all` (the user named the sources)."""
+    report = SyncReport()
+    db = open_database(db_path)
+    try:
+        listings = []
+        with sources.scratch_dir() as scratch:
+            for index, name in enumerate(source_names):
+                workdir = Path(scratch, str(index))
+                workdir.mkdir()
+                download = (
+                    (lambda got, total, name=name: progress(f"downloading {name}", got, total))
+                    if progress
+                    else None
+                )
+                try:
+                    listings.append(sources.list_source(name, workdir, download))
+                except UpstreamError as exc:
+                    if require_all:
+                        raise
+                    report.unreachable.append(str(exc))
+            if listings:
+                stored_snapshot = db.stored_files(sources.SNAPSHOT_SOURCE)
+                if stored_snapshot:
+                    # Real data replaces the embedded snapshot entirely.
+                    listings.append(
+                        sources.SourceListing(sources.SNAPSHOT_SOURCE, "snapshot", None, [])
+                    )
+            elif db.record_count() == 0:
+                listings.append(sources.snapshot_listing())
+                report.used_snapshot = True
+            writes = [_apply_listing(db, listing, report, progress) for listing in listings]
+            with db.transaction():
+                for write in writes:
+                    write()
+                counts = report.counts
+                if counts.added or counts.modified or counts.withdrawn or counts.removed:
+                    db.store_groups(matching.alias_groups(db.alias_rows()))
+                stamp = now.isoformat(timespec="seconds")
+                db.finish_sync(
+                    (
+                        {
+                            "source": listing.source,
+                            "kind": listing.kind,
+                            "revision": listing.revision,
+                            "last_sync": stamp,
+                            "records": len(listing.entries),
+                        }
+                        for listing in listings
+                        if listing.entries
+                    ),
+                    stamp,
+                )
+        report.records = db.record_count()
+        return report
+    finally:
+        db.close()
+
+
+def database_info(db: advisory_db.AdvisoryDatabase, now: dt.datetime) -> DatabaseInfo:
+    info = db.info()
+    newest = parse_timestamp(info.newest_modified)
+    return replace(info, age_days=policy.data_age_days(newest, now))
+
+
+def status(db_path: Path, now: dt.datetime) -> DatabaseInfo:
+    db = open_database(db_path)
+    try:
+        return database_info(db, now)
+    finally:
+        db.close()
+
+
+def read_lockfiles(
+    root: Path, explicit: Sequence[Path]
+) -> tuple[list[Package], list[Unpinned], list[str]]:
+    paths = list(explicit) if explicit else lockfiles.discover(root)
+    packages: list[Package] = []
+    unpinned: list[Unpinned] = []
+    names = []
+    for path in paths:
+        contents = lockfiles.read_lockfile(path, root)
+        names.append(contents.path)
+        packages.extend(contents.packages)
+        unpinned.extend(contents.unpinned)
+    return packages, unpinned, names
+
+
+def scan(
+    root: Path,
+    explicit_lockfiles: Sequence[Path],
+    db_path: Path,
+    cfg: Config,
+    now: dt.datetime,
+) -> ScanResult:
+    """Findings of the working tree with the policy applied. An empty database is first filled
+    from the embedded snapshot, so a first run works offline."""
+    packages, unpinned, names = read_lockfiles(root, explicit_lockfiles)
+    db = open_database(db_path)
+    try:
+        if db.record_count() == 0:
+            db.close()
+            sync(db_path, [], now)
+            db = open_database(db_path)
+        advisories, groups = db.candidates(p.name for p in packages)
+        info = database_info(db, now)
+    finally:
+        db.close()
+    matched = matching.match(packages, advisories, groups)
+    assessed, unused, diagnostics = policy.apply_policy(
+        matched.findings, cfg.advisories, now, parse_timestamp(info.newest_modified)
+    )
+    return ScanResult(
+        findings=tuple(assessed),
+        unpinned=tuple(unpinned) + matched.unmatchable,
+        diagnostics=tuple(diagnostics),
+        unused_ignores=tuple(unused),
+        database=info,
+        lockfiles=tuple(names),
+        package_count=len(packages),
+    )
