@@ -32,8 +32,10 @@ def main(argv: list[str]) -> int:
     sources.write_snapshot(advisories, TARGET)
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    print(f"{TARGET.relative_to(REPOSITORY)}: {len(advisories)} records, "
-          f"{TARGET.stat().st_size} bytes")
+    print(
+        f"{TARGET.relative_to(REPOSITORY)}: {len(advisories)} records, "
+        f"{TARGET.stat().st_size} bytes"
+    )
     return 0
 
 

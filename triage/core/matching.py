@@ -81,12 +81,21 @@ def in_range(version: Version, vrange: VersionRange) -> bool:
     return affected
 
 
+@lru_cache(maxsize=8192)
+def _listed(versions: tuple[str, ...]) -> tuple[frozenset[Version], frozenset[str]]:
+    """Enumerated versions: the PEP 440 ones parsed, the rest kept as text."""
+    parsed = {v: parse_version(v) for v in versions}
+    return (
+        frozenset(p for p in parsed.values() if p is not None),
+        frozenset(v for v, p in parsed.items() if p is None),
+    )
+
+
 def affects(affected: Affected, version_text: str, version: Version) -> bool:
     """A version is affected when it is enumerated or lies in any ECOSYSTEM range."""
-    for listed in affected.versions:
-        parsed = parse_version(listed)
-        if (parsed == version) if parsed is not None else (listed == version_text):
-            return True
+    parsed, unparsed = _listed(affected.versions)
+    if version in parsed or version_text in unparsed:
+        return True
     return any(in_range(version, r) for r in affected.ranges)
 
 

@@ -1,0 +1,26 @@
+"""Shared fixtures. Real data lives read-only in ../shared/data and is cited by path."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from triage import service
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPOSITORY.parent / "shared" / "data"
+ADVISORY_DB = SHARED_DATA / "pypa-advisory-db"
+ADVISORY_DB_OLD = SHARED_DATA / "pypa-advisory-db-2024-02-28"
+LOCKFILES = SHARED_DATA / "lockfiles"
+NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(scope="session")
+def synced_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The full PyPA advisory database synced once; tests must not write to it."""
+    path = tmp_path_factory.mktemp("db") / "triage.db"
+    service.sync(path, [str(ADVISORY_DB)], NOW, require_all=True)
+    yield path
