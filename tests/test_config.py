@@ -29,7 +29,8 @@ def test_cargo_deny_forms_and_extended_entries_parse() -> None:
 ignore = [
   "RUSTSEC-2020-0001",
   { id = "PYSEC-2021-335", reason = "not reachable" },
-  { id = "CVE-2021-32807", package = "AccessControl", reason = "off", issue = "https://github.com/acme/app/issues/12", expires = 2027-01-31 },
+  { id = "CVE-2021-32807", package = "AccessControl", reason = "off", \
+issue = "https://github.com/acme/app/issues/12", expires = 2027-01-31 },
 ]
 severity-threshold = "medium"
 stale-db = "deny"
@@ -87,7 +88,7 @@ def test_wrong_types_and_bad_toml() -> None:
         parse_config('[advisories]\nignore = [{ id = "A", issue = "#12" }]', "d.toml")
     with pytest.raises(ConfigError, match=r"advisories.ignore\[0\].expires"):
         parse_config('[advisories]\nignore = [{ id = "A", expires = "2027-02-30" }]', "d.toml")
-    with pytest.raises(ConfigError, match="advisories.sources: .*not a list of strings"):
+    with pytest.raises(ConfigError, match=r"advisories\.sources: .*not a list of strings"):
         parse_config("[advisories]\nsources = 'osv:PyPI'", "d.toml")
 
 

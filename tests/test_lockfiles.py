@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import LOCKFILES
+from triage import lockfiles
 from triage.errors import LockfileError
 from triage.lockfiles import discover, read_lockfile
 
@@ -185,3 +186,19 @@ def test_truncated_real_uv_lock_is_refused(tmp_path: Path) -> None:
         LockfileError, match=r"uv\.lock: not valid TOML.*(line \d+|end of document)"
     ):
         read_lockfile(path, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "pypi__warehouse__requirements__main.txt",
+        "openedx__ecommerce__requirements__production.txt",
+        "django__djangoproject.com__requirements/common.txt",
+    ],
+)
+def test_fast_path_reads_exactly_what_pips_parser_reads(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast = read_lockfile(LOCKFILES / name, LOCKFILES)
+    monkeypatch.setattr(lockfiles, "_plain_requirements", lambda path, lines: None)
+    assert read_lockfile(LOCKFILES / name, LOCKFILES) == fast

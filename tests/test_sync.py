@@ -1,0 +1,154 @@
+"""`triage db sync`: incremental, atomic, zip and git sources, the embedded snapshot."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ADVISORY_DB, ADVISORY_DB_OLD, NOW
+from triage import service
+from triage.errors import AdvisoryRecordError, DatabaseError, InputError
+
+FEW = ["jinja2", "urllib3", "redis"]  # redis holds a withdrawn record
+
+
+def copy_records(into: Path, packages: list[str] = FEW) -> Path:
+    for name in packages:
+        shutil.copytree(ADVISORY_DB / "vulns" / name, into / "vulns" / name)
+    return into
+
+
+def test_full_sync_then_noop_then_the_data_moves_on(tmp_path: Path) -> None:
+    source, db = tmp_path / "advisories", tmp_path / "t.db"
+    shutil.copytree(ADVISORY_DB_OLD, source)
+    first = service.sync(db, [str(source)], NOW, require_all=True)
+    assert first.records == 2591
+    again = service.sync(db, [str(source)], NOW, require_all=True)
+    c = again.counts
+    assert (c.added, c.modified, c.withdrawn, c.removed, c.unchanged) == (0, 0, 0, 0, 2591)
+    before = service.status(db, NOW).digest
+    # The same checkout eight months later (../shared/data/README.md: 71 records added,
+    # 5 modified, 1 deleted). Two of the five edits kept their `modified` stamp, so they are
+    # unchanged by SPEC's rule; one of the three others withdrew its record.
+    shutil.rmtree(source)
+    shutil.copytree(ADVISORY_DB, source)
+    moved = service.sync(db, [str(source)], NOW, require_all=True).counts
+    assert (moved.added, moved.modified, moved.withdrawn, moved.removed) == (71, 2, 1, 1)
+    info = service.status(db, NOW)
+    assert info.records == 2661 and info.digest != before
+
+
+def test_modified_record_is_rewritten_and_unchanged_modified_is_untouched(tmp_path: Path) -> None:
+    source = copy_records(tmp_path / "src")
+    db = tmp_path / "t.db"
+    service.sync(db, [str(source)], NOW, require_all=True)
+    record = next((source / "vulns" / "jinja2").glob("*.yaml"))
+    text = record.read_text()
+    # A cosmetic edit with the same `modified` is not an update.
+    record.write_text(text + "\n# trailing comment\n")
+    same = service.sync(db, [str(source)], NOW, require_all=True).counts
+    assert (same.added, same.modified, same.unchanged) == (0, 0, len(list(source.rglob("*.yaml"))))
+    bumped = text.replace("modified:", "modified: '2030-01-01T00:00:00Z'\nold_modified:", 1)
+    record.write_text(bumped)
+    report = service.sync(db, [str(source)], NOW, require_all=True)
+    assert report.counts.modified == 1
+    assert service.status(db, NOW).newest_modified == "2030-01-01T00:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("broken", "place"),
+    [
+        ("    - fixed: '1.0'\n    - sideways: '2.0'\n", r"events\[\d+\]: unknown event 'sideways'"),
+        ("    - fixed: '1.0'\n    - {}\n", r"events\[\d+\]: each event must have exactly one"),
+    ],
+)
+def test_broken_record_aborts_the_whole_sync(tmp_path: Path, broken: str, place: str) -> None:
+    source = copy_records(tmp_path / "src")
+    db = tmp_path / "t.db"
+    service.sync(db, [str(source)], NOW, require_all=True)
+    before = service.status(db, NOW)
+    (source / "vulns" / "newpkg").mkdir()
+    good = next((source / "vulns" / "urllib3").glob("*.yaml"))
+    good.write_text(
+        good.read_text().replace("modified:", "modified: '2031-01-01T00:00:00Z'\nx:", 1)
+    )
+    (source / "vulns" / "newpkg" / "PYSEC-2099-1.yaml").write_text(
+        "id: PYSEC-2099-1\nmodified: '2030-01-01T00:00:00Z'\naffected:\n- package:\n"
+        "    ecosystem: PyPI\n    name: newpkg\n  ranges:\n  - type: ECOSYSTEM\n    events:\n"
+        "    - introduced: '0'\n" + broken
+    )
+    with pytest.raises(
+        AdvisoryRecordError,
+        match=r"newpkg/PYSEC-2099-1\.yaml: affected\[0\]"
+        r"\.ranges\[0\]\." + place,
+    ):
+        service.sync(db, [str(source)], NOW, require_all=True)
+    after = service.status(db, NOW)
+    assert (after.digest, after.records, after.newest_modified) == (
+        before.digest,
+        before.records,
+        before.newest_modified,
+    )
+
+
+def test_zip_export_syncs_and_escaping_entries_are_refused(tmp_path: Path) -> None:
+    source = copy_records(tmp_path / "src")
+    export = tmp_path / "all.zip"
+    with zipfile.ZipFile(export, "w", zipfile.ZIP_DEFLATED) as archive:
+        for record in source.rglob("*.yaml"):
+            archive.write(record, record.name)
+    db = tmp_path / "t.db"
+    report = service.sync(db, [str(export)], NOW, require_all=True)
+    assert report.records == len(list(source.rglob("*.yaml"))) and report.counts.withdrawn >= 1
+    before = service.status(db, NOW).digest
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as archive:
+        archive.writestr("PYSEC-1.json", "{}")
+        archive.writestr("../../etc/cron.d/x.json", "{}")
+    with pytest.raises(
+        InputError, match=r"evil\.zip: entry '\.\./\.\./etc/cron\.d/x\.json' escapes"
+    ):
+        service.sync(db, [str(evil)], NOW, require_all=True)
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("big.json", b"0" * 50_000_000)
+    with pytest.raises(InputError, match=r"bomb\.zip: expands past the safety limit"):
+        service.sync(db, [str(bomb)], NOW, require_all=True)
+    assert service.status(db, NOW).digest == before
+
+
+def test_git_checkout_records_its_revision(tmp_path: Path) -> None:
+    source = copy_records(tmp_path / "repo", ["jinja2"])
+    git = ["git", "-C", str(source), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "records"], check=True)
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    db = tmp_path / "t.db"
+    service.sync(db, [str(source)], NOW, require_all=True)
+    opened = service.open_database(db)
+    rows = list(opened.db.query("select kind, revision from sources"))
+    opened.close()
+    assert rows == [{"kind": "git", "revision": head.strip()}]
+
+
+def test_offline_sync_falls_back_to_the_embedded_snapshot(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    report = service.sync(db, [str(tmp_path / "unreachable.zip")] * 0, NOW)
+    assert report.used_snapshot and report.records == 2661
+    reference = tmp_path / "ref.db"
+    service.sync(reference, [str(ADVISORY_DB)], NOW, require_all=True)
+    # The snapshot keeps every fact matching needs: the content digests agree.
+    assert service.status(db, NOW).digest == service.status(reference, NOW).digest
+
+
+def test_a_file_that_is_not_a_database_is_exit_3(tmp_path: Path) -> None:
+    bogus = tmp_path / "t.db"
+    bogus.write_text("this is not sqlite " * 100)
+    with pytest.raises(DatabaseError, match=r"t\.db: advisory database is unusable") as raised:
+        service.status(bogus, NOW)
+    assert raised.value.exit_code == 3
