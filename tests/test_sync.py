@@ -152,3 +152,38 @@ def test_a_file_that_is_not_a_database_is_exit_3(tmp_path: Path) -> None:
     with pytest.raises(DatabaseError, match=r"t\.db: advisory database is unusable") as raised:
         service.status(bogus, NOW)
     assert raised.value.exit_code == 3
+
+
+def test_zip_export_streams_from_a_url(tmp_path: Path) -> None:
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    source = copy_records(tmp_path / "src", ["jinja2"])
+    served = tmp_path / "served"
+    served.mkdir()
+    with zipfile.ZipFile(served / "all.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        for record in source.rglob("*.yaml"):
+            archive.write(record, record.name)
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=served))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/all.zip"
+        ticks: list[tuple[str, int]] = []
+        report = service.sync(
+            tmp_path / "t.db",
+            [url],
+            NOW,
+            lambda label, done, total: ticks.append((label, done)),
+            require_all=True,
+        )
+    finally:
+        server.shutdown()
+    assert report.records == len(list(source.rglob("*.yaml"))) > 0
+    downloaded = [done for label, done in ticks if label.startswith("downloading")]
+    assert downloaded[-1] == (served / "all.zip").stat().st_size
