@@ -187,3 +187,14 @@ def test_zip_export_streams_from_a_url(tmp_path: Path) -> None:
     assert report.records == len(list(source.rglob("*.yaml"))) > 0
     downloaded = [done for label, done in ticks if label.startswith("downloading")]
     assert downloaded[-1] == (served / "all.zip").stat().st_size
+
+
+def test_unreachable_sources_leave_the_stored_data_and_its_sync_time(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    service.sync(db, [str(copy_records(tmp_path / "src", ["jinja2"]))], NOW, require_all=True)
+    before = service.status(db, NOW)
+    later = NOW.replace(year=2027)
+    report = service.sync(db, ["http://127.0.0.1:9/all.zip"], later)
+    assert report.unreachable and "download failed" in report.unreachable[0]
+    assert not report.used_snapshot
+    assert service.status(db, later).last_sync == before.last_sync

@@ -151,6 +151,9 @@ def sync(
                 listings.append(sources.snapshot_listing())
                 report.used_snapshot = True
             writes = [_apply_listing(db, listing, report, progress) for listing in listings]
+            if not listings:  # every source unreachable: the stored data stands as it was
+                report.records = db.record_count()
+                return report
             with db.transaction():
                 for write in writes:
                     write()
