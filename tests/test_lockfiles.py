@@ -138,11 +138,16 @@ def test_discovery_skips_fixtures_hidden_and_virtualenv_folders(tmp_path: Path) 
         (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / relative).write_text("")
     (tmp_path / "venv" / "pyvenv.cfg").write_text("")
+    secret = tmp_path.parent / f"{tmp_path.name}-netrc"
+    secret.write_text("machine github.com password hunter2\n")
+    (tmp_path / "requirements-prod.txt").symlink_to(secret)
+    (tmp_path / "requirements-same.txt").symlink_to(tmp_path / "requirements-dev.txt")
     found = sorted(p.relative_to(tmp_path).as_posix() for p in discover(tmp_path))
     assert found == [
         "backend/poetry.lock",
         "pylock.web.toml",
         "requirements-dev.txt",
+        "requirements-same.txt",  # a link that stays inside the root is fine
         "requirements/prod.txt",
         "uv.lock",
     ]
@@ -202,3 +207,26 @@ def test_fast_path_reads_exactly_what_pips_parser_reads(
     fast = read_lockfile(LOCKFILES / name, LOCKFILES)
     monkeypatch.setattr(lockfiles, "_plain_requirements", lambda path, lines: None)
     assert read_lockfile(LOCKFILES / name, LOCKFILES) == fast
+
+
+def test_includes_never_leave_the_scanned_root(tmp_path: Path) -> None:
+    outside = tmp_path / "secret.txt"
+    outside.write_text("machine github.com password hunter2\n")
+    repo = tmp_path / "repo"
+    (repo / "reqs").mkdir(parents=True)
+    (repo / "reqs" / "base.txt").write_text("-r ../../secret.txt\n")
+    (repo / "requirements.txt").write_text("flask==1.0\n-r reqs/base.txt\n")
+    with pytest.raises(
+        LockfileError,
+        match=r"base\.txt: line 1: -r \.\./\.\./secret\.txt points "
+        r"outside",
+    ) as raised:
+        read_lockfile(repo / "requirements.txt", repo)
+    assert "hunter2" not in str(raised.value)
+    (repo / "reqs" / "base.txt").write_text("-r missing.txt\n")
+    with pytest.raises(LockfileError, match=r"base\.txt: line 1: -r missing\.txt: no such file"):
+        read_lockfile(repo / "requirements.txt", repo)
+    # Includes that loop back are read once.
+    (repo / "reqs" / "base.txt").write_text("-r ../requirements.txt\nclick==8.0\n")
+    names = [p.name for p in read_lockfile(repo / "requirements.txt", repo).packages]
+    assert names == ["flask", "click"]

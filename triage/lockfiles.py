@@ -68,7 +68,9 @@ def _discoverable(path: Path) -> bool:
 
 
 def discover(root: Path) -> list[Path]:
-    """Lockfiles under the repository root, skipping hidden, virtualenv and fixture folders."""
+    """Lockfiles under the repository root, skipping hidden, virtualenv and fixture folders,
+    and links that lead out of the root (a pull request may commit a symlink to ~/.netrc)."""
+    inside = root.resolve()
     found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
@@ -79,7 +81,11 @@ def discover(root: Path) -> list[Path]:
             and d not in SKIPPED_DIRECTORIES
             and not (here / d / "pyvenv.cfg").exists()
         )
-        found.extend(here / f for f in sorted(filenames) if _discoverable(here / f))
+        found.extend(
+            here / f
+            for f in sorted(filenames)
+            if _discoverable(here / f) and (here / f).resolve().is_relative_to(inside)
+        )
     return found
 
 
@@ -256,36 +262,55 @@ def _plain_requirements(path: Path, lines: list[str]) -> list[_Requirement] | No
     return found
 
 
-def _pip_requirements(path: Path) -> list[_Requirement]:
+def _pip_requirements(path: Path, root: Path, seen: set[Path]) -> list[_Requirement]:
+    """One file through pip's parser, then its `-r` includes, each checked to stay inside the
+    scanned root: a pull request must not be able to make triage read (and print) files such as
+    ~/.netrc. `-c` constraint files install nothing and are not read."""
     from pip_requirements_parser import RequirementsFile
 
+    seen.add(path.resolve())
     try:
-        parsed = RequirementsFile.from_file(str(path), include_nested=True)
-    except Exception as exc:  # the parser raises bare Exceptions for missing includes and such
+        parsed = RequirementsFile.from_file(str(path), include_nested=False)
+    except Exception as exc:  # the parser raises bare Exceptions for unreadable files
         raise LockfileError(
             f"{path}: cannot be read as a requirements file: {exc}",
-            hint="check -r/-c includes and the file's encoding",
+            hint="check the file's encoding, or pass the right file with --lockfile",
         ) from exc
     if parsed.invalid_lines:
         bad = parsed.invalid_lines[0]
         raise LockfileError(
-            f"{bad.filename}: line {bad.line_number}: not a requirement: {bad.error_message}",
+            f"{path}: line {bad.line_number}: not a requirement: {bad.error_message}",
             hint="fix the line, or pass the right file with --lockfile",
         )
-    return [
+    found = [
         _Requirement(
             name=req.name or req.requirement_line.line,
             specifier=req.specifier,
             extras=tuple(sorted(req.extras)),
             marker=str(req.marker) if req.marker else None,
             hashes=tuple(req.hash_options),
-            filename=req.requirement_line.filename,
+            filename=str(path),
             line_number=req.requirement_line.line_number,
             editable=bool(req.is_editable),
             url=req.link is not None or req.req is None,
         )
         for req in parsed.requirements
     ]
+    for option in parsed.options:
+        for target in option.options.get("requirements", []):
+            where = f"{path}: line {option.requirement_line.line_number}: -r {target}"
+            included = (path.parent / target).resolve()
+            if not included.is_relative_to(root.resolve()):
+                raise LockfileError(
+                    f"{where} points outside {root}; includes are read only inside the "
+                    "scanned repository",
+                    hint="include files by a path inside the repository",
+                )
+            if not included.is_file():
+                raise LockfileError(f"{where}: no such file", hint="fix the include's path")
+            if included not in seen:
+                found.extend(_pip_requirements(included, root, seen))
+    return found
 
 
 def _read_requirements(path: Path, root: Path) -> LockfileContents:
@@ -296,7 +321,7 @@ def _read_requirements(path: Path, root: Path) -> LockfileContents:
     lines = text.splitlines()
     requirements = _plain_requirements(path, lines)
     if requirements is None:
-        requirements = _pip_requirements(path)
+        requirements = _pip_requirements(path, root, set())
     raw_lines: dict[str, list[str]] = {str(path): lines}
     annotated: dict[str, bool] = {}
     packages: list[Package] = []
