@@ -255,3 +255,53 @@ def test_python_dash_m_and_help_work_in_a_fresh_process(tmp_path: Path) -> None:
     )
     assert done.returncode == 0 and "scan" in done.stdout
     shutil.rmtree(tmp_path / ".triage", ignore_errors=True)
+
+
+def _sync_on_a_terminal(tmp_path: Path, extra_env: dict[str, str]) -> str:
+    """Run `db sync` with stderr on a pseudo-terminal; return what the terminal received."""
+    import os
+    import pty
+
+    from tests.conftest import ADVISORY_DB
+
+    tmp_path.mkdir()
+    controller, terminal = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "CI"} | {"TERM": "xterm"} | extra_env
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "triage",
+            "db",
+            "sync",
+            "--source",
+            str(ADVISORY_DB / "vulns" / "django"),
+        ],
+        stderr=terminal,
+        stdout=subprocess.PIPE,
+        cwd=tmp_path,
+        env=env,
+        check=False,
+    )
+    os.close(terminal)
+    received = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        received += chunk
+    os.close(controller)
+    assert done.returncode == 0
+    return received.decode(errors="replace")
+
+
+def test_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:
+    on_terminal = _sync_on_a_terminal(tmp_path / "a", {"TRIAGE_DB": str(tmp_path / "a.db")})
+    assert "reading" in on_terminal and "━" in on_terminal
+    in_ci = _sync_on_a_terminal(tmp_path / "b", {"CI": "true", "TRIAGE_DB": str(tmp_path / "b.db")})
+    assert "reading" not in in_ci and "━" not in in_ci
+    # TRIAGE_DB chose where the database went.
+    assert (tmp_path / "a.db").is_file() and not (tmp_path / "a" / ".triage").exists()
