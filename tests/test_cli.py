@@ -25,34 +25,28 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+def scan_lnbits(root: Path, db: Path, output_format: str) -> list[str]:
+    return [
+        "scan",
+        str(root),
+        "--lockfile",
+        str(LNBITS),
+        "--db",
+        str(db),
+        "--format",
+        output_format,
+    ]
+
+
 def test_scan_json_follows_the_schema(
     capsys: pytest.CaptureFixture[str], synced_db: Path, tmp_path: Path
 ) -> None:
+    scan = ["scan", str(tmp_path), "--lockfile", str(LNBITS), "--format", "json"]
     code, out, _ = run(
-        capsys,
-        "scan",
-        str(tmp_path),
-        "--lockfile",
-        str(LNBITS),
-        "--format",
-        "json",
-        "--db",
-        str(synced_db),
-        "--config",
-        str(tmp_path / "none.toml"),
+        capsys, *scan, "--db", str(synced_db), "--config", str(tmp_path / "none.toml")
     )
     assert code == 2  # a --config that does not exist is an error, not silently the defaults
-    code, out, _ = run(
-        capsys,
-        "scan",
-        str(tmp_path),
-        "--lockfile",
-        str(LNBITS),
-        "--format",
-        "json",
-        "--db",
-        str(synced_db),
-    )
+    code, out, _ = run(capsys, *scan, "--db", str(synced_db))
     assert code == 1
     document = json.loads(out)
     assert list(document) == ["schema", "database", "findings", "unpinned", "policy"]
@@ -80,16 +74,7 @@ def test_scan_json_follows_the_schema(
 def test_ignores_threshold_and_exit_codes(
     capsys: pytest.CaptureFixture[str], synced_db: Path, tmp_path: Path
 ) -> None:
-    scan = [
-        "scan",
-        str(tmp_path),
-        "--lockfile",
-        str(LNBITS),
-        "--db",
-        str(synced_db),
-        "--format",
-        "json",
-    ]
+    scan = scan_lnbits(tmp_path, synced_db, "json")
     _, out, _ = run(capsys, *scan)
     findings = json.loads(out)["findings"]
     ignores = ",\n".join(
@@ -235,17 +220,7 @@ def test_markdown_and_text_state_the_data_age(
     capsys: pytest.CaptureFixture[str], synced_db: Path, tmp_path: Path
 ) -> None:
     for fmt in ("text", "markdown"):
-        _, out, _ = run(
-            capsys,
-            "scan",
-            str(tmp_path),
-            "--lockfile",
-            str(LNBITS),
-            "--db",
-            str(synced_db),
-            "--format",
-            fmt,
-        )
+        _, out, _ = run(capsys, *scan_lnbits(tmp_path, synced_db, fmt))
         assert "days old" in out and "starlette" in out
 
 
