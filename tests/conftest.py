@@ -20,7 +20,7 @@ NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
 
 @pytest.fixture(scope="session")
 def synced_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The full PyPA advisory database synced once; tests must not write to it."""
+    """The full PyPA advisory database synced once; tests must not change its advisories."""
     path = tmp_path_factory.mktemp("db") / "triage.db"
     service.sync(path, [str(ADVISORY_DB)], NOW, require_all=True)
     yield path

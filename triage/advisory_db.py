@@ -68,6 +68,7 @@ class AdvisoryDatabase:
                     f"{SCHEMA_VERSION!r}",
                     hint="remove the file and run `triage db sync` to rebuild it",
                 )
+            self._ensure_cache()
             return
         if tables:
             raise DatabaseError(
@@ -109,6 +110,21 @@ class AdvisoryDatabase:
             )
             self.db.table("meta").create({"key": str, "value": str}, pk="key")
             self.set_meta("schema_version", SCHEMA_VERSION)
+            self._ensure_cache()
+
+    def _ensure_cache(self) -> None:
+        self.db.table("lockfile_cache").create(
+            {"blob": str, "contents": str}, pk="blob", if_not_exists=True
+        )
+
+    # --- lockfile readings by git blob id ----------------------------------------------------
+
+    def cached_lockfile(self, blob: str) -> str | None:
+        rows = list(self.db.query("select contents from lockfile_cache where blob = ?", [blob]))
+        return rows[0]["contents"] if rows else None
+
+    def cache_lockfile(self, blob: str, contents: str) -> None:
+        self.db.table("lockfile_cache").upsert({"blob": blob, "contents": contents}, pk="blob")
 
     # --- meta ---------------------------------------------------------------------------------
 

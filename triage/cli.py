@@ -225,6 +225,42 @@ def scan(path: Path, lockfiles: tuple[Path, ...], common: Common) -> int:
     return EXIT_POLICY if result.fails else EXIT_OK
 
 
+def _repo_relative(path: Path, repo: Path) -> str:
+    """A --config/--trust-store path (relative ones from the repository root) as a path inside
+    the git tree."""
+    absolute = path if path.is_absolute() else repo / path
+    try:
+        return absolute.resolve().relative_to(repo.resolve()).as_posix()
+    except ValueError:
+        raise TriageError(
+            f"{path}: not inside the repository {repo}",
+            hint="diff reads the policy from git objects; name a file inside the repository",
+        ) from None
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path, file_okay=False), default=Path("."))
+@click.option("--base", "base_ref", required=True, help="Base branch or commit.")
+@click.option("--head", "head_ref", default="HEAD", show_default=True, help="Head ref.")
+@common_options(("text", "json", "markdown"))
+def diff(path: Path, base_ref: str, head_ref: str, common: Common) -> int:
+    """Findings new at HEAD against the merge-base; reads git objects, never checks out."""
+    from triage import service
+    from triage.core.report import DIFF_RENDERERS
+
+    result = service.diff(
+        path,
+        base_ref,
+        head_ref,
+        common.db,
+        _now(),
+        config_path=_repo_relative(common.config, path),
+        trust_dir=_repo_relative(common.trust_store, path),
+    )
+    click.echo(DIFF_RENDERERS[common.output_format](result), nl=False)
+    return EXIT_POLICY if result.fails else EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: every error a user can cause becomes a message and an exit code."""
     try:

@@ -15,6 +15,7 @@ has its own small reader below, as do the formats pip-audit does not read at all
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -22,7 +23,7 @@ import tomllib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -56,7 +57,7 @@ def lockfile_format(path: Path) -> str | None:
     return None
 
 
-def _discoverable(path: Path) -> bool:
+def _discoverable(path: PurePath) -> bool:
     name = path.name
     if name in ("uv.lock", "poetry.lock", "Pipfile.lock", "pylock.toml"):
         return True
@@ -65,6 +66,15 @@ def _discoverable(path: Path) -> bool:
     if name.endswith(".txt"):
         return name.startswith("requirements") or path.parent.name == "requirements"
     return False
+
+
+def _skipped_directory(name: str) -> bool:
+    return name.startswith(".") or name in SKIPPED_DIRECTORIES
+
+
+def is_lockfile_path(relative: PurePosixPath) -> bool:
+    """Discovery's rule for a path inside a git tree (there is no pyvenv.cfg to look at)."""
+    return _discoverable(relative) and not any(_skipped_directory(p) for p in relative.parts[:-1])
 
 
 def discover(root: Path) -> list[Path]:
@@ -77,9 +87,7 @@ def discover(root: Path) -> list[Path]:
         dirnames[:] = sorted(
             d
             for d in dirnames
-            if not d.startswith(".")
-            and d not in SKIPPED_DIRECTORIES
-            and not (here / d / "pyvenv.cfg").exists()
+            if not _skipped_directory(d) and not (here / d / "pyvenv.cfg").exists()
         )
         found.extend(
             here / f
@@ -87,6 +95,37 @@ def discover(root: Path) -> list[Path]:
             if _discoverable(here / f) and (here / f).resolve().is_relative_to(inside)
         )
     return found
+
+
+def contents_to_json(contents: LockfileContents) -> str:
+    return json.dumps(dataclasses.asdict(contents))
+
+
+def contents_from_json(text: str, path: str) -> LockfileContents:
+    """A cached reading, relabelled with the path the same blob has now (it may have moved)."""
+    raw = json.loads(text)
+    packages = tuple(
+        Package(
+            **{
+                **p,
+                "lockfile": path,
+                "hashes": tuple(p["hashes"]),
+                "artifacts": tuple(Artifact(**a) for a in p["artifacts"]),
+                "extras": tuple(p["extras"]),
+                "via": tuple(p["via"]),
+            }
+        )
+        for p in raw["packages"]
+    )
+    unpinned = tuple(Unpinned(**{**u, "lockfile": path}) for u in raw["unpinned"])
+    return LockfileContents(path, packages, unpinned)
+
+
+def is_self_contained(contents: LockfileContents) -> bool:
+    """True when everything came from the one file (no -r include), so its blob id is a key."""
+    return all(p.lockfile == contents.path for p in contents.packages) and all(
+        u.lockfile == contents.path for u in contents.unpinned
+    )
 
 
 def display_path(path: Path, root: Path) -> str:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from triage import advisory_db, config, lockfiles, sources
-from triage.core import matching, policy
-from triage.errors import UpstreamError
-from triage.models import Config, DatabaseInfo, Package, ScanResult, Unpinned
+from triage import __version__, advisory_db, config, gitrepo, lockfiles, sources
+from triage.core import diffing, matching, policy
+from triage.errors import ConfigError, LockfileError, UpstreamError
+from triage.models import Config, DatabaseInfo, LockfileContents, Package, ScanResult, Unpinned
 
 Progress = Callable[[str, int, int | None], None]
 
@@ -210,6 +211,22 @@ def read_lockfiles(
     return packages, unpinned, names
 
 
+def _ensure_data(db_path: Path, now: dt.datetime) -> None:
+    """An empty database is first filled from the embedded snapshot (a first run offline)."""
+    db = open_database(db_path)
+    try:
+        empty = db.record_count() == 0
+    finally:
+        db.close()
+    if empty:
+        sync(db_path, [], now)
+
+
+def _match(db: advisory_db.AdvisoryDatabase, packages: Sequence[Package]) -> matching.MatchResult:
+    advisories, groups = db.candidates(p.name for p in packages)
+    return matching.match(packages, advisories, groups)
+
+
 def scan(
     root: Path,
     explicit_lockfiles: Sequence[Path],
@@ -220,17 +237,13 @@ def scan(
     """Findings of the working tree with the policy applied. An empty database is first filled
     from the embedded snapshot, so a first run works offline."""
     packages, unpinned, names = read_lockfiles(root, explicit_lockfiles)
+    _ensure_data(db_path, now)
     db = open_database(db_path)
     try:
-        if db.record_count() == 0:
-            db.close()
-            sync(db_path, [], now)
-            db = open_database(db_path)
-        advisories, groups = db.candidates(p.name for p in packages)
+        matched = _match(db, packages)
         info = database_info(db, now)
     finally:
         db.close()
-    matched = matching.match(packages, advisories, groups)
     assessed, unused, diagnostics = policy.apply_policy(
         matched.findings, cfg.advisories, now, parse_timestamp(info.newest_modified)
     )
@@ -242,4 +255,143 @@ def scan(
         database=info,
         lockfiles=tuple(names),
         package_count=len(packages),
+    )
+
+
+# --- diff: base (the merge-base) against head, read from git objects ---------------------------
+
+CACHE_PREFIX = f"triage-{__version__}:"
+
+
+@dataclass(frozen=True)
+class TreeSide:
+    sha: str
+    config: Config
+    trust: dict[str, str]  # path -> blob id, under the trust store
+    packages: list[Package]
+
+
+def _config_at(repo: Path, entries: dict[str, gitrepo.TreeEntry], path: str, label: str) -> Config:
+    entry = entries.get(path)
+    if entry is None:
+        return Config(path=f"{label}:{path}")
+    data = gitrepo.read_blobs(repo, [entry.blob])[entry.blob]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{label}:{path}", [f"not UTF-8 text: {exc}"]) from exc
+    return config.parse_config(text, f"{label}:{path}")
+
+
+def _lockfiles_at(
+    repo: Path,
+    entries: dict[str, gitrepo.TreeEntry],
+    label: str,
+    db: advisory_db.AdvisoryDatabase,
+) -> list[LockfileContents]:
+    """Every lockfile of a tree; readings are cached by blob id, so an unchanged or moved
+    lockfile is never parsed twice. Symlinks are not followed."""
+    wanted = [
+        e
+        for e in entries.values()
+        if e.mode != gitrepo.SYMLINK_MODE and lockfiles.is_lockfile_path(PurePosixPath(e.path))
+    ]
+    found: list[LockfileContents] = []
+    missing: list[gitrepo.TreeEntry] = []
+    for entry in wanted:
+        cached = db.cached_lockfile(CACHE_PREFIX + entry.blob)
+        if cached is None:
+            missing.append(entry)
+        else:
+            found.append(lockfiles.contents_from_json(cached, entry.path))
+    if not missing:
+        return found
+    # Requirements files may -r include other text files of the tree: write those too.
+    includes = any(lockfiles.lockfile_format(Path(e.path)) == "requirements" for e in missing)
+    to_write = missing + [
+        e
+        for e in entries.values()
+        if includes
+        and e.path.endswith(".txt")
+        and e.mode != gitrepo.SYMLINK_MODE
+        and e not in missing
+    ]
+    blobs = gitrepo.read_blobs(repo, sorted({e.blob for e in to_write}))
+    with tempfile.TemporaryDirectory(prefix="triage-tree-") as scratch:
+        for entry in to_write:
+            target = Path(scratch, entry.path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(blobs[entry.blob])
+        for entry in missing:
+            try:
+                contents = lockfiles.read_lockfile(Path(scratch, entry.path), Path(scratch))
+            except LockfileError as exc:
+                raise LockfileError(
+                    exc.message.replace(f"{scratch}/", f"{label}:"), hint=exc.hint
+                ) from exc
+            if lockfiles.is_self_contained(contents):
+                db.cache_lockfile(CACHE_PREFIX + entry.blob, lockfiles.contents_to_json(contents))
+            found.append(contents)
+    return found
+
+
+def _read_side(
+    repo: Path,
+    sha: str,
+    label: str,
+    db: advisory_db.AdvisoryDatabase,
+    config_path: str,
+    trust_dir: str,
+) -> TreeSide:
+    entries = {e.path: e for e in gitrepo.tree(repo, sha)}
+    cfg = _config_at(repo, entries, config_path, label)
+    prefix = trust_dir.rstrip("/") + "/"
+    trust = {path: e.blob for path, e in entries.items() if path.startswith(prefix)}
+    packages = [p for c in _lockfiles_at(repo, entries, label, db) for p in c.packages]
+    return TreeSide(sha, cfg, trust, packages)
+
+
+def diff(
+    repo: Path,
+    base_ref: str,
+    head_ref: str,
+    db_path: Path,
+    now: dt.datetime,
+    config_path: str = "deny.toml",
+    trust_dir: str = "trust-store",
+) -> diffing.DiffResult:
+    """Findings new at head against the merge-base of the two refs, fixed ones, and the policy
+    the change makes; both sides read from git objects and matched on one database snapshot."""
+    head = gitrepo.resolve(repo, head_ref)
+    base_tip = gitrepo.resolve(repo, base_ref)
+    base = gitrepo.merge_base(repo, base_tip, head, base_ref, head_ref)
+    _ensure_data(db_path, now)
+    db = open_database(db_path)
+    try:
+        with db.transaction():
+            head_side = _read_side(repo, head, head_ref, db, config_path, trust_dir)
+            base_side = _read_side(
+                repo, base, f"{base_ref}@{base[:12]}", db, config_path, trust_dir
+            )
+        head_match = _match(db, head_side.packages)
+        base_match = _match(db, base_side.packages)
+        info = database_info(db, now)
+    finally:
+        db.close()
+    changes = diffing.policy_changes(
+        base_side.config.advisories.ignore,
+        head_side.config.advisories.ignore,
+        base_side.trust,
+        head_side.trust,
+    )
+    return diffing.diff(
+        base,
+        head,
+        base_match.findings,
+        head_match.findings,
+        base_side.config,
+        head_side.config,
+        changes,
+        info,
+        now,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from triage.core.diffing import DiffResult
 from triage.models import AssessedFinding, IgnoreRule, ScanResult, Unpinned
 
 SCAN_SCHEMA = "triage/scan-v1"
@@ -157,3 +158,132 @@ def scan_markdown(result: ScanResult) -> str:
 
 
 RENDERERS = {"text": scan_text, "json": scan_json, "markdown": scan_markdown}
+
+
+# --- diff and the pull-request comment -----------------------------------------------------
+
+DIFF_SCHEMA = "triage/diff-v1"
+PR_COMMENT_MARKER = "<!-- triage:pr-comment -->"
+
+
+def ignore_line(item: AssessedFinding) -> str:
+    """The exact command that accepts a finding (the reason and issue are the reviewer's)."""
+    return (
+        f'triage ignore {item.finding.key} --reason "<why this is acceptable>" '
+        f"--issue <tracking issue URL>"
+    )
+
+
+def diff_json(result: DiffResult) -> str:
+    changes = result.policy
+    document = {
+        "schema": DIFF_SCHEMA,
+        "base": result.base,
+        "head": result.head,
+        "new": [finding_json(f) for f in result.new],
+        "fixed": [finding_json(f) for f in result.fixed],
+        "unchanged": [finding_json(f) for f in result.unchanged],
+        "policy_changes": {
+            "ignores_added": [ignore_json(r) for r in changes.ignores_added],
+            "ignores_removed": [ignore_json(r) for r in changes.ignores_removed],
+            "ignores_loosened": [
+                {"before": ignore_json(before), "after": ignore_json(after)}
+                for before, after in changes.ignores_loosened
+            ],
+            "trust_store_changed": bool(changes.trust_store_changed),
+            "trust_store_paths": list(changes.trust_store_changed),
+            "suppressed_by_pr": [str(key) for key in result.suppressed_by_head],
+        },
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
+def _rule_text(rule: IgnoreRule) -> str:
+    scope = f" for {rule.package}" if rule.package else " for every package"
+    until = f", expires {rule.expires.isoformat()}" if rule.expires else ", no expiry"
+    return (
+        f"`{rule.id}`{scope}: {_cell(rule.reason or '(no reason)')} "
+        f"({rule.issue or 'no tracking issue'}{until})"
+    )
+
+
+def _policy_lines(result: DiffResult) -> list[str]:
+    changes = result.policy
+    lines = [f"- ignore added: {_rule_text(r)}" for r in changes.ignores_added]
+    lines += [
+        f"- ignore loosened: {_rule_text(before)} → {_rule_text(after)}"
+        for before, after in changes.ignores_loosened
+    ]
+    lines += [f"- ignore removed: {_rule_text(r)}" for r in changes.ignores_removed]
+    lines += [f"- trust store changed: `{path}`" for path in changes.trust_store_changed]
+    lines += [
+        f"- **suppressed by this PR — needs review**: `{key}` is still reported as new "
+        "above; the gate judges with the base branch's policy"
+        for key in result.suppressed_by_head
+    ]
+    return lines
+
+
+def _verdict(result: DiffResult) -> str:
+    failing = sum(1 for f in result.new if f.fails)
+    if failing:
+        return f"**Gate: failing** — {failing} new finding(s) at or above the threshold."
+    return "**Gate: passing** — no new finding at or above the threshold."
+
+
+def pr_comment(result: DiffResult) -> str:
+    """The one comment a pull request gets; the marker finds it again on the next push."""
+    db = result.database
+    age = f"{db.age_days} days old" if db.age_days is not None else "age unknown"
+    lines = [
+        PR_COMMENT_MARKER,
+        f"## triage: {len(result.new)} new advisory finding(s) in this pull request",
+        "",
+        _verdict(result),
+        "",
+        f"_merge-base `{result.base[:12]}` → head `{result.head[:12]}`; advisory data: "
+        f"{db.records} records, newest modified {db.newest_modified or '-'} ({age})_",
+    ]
+    if result.new:
+        lines += [
+            "",
+            "### New",
+            "",
+            "| advisory | package | version | severity | fixed in | lockfiles |",
+            "|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {_cell(f.finding.advisory)} | {_cell(f.finding.package)} | {_cell(_versions(f))} "
+            f"| {f.finding.severity.label} | {_cell(_fixes(f))} | "
+            f"{_cell(', '.join(f.finding.lockfiles))} |"
+            for f in result.new
+        ]
+        lines += ["", "To accept one, record a reviewed ignore:", "", "```sh"]
+        lines += [ignore_line(f) for f in result.new]
+        lines.append("```")
+    if result.fixed:
+        lines += ["", "### Fixed by this pull request", ""]
+        lines += [f"- `{f.finding.key}` ({_cell(_versions(f))})" for f in result.fixed]
+    policy_lines = _policy_lines(result)
+    if policy_lines:
+        lines += ["", "### Policy changes — flagged for review", "", *policy_lines]
+    return "\n".join(lines) + "\n"
+
+
+def diff_text(result: DiffResult) -> str:
+    lines = [f"merge-base {result.base[:12]} -> head {result.head[:12]}"]
+    for title, items in (("new", result.new), ("fixed", result.fixed)):
+        lines += [
+            f"{title:5}  {f.finding.key}  {f.finding.package} {_versions(f)}  "
+            f"[{f.finding.severity.label}{', FAIL' if f.fails and title == 'new' else ''}]"
+            for f in items
+        ]
+    lines.append(f"{len(result.unchanged)} unchanged finding(s)")
+    policy_lines = _policy_lines(result)
+    if policy_lines:
+        lines += ["policy changes (review):", *policy_lines]
+    lines.append(_verdict(result).replace("**", ""))
+    return "\n".join(lines) + "\n"
+
+
+DIFF_RENDERERS = {"text": diff_text, "json": diff_json, "markdown": pr_comment}

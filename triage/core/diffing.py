@@ -1,0 +1,129 @@
+"""Base vs head: findings by key (new / fixed / unchanged) and the policy a pull request changes.
+
+The verdict uses the base's policy, so an ignore that the pull request adds never hides the
+finding it covers; such findings are listed as suppressed by the pull request, for review.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from triage.core.policy import apply_policy
+from triage.models import (
+    AssessedFinding,
+    Config,
+    DatabaseInfo,
+    Finding,
+    FindingKey,
+    IgnoreRule,
+    Status,
+)
+
+
+@dataclass(frozen=True)
+class PolicyChanges:
+    ignores_added: tuple[IgnoreRule, ...] = ()
+    ignores_removed: tuple[IgnoreRule, ...] = ()
+    ignores_loosened: tuple[tuple[IgnoreRule, IgnoreRule], ...] = ()  # (base, head)
+    trust_store_changed: tuple[str, ...] = ()  # paths under trust-store/ added, removed, edited
+
+    @property
+    def needs_review(self) -> bool:
+        return bool(self.ignores_added or self.ignores_loosened or self.trust_store_changed)
+
+
+@dataclass(frozen=True)
+class DiffResult:
+    base: str
+    head: str
+    new: tuple[AssessedFinding, ...]
+    fixed: tuple[AssessedFinding, ...]
+    unchanged: tuple[AssessedFinding, ...]
+    suppressed_by_head: tuple[FindingKey, ...]
+    policy: PolicyChanges
+    database: DatabaseInfo
+
+    @property
+    def fails(self) -> bool:
+        return any(item.fails for item in self.new)
+
+
+def _wider(base: IgnoreRule, head: IgnoreRule) -> bool:
+    """Head's rule covers more than base's: any package instead of one, or a later expiry."""
+    package_wider = base.package is not None and head.package is None
+    later = base.expires is not None and (head.expires is None or head.expires > base.expires)
+    return package_wider or later
+
+
+def policy_changes(
+    base: Sequence[IgnoreRule],
+    head: Sequence[IgnoreRule],
+    base_trust: Mapping[str, str],
+    head_trust: Mapping[str, str],
+) -> PolicyChanges:
+    """Ignores are paired by (id, package), then by id alone; trust-store files by path."""
+    unpaired_base = list(base)
+    added: list[IgnoreRule] = []
+    loosened: list[tuple[IgnoreRule, IgnoreRule]] = []
+    leftovers: list[IgnoreRule] = []
+    for rule in head:
+        twin = next(
+            (b for b in unpaired_base if (b.id, b.package) == (rule.id, rule.package)), None
+        )
+        if twin is None:
+            leftovers.append(rule)
+            continue
+        unpaired_base.remove(twin)
+        if _wider(twin, rule):
+            loosened.append((twin, rule))
+    for rule in leftovers:
+        twin = next((b for b in unpaired_base if b.id == rule.id), None)
+        if twin is not None and _wider(twin, rule):
+            unpaired_base.remove(twin)
+            loosened.append((twin, rule))
+        else:
+            added.append(rule)
+    changed = sorted(
+        path
+        for path in set(base_trust) | set(head_trust)
+        if base_trust.get(path) != head_trust.get(path)
+    )
+    return PolicyChanges(tuple(added), tuple(unpaired_base), tuple(loosened), tuple(changed))
+
+
+def diff(
+    base_sha: str,
+    head_sha: str,
+    base_findings: Sequence[Finding],
+    head_findings: Sequence[Finding],
+    base_config: Config,
+    head_config: Config,
+    changes: PolicyChanges,
+    database: DatabaseInfo,
+    now: dt.datetime,
+) -> DiffResult:
+    """Both sides judged by the base's [advisories] policy; head's own policy is consulted only
+    to name the findings the pull request would suppress."""
+    rules = base_config.advisories
+    judged_head, _, _ = apply_policy(head_findings, rules, now, None)
+    judged_base, _, _ = apply_policy(base_findings, rules, now, None)
+    by_head_policy, _, _ = apply_policy(head_findings, head_config.advisories, now, None)
+    base_keys = {item.finding.key for item in judged_base}
+    head_keys = {item.finding.key for item in judged_head}
+    suppressed = tuple(
+        own.finding.key
+        for own, gate in zip(by_head_policy, judged_head, strict=True)
+        if own.status is Status.IGNORED and gate.status is not Status.IGNORED
+    )
+    return DiffResult(
+        base=base_sha,
+        head=head_sha,
+        new=tuple(i for i in judged_head if i.finding.key not in base_keys),
+        fixed=tuple(i for i in judged_base if i.finding.key not in head_keys),
+        unchanged=tuple(i for i in judged_head if i.finding.key in base_keys),
+        suppressed_by_head=suppressed,
+        policy=changes,
+        database=database,
+    )
