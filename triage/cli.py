@@ -261,6 +261,49 @@ def diff(path: Path, base_ref: str, head_ref: str, common: Common) -> int:
     return EXIT_POLICY if result.fails else EXIT_OK
 
 
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path, file_okay=False), default=Path("."))
+@click.option(
+    "--repo",
+    "repository",
+    required=True,
+    metavar="OWNER/NAME",
+    help="The GitHub repository of the pull request.",
+)
+@click.option(
+    "--pr", "number", required=True, type=click.IntRange(min=1), help="Pull request number."
+)
+@click.option("--base", "base_ref", required=True, help="Base branch or commit.")
+@click.option("--head", "head_ref", default="HEAD", show_default=True, help="Head ref.")
+@common_options(("text", "json", "markdown"))
+def pr(
+    path: Path, repository: str, number: int, base_ref: str, head_ref: str, common: Common
+) -> int:
+    """`diff`, then create or edit the one triage comment on the pull request."""
+    import re
+
+    from triage import service
+    from triage.core.report import DIFF_RENDERERS
+    from triage.github_api import GitHub
+
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repository):
+        raise TriageError(f"--repo {repository!r} is not OWNER/NAME")
+    github = GitHub.from_environment()
+    result = service.diff(
+        path,
+        base_ref,
+        head_ref,
+        common.db,
+        _now(),
+        config_path=_repo_relative(common.config, path),
+        trust_dir=_repo_relative(common.trust_store, path),
+    )
+    posted = service.pr_comment(github, repository, number, result)
+    _say(common, f"pull request comment {posted.outcome}: {posted.url}")
+    click.echo(DIFF_RENDERERS[common.output_format](result), nl=False)
+    return EXIT_POLICY if result.fails else EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: every error a user can cause becomes a message and an exit code."""
     try:

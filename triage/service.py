@@ -8,8 +8,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
-from triage import __version__, advisory_db, config, gitrepo, lockfiles, sources
-from triage.core import diffing, matching, policy
+from triage import __version__, advisory_db, config, github_api, gitrepo, lockfiles, sources
+from triage.core import diffing, matching, policy, report
 from triage.errors import ConfigError, LockfileError, UpstreamError
 from triage.models import Config, DatabaseInfo, LockfileContents, Package, ScanResult, Unpinned
 
@@ -395,3 +395,15 @@ def diff(
         info,
         now,
     )
+
+
+def pr_comment(
+    github: github_api.GitHub,
+    repository: str,
+    number: int,
+    result: diffing.DiffResult,
+) -> github_api.CommentResult:
+    """Create or edit the pull request's one triage comment. Only a finished diff gets here,
+    so a failed run never posts."""
+    body = report.pr_comment(result)
+    return github.upsert_comment(repository, number, report.PR_COMMENT_MARKER, body)

@@ -1,0 +1,312 @@
+"""A loopback GitHub REST API for tests, driven through the real PyGithub client.
+
+It speaks the endpoints triage uses (repositories, issues, pull requests, issue comments,
+labels, search) with GitHub's status codes, `Link` pagination, rate-limit headers and error
+bodies. Object shapes come from the recorded real responses in
+../shared/data/github-api-recordings (octokit/fixtures), with URLs pointed at this server.
+Faults can be queued: a 502, a dropped connection (before or after the request took effect)
+and a secondary rate limit.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+RECORDINGS = (
+    Path(__file__).resolve().parent.parent.parent / "shared" / "data" / ("github-api-recordings")
+)
+RECORDED_HOST = "https://api.github.com"
+RECORDED_REPO = "octokit-fixture-org/add-labels-to-issue"
+DOCS = "https://docs.github.com/rest"
+
+
+def _recorded(name: str, index: int) -> Any:
+    return json.loads((RECORDINGS / name).read_text())[index]
+
+
+@dataclass
+class Fault:
+    """One injected failure for the next request matching `method` and `path` (a regex)."""
+
+    method: str
+    path: str
+    kind: str  # "502" | "drop" (before acting) | "drop-after" (acted, then dropped) | "secondary"
+
+
+@dataclass
+class State:
+    token: str
+    issues: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
+    comments: dict[int, dict[str, Any]] = field(default_factory=dict)
+    labels: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    faults: list[Fault] = field(default_factory=list)
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    next_id: int = 5000
+
+
+class GitHubServer:
+    def __init__(self, token: str = "ghp_test_token_do_not_print") -> None:
+        self.state = State(token)
+        self._issue_template = _recorded("add-labels-to-issue.json", 0)["response"]
+        recorded_error = _recorded("errors.json", 0)
+        self._validation_error = recorded_error["response"]
+        self._headers = {
+            k: v
+            for k, v in recorded_error["headers"].items()
+            if k.lower().startswith("x-") or k.lower() == "content-type"
+        }
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    # --- setup and inspection -----------------------------------------------------------------
+
+    def add_pull_request(self, repo: str, number: int) -> None:
+        self.state.issues.setdefault(repo, {})[number] = self._issue(
+            repo, number, f"PR {number}", "", pull_request=True
+        )
+
+    def fail(self, method: str, path: str, kind: str) -> None:
+        self.state.faults.append(Fault(method, path, kind))
+
+    def comments_on(self, repo: str, number: int) -> list[dict[str, Any]]:
+        issue_url = f"{self.url}/repos/{repo}/issues/{number}"
+        return [c for c in self.state.comments.values() if c["issue_url"] == issue_url]
+
+    def writes(self) -> list[tuple[str, str]]:
+        return [(m, p) for m, p in self.state.requests if m != "GET"]
+
+    @contextmanager
+    def running(self) -> Iterator[GitHubServer]:
+        thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            self._server.shutdown()
+            self._server.server_close()
+
+    # --- objects ------------------------------------------------------------------------------
+
+    def _rewrite(self, value: Any, repo: str) -> Any:
+        text = json.dumps(value).replace(RECORDED_HOST, self.url).replace(RECORDED_REPO, repo)
+        return json.loads(text)
+
+    def _new_id(self) -> int:
+        self.state.next_id += 1
+        return self.state.next_id
+
+    def _now(self) -> str:
+        return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def _issue(
+        self, repo: str, number: int, title: str, body: str, pull_request: bool = False
+    ) -> dict[str, Any]:
+        issue: dict[str, Any] = self._rewrite(copy.deepcopy(self._issue_template), repo)
+        base = f"{self.url}/repos/{repo}/issues/{number}"
+        issue.update(
+            id=self._new_id(),
+            number=number,
+            title=title,
+            body=body,
+            state="open",
+            labels=[],
+            url=base,
+            comments_url=f"{base}/comments",
+            labels_url=f"{base}/labels{{/name}}",
+            events_url=f"{base}/events",
+            html_url=f"https://github.test/{repo}/issues/{number}",
+            created_at=self._now(),
+            updated_at=self._now(),
+            comments=0,
+            assignees=[],
+            assignee=None,
+        )
+        if pull_request:
+            issue["pull_request"] = {"url": f"{self.url}/repos/{repo}/pulls/{number}"}
+        return issue
+
+    def _comment(self, repo: str, number: int, body: str) -> dict[str, Any]:
+        comment_id = self._new_id()
+        return {
+            "id": comment_id,
+            "node_id": f"IC_{comment_id}",
+            "url": f"{self.url}/repos/{repo}/issues/comments/{comment_id}",
+            "html_url": f"https://github.test/{repo}/issues/{number}#issuecomment-{comment_id}",
+            "issue_url": f"{self.url}/repos/{repo}/issues/{number}",
+            "body": body,
+            "user": self._issue_template["user"],
+            "created_at": self._now(),
+            "updated_at": self._now(),
+            "author_association": "NONE",
+        }
+
+    # --- HTTP ---------------------------------------------------------------------------------
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def do_GET(self) -> None:
+                server._dispatch(self, "GET")
+
+            def do_POST(self) -> None:
+                server._dispatch(self, "POST")
+
+            def do_PATCH(self) -> None:
+                server._dispatch(self, "PATCH")
+
+            def do_DELETE(self) -> None:
+                server._dispatch(self, "DELETE")
+
+        return Handler
+
+    def _send(
+        self,
+        handler: BaseHTTPRequestHandler,
+        status: int,
+        body: Any,
+        extra: dict[str, str] | None = None,
+    ) -> None:
+        data = b"" if body is None else json.dumps(body).encode()
+        handler.send_response(status)
+        for key, value in {**self._headers, **(extra or {})}.items():
+            handler.send_header(key, value)
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    def _error(
+        self,
+        handler: BaseHTTPRequestHandler,
+        status: int,
+        message: str,
+        extra: dict[str, str] | None = None,
+    ) -> None:
+        self._send(handler, status, {"message": message, "documentation_url": DOCS}, extra)
+
+    def _fault_for(self, method: str, path: str) -> Fault | None:
+        for fault in self.state.faults:
+            if fault.method == method and re.search(fault.path, path):
+                self.state.faults.remove(fault)
+                return fault
+        return None
+
+    def _dispatch(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        payload = json.loads(handler.rfile.read(length)) if length else {}
+        parsed = urlparse(handler.path)
+        with self._lock:
+            self.state.requests.append((method, parsed.path))
+            fault = self._fault_for(method, parsed.path)
+            if fault and fault.kind == "drop":
+                handler.close_connection = True
+                handler.connection.close()
+                return
+            if fault and fault.kind == "502":
+                self._error(handler, 502, "Server Error")
+                return
+            if fault and fault.kind == "secondary":
+                self._error(
+                    handler,
+                    403,
+                    "You have exceeded a secondary rate limit. Please wait "
+                    "a few minutes before you try again.",
+                    {"Retry-After": "1"},
+                )
+                return
+            auth = handler.headers.get("Authorization", "")
+            if auth not in (f"token {self.state.token}", f"Bearer {self.state.token}"):
+                self._error(handler, 401, "Bad credentials")
+                return
+            status, body, extra = self._route(method, parsed.path, parse_qs(parsed.query), payload)
+            if fault and fault.kind == "drop-after":
+                handler.close_connection = True
+                handler.connection.close()
+                return
+        if status >= 400:
+            self._error(handler, status, body)
+        else:
+            self._send(handler, status, body, extra)
+
+    def _page(
+        self, items: list[Any], path: str, query: dict[str, list[str]]
+    ) -> tuple[int, Any, dict[str, str]]:
+        per_page = int(query.get("per_page", ["30"])[0])
+        page = int(query.get("page", ["1"])[0])
+        last = max(1, -(-len(items) // per_page))
+        links = []
+        for rel, target in (("prev", page - 1), ("next", page + 1), ("last", last), ("first", 1)):
+            if 1 <= target <= last and target != page:
+                links.append(f'<{self.url}{path}?per_page={per_page}&page={target}>; rel="{rel}"')
+        extra = {"Link": ", ".join(links)} if links else {}
+        return 200, items[(page - 1) * per_page : page * per_page], extra
+
+    def _route(
+        self, method: str, path: str, query: dict[str, list[str]], payload: dict[str, Any]
+    ) -> tuple[int, Any, dict[str, str]]:
+        found = re.fullmatch(r"/repos/([^/]+/[^/]+)(/.*)?", path)
+        if not found:
+            return 404, "Not Found", {}
+        repo, rest = found.group(1), found.group(2) or ""
+        issues = self.state.issues.setdefault(repo, {})
+        if method == "GET" and rest == "":
+            return (
+                200,
+                {
+                    "id": 1,
+                    "name": repo.split("/")[1],
+                    "full_name": repo,
+                    "url": f"{self.url}/repos/{repo}",
+                    "private": False,
+                },
+                {},
+            )
+        number_match = re.fullmatch(r"/(issues|pulls)/(\d+)(/comments)?", rest)
+        if number_match:
+            number = int(number_match.group(2))
+            issue = issues.get(number)
+            if issue is None or (number_match.group(1) == "pulls" and "pull_request" not in issue):
+                return 404, "Not Found", {}
+            if number_match.group(3) is None and method == "GET":
+                return 200, issue, {}
+            if number_match.group(3) and method == "GET":
+                comments = sorted(self.comments_on(repo, number), key=lambda c: c["id"])
+                return self._page(comments, path, query)
+            if number_match.group(3) and method == "POST":
+                if not payload.get("body"):
+                    return 422, "Validation Failed", {}
+                comment = self._comment(repo, number, payload["body"])
+                self.state.comments[comment["id"]] = comment
+                issue["comments"] += 1
+                return 201, comment, {}
+        comment_match = re.fullmatch(r"/issues/comments/(\d+)", rest)
+        if comment_match:
+            stored = self.state.comments.get(int(comment_match.group(1)))
+            if stored is None:
+                return 404, "Not Found", {}
+            if method == "PATCH":
+                stored.update(body=payload["body"], updated_at=self._now())
+                return 200, stored, {}
+            if method == "DELETE":
+                del self.state.comments[stored["id"]]
+                return 204, None, {}
+            if method == "GET":
+                return 200, stored, {}
+        return 404, "Not Found", {}

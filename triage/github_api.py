@@ -1,0 +1,166 @@
+"""GitHub through PyGithub: the one bot comment per pull request, found by its marker.
+
+PyGithub's own retry (GithubRetry) handles 5xx answers, dropped connections and rate limits
+(honouring Retry-After) for idempotent requests: GET, PATCH, PUT, DELETE. POST is left out on
+purpose: a comment whose creation succeeded before the connection dropped would be posted
+twice. Instead, every attempt here starts by finding the comment by its marker again, so a
+retried run edits what an interrupted one created. The token never appears in messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, TypeVar
+
+from triage.errors import InputError, UpstreamError
+
+if TYPE_CHECKING:
+    from github import Github
+    from github.IssueComment import IssueComment
+
+DEFAULT_API_URL = "https://api.github.com"
+REQUEST_RETRIES = 3  # PyGithub's, per request
+ATTEMPTS = 3  # ours, per whole operation (re-finding the comment each time)
+DEFAULT_BACKOFF_SECONDS = 0.5
+MAX_WAIT_SECONDS = 60.0
+T = TypeVar("T")
+
+Outcome = Literal["created", "updated", "unchanged"]
+
+
+@dataclass(frozen=True)
+class CommentResult:
+    outcome: Outcome
+    url: str
+
+
+class _RedactingStderr(logging.Handler):
+    """PyGithub's retry notes, on whatever stderr is current, with the token masked."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = self.format(record)
+        sys.stderr.write((text.replace(self.token, "***") if self.token else text) + "\n")
+
+
+def _own_pygithub_logging(token: str) -> None:
+    """PyGithub adds a handler bound to the stderr of import time; replace it with ours."""
+    logger = logging.getLogger("github")
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    logger.addHandler(_RedactingStderr(token))
+    logger.propagate = False
+
+
+class GitHub:
+    def __init__(
+        self,
+        token: str,
+        api_url: str = DEFAULT_API_URL,
+        backoff: float = DEFAULT_BACKOFF_SECONDS,
+    ) -> None:
+        from github import Auth, Github, GithubRetry
+        from urllib3.util.retry import Retry
+
+        _own_pygithub_logging(token)
+        self._token = token
+        self._api_url = api_url.rstrip("/")
+        self._backoff = backoff
+        retry = GithubRetry(
+            total=REQUEST_RETRIES,
+            backoff_factor=backoff,
+            max_rate_limit_wait=MAX_WAIT_SECONDS,
+            allowed_methods=Retry.DEFAULT_ALLOWED_METHODS | {"PATCH"},
+        )
+        self._client: Github = Github(
+            auth=Auth.Token(token),
+            base_url=self._api_url,
+            retry=retry,
+            timeout=30,
+            per_page=100,
+            lazy=True,
+        )
+
+    @classmethod
+    def from_environment(cls) -> GitHub:
+        token = os.environ.get("GITHUB_TOKEN")
+        if not token:
+            raise InputError(
+                "GITHUB_TOKEN is not set",
+                hint="export a token with issues and pull-requests write access",
+            )
+        backoff = os.environ.get("TRIAGE_GITHUB_BACKOFF") or str(DEFAULT_BACKOFF_SECONDS)
+        try:
+            seconds = float(backoff)
+        except ValueError:
+            raise InputError(
+                f"TRIAGE_GITHUB_BACKOFF={backoff!r} is not a number of seconds",
+                hint="unset it, or give seconds such as 0.5",
+            ) from None
+        return cls(token, os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL, seconds)
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._token, "***") if self._token else text
+
+    def _call(self, what: str, action: Callable[[], T]) -> T:
+        """Run `action`, retrying transient failures after PyGithub's own retries gave up."""
+        from github import GithubException
+        from requests import RequestException
+
+        last = ""
+        for attempt in range(ATTEMPTS):
+            try:
+                return action()
+            except GithubException as exc:
+                status = exc.status
+                message = exc.data.get("message") if isinstance(exc.data, dict) else exc.data
+                last = f"{status} {message}"
+                wait = (exc.headers or {}).get("retry-after") or (exc.headers or {}).get(
+                    "Retry-After"
+                )
+                transient = status >= 500 or status == 429 or (status == 403 and wait)
+                if not transient:
+                    raise UpstreamError(
+                        self._redact(f"GitHub refused to {what}: {last}"),
+                        hint="check the token's permissions, the repository and the number",
+                    ) from None
+                time.sleep(
+                    min(float(wait), MAX_WAIT_SECONDS) if wait else self._backoff * 2**attempt
+                )
+            except RequestException as exc:
+                last = type(exc).__name__
+                time.sleep(self._backoff * 2**attempt)
+        raise UpstreamError(
+            self._redact(
+                f"GitHub did not answer while trying to {what} ({last}) after {ATTEMPTS} attempts"
+            ),
+            hint="GitHub may be down; the run can be repeated safely",
+        )
+
+    def upsert_comment(self, repository: str, number: int, marker: str, body: str) -> CommentResult:
+        """Create the one comment carrying `marker`, or edit it in place; leave it untouched
+        when the body is already right. Extra copies (from an older, interrupted run) go."""
+
+        def attempt() -> CommentResult:
+            issue = self._client.get_repo(repository).get_issue(number)
+            mine: list[IssueComment] = [c for c in issue.get_comments() if marker in c.body]
+            if not mine:
+                created = issue.create_comment(body)
+                return CommentResult("created", created.html_url)
+            keep, extras = mine[0], mine[1:]
+            for extra in extras:
+                extra.delete()
+            if keep.body == body:
+                return CommentResult("unchanged", keep.html_url)
+            keep.edit(body)
+            return CommentResult("updated", keep.html_url)
+
+        return self._call(f"comment on {repository}#{number}", attempt)
