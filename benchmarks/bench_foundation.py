@@ -30,14 +30,19 @@ BIN = Path(sys.executable).parent
 TRIAGE = str(BIN / "triage")
 
 
-def timed(command: list[str], runs: int = 1) -> tuple[float, subprocess.CompletedProcess[str]]:
+def timed(
+    command: list[str], runs: int = 1, *, warm_up: bool = True
+) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """Median wall time of `runs` runs, after one untimed run unless `warm_up` is false."""
+    if warm_up:
+        subprocess.run(command, capture_output=True, text=True, check=False)
     samples = []
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    for _ in range(runs):
+    results = []
+    for _ in range(max(runs, 1)):
         start = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        results.append(subprocess.run(command, capture_output=True, text=True, check=False))
         samples.append(time.perf_counter() - start)
-    return statistics.median(samples), done
+    return statistics.median(samples), results[-1]
 
 
 def real_pins(count: int, *, one_per_name: bool) -> list[tuple[str, str]]:

@@ -1,0 +1,74 @@
+"""PR-gate figures (issue 3): `triage diff` of a 1,000-package lockfile with a 10-package
+change, against one `triage scan` of the same lockfile.
+
+    .venv/bin/python benchmarks/bench_diff.py
+
+Prints figures; asserts nothing. The first diff of a base reads both sides; later diffs (the
+next push, or any pull request on the same base) find the base lockfile by its blob id.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.bench_foundation import ADVISORIES, TRIAGE, real_pins, timed, write_requirements
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=b", "-c", "user.email=b@b", *args],
+        check=True,
+        capture_output=True,
+    )
+
+
+def main() -> None:
+    scratch = Path(tempfile.mkdtemp(prefix="triage-bench-diff-"))
+    try:
+        db = scratch / "t.db"
+        subprocess.run(
+            [TRIAGE, "db", "sync", "--source", str(ADVISORIES), "--db", str(db), "-q"],
+            check=True,
+            capture_output=True,
+        )
+        repo = scratch / "repo"
+        repo.mkdir()
+        git(repo, "init", "-q", "-b", "main")
+        pins = real_pins(1000, one_per_name=False)
+        write_requirements(repo / "requirements.txt", pins)
+        git(repo, "add", "-A")
+        git(repo, "commit", "-qm", "base")
+        git(repo, "checkout", "-qb", "feature")
+        changed = pins[:990] + [(f"{name}-renamed", version) for name, version in pins[990:]]
+        write_requirements(repo / "requirements.txt", changed)
+        git(repo, "commit", "-qam", "change 10 packages")
+
+        scan = [TRIAGE, "scan", str(repo), "--db", str(db), "--format", "json"]
+        diff = [TRIAGE, "diff", str(repo), "--base", "main", "--db", str(db), "--format", "json"]
+        scan_time, _ = timed(scan, runs=5)
+        cold_db = scratch / "cold.db"
+        shutil.copy(db, cold_db)
+        cold = [TRIAGE, "diff", str(repo), "--base", "main", "--db", str(cold_db)]
+        cold_time, _ = timed([*cold, "--format", "json"], warm_up=False)
+        warm_time, _ = timed(diff, runs=5)
+        print(f"scan of 1,000 packages:                  {scan_time:.2f} s")
+        print(
+            f"diff, base not yet cached (first run):   {cold_time:.2f} s "
+            f"({cold_time / scan_time:.2f}x a scan)"
+        )
+        print(
+            f"diff, base cached by blob id (next push): {warm_time:.2f} s "
+            f"({warm_time / scan_time:.2f}x a scan; target <= 1.3x)"
+        )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
