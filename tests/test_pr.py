@@ -35,10 +35,23 @@ def repo(tmp_path: Path) -> GitRepo:
     return repo
 
 
+def pr_args(repo: GitRepo, db: Path, number: int = 7) -> list[str]:
+    return [
+        "pr",
+        str(repo.root),
+        "--repo",
+        REPO,
+        "--pr",
+        str(number),
+        "--base",
+        "main",
+        "--db",
+        str(db),
+    ]
+
+
 def run_pr(capsys: pytest.CaptureFixture[str], repo: GitRepo, db: Path) -> tuple[int, str, str]:
-    code = main(
-        ["pr", str(repo.root), "--repo", REPO, "--pr", "7", "--base", "main", "--db", str(db)]
-    )
+    code = main(pr_args(repo, db))
     out, err = capsys.readouterr()
     assert TOKEN not in out + err and "Traceback" not in err
     return code, out, err
@@ -124,36 +137,10 @@ def test_bad_credentials_and_missing_pull_request_are_exit_4(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    code = main(
-        [
-            "pr",
-            str(repo.root),
-            "--repo",
-            REPO,
-            "--pr",
-            "8",
-            "--base",
-            "main",
-            "--db",
-            str(synced_db),
-        ]
-    )
+    code = main(pr_args(repo, synced_db, number=8))
     assert code == 4 and "404 Not Found" in capsys.readouterr().err
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_wrong_secret")
-    code = main(
-        [
-            "pr",
-            str(repo.root),
-            "--repo",
-            REPO,
-            "--pr",
-            "7",
-            "--base",
-            "main",
-            "--db",
-            str(synced_db),
-        ]
-    )
+    code = main(pr_args(repo, synced_db))
     err = capsys.readouterr().err
     assert code == 4 and "401 Bad credentials" in err and "ghp_wrong_secret" not in err
 
@@ -199,5 +186,5 @@ def test_pr_without_a_token_is_exit_2(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
-    code = main(["pr", str(repo.root), "--repo", REPO, "--pr", "7", "--base", "main"])
+    code = main(pr_args(repo, synced_db))
     assert code == 2 and "GITHUB_TOKEN is not set" in capsys.readouterr().err

@@ -21,6 +21,7 @@ import click
 from triage.errors import EXIT_INPUT, EXIT_OK, EXIT_POLICY, TriageError
 
 if TYPE_CHECKING:
+    from triage.core.diffing import DiffResult
     from triage.models import Config
     from triage.service import Progress
 
@@ -245,10 +246,13 @@ def _repo_relative(path: Path, repo: Path) -> str:
 @common_options(("text", "json", "markdown"))
 def diff(path: Path, base_ref: str, head_ref: str, common: Common) -> int:
     """Findings new at HEAD against the merge-base; reads git objects, never checks out."""
-    from triage import service
-    from triage.core.report import DIFF_RENDERERS
+    return _report_diff(_run_diff(path, base_ref, head_ref, common), common)
 
-    result = service.diff(
+
+def _run_diff(path: Path, base_ref: str, head_ref: str, common: Common) -> DiffResult:
+    from triage import service
+
+    return service.diff(
         path,
         base_ref,
         head_ref,
@@ -257,6 +261,11 @@ def diff(path: Path, base_ref: str, head_ref: str, common: Common) -> int:
         config_path=_repo_relative(common.config, path),
         trust_dir=_repo_relative(common.trust_store, path),
     )
+
+
+def _report_diff(result: DiffResult, common: Common) -> int:
+    from triage.core.report import DIFF_RENDERERS
+
     click.echo(DIFF_RENDERERS[common.output_format](result), nl=False)
     return EXIT_POLICY if result.fails else EXIT_OK
 
@@ -283,25 +292,15 @@ def pr(
     import re
 
     from triage import service
-    from triage.core.report import DIFF_RENDERERS
     from triage.github_api import GitHub
 
     if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repository):
         raise TriageError(f"--repo {repository!r} is not OWNER/NAME")
     github = GitHub.from_environment()
-    result = service.diff(
-        path,
-        base_ref,
-        head_ref,
-        common.db,
-        _now(),
-        config_path=_repo_relative(common.config, path),
-        trust_dir=_repo_relative(common.trust_store, path),
-    )
+    result = _run_diff(path, base_ref, head_ref, common)
     posted = service.pr_comment(github, repository, number, result)
     _say(common, f"pull request comment {posted.outcome}: {posted.url}")
-    click.echo(DIFF_RENDERERS[common.output_format](result), nl=False)
-    return EXIT_POLICY if result.fails else EXIT_OK
+    return _report_diff(result, common)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
