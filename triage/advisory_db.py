@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlite_utils
 
+from triage.core.tracking import TrackedIssue
 from triage.errors import DatabaseError
 from triage.models import (
     Advisory,
@@ -113,8 +114,57 @@ class AdvisoryDatabase:
             self._ensure_cache()
 
     def _ensure_cache(self) -> None:
+        """Tables added after the first schema; created when missing."""
         self.db.table("lockfile_cache").create(
             {"blob": str, "contents": str}, pk="blob", if_not_exists=True
+        )
+        self.db.table("audit_runs").create(
+            {
+                "id": int,
+                "started": str,
+                "finished": str,
+                "scheduled_for": str,
+                "digest": str,
+                "counts": str,
+                "outcome": str,
+            },
+            pk="id",
+            if_not_exists=True,
+        )
+        self.db.table("findings").create(
+            {
+                "key": str,
+                "advisory": str,
+                "package": str,
+                "versions": str,
+                "severity": str,
+                "status": str,
+                "first_seen": str,
+                "last_seen": str,
+                "gone_since": str,
+                "issue_url": str,
+            },
+            pk="key",
+            if_not_exists=True,
+        )
+        self.db.table("local_issues").create(
+            {
+                "number": int,
+                "key": str,
+                "title": str,
+                "body": str,
+                "state": str,
+                "labels": str,
+                "created": str,
+                "updated": str,
+            },
+            pk="number",
+            if_not_exists=True,
+        )
+        self.db.table("local_comments").create(
+            {"id": int, "number": int, "body": str, "created": str},
+            pk="id",
+            if_not_exists=True,
         )
 
     # --- lockfile readings by git blob id ----------------------------------------------------
@@ -313,3 +363,163 @@ class AdvisoryDatabase:
             sources=tuple(sources),
             last_sync=self.meta("last_sync"),
         )
+
+
+# --- audit runs, findings, the local tracker ---------------------------------------------------
+
+
+@contextmanager
+def audit_lock(db_path: Path) -> Iterator[bool]:
+    """An exclusive lock beside the database: True when held, False when another audit holds
+    it. The kernel drops it when a killed process dies, so a crash never leaves it stuck."""
+    import fcntl
+
+    lock_path = db_path.with_name(db_path.name + ".audit.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _inserted_id(table: sqlite_utils.db.Table) -> int:
+    if table.last_pk is None:
+        raise DatabaseError(f"{table.name}: the database did not return the new row's id")
+    return int(table.last_pk)
+
+
+class AuditStore:
+    """Audit runs and the findings they saw, in the advisory database."""
+
+    def __init__(self, database: AdvisoryDatabase) -> None:
+        self.db = database.db
+
+    def succeeded_for(self, scheduled_for: str) -> bool:
+        rows = self.db.query(
+            "select 1 from audit_runs where scheduled_for = ? and outcome = 'ok' limit 1",
+            [scheduled_for],
+        )
+        return any(True for _ in rows)
+
+    def last_success(self) -> str | None:
+        rows = list(
+            self.db.query("select max(started) as started from audit_runs where outcome = 'ok'")
+        )
+        return rows[0]["started"] if rows else None
+
+    def start(self, started: str, scheduled_for: str | None) -> int:
+        table = self.db.table("audit_runs")
+        table.insert({"started": started, "scheduled_for": scheduled_for, "outcome": "running"})
+        return _inserted_id(table)
+
+    def finish(
+        self, run: int, finished: str, digest: str, counts: Mapping[str, int], outcome: str
+    ) -> None:
+        self.db.table("audit_runs").update(
+            run,
+            {
+                "finished": finished,
+                "digest": digest,
+                "counts": json.dumps(dict(counts)),
+                "outcome": outcome,
+            },
+        )
+
+    def runs(self) -> list[dict[str, Any]]:
+        return list(self.db.query("select * from audit_runs order by id"))
+
+    def record_findings(self, seen: Iterable[Mapping[str, Any]], now: str) -> None:
+        """Upsert every finding seen now; mark the others gone. First-seen never moves."""
+        with self.db.atomic():
+            keys = []
+            for row in seen:
+                keys.append(row["key"])
+                existing = list(
+                    self.db.query("select first_seen from findings where key = ?", [row["key"]])
+                )
+                first = existing[0]["first_seen"] if existing else now
+                self.db.table("findings").upsert(
+                    {**row, "first_seen": first, "last_seen": now, "gone_since": None},
+                    pk="key",
+                )
+            self.db.execute(
+                "update findings set gone_since = ? where gone_since is null and key not in "
+                "(select value from json_each(?))",
+                [now, json.dumps(keys)],
+            )
+
+    def findings(self) -> list[dict[str, Any]]:
+        return list(self.db.query("select * from findings order by key"))
+
+
+class LocalTracker:
+    """Tracking issues in the database, for running without GitHub (`triage issues`)."""
+
+    def __init__(self, database: AdvisoryDatabase, now: str) -> None:
+        self.db = database.db
+        self.now = now
+
+    def _issue(self, row: Mapping[str, Any]) -> TrackedIssue:
+        return TrackedIssue(
+            row["number"],
+            row["key"],
+            row["state"] == "open",
+            f"triage-local:{row['number']}",
+            row["body"],
+        )
+
+    def tracked_issues(self) -> dict[str, TrackedIssue]:
+        return {r["key"]: self._issue(r) for r in self.db.query("select * from local_issues")}
+
+    def all_issues(self) -> list[dict[str, Any]]:
+        return list(self.db.query("select * from local_issues order by number"))
+
+    def comments(self, number: int) -> list[str]:
+        rows = self.db.query(
+            "select body from local_comments where number = ? order by id", [number]
+        )
+        return [r["body"] for r in rows]
+
+    def ensure_labels(self, labels: Sequence[str]) -> None:
+        return None  # the local tracker stores labels with each issue
+
+    def open_issue(self, key: str, title: str, body: str, labels: Sequence[str]) -> TrackedIssue:
+        with self.db.atomic():
+            table = self.db.table("local_issues")
+            table.insert(
+                {
+                    "key": key,
+                    "title": title,
+                    "body": body,
+                    "state": "open",
+                    "labels": json.dumps(list(labels)),
+                    "created": self.now,
+                    "updated": self.now,
+                }
+            )
+            number = _inserted_id(table)
+        return TrackedIssue(number, key, True, f"triage-local:{number}", body)
+
+    def comment(self, number: int, text: str) -> None:
+        self.db.table("local_comments").insert(
+            {"number": number, "body": text, "created": self.now}
+        )
+
+    def edit_body(self, number: int, body: str) -> None:
+        self.db.table("local_issues").update(number, {"body": body, "updated": self.now})
+
+    def close(self, number: int, comment: str) -> None:
+        with self.db.atomic():
+            self.comment(number, comment)
+            self.db.table("local_issues").update(number, {"state": "closed", "updated": self.now})
+
+    def reopen(self, number: int, comment: str) -> None:
+        with self.db.atomic():
+            self.db.table("local_issues").update(number, {"state": "open", "updated": self.now})
+            self.comment(number, comment)

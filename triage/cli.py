@@ -303,6 +303,73 @@ def pr(
     return _report_diff(result, common)
 
 
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path, file_okay=False), default=Path("."))
+@click.option("--ref", default=None, help="Audit this git ref instead of the working tree.")
+@click.option(
+    "--repo",
+    "repository",
+    default=None,
+    metavar="OWNER/NAME",
+    help="GitHub repository for tracking issues [default: [github] repository].",
+)
+@common_options(("text", "json", "markdown"))
+def audit(path: Path, ref: str | None, repository: str | None, common: Common) -> int:
+    """Daily job: sync, scan the default branch, reconcile tracking issues, record the run.
+
+    Tracking issues go to GitHub when GITHUB_TOKEN is set and a repository is known, else to
+    the local tracker in the database (`triage issues`)."""
+    from triage import service
+    from triage.core.report import RENDERERS
+
+    cfg = common.load_config()
+    factory = _tracker_factory(repository or cfg.github.repository, cfg.github.labels)
+    with _progress(common) as progress:
+        report = service.audit(path, common.db, cfg, factory, _now, ref=ref, progress=progress)
+    if report.skipped:
+        _say(common, f"audit skipped: {report.skipped}")
+        return EXIT_OK
+    assert report.scan is not None and report.sync is not None
+    for message in report.sync.unreachable + report.sync.warnings:
+        _say(common, f"warning: {message}")
+    click.echo(RENDERERS[common.output_format](report.scan), nl=False)
+    done = ", ".join(f"{what} {n}" for what, n in report.actions.items())
+    _say(common, f"audit run {report.run}: tracking issues {done}")
+    return EXIT_POLICY if report.fails else EXIT_OK
+
+
+def _tracker_factory(repository: str | None, labels: Sequence[str]) -> Any:
+    """GitHub when a token and a repository are there, else the local tracker."""
+    from triage import advisory_db
+    from triage.github_api import GitHub, GitHubTracker
+
+    if repository and os.environ.get("GITHUB_TOKEN"):
+        github = GitHub.from_environment()
+        return lambda db: GitHubTracker(github, repository, labels)
+    stamp = _now().isoformat(timespec="seconds")
+    return lambda db: advisory_db.LocalTracker(db, stamp)
+
+
+@cli.command("issues")
+@click.option("--all", "show_all", is_flag=True, help="Closed issues too.")
+@common_options()
+def issues_command(show_all: bool, common: Common) -> int:
+    """The local tracker's issues (used when no GitHub token is set)."""
+    import json
+
+    from triage import service
+
+    rows = service.local_issues(common.db, include_closed=show_all)
+    if common.output_format == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return EXIT_OK
+    for row in rows:
+        click.echo(f"#{row['number']:<4} {row['state']:<6} {row['title']}")
+    if not rows:
+        click.echo("no tracking issues")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: every error a user can cause becomes a message and an exit code."""
     try:

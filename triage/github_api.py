@@ -13,21 +13,24 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from triage.core.tracking import TrackedIssue, key_in
 from triage.errors import InputError, UpstreamError
 
 if TYPE_CHECKING:
     from github import Github
     from github.IssueComment import IssueComment
+    from github.Repository import Repository
 
 DEFAULT_API_URL = "https://api.github.com"
 REQUEST_RETRIES = 3  # PyGithub's, per request
 ATTEMPTS = 3  # ours, per whole operation (re-finding the comment each time)
 DEFAULT_BACKOFF_SECONDS = 0.5
 MAX_WAIT_SECONDS = 60.0
+LABEL_COLOR = "b60205"
 T = TypeVar("T")
 
 Outcome = Literal["created", "updated", "unchanged"]
@@ -164,3 +167,81 @@ class GitHub:
             return CommentResult("updated", keep.html_url)
 
         return self._call(f"comment on {repository}#{number}", attempt)
+
+
+class GitHubTracker:
+    """Tracking issues on GitHub, found by their key marker in one paginated listing (narrowed
+    to the first configured label, which every tracking issue carries)."""
+
+    def __init__(self, github: GitHub, repository: str, labels: Sequence[str]) -> None:
+        self._github = github
+        self._repository = repository
+        self._labels = list(labels)
+
+    def _repo(self) -> Repository:
+        return self._github._client.get_repo(self._repository)
+
+    def _list(self) -> dict[str, TrackedIssue]:
+        filters: dict[str, Any] = {"state": "all"}
+        if self._labels:
+            filters["labels"] = self._labels[:1]
+        found: dict[str, TrackedIssue] = {}
+        for issue in self._repo().get_issues(**filters):
+            key = key_in(issue.body or "")
+            if issue.pull_request is None and key and key not in found:
+                found[key] = TrackedIssue(
+                    issue.number, key, issue.state == "open", issue.html_url, issue.body or ""
+                )
+        return found
+
+    def tracked_issues(self) -> dict[str, TrackedIssue]:
+        return self._github._call(f"list the tracking issues of {self._repository}", self._list)
+
+    def ensure_labels(self, labels: Sequence[str]) -> None:
+        def attempt() -> None:
+            repo = self._repo()
+            existing = {label.name.lower() for label in repo.get_labels()}
+            for name in labels:
+                if name.lower() not in existing:
+                    repo.create_label(name, LABEL_COLOR)
+
+        self._github._call(f"create labels in {self._repository}", attempt)
+
+    def open_issue(self, key: str, title: str, body: str, labels: Sequence[str]) -> TrackedIssue:
+        tries = 0
+
+        def attempt() -> TrackedIssue:
+            nonlocal tries
+            tries += 1
+            if tries > 1:
+                # An earlier try may have created it before the connection failed.
+                existing = self._list().get(key)
+                if existing is not None:
+                    return existing
+            issue = self._repo().create_issue(title=title, body=body, labels=list(labels))
+            return TrackedIssue(issue.number, key, True, issue.html_url, body)
+
+        return self._github._call(f"open the tracking issue for {key}", attempt)
+
+    def comment(self, number: int, text: str) -> None:
+        self._github._call(
+            f"comment on #{number}", lambda: self._repo().get_issue(number).create_comment(text)
+        )
+
+    def edit_body(self, number: int, body: str) -> None:
+        self._github._call(
+            f"update #{number}", lambda: self._repo().get_issue(number).edit(body=body)
+        )
+
+    def close(self, number: int, comment: str) -> None:
+        self.comment(number, comment)
+        self._github._call(
+            f"close #{number}",
+            lambda: self._repo().get_issue(number).edit(state="closed", state_reason="completed"),
+        )
+
+    def reopen(self, number: int, comment: str) -> None:
+        self._github._call(
+            f"reopen #{number}", lambda: self._repo().get_issue(number).edit(state="open")
+        )
+        self.comment(number, comment)

@@ -639,3 +639,32 @@ def _read_pipfile(text: str, path: Path, shown: str) -> LockfileContents:
                 )
             )
     return LockfileContents(shown, tuple(packages), tuple(unpinned))
+
+
+def direct_names(pyproject_text: str) -> set[str]:
+    """Names a pyproject.toml depends on directly: PEP 621 dependencies and extras, PEP 735
+    dependency groups, Poetry's dependency tables. Unreadable text names nothing."""
+    try:
+        document = tomllib.loads(pyproject_text)
+    except tomllib.TOMLDecodeError:
+        return set()
+    specs: list[Any] = []
+    project = document.get("project", {})
+    specs += project.get("dependencies", [])
+    for extra in project.get("optional-dependencies", {}).values():
+        specs += extra
+    for group in document.get("dependency-groups", {}).values():
+        specs += group
+    names: set[str] = set()
+    for spec in specs:
+        if isinstance(spec, str):
+            try:
+                names.add(canonicalize_name(Requirement(spec).name))
+            except InvalidRequirement:
+                continue
+    poetry = document.get("tool", {}).get("poetry", {})
+    tables = [poetry.get("dependencies", {}), poetry.get("dev-dependencies", {})]
+    tables += [g.get("dependencies", {}) for g in poetry.get("group", {}).values()]
+    for table in tables:
+        names.update(canonicalize_name(n) for n in table if n.lower() != "python")
+    return names

@@ -152,6 +152,7 @@ class Finding:
     fixed_versions: tuple[str, ...]
     severity: Severity
     record_ids: tuple[str, ...]  # the records that matched
+    references: tuple[str, ...] = ()
 
     @property
     def advisory(self) -> str:

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from triage import __version__, advisory_db, config, github_api, gitrepo, lockfiles, sources
-from triage.core import diffing, matching, policy, report
-from triage.errors import ConfigError, LockfileError, UpstreamError
-from triage.models import Config, DatabaseInfo, LockfileContents, Package, ScanResult, Unpinned
+from triage.core import diffing, matching, policy, report, tracking
+from triage.errors import ConfigError, LockfileError, TriageError, UpstreamError
+from triage.models import (
+    AssessedFinding,
+    Config,
+    DatabaseInfo,
+    LockfileContents,
+    Package,
+    ScanResult,
+    Unpinned,
+)
 
 Progress = Callable[[str, int, int | None], None]
 
@@ -407,3 +416,220 @@ def pr_comment(
     so a failed run never posts."""
     body = report.pr_comment(result)
     return github.upsert_comment(repository, number, report.PR_COMMENT_MARKER, body)
+
+
+# --- the daily audit -----------------------------------------------------------------------
+
+
+@dataclass
+class AuditReport:
+    skipped: str | None = None  # why nothing ran
+    run: int | None = None
+    scan: ScanResult | None = None
+    sync: SyncReport | None = None
+    actions: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def fails(self) -> bool:
+        return self.scan is not None and self.scan.fails
+
+
+TrackerFactory = Callable[[advisory_db.AdvisoryDatabase], tracking.IssueTracker]
+
+
+def _dependencies(packages: Sequence[Package], direct: set[str]) -> dict[str, report.Dependency]:
+    """Per package: direct when pyproject.toml or the lockfile says so, transitive when the
+    lockfile says so, else not known; with everything that pulls it in."""
+    merged: dict[str, report.Dependency] = {}
+    for package in packages:
+        before = merged.get(package.name, report.Dependency(None))
+        says = True if package.name in direct else package.direct
+        known = [v for v in (before.direct, says) if v is not None]
+        merged[package.name] = report.Dependency(
+            any(known) if known else None,
+            tuple(sorted(set(before.via) | set(package.via))),
+        )
+    return merged
+
+
+def _tracked(item: AssessedFinding, dependencies: dict[str, report.Dependency]) -> tracking.Tracked:
+    dependency = dependencies.get(item.finding.package, report.Dependency(None))
+    return tracking.Tracked(
+        item=item,
+        title=report.issue_title(item),
+        body=report.issue_body(item, dependency),
+        recorded=tracking.Recorded(item.finding.severity.label, item.finding.fixed_versions),
+    )
+
+
+def _apply(
+    tracker: tracking.IssueTracker,
+    actions: Sequence[tracking.Action],
+    labels: Sequence[str],
+    counts: dict[str, int],
+) -> dict[str, str]:
+    """Carry out the actions in order; returns the URL of each newly opened issue by key."""
+    opened: dict[str, str] = {}
+    if any(isinstance(a, tracking.OpenIssue) for a in actions):
+        tracker.ensure_labels(labels)
+    for action in actions:
+        match action:
+            case tracking.OpenIssue(key, title, body):
+                opened[key] = tracker.open_issue(key, title, body, labels).url
+                counts["opened"] += 1
+            case tracking.CommentOn(number, text):
+                tracker.comment(number, text)
+                counts["commented"] += 1
+            case tracking.EditBody(number, body):
+                tracker.edit_body(number, body)
+                counts["edited"] += 1
+            case tracking.CloseIssue(number, comment):
+                tracker.close(number, comment)
+                counts["closed"] += 1
+            case tracking.ReopenIssue(number, comment):
+                tracker.reopen(number, comment)
+                counts["reopened"] += 1
+    return opened
+
+
+def _audit_scan(
+    root: Path, ref: str | None, cfg: Config, db: advisory_db.AdvisoryDatabase, now: dt.datetime
+) -> tuple[ScanResult, Config, dict[str, report.Dependency]]:
+    if ref is None:
+        packages, unpinned, names = read_lockfiles(root, [])
+        pyproject = root / "pyproject.toml"
+        pyproject_text = pyproject.read_text(encoding="utf-8") if pyproject.is_file() else ""
+    else:
+        sha = gitrepo.resolve(root, ref)
+        with db.transaction():
+            side = _read_side(root, sha, ref, db, cfg.path, "trust-store")
+        cfg, packages, unpinned, names = side.config, side.packages, [], []
+        entries = {e.path: e for e in gitrepo.tree(root, sha)}
+        entry = entries.get("pyproject.toml")
+        pyproject_text = (
+            gitrepo.read_blobs(root, [entry.blob])[entry.blob].decode("utf-8", "replace")
+            if entry
+            else ""
+        )
+    matched = _match(db, packages)
+    info = database_info(db, now)
+    assessed, unused, diagnostics = policy.apply_policy(
+        matched.findings, cfg.advisories, now, parse_timestamp(info.newest_modified)
+    )
+    result = ScanResult(
+        tuple(assessed),
+        tuple(unpinned) + matched.unmatchable,
+        tuple(diagnostics),
+        tuple(unused),
+        info,
+        tuple(names),
+        len(packages),
+    )
+    return result, cfg, _dependencies(packages, lockfiles.direct_names(pyproject_text))
+
+
+def audit(
+    root: Path,
+    db_path: Path,
+    cfg: Config,
+    tracker_factory: TrackerFactory,
+    clock: Callable[[], dt.datetime],
+    *,
+    ref: str | None = None,
+    scheduled_for: str | None = None,
+    progress: Progress | None = None,
+) -> AuditReport:
+    """The daily job: sync, scan the default branch, reconcile tracking issues, record the
+    run. Safe to kill and re-run at any point; a second audit at once does not run."""
+    with advisory_db.audit_lock(db_path) as held:
+        if not held:
+            return AuditReport(skipped="another audit is running on this database")
+        now = clock()
+        db = open_database(db_path)
+        try:
+            store = advisory_db.AuditStore(db)
+            if scheduled_for is not None and store.succeeded_for(scheduled_for):
+                return AuditReport(skipped=f"the audit scheduled for {scheduled_for} already ran")
+            run = store.start(now.isoformat(timespec="seconds"), scheduled_for)
+        finally:
+            db.close()
+        result = AuditReport(run=run)
+        result.actions = dict.fromkeys(("opened", "commented", "edited", "closed", "reopened"), 0)
+        outcome = "failed"
+        try:
+            result.sync = sync(db_path, cfg.advisories.sources, now, progress)
+            db = open_database(db_path)
+            try:
+                result.scan = _audit_tracking(
+                    root, ref, cfg, db, tracker_factory, now, result.actions
+                )
+            finally:
+                db.close()
+            outcome = "ok"
+        except TriageError as exc:
+            outcome = f"failed: {exc.message}"
+            raise
+        finally:
+            db = open_database(db_path)
+            try:
+                digest = result.scan.database.digest if result.scan else ""
+                advisory_db.AuditStore(db).finish(
+                    run, clock().isoformat(timespec="seconds"), digest, result.actions, outcome
+                )
+            finally:
+                db.close()
+        return result
+
+
+def _audit_tracking(
+    root: Path,
+    ref: str | None,
+    cfg: Config,
+    db: advisory_db.AdvisoryDatabase,
+    tracker_factory: TrackerFactory,
+    now: dt.datetime,
+    counts: dict[str, int],
+) -> ScanResult:
+    """Scan, then bring the tracker in line; `counts` tallies what was done, even if it fails
+    half-way."""
+    scan_result, cfg, dependencies = _audit_scan(root, ref, cfg, db, now)
+    tracker = tracker_factory(db)
+    issues = tracker.tracked_issues()
+    wanted: list[tracking.Tracked] = []
+    present: list[tracking.Tracked] = []
+    for item in scan_result.findings:
+        goal = _tracked(item, dependencies)
+        (wanted if tracking.wants_issue(item, cfg.advisories) else present).append(goal)
+    opened = _apply(
+        tracker, tracking.reconcile(wanted, present, issues, now.date()), cfg.github.labels, counts
+    )
+    urls = {key: issue.url for key, issue in issues.items()} | opened
+    advisory_db.AuditStore(db).record_findings(
+        (
+            {
+                "key": str(i.finding.key),
+                "advisory": i.finding.advisory,
+                "package": i.finding.package,
+                "versions": json.dumps(i.finding.versions),
+                "severity": i.finding.severity.label,
+                "status": i.status.value,
+                "issue_url": urls.get(str(i.finding.key)),
+            }
+            for i in scan_result.findings
+        ),
+        now.isoformat(timespec="seconds"),
+    )
+    return scan_result
+
+
+def local_issues(db_path: Path, *, include_closed: bool) -> list[dict[str, object]]:
+    db = open_database(db_path)
+    try:
+        rows = advisory_db.LocalTracker(db, "").all_issues()
+    finally:
+        db.close()
+    return [
+        {"number": r["number"], "key": r["key"], "state": r["state"], "title": r["title"]}
+        for r in rows
+        if include_closed or r["state"] == "open"
+    ]

@@ -237,6 +237,7 @@ def match(
                 fixed_versions=fixed_versions(e for _, _, e in matched),
                 severity=_worst(a.severity for a in records.values()),
                 record_ids=tuple(sorted(records)),
+                references=tuple(dict.fromkeys(u for a in records.values() for u in a.references)),
             )
         )
     return MatchResult(tuple(findings), tuple(unmatchable))

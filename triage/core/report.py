@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
+from packaging.version import Version
+
 from triage.core.diffing import DiffResult
+from triage.core.matching import parse_version
+from triage.core.tracking import KEY_MARKER
 from triage.models import AssessedFinding, IgnoreRule, ScanResult, Unpinned
 
 SCAN_SCHEMA = "triage/scan-v1"
@@ -287,3 +292,89 @@ def diff_text(result: DiffResult) -> str:
 
 
 DIFF_RENDERERS = {"text": diff_text, "json": diff_json, "markdown": pr_comment}
+
+
+# --- tracking issues -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """How a package enters the project: directly, or through the packages in `via`."""
+
+    direct: bool | None
+    via: tuple[str, ...] = ()
+
+
+def _first_fix(item: AssessedFinding) -> str | None:
+    newest = max(
+        (parse_version(v) for v in item.finding.versions),
+        default=None,
+        key=lambda v: v or Version("0"),
+    )
+    for candidate in item.finding.fixed_versions:
+        parsed = parse_version(candidate)
+        if parsed is not None and (newest is None or parsed > newest):
+            return candidate
+    return None
+
+
+def suggested_response(item: AssessedFinding, dependency: Dependency) -> str:
+    package = item.finding.package
+    fix = _first_fix(item)
+    via = ", ".join(dependency.via) or "another dependency"
+    if dependency.direct is False:
+        if fix:
+            return (
+                f"Transitive dependency (via {via}): update what pulls it in, or pin "
+                f"`{package}>={fix}` in your constraints."
+            )
+        return (
+            f"Transitive dependency (via {via}) with no fix released: wait for a fix "
+            "(this issue tracks it), document an ignore with a reason and expiry if the "
+            "vulnerable code is unreachable, or drop what pulls it in."
+        )
+    kind = "Direct dependency" if dependency.direct else "Dependency"
+    if fix:
+        return f"{kind}: update `{package}` to {fix} or later."
+    return (
+        f"{kind} with no fix released: document an ignore with a reason and expiry if the "
+        f"vulnerable code is unreachable, or block or replace `{package}`."
+    )
+
+
+def _dependency_kind(dependency: Dependency) -> str:
+    if dependency.direct is None:
+        return "not known"
+    return "direct" if dependency.direct else "transitive"
+
+
+def issue_title(item: AssessedFinding) -> str:
+    return f"{item.finding.advisory}: {item.finding.package} {_versions(item)}"
+
+
+def issue_body(item: AssessedFinding, dependency: Dependency) -> str:
+    """The tracking issue's text; stable for the same facts, so an unchanged finding never
+    causes a write."""
+    finding = item.finding
+    lines = [
+        KEY_MARKER.format(key=finding.key),
+        f"**{finding.advisory}** affects **{finding.package}** {_versions(item)} "
+        f"(severity: {finding.severity.label}).",
+        "",
+        f"- Aliases: {', '.join(finding.aliases) or 'none'}",
+        f"- Fixed in: {_fixes(item)}",
+        f"- Lockfiles: {', '.join(f'`{path}`' for path in finding.lockfiles)}",
+        f"- Dependency: {_dependency_kind(dependency)}"
+        + (f" (via {', '.join(dependency.via)})" if dependency.via else ""),
+        "",
+        f"**Suggested response:** {suggested_response(item, dependency)}",
+        "",
+        "To accept the risk instead, record a reviewed ignore:",
+        "",
+        "```sh",
+        ignore_line(item),
+        "```",
+    ]
+    if finding.references:
+        lines += ["", "References:", *[f"- {url}" for url in finding.references[:5]]]
+    return "\n".join(lines)

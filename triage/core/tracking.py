@@ -1,0 +1,221 @@
+"""Tracking issues (SPEC §9): one per finding key, reconciled from the findings and the issues
+that already exist. Pure: what the tracker holds and `today` come in, actions go out.
+
+Each issue body carries two hidden markers: the key it tracks, and the facts last told (the
+severity, the fix versions, the ignore expiry already warned about). The tracker is the source
+of truth, so a run killed at any point is finished by the next one without a second issue:
+whatever was done is visible in the tracker, whatever was not is simply computed again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from triage.core.policy import effective_severity
+from triage.models import AdvisoriesConfig, AssessedFinding, Status
+
+KEY_MARKER = "<!-- triage:key={key} -->"
+STATE_MARKER = "<!-- triage:state={state} -->"
+EXPIRY_WARNING_DAYS = 7
+_KEY = re.compile(r"<!-- triage:key=(\S+) -->")
+_STATE = re.compile(r"<!-- triage:state=(\{.*?\}) -->")
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The facts an issue last told its readers."""
+
+    severity: str = ""
+    fixed: tuple[str, ...] = ()
+    expiry_warned: str | None = None  # the expiry date a warning was given for
+
+    def marker(self) -> str:
+        state = {
+            "severity": self.severity,
+            "fixed": list(self.fixed),
+            "expiry_warned": self.expiry_warned,
+        }
+        return STATE_MARKER.format(state=json.dumps(state, separators=(",", ":")))
+
+
+@dataclass(frozen=True)
+class TrackedIssue:
+    number: int
+    key: str
+    is_open: bool
+    url: str
+    body: str
+
+    @property
+    def recorded(self) -> Recorded:
+        found = _STATE.search(self.body)
+        if not found:
+            return Recorded()
+        try:
+            raw = json.loads(found.group(1))
+            return Recorded(
+                str(raw.get("severity", "")), tuple(raw.get("fixed", [])), raw.get("expiry_warned")
+            )
+        except (ValueError, AttributeError):
+            return Recorded()
+
+
+def key_in(body: str) -> str | None:
+    found = _KEY.search(body or "")
+    return found.group(1) if found else None
+
+
+# --- actions --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpenIssue:
+    key: str
+    title: str
+    body: str
+
+
+@dataclass(frozen=True)
+class CommentOn:
+    number: int
+    text: str
+
+
+@dataclass(frozen=True)
+class EditBody:
+    number: int
+    body: str
+
+
+@dataclass(frozen=True)
+class CloseIssue:
+    number: int
+    comment: str
+
+
+@dataclass(frozen=True)
+class ReopenIssue:
+    number: int
+    comment: str
+
+
+Action = OpenIssue | CommentOn | EditBody | CloseIssue | ReopenIssue
+
+
+@dataclass(frozen=True)
+class Tracked:
+    """A finding the audit wants tracked, with the body it should have now."""
+
+    item: AssessedFinding
+    title: str
+    body: str  # without the state marker
+    recorded: Recorded
+
+
+def wants_issue(item: AssessedFinding, config: AdvisoriesConfig) -> bool:
+    """Active (or expired-ignore) findings at or above the threshold get an issue."""
+    severe = effective_severity(item.finding.severity, config).value
+    return item.status is not Status.IGNORED and severe >= config.severity_threshold.value
+
+
+def _updates(want: Tracked, issue: TrackedIssue, today: dt.date) -> tuple[list[str], Recorded]:
+    """Comments owed to an existing issue, and the state it should record afterwards."""
+    before, now = issue.recorded, want.recorded
+    notes = []
+    new_fixes = [v for v in now.fixed if v not in before.fixed]
+    if new_fixes and before.severity:
+        notes.append(f"A fix is available: {', '.join(new_fixes)}.")
+    if before.severity and before.severity != now.severity:
+        notes.append(f"Severity changed from {before.severity} to {now.severity}.")
+    warned = before.expiry_warned
+    rule = want.item.ignore
+    if (
+        want.item.status is Status.IGNORED
+        and rule is not None
+        and rule.expires is not None
+        and (rule.expires - today).days <= EXPIRY_WARNING_DAYS
+        and warned != rule.expires.isoformat()
+    ):
+        notes.append(
+            f"The ignore in deny.toml expires on {rule.expires.isoformat()}; after "
+            "that this finding fails the policy again."
+        )
+        warned = rule.expires.isoformat()
+    return notes, Recorded(now.severity, now.fixed, warned)
+
+
+def reconcile(
+    wanted: Sequence[Tracked],
+    present: Sequence[Tracked],
+    issues: Mapping[str, TrackedIssue],
+    today: dt.date,
+) -> list[Action]:
+    """`wanted`: findings that must have an open issue; `present`: every other finding still
+    there (ignored or below the threshold): their issues stay as they are but get notes.
+    Issues whose finding is gone are closed; comments go before the body records them, so a
+    crash in between repeats a note rather than losing one."""
+    actions: list[Action] = []
+    keys_present = {str(t.item.finding.key) for t in present}
+    for want in wanted:
+        key = str(want.item.finding.key)
+        issue = issues.get(key)
+        if issue is None:
+            actions.append(OpenIssue(key, want.title, want.body + "\n" + want.recorded.marker()))
+            continue
+        notes, recorded = _updates(want, issue, today)
+        if not issue.is_open:
+            why = (
+                "its ignore expired"
+                if want.item.status is Status.IGNORE_EXPIRED
+                else "the finding is back"
+            )
+            actions.append(ReopenIssue(issue.number, f"Reopened: {why}."))
+        actions.extend(CommentOn(issue.number, note) for note in notes)
+        body = want.body + "\n" + recorded.marker()
+        if body != issue.body:
+            actions.append(EditBody(issue.number, body))
+    for other in present:
+        issue = issues.get(str(other.item.finding.key))
+        if issue is None:
+            continue
+        notes, recorded = _updates(other, issue, today)
+        actions.extend(CommentOn(issue.number, note) for note in notes)
+        body = other.body + "\n" + recorded.marker()
+        if notes and body != issue.body:
+            actions.append(EditBody(issue.number, body))
+    wanted_keys = {str(w.item.finding.key) for w in wanted}
+    for key, issue in sorted(issues.items()):
+        if issue.is_open and key not in wanted_keys and key not in keys_present:
+            actions.append(
+                CloseIssue(
+                    issue.number,
+                    "Closed: the finding is gone from the default branch (upgraded past the fix, "
+                    "removed, or the advisory was withdrawn).",
+                )
+            )
+    return actions
+
+
+class IssueTracker(Protocol):
+    """A place tracking issues live: GitHub, or the local SQLite tracker."""
+
+    def tracked_issues(self) -> dict[str, TrackedIssue]: ...
+
+    def ensure_labels(self, labels: Sequence[str]) -> None: ...
+
+    def open_issue(
+        self, key: str, title: str, body: str, labels: Sequence[str]
+    ) -> TrackedIssue: ...
+
+    def comment(self, number: int, text: str) -> None: ...
+
+    def edit_body(self, number: int, body: str) -> None: ...
+
+    def close(self, number: int, comment: str) -> None: ...
+
+    def reopen(self, number: int, comment: str) -> None: ...
