@@ -80,6 +80,10 @@ class GitHubServer:
     def fail(self, method: str, path: str, kind: str) -> None:
         self.state.faults.append(Fault(method, path, kind))
 
+    def fail_request(self, index: int, kind: str) -> None:
+        """Fail the request with this 0-based index (counted from the server's start)."""
+        self.state.faults.append(Fault("*", f"#{index}", kind))
+
     def comments_on(self, repo: str, number: int) -> list[dict[str, Any]]:
         issue_url = f"{self.url}/repos/{repo}/issues/{number}"
         return [c for c in self.state.comments.values() if c["issue_url"] == issue_url]
@@ -202,8 +206,10 @@ class GitHubServer:
         self._send(handler, status, {"message": message, "documentation_url": DOCS}, extra)
 
     def _fault_for(self, method: str, path: str) -> Fault | None:
+        index = len(self.state.requests) - 1
         for fault in self.state.faults:
-            if fault.method == method and re.search(fault.path, path):
+            by_index = fault.method == "*" and fault.path == f"#{index}"
+            if by_index or (fault.method == method and re.search(fault.path, path)):
                 self.state.faults.remove(fault)
                 return fault
         return None
@@ -278,6 +284,12 @@ class GitHubServer:
                 },
                 {},
             )
+        if rest == "/issues" and method == "GET":
+            return self._list_issues(repo, path, query)
+        if rest == "/issues" and method == "POST":
+            return self._create_issue(repo, payload)
+        if rest == "/labels":
+            return self._labels(repo, method, path, query, payload)
         number_match = re.fullmatch(r"/(issues|pulls)/(\d+)(/comments)?", rest)
         if number_match:
             number = int(number_match.group(2))
@@ -286,6 +298,8 @@ class GitHubServer:
                 return 404, "Not Found", {}
             if number_match.group(3) is None and method == "GET":
                 return 200, issue, {}
+            if number_match.group(3) is None and method == "PATCH":
+                return self._edit_issue(repo, issue, payload)
             if number_match.group(3) and method == "GET":
                 comments = sorted(self.comments_on(repo, number), key=lambda c: c["id"])
                 return self._page(comments, path, query)
@@ -310,3 +324,76 @@ class GitHubServer:
             if method == "GET":
                 return 200, stored, {}
         return 404, "Not Found", {}
+
+    # --- issues and labels --------------------------------------------------------------------
+
+    def _label(self, repo: str, name: str) -> dict[str, Any]:
+        return {
+            "id": self._new_id(),
+            "node_id": "LA_x",
+            "name": name,
+            "color": "b60205",
+            "url": f"{self.url}/repos/{repo}/labels/{name}",
+            "default": False,
+            "description": None,
+        }
+
+    def _labels(
+        self,
+        repo: str,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        payload: dict[str, Any],
+    ) -> tuple[int, Any, dict[str, str]]:
+        labels = self.state.labels.setdefault(repo, {})
+        if method == "GET":
+            return self._page(list(labels.values()), path, query)
+        if method == "POST":
+            name = payload.get("name", "")
+            if name.lower() in (n.lower() for n in labels):
+                return 422, "Validation Failed", {}
+            labels[name] = self._label(repo, name)
+            return 201, labels[name], {}
+        return 404, "Not Found", {}
+
+    def _list_issues(
+        self, repo: str, path: str, query: dict[str, list[str]]
+    ) -> tuple[int, Any, dict[str, str]]:
+        state = query.get("state", ["open"])[0]
+        wanted_labels = [n for n in query.get("labels", [""])[0].split(",") if n]
+        items = []
+        for number in sorted(self.state.issues.get(repo, {}), reverse=True):
+            issue = self.state.issues[repo][number]
+            if state != "all" and issue["state"] != state:
+                continue
+            names = {label["name"] for label in issue["labels"]}
+            if all(label in names for label in wanted_labels):
+                items.append(issue)
+        return self._page(items, path, query)
+
+    def _create_issue(self, repo: str, payload: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        if not payload.get("title"):
+            return 422, "Validation Failed", {}
+        issues = self.state.issues.setdefault(repo, {})
+        number = max(issues, default=0) + 1
+        issue = self._issue(repo, number, payload["title"], payload.get("body", ""))
+        known = self.state.labels.setdefault(repo, {})
+        issue["labels"] = [known.get(n) or self._label(repo, n) for n in payload.get("labels", [])]
+        issues[number] = issue
+        return 201, issue, {}
+
+    def _edit_issue(
+        self, repo: str, issue: dict[str, Any], payload: dict[str, Any]
+    ) -> tuple[int, Any, dict[str, str]]:
+        for field_name in ("title", "body", "state", "state_reason"):
+            if field_name in payload:
+                issue[field_name] = payload[field_name]
+        if "assignees" in payload:
+            issue["assignees"] = [{"login": login} for login in payload["assignees"]]
+        issue["closed_at"] = self._now() if issue["state"] == "closed" else None
+        issue["updated_at"] = self._now()
+        return 200, issue, {}
+
+    def issues(self, repo: str) -> list[dict[str, Any]]:
+        return [i for i in self.state.issues.get(repo, {}).values() if "pull_request" not in i]

@@ -23,6 +23,7 @@ def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHubServer]:
         monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
         monkeypatch.setenv("GITHUB_API_URL", server.url)
         monkeypatch.setenv("TRIAGE_GITHUB_BACKOFF", "0.01")
+        monkeypatch.setenv("TRIAGE_GITHUB_PACE", "0")
         yield server
 
 

@@ -30,6 +30,10 @@ REQUEST_RETRIES = 3  # PyGithub's, per request
 ATTEMPTS = 3  # ours, per whole operation (re-finding the comment each time)
 DEFAULT_BACKOFF_SECONDS = 0.5
 MAX_WAIT_SECONDS = 60.0
+# PyGithub paces requests (0.25 s apart, writes 1 s apart), as GitHub advises against
+# secondary rate limits; `pace` scales that (0 for a loopback server in tests).
+REQUEST_INTERVAL_SECONDS = 0.25
+WRITE_INTERVAL_SECONDS = 1.0
 LABEL_COLOR = "b60205"
 T = TypeVar("T")
 
@@ -40,6 +44,19 @@ Outcome = Literal["created", "updated", "unchanged"]
 class CommentResult:
     outcome: Outcome
     url: str
+
+
+def _seconds(variable: str, default: float) -> float:
+    text = os.environ.get(variable)
+    if not text:
+        return default
+    try:
+        return float(text)
+    except ValueError:
+        raise InputError(
+            f"{variable}={text!r} is not a number of seconds",
+            hint=f"unset it, or give seconds such as {default}",
+        ) from None
 
 
 class _RedactingStderr(logging.Handler):
@@ -69,6 +86,7 @@ class GitHub:
         token: str,
         api_url: str = DEFAULT_API_URL,
         backoff: float = DEFAULT_BACKOFF_SECONDS,
+        pace: float = 1.0,
     ) -> None:
         from github import Auth, Github, GithubRetry
         from urllib3.util.retry import Retry
@@ -90,6 +108,8 @@ class GitHub:
             timeout=30,
             per_page=100,
             lazy=True,
+            seconds_between_requests=REQUEST_INTERVAL_SECONDS * pace,
+            seconds_between_writes=WRITE_INTERVAL_SECONDS * pace,
         )
 
     @classmethod
@@ -100,15 +120,12 @@ class GitHub:
                 "GITHUB_TOKEN is not set",
                 hint="export a token with issues and pull-requests write access",
             )
-        backoff = os.environ.get("TRIAGE_GITHUB_BACKOFF") or str(DEFAULT_BACKOFF_SECONDS)
-        try:
-            seconds = float(backoff)
-        except ValueError:
-            raise InputError(
-                f"TRIAGE_GITHUB_BACKOFF={backoff!r} is not a number of seconds",
-                hint="unset it, or give seconds such as 0.5",
-            ) from None
-        return cls(token, os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL, seconds)
+        return cls(
+            token,
+            os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL,
+            _seconds("TRIAGE_GITHUB_BACKOFF", DEFAULT_BACKOFF_SECONDS),
+            _seconds("TRIAGE_GITHUB_PACE", 1.0),
+        )
 
     def _redact(self, text: str) -> str:
         return text.replace(self._token, "***") if self._token else text

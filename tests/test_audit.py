@@ -1,0 +1,276 @@
+"""`triage audit`: tracking issues over their whole lifecycle, on the local tracker and on a
+loopback GitHub through PyGithub; crash safety, fault injection, and the audit lock."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ADVISORY_DB, ADVISORY_DB_OLD, LOCKFILES, NOW
+from tests.github_server import GitHubServer
+from triage import advisory_db, service
+from triage.cli import main
+from triage.config import load_config
+from triage.core import tracking
+
+REPO = "acme/app"
+TOKEN = "ghp_audit_token_do_not_print"
+FOUR_PACKAGES = "urllib3==2.0.0\npillow==9.0.0\n"
+SIX_KEYS = {
+    "PYSEC-2022-168/pillow",
+    "PYSEC-2022-42979/pillow",
+    "PYSEC-2023-175/pillow",
+    "PYSEC-2023-227/pillow",
+    "PYSEC-2023-192/urllib3",
+    "PYSEC-2023-212/urllib3",
+}
+
+
+def project(root: Path, sources: Path, lockfile: str, extra: str = "") -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "requirements.txt").write_text(lockfile)
+    (root / "deny.toml").write_text(
+        f'[advisories]\nsources = ["{sources}"]\nstale-db = "allow"\n{extra}\n'
+        f'[github]\nrepository = "{REPO}"\nlabels = ["security", "dependencies"]\n'
+    )
+    return root
+
+
+def records(into: Path, packages: list[str], source: Path = ADVISORY_DB) -> Path:
+    for name in packages:
+        shutil.copytree(source / "vulns" / name, into / "vulns" / name, dirs_exist_ok=True)
+    return into
+
+
+def local_audit(root: Path, db: Path, now: dt.datetime = NOW) -> service.AuditReport:
+    cfg = load_config(root / "deny.toml", required=True)
+    stamp = now.isoformat()
+    return service.audit(root, db, cfg, lambda d: advisory_db.LocalTracker(d, stamp), lambda: now)
+
+
+def local_issues(db: Path) -> dict[str, tuple[str, list[str]]]:
+    opened = service.open_database(db)
+    try:
+        tracker = advisory_db.LocalTracker(opened, "")
+        return {r["key"]: (r["state"], tracker.comments(r["number"])) for r in tracker.all_issues()}
+    finally:
+        opened.close()
+
+
+# --- the local tracker ------------------------------------------------------------------------
+
+
+def test_lifecycle_on_the_local_tracker(tmp_path: Path) -> None:
+    root = project(
+        tmp_path / "app", records(tmp_path / "src", ["urllib3", "pillow"]), FOUR_PACKAGES
+    )
+    db = tmp_path / "t.db"
+    first = local_audit(root, db)
+    assert first.actions["opened"] == 6 and first.fails
+    assert set(local_issues(db)) == SIX_KEYS
+    second = local_audit(root, db)
+    assert second.actions == dict.fromkeys(second.actions, 0)
+
+    (root / "requirements.txt").write_text("urllib3==2.0.7\npillow==9.0.0\n")
+    upgraded = local_audit(root, db)
+    assert upgraded.actions["closed"] == 2
+    state, comments = local_issues(db)["PYSEC-2023-192/urllib3"]
+    assert state == "closed" and "finding is gone" in comments[-1]
+
+    (root / "requirements.txt").write_text(FOUR_PACKAGES)
+    back = local_audit(root, db)
+    assert back.actions["reopened"] == 2 and back.actions["opened"] == 0
+    assert len(local_issues(db)) == 6
+    assert all(state == "open" for state, _ in local_issues(db).values())
+
+
+def test_ignores_expiry_warning_and_expiry(tmp_path: Path) -> None:
+    ignore = (
+        'ignore = [{{ id = "CVE-2023-43804", reason = "not reachable", '
+        'issue = "https://github.com/acme/app/issues/9", expires = {date} }}]'
+    )
+    sources = records(tmp_path / "src", ["urllib3"])
+    root = project(tmp_path / "app", sources, "urllib3==2.0.0\n", ignore.format(date="2026-12-31"))
+    db = tmp_path / "t.db"
+    local_audit(root, db)
+    assert set(local_issues(db)) == {"PYSEC-2023-212/urllib3"}  # the ignored one gets none
+    # An issue exists for the ignored finding (opened before the ignore was added).
+    project(root, sources, "urllib3==2.0.0\n")
+    local_audit(root, db)
+    project(root, sources, "urllib3==2.0.0\n", ignore.format(date="2026-11-28"))
+    local_audit(root, db)
+    warned = local_audit(root, db)  # warned once, not on every run
+    state, comments = local_issues(db)["PYSEC-2023-192/urllib3"]
+    assert state == "open" and warned.actions["commented"] == 0
+    assert sum("expires on 2026-11-28" in c for c in comments) == 1
+    later = NOW + dt.timedelta(days=10)
+    expired = local_audit(root, db, later)
+    assert expired.scan is not None
+    statuses = {str(i.finding.key): i.status.value for i in expired.scan.findings}
+    assert statuses["PYSEC-2023-192/urllib3"] == "ignore-expired" and expired.fails
+
+
+def test_issue_body_suggests_a_response_and_the_ignore_line(tmp_path: Path) -> None:
+    root = project(tmp_path / "app", records(tmp_path / "src", ["urllib3"]), "urllib3==2.0.0\n")
+    (root / "pyproject.toml").write_text('[project]\nname = "app"\ndependencies = ["urllib3"]\n')
+    db = tmp_path / "t.db"
+    local_audit(root, db)
+    opened = service.open_database(db)
+    body = advisory_db.LocalTracker(opened, "").tracked_issues()["PYSEC-2023-192/urllib3"].body
+    opened.close()
+    assert body.startswith("<!-- triage:key=PYSEC-2023-192/urllib3 -->")
+    assert "Direct dependency: update `urllib3` to 2.0.6 or later." in body
+    assert "- Dependency: direct" in body and "`requirements.txt`" in body
+    assert "triage ignore PYSEC-2023-192/urllib3 --reason" in body
+
+
+class Crash(Exception):
+    pass
+
+
+@pytest.mark.parametrize("crash_after", range(8))
+def test_killed_at_any_action_then_rerun_leaves_one_issue_per_key(
+    tmp_path: Path, crash_after: int
+) -> None:
+    root = project(
+        tmp_path / "app", records(tmp_path / "src", ["urllib3", "pillow"]), FOUR_PACKAGES
+    )
+    db = tmp_path / "t.db"
+    cfg = load_config(root / "deny.toml", required=True)
+    calls = 0
+
+    class Dying(advisory_db.LocalTracker):
+        def open_issue(self, *args: object, **kwargs: object) -> tracking.TrackedIssue:
+            nonlocal calls
+            calls += 1
+            if calls > crash_after:
+                raise Crash
+            return super().open_issue(*args, **kwargs)  # type: ignore[arg-type]
+
+    with contextlib.suppress(Crash):
+        service.audit(root, db, cfg, lambda d: Dying(d, "t"), lambda: NOW)
+    local_audit(root, db)
+    assert set(local_issues(db)) == SIX_KEYS
+    opened = service.open_database(db)
+    found = advisory_db.AuditStore(opened).findings()
+    runs = advisory_db.AuditStore(opened).runs()
+    opened.close()
+    assert {f["key"] for f in found} == SIX_KEYS and all(f["issue_url"] for f in found)
+    assert runs[-1]["outcome"] == "ok"
+
+
+def test_a_second_audit_at_once_does_not_run(tmp_path: Path) -> None:
+    root = project(tmp_path / "app", records(tmp_path / "src", ["urllib3"]), "urllib3==2.0.0\n")
+    db = tmp_path / "t.db"
+    with advisory_db.audit_lock(db) as held:
+        assert held
+        report = local_audit(root, db)
+    assert report.skipped == "another audit is running on this database"
+    assert local_issues(db) == {}
+
+
+# --- GitHub -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHubServer]:
+    server = GitHubServer(TOKEN)
+    with server.running():
+        monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+        monkeypatch.setenv("GITHUB_API_URL", server.url)
+        monkeypatch.setenv("TRIAGE_GITHUB_BACKOFF", "0.01")
+        monkeypatch.setenv("TRIAGE_GITHUB_PACE", "0")
+        yield server
+
+
+def github_audit(root: Path, db: Path, capsys: pytest.CaptureFixture[str]) -> int:
+    code = main(["audit", str(root), "--db", str(db), "--config", str(root / "deny.toml")])
+    out, err = capsys.readouterr()
+    assert TOKEN not in out + err and "Traceback" not in err
+    return code
+
+
+def keys_on(server: GitHubServer) -> list[str]:
+    return sorted(tracking.key_in(i["body"]) or "" for i in server.issues(REPO))
+
+
+def test_github_lifecycle_and_the_data_moving_on(
+    github: GitHubServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sources = tmp_path / "advisories"
+    shutil.copytree(ADVISORY_DB_OLD, sources)
+    root = project(tmp_path / "app", sources, "")
+    (root / "requirements.txt").unlink()
+    shutil.copy(LOCKFILES / "lnbits__lnbits__poetry.lock", root / "poetry.lock")
+    db = tmp_path / "t.db"
+    assert github_audit(root, db, capsys) == 1
+    first = keys_on(github)
+    assert len(first) == len(set(first)) == 12
+    assert {label["name"] for i in github.issues(REPO) for label in i["labels"]} == {
+        "security",
+        "dependencies",
+    }
+
+    writes = len(github.writes())
+    github_audit(root, db, capsys)
+    assert len(github.writes()) == writes and keys_on(github) == first
+
+    shutil.rmtree(sources)
+    shutil.copytree(ADVISORY_DB, sources)
+    github_audit(root, db, capsys)
+    added = sorted(set(keys_on(github)) - set(first))
+    assert added == ["PYSEC-2024-48/black", "PYSEC-2024-60/idna"]
+    for key in added:  # both records were published between the two snapshots
+        advisory = key.split("/")[0]
+        assert not list(ADVISORY_DB_OLD.rglob(f"{advisory}.yaml"))
+        assert list(ADVISORY_DB.rglob(f"{advisory}.yaml"))
+
+    lock = (root / "poetry.lock").read_text()
+    (root / "poetry.lock").write_text(
+        lock.replace('name = "idna"\nversion = "3.4"', 'name = "idna"\nversion = "3.7"')
+    )
+    github_audit(root, db, capsys)
+    idna = next(i for i in github.issues(REPO) if "PYSEC-2024-60/idna" in i["body"])
+    assert idna["state"] == "closed"
+    assert "finding is gone" in github.comments_on(REPO, idna["number"])[-1]["body"]
+
+    (root / "poetry.lock").write_text(lock)
+    github_audit(root, db, capsys)
+    assert idna["state"] == "open" and len(keys_on(github)) == 14
+
+
+def test_faults_at_each_api_call_then_a_clean_rerun(
+    github: GitHubServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sources = records(tmp_path / "src", ["urllib3", "pillow"])
+    root = project(tmp_path / "app", sources, FOUR_PACKAGES)
+    template = tmp_path / "template.db"
+    service.sync(template, [str(sources)], NOW, require_all=True)
+    github_audit(root, template, capsys)
+    calls = len(github.state.requests)
+    assert calls >= 10  # list, labels, two label creations, six issues
+    for index in range(calls):
+        for kind in ("502", "drop", "drop-after", "secondary"):
+            server = GitHubServer(TOKEN)
+            with server.running():
+                monkeypatch.setenv("GITHUB_API_URL", server.url)
+                db = tmp_path / f"run-{index}-{kind}.db"
+                service.sync(db, [str(sources)], NOW, require_all=True)
+                server.fail_request(index, kind)
+                github_audit(root, db, capsys)
+                assert not server.state.faults, (index, kind)  # it was injected
+                assert github_audit(root, db, capsys) == 1
+                assert keys_on(server) == sorted(SIX_KEYS), (index, kind)
+                opened = service.open_database(db)
+                found = advisory_db.AuditStore(opened).findings()
+                opened.close()
+                assert {f["key"] for f in found} == SIX_KEYS, (index, kind)
+                assert all(f["issue_url"] for f in found), (index, kind)
