@@ -139,6 +139,7 @@ class GitHubServer:
         )
         if pull_request:
             issue["pull_request"] = {"url": f"{self.url}/repos/{repo}/pulls/{number}"}
+            issue["html_url"] = f"https://github.test/{repo}/pull/{number}"
         return issue
 
     def _comment(self, repo: str, number: int, body: str) -> dict[str, Any]:

@@ -216,9 +216,11 @@ def test_github_lifecycle_and_the_data_moving_on(
         "dependencies",
     }
 
-    writes = len(github.writes())
+    requests = len(github.state.requests)
     github_audit(root, db, capsys)
-    assert len(github.writes()) == writes and keys_on(github) == first
+    # Nothing changed: one page of one listing, no per-issue fetches, no writes.
+    assert github.state.requests[requests:] == [("GET", "/repos/acme/app/issues")]
+    assert keys_on(github) == first
 
     shutil.rmtree(sources)
     shutil.copytree(ADVISORY_DB, sources)
@@ -274,3 +276,16 @@ def test_faults_at_each_api_call_then_a_clean_rerun(
                 opened.close()
                 assert {f["key"] for f in found} == SIX_KEYS, (index, kind)
                 assert all(f["issue_url"] for f in found), (index, kind)
+
+
+def test_a_pull_request_carrying_a_marker_is_not_a_tracking_issue(
+    github: GitHubServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = project(tmp_path / "app", records(tmp_path / "src", ["urllib3"]), "urllib3==2.0.0\n")
+    github.add_pull_request(REPO, 1)
+    pr = github.state.issues[REPO][1]
+    pr["body"] = "<!-- triage:key=PYSEC-2023-192/urllib3 -->"
+    pr["labels"] = [{"name": "security"}]
+    github_audit(root, tmp_path / "t.db", capsys)
+    assert pr["body"] == "<!-- triage:key=PYSEC-2023-192/urllib3 -->"  # left alone
+    assert sorted(keys_on(github)) == ["PYSEC-2023-192/urllib3", "PYSEC-2023-212/urllib3"]

@@ -323,7 +323,9 @@ def audit(path: Path, ref: str | None, repository: str | None, common: Common) -
     from triage.core.report import RENDERERS
 
     cfg = common.load_config()
-    factory = _tracker_factory(repository or cfg.github.repository, cfg.github.labels)
+    factory = service.tracker_factory(
+        repository or cfg.github.repository, cfg.github.labels, os.environ, _now()
+    )
     with _progress(common) as progress:
         report = service.audit(path, common.db, cfg, factory, _now, ref=ref, progress=progress)
     if report.skipped:
@@ -338,16 +340,31 @@ def audit(path: Path, ref: str | None, repository: str | None, common: Common) -
     return EXIT_POLICY if report.fails else EXIT_OK
 
 
-def _tracker_factory(repository: str | None, labels: Sequence[str]) -> Any:
-    """GitHub when a token and a repository are there, else the local tracker."""
-    from triage import advisory_db
-    from triage.github_api import GitHub, GitHubTracker
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path, file_okay=False), default=Path("."))
+@common_options()
+def schedule(path: Path, common: Common) -> int:
+    """Run the audit on [schedule] audit (cron, UTC) until SIGTERM or SIGINT."""
+    import logging
 
-    if repository and os.environ.get("GITHUB_TOKEN"):
-        github = GitHub.from_environment()
-        return lambda db: GitHubTracker(github, repository, labels)
-    stamp = _now().isoformat(timespec="seconds")
-    return lambda db: advisory_db.LocalTracker(db, stamp)
+    from jobs.audit import AuditJob
+    from jobs.scheduler import AuditScheduler, cron_trigger, run_until_signalled
+
+    cfg = common.load_config()
+    try:
+        trigger = cron_trigger(cfg.schedule_audit)
+    except ValueError as exc:
+        raise TriageError(
+            f"{common.config}: schedule.audit: {exc}",
+            hint='write a five-field cron expression such as "0 9 * * *"',
+        ) from exc
+    logging.basicConfig(
+        level=logging.INFO if common.verbosity >= 0 else logging.WARNING,
+        format="%(asctime)s %(name)s %(message)s",
+    )
+    job = AuditJob(path, common.db, common.config)
+    run_until_signalled(AuditScheduler(job, trigger, job.last_success))
+    return EXIT_OK
 
 
 @cli.command("issues")

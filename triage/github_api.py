@@ -204,8 +204,11 @@ class GitHubTracker:
             filters["labels"] = self._labels[:1]
         found: dict[str, TrackedIssue] = {}
         for issue in self._repo().get_issues(**filters):
+            # Only attributes the listing carries are read: touching an absent one (such as
+            # `pull_request` on a plain issue) makes PyGithub fetch the issue again.
+            is_pull_request = "/pull/" in issue.html_url
             key = key_in(issue.body or "")
-            if issue.pull_request is None and key and key not in found:
+            if not is_pull_request and key and key not in found:
                 found[key] = TrackedIssue(
                     issue.number, key, issue.state == "open", issue.html_url, issue.body or ""
                 )

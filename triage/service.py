@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
@@ -437,6 +437,17 @@ class AuditReport:
 TrackerFactory = Callable[[advisory_db.AdvisoryDatabase], tracking.IssueTracker]
 
 
+def tracker_factory(
+    repository: str | None, labels: Sequence[str], environ: Mapping[str, str], now: dt.datetime
+) -> TrackerFactory:
+    """GitHub when a token and a repository are known, else the local tracker."""
+    if repository and environ.get("GITHUB_TOKEN"):
+        github = github_api.GitHub.from_environment()
+        return lambda db: github_api.GitHubTracker(github, repository, labels)
+    stamp = now.isoformat(timespec="seconds")
+    return lambda db: advisory_db.LocalTracker(db, stamp)
+
+
 def _dependencies(packages: Sequence[Package], direct: set[str]) -> dict[str, report.Dependency]:
     """Per package: direct when pyproject.toml or the lockfile says so, transitive when the
     lockfile says so, else not known; with everything that pulls it in."""
@@ -633,3 +644,11 @@ def local_issues(db_path: Path, *, include_closed: bool) -> list[dict[str, objec
         for r in rows
         if include_closed or r["state"] == "open"
     ]
+
+
+def last_successful_audit(db_path: Path) -> dt.datetime | None:
+    db = open_database(db_path)
+    try:
+        return parse_timestamp(advisory_db.AuditStore(db).last_success())
+    finally:
+        db.close()

@@ -1,0 +1,1 @@
+"""Scheduled jobs: thin callables the scheduler runs; they only call `triage.service`."""

@@ -1,0 +1,123 @@
+"""`triage schedule`: a real APScheduler running the audit job; catch-up, no double runs,
+clean shutdown on SIGTERM."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from apscheduler.triggers.cron import CronTrigger
+
+from jobs.audit import AuditJob
+from jobs.scheduler import AuditScheduler, cron_trigger, latest_fire_time
+from tests.test_audit import project, records
+from triage import advisory_db, service
+
+
+def runs(db: Path) -> list[dict[str, object]]:
+    opened = service.open_database(db)
+    try:
+        return advisory_db.AuditStore(opened).runs()
+    finally:
+        opened.close()
+
+
+def wait_for(condition: object, seconds: float = 15.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def test_latest_fire_time_with_an_injected_clock() -> None:
+    daily = cron_trigger("0 9 * * *")
+    at = dt.datetime(2026, 11, 24, 8, 59, tzinfo=dt.UTC)
+    assert latest_fire_time(daily, at) == dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
+    assert latest_fire_time(daily, at.replace(hour=9, minute=0)) == at.replace(hour=9, minute=0)
+    monthly = cron_trigger("30 6 1 * *")
+    assert latest_fire_time(monthly, at) == dt.datetime(2026, 11, 1, 6, 30, tzinfo=dt.UTC)
+
+
+def test_a_missed_run_is_caught_up_once(tmp_path: Path) -> None:
+    root = project(tmp_path / "app", records(tmp_path / "src", ["urllib3"]), "urllib3==2.0.0\n")
+    db = tmp_path / "t.db"
+    job = AuditJob(root, db, root / "deny.toml")
+    daily = cron_trigger("0 9 * * *")
+    missed = latest_fire_time(daily, dt.datetime.now(dt.UTC))
+    assert missed is not None
+    scheduler = AuditScheduler(job, daily, job.last_success)
+    scheduler.start()
+    try:
+        wait_for(lambda: db.exists() and any(r["outcome"] == "ok" for r in runs(db)))
+    finally:
+        scheduler.stop()
+    assert [(r["scheduled_for"], r["outcome"]) for r in runs(db)] == [
+        (missed.isoformat(timespec="seconds"), "ok")
+    ]
+    again = AuditScheduler(job, daily, job.last_success)
+    again.start()
+    time.sleep(1.5)
+    again.stop()
+    assert len(runs(db)) == 1  # caught up already: nothing more until the next 09:00
+
+
+def test_two_schedulers_on_one_database_do_not_double_run(tmp_path: Path) -> None:
+    root = project(tmp_path / "app", records(tmp_path / "src", ["urllib3"]), "urllib3==2.0.0\n")
+    db = tmp_path / "t.db"
+    service.sync(db, [str(tmp_path / "src")], dt.datetime.now(dt.UTC), require_all=True)
+    job = AuditJob(root, db, root / "deny.toml")
+    every_two_seconds = CronTrigger(second="*/2", timezone=dt.UTC)
+    first = AuditScheduler(job, every_two_seconds, job.last_success)
+    second = AuditScheduler(job, every_two_seconds, job.last_success)
+    first.start()
+    second.start()
+    try:
+        time.sleep(7)
+    finally:
+        first.stop()
+        second.stop()
+    done = [r["scheduled_for"] for r in runs(db) if r["outcome"] == "ok"]
+    assert len(done) >= 3
+    assert len(done) == len(set(done))  # never two successful runs for one slot
+    assert len(runs(db)) == len(done)  # and no failed or half-finished ones
+
+
+def test_sigterm_stops_the_scheduler_cleanly(tmp_path: Path) -> None:
+    root = project(tmp_path / "app", records(tmp_path / "src", ["urllib3"]), "urllib3==2.0.0\n")
+    env = {k: v for k, v in os.environ.items() if k != "GITHUB_TOKEN"}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "triage",
+            "schedule",
+            str(root),
+            "--db",
+            str(tmp_path / "t.db"),
+            "--config",
+            str(root / "deny.toml"),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert process.stderr is not None
+    lines = []
+    for line in process.stderr:
+        lines.append(line)
+        if "audit run" in line:  # the catch-up run has been logged
+            break
+    process.send_signal(signal.SIGTERM)
+    _, rest = process.communicate(timeout=30)
+    log = "".join(lines) + rest
+    assert process.returncode == 0, log
+    assert "scheduler started" in log and "received SIGTERM, stopping" in log
+    assert log.rstrip().endswith("scheduler stopped") and "Traceback" not in log
+    assert sum("audit run" in line for line in log.splitlines()) == 1
