@@ -289,3 +289,30 @@ def test_a_pull_request_carrying_a_marker_is_not_a_tracking_issue(
     github_audit(root, tmp_path / "t.db", capsys)
     assert pr["body"] == "<!-- triage:key=PYSEC-2023-192/urllib3 -->"  # left alone
     assert sorted(keys_on(github)) == ["PYSEC-2023-192/urllib3", "PYSEC-2023-212/urllib3"]
+
+
+def test_audit_of_a_ref_and_the_cli_commands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.gitrepos import GitRepo
+
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    sources = records(tmp_path / "src", ["urllib3"])
+    repo = GitRepo(tmp_path / "app")
+    project(repo.root, sources, "urllib3==2.0.0\n")
+    repo.commit("vulnerable")
+    (repo.root / "requirements.txt").write_text("urllib3==2.0.7\n")  # not committed
+    db = tmp_path / "t.db"
+    args = ["audit", str(repo.root), "--db", str(db), "--config", str(repo.root / "deny.toml")]
+    assert main([*args, "--ref", "HEAD"]) == 1  # the committed, vulnerable tree
+    assert main(args) == 0  # the working tree: fixed
+    capsys.readouterr()
+    assert main(["issues", "--all", "--db", str(db)]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert listed == [
+        "#1    closed PYSEC-2023-192: urllib3 2.0.0",
+        "#2    closed PYSEC-2023-212: urllib3 2.0.0",
+    ]
+    with advisory_db.audit_lock(db):
+        assert main(args) == 0
+    assert "audit skipped: another audit is running" in capsys.readouterr().err
