@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.github_server import GitHubServer
 from triage import service
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -16,6 +17,7 @@ ADVISORY_DB = SHARED_DATA / "pypa-advisory-db"
 ADVISORY_DB_OLD = SHARED_DATA / "pypa-advisory-db-2024-02-28"
 LOCKFILES = SHARED_DATA / "lockfiles"
 NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
+GITHUB_TOKEN = "ghp_test_token_do_not_print"
 
 
 @pytest.fixture(scope="session")
@@ -24,3 +26,15 @@ def synced_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     path = tmp_path_factory.mktemp("db") / "triage.db"
     service.sync(path, [str(ADVISORY_DB)], NOW, require_all=True)
     yield path
+
+
+@pytest.fixture
+def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHubServer]:
+    """A loopback GitHub, with the environment pointing triage at it and no pacing."""
+    server = GitHubServer(GITHUB_TOKEN)
+    with server.running():
+        monkeypatch.setenv("GITHUB_TOKEN", GITHUB_TOKEN)
+        monkeypatch.setenv("GITHUB_API_URL", server.url)
+        monkeypatch.setenv("TRIAGE_GITHUB_BACKOFF", "0.01")
+        monkeypatch.setenv("TRIAGE_GITHUB_PACE", "0")
+        yield server

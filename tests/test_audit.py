@@ -6,12 +6,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ADVISORY_DB, ADVISORY_DB_OLD, LOCKFILES, NOW
+from tests.conftest import ADVISORY_DB, ADVISORY_DB_OLD, GITHUB_TOKEN, LOCKFILES, NOW
 from tests.github_server import GitHubServer
 from triage import advisory_db, service
 from triage.cli import main
@@ -19,7 +18,7 @@ from triage.config import load_config
 from triage.core import tracking
 
 REPO = "acme/app"
-TOKEN = "ghp_audit_token_do_not_print"
+TOKEN = GITHUB_TOKEN
 FOUR_PACKAGES = "urllib3==2.0.0\npillow==9.0.0\n"
 SIX_KEYS = {
     "PYSEC-2022-168/pillow",
@@ -175,17 +174,6 @@ def test_a_second_audit_at_once_does_not_run(tmp_path: Path) -> None:
 
 
 # --- GitHub -----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHubServer]:
-    server = GitHubServer(TOKEN)
-    with server.running():
-        monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
-        monkeypatch.setenv("GITHUB_API_URL", server.url)
-        monkeypatch.setenv("TRIAGE_GITHUB_BACKOFF", "0.01")
-        monkeypatch.setenv("TRIAGE_GITHUB_PACE", "0")
-        yield server
 
 
 def github_audit(root: Path, db: Path, capsys: pytest.CaptureFixture[str]) -> int:

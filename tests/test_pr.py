@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import GITHUB_TOKEN
 from tests.github_server import GitHubServer
 from tests.gitrepos import GitRepo
 from triage.cli import main
 
 REPO = "acme/app"
-TOKEN = "ghp_test_token_do_not_print"
+TOKEN = GITHUB_TOKEN
 
 
 @pytest.fixture
-def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHubServer]:
-    server = GitHubServer(TOKEN)
-    server.add_pull_request(REPO, 7)
-    with server.running():
-        monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
-        monkeypatch.setenv("GITHUB_API_URL", server.url)
-        monkeypatch.setenv("TRIAGE_GITHUB_BACKOFF", "0.01")
-        monkeypatch.setenv("TRIAGE_GITHUB_PACE", "0")
-        yield server
+def github(github: GitHubServer) -> GitHubServer:
+    """The loopback GitHub with pull request #7 open."""
+    github.add_pull_request(REPO, 7)
+    return github
 
 
 @pytest.fixture
