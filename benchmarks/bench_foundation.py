@@ -50,7 +50,7 @@ def real_pins(count: int, *, one_per_name: bool) -> list[tuple[str, str]]:
     refuses a name pinned twice) or every distinct pair (a monorepo-sized lockfile)."""
     pins: set[tuple[str, str]] = set()
     for path in sorted(DATA.joinpath("lockfiles").rglob("*")):
-        if path.is_file() and path.suffix != ".md" and "pyproject" not in path.name:
+        if path.is_file() and path.suffix != ".md":
             pins.update((p.name, p.version) for p in read_lockfile(path, path.parent).packages)
     if one_per_name:
         return sorted(dict(sorted(pins)).items())[:count]

@@ -191,7 +191,7 @@ def test_unreachable_named_source_is_exit_4(
     sorted(
         p.relative_to(LOCKFILES).as_posix()
         for p in LOCKFILES.rglob("*")
-        if p.is_file() and p.suffix != ".md" and "pyproject" not in p.name
+        if p.is_file() and p.suffix != ".md"
     ),
 )
 def test_findings_are_really_in_the_lockfile(

@@ -31,6 +31,8 @@ SOURCES_COUNTS = {
     "pypa__packaging__tests__pylock__pylock.spec-example.toml": 3,
     "pypa__pipenv__pylock.toml": 103,
     "Comfy-Org__comfy-cli__pylock.toml": 48,
+    # "68 deps (65 ==) + 64 dependency-group entries"; read only when named with --lockfile.
+    "getredash__redash__pyproject.toml": 68 + 64,
 }
 
 
@@ -230,3 +232,19 @@ def test_includes_never_leave_the_scanned_root(tmp_path: Path) -> None:
     (repo / "reqs" / "base.txt").write_text("-r ../requirements.txt\nclick==8.0\n")
     names = [p.name for p in read_lockfile(repo / "requirements.txt", repo).packages]
     assert names == ["flask", "click"]
+
+
+def test_pyproject_pins_and_ranges() -> None:
+    contents = read_lockfile(LOCKFILES / "getredash__redash__pyproject.toml", LOCKFILES)
+    by_name = {p.name: p for p in contents.packages}
+    assert by_name["flask"].version == "2.3.2" and by_name["jinja2"].version == "3.1.5"
+    assert by_name["flask"].direct is True
+    ranges = {u.name: u.reason for u in contents.unpinned if u.location.startswith("project.")}
+    # SOURCES.md counts 65 "==" among the 68: one of them sits in ibm-db's marker, so the
+    # file has 64 exact pins and four ranges.
+    assert ranges == {
+        "ibm-db": "not pinned to one version (<4.0.0,>=3.2.7)",
+        "disposable-email-domains": "not pinned to one version (>=0.0.52)",
+        "pytz": "not pinned to one version (>=2019.3)",
+        "debugpy": "not pinned to one version (<2.0.0,>=1.8.9)",
+    }

@@ -54,6 +54,8 @@ def lockfile_format(path: Path) -> str | None:
         return "pylock" if name.endswith(".toml") else None
     if name.endswith(".txt"):
         return "requirements"
+    if name.endswith("pyproject.toml"):
+        return "pyproject"
     return None
 
 
@@ -142,7 +144,7 @@ def read_lockfile(path: Path, root: Path) -> LockfileContents:
         raise LockfileError(
             f"{path}: not a lockfile name triage reads",
             hint="name it requirements*.txt, pylock.toml, pylock.<name>.toml, uv.lock, "
-            "poetry.lock or Pipfile.lock",
+            "poetry.lock, Pipfile.lock or pyproject.toml",
         )
     if kind == "requirements":
         return _read_requirements(path, root)
@@ -159,7 +161,12 @@ def read_lockfile(path: Path, root: Path) -> LockfileContents:
             f"{path}: not valid TOML, so not a {path.name}: {exc}",
             hint="regenerate the lockfile with its tool, or pass the right file with --lockfile",
         ) from exc
-    readers = {"pylock": _read_pylock, "uv": _read_uv, "poetry": _read_poetry}
+    readers = {
+        "pylock": _read_pylock,
+        "uv": _read_uv,
+        "poetry": _read_poetry,
+        "pyproject": _read_pyproject,
+    }
     return readers[kind](document, path, shown)
 
 
@@ -583,6 +590,58 @@ def _read_poetry(document: Mapping[str, Any], path: Path, shown: str) -> Lockfil
                 via=tuple(sorted(parents.get(name, set()))),
             )
         )
+    return LockfileContents(shown, tuple(packages), tuple(unpinned))
+
+
+# --- pyproject.toml (only when named with --lockfile) ------------------------------------
+
+
+def _read_pyproject(document: Mapping[str, Any], path: Path, shown: str) -> LockfileContents:
+    """Exact `==` pins in PEP 621 dependencies and extras and PEP 735 dependency groups; every
+    range is reported as unpinned. Not a lockfile, so discovery never picks it up."""
+    project = document.get("project", {})
+    sections: list[tuple[str, Any]] = [("project.dependencies", project.get("dependencies", []))]
+    sections += [
+        (f"project.optional-dependencies.{k}", v)
+        for k, v in project.get("optional-dependencies", {}).items()
+    ]
+    sections += [
+        (f"dependency-groups.{k}", v) for k, v in document.get("dependency-groups", {}).items()
+    ]
+    packages: list[Package] = []
+    unpinned: list[Unpinned] = []
+    for section, specs in sections:
+        if not isinstance(specs, list):
+            raise _fail(path, section, "expected an array of requirement strings")
+        for index, spec in enumerate(specs):
+            where = f"{section}[{index}]"
+            if not isinstance(spec, str):
+                continue  # {include-group = "..."}: its entries are read in their own group
+            try:
+                req = Requirement(spec)
+            except InvalidRequirement as exc:
+                raise _fail(path, where, f"not a PEP 508 requirement: {exc}") from exc
+            name = canonicalize_name(req.name)
+            pins = list(req.specifier)
+            exact = (
+                len(pins) == 1 and pins[0].operator in ("==", "===") and "*" not in pins[0].version
+            )
+            if req.url or not exact:
+                reason = f"not pinned to one version ({req.specifier or 'no version given'})"
+                unpinned.append(Unpinned(name, shown, where, reason))
+                continue
+            packages.append(
+                Package(
+                    name=name,
+                    version=pins[0].version,
+                    lockfile=shown,
+                    location=where,
+                    display_name=req.name,
+                    markers=str(req.marker) if req.marker else None,
+                    extras=tuple(sorted(req.extras)),
+                    direct=True,
+                )
+            )
     return LockfileContents(shown, tuple(packages), tuple(unpinned))
 
 
