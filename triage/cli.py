@@ -367,6 +367,41 @@ def schedule(path: Path, common: Common) -> int:
     return EXIT_OK
 
 
+@cli.group()
+def trust() -> None:
+    """Verify locked artifacts' signatures under the [trust] mode."""
+
+
+@trust.command("check")
+@click.argument("path", type=click.Path(path_type=Path, file_okay=False), default=Path("."))
+@click.option(
+    "--lockfile",
+    "lockfiles",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Read this lockfile instead of discovering them; repeatable.",
+)
+@click.option(
+    "--provenance-dir",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Folder of <artifact>.provenance / <artifact>.publish.attestation files.",
+)
+@common_options()
+def trust_check(
+    path: Path, lockfiles: tuple[Path, ...], provenance_dir: Path, common: Common
+) -> int:
+    """Artifact -> verdict with the reason; exit 1 when the trust policy fails."""
+    from triage import service
+    from triage.core.report import trust_json, trust_text
+
+    cfg = common.load_config()
+    results = service.trust_check(path, list(lockfiles), cfg, common.trust_store, provenance_dir)
+    render = trust_json if common.output_format == "json" else trust_text
+    click.echo(render(results, cfg.trust.mode), nl=False)
+    return EXIT_POLICY if any(r.fails for r in results) else EXIT_OK
+
+
 @cli.command("issues")
 @click.option("--all", "show_all", is_flag=True, help="Closed issues too.")
 @common_options()

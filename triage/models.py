@@ -271,3 +271,55 @@ class Config:
     sla: dict[str, dt.timedelta] = field(default_factory=_default_sla)
     github: GithubConfig = field(default_factory=GithubConfig)
     schedule_audit: str = "0 9 * * *"
+
+
+# --- trust (SPEC §7) ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who published an artifact: a Trusted Publisher proven by a verified attestation."""
+
+    kind: str  # "github" | "gitlab" | "google"
+    repository: str  # owner/name, or the service account e-mail for google
+    workflow: str = ""  # workflow file name (github) or CI file path (gitlab)
+    environment: str | None = None
+
+    def __str__(self) -> str:
+        where = f" {self.workflow}" if self.workflow else ""
+        env = f" (environment {self.environment})" if self.environment else ""
+        return f"{self.kind} {self.repository}{where}{env}"
+
+
+@dataclass(frozen=True)
+class PublisherRule:
+    """A trust-store/publishers.toml entry: an identity, optionally limited to packages."""
+
+    identity: Identity
+    packages: tuple[str, ...] = ()  # normalised names; empty means every package
+
+
+@dataclass(frozen=True)
+class ArtifactEvidence:
+    """What the provenance says about one locked artifact, after verification."""
+
+    package: str
+    version: str
+    filename: str
+    sha256: str
+    verified: tuple[Identity, ...]  # identities whose attestations verified for this digest
+    failures: tuple[str, ...]  # attestations present that did not verify, with the reason
+
+
+class Verdict(StrEnum):
+    TRUSTED = "trusted"
+    UNTRUSTED = "untrusted"
+    UNSIGNED = "unsigned"
+
+
+@dataclass(frozen=True)
+class TrustResult:
+    evidence: ArtifactEvidence
+    verdict: Verdict
+    reason: str
+    fails: bool

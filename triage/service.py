@@ -9,9 +9,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
-from triage import __version__, advisory_db, config, github_api, gitrepo, lockfiles, sources
-from triage.core import diffing, matching, policy, report, tracking
-from triage.errors import ConfigError, LockfileError, TriageError, UpstreamError
+from triage import (
+    __version__,
+    advisory_db,
+    config,
+    github_api,
+    gitrepo,
+    lockfiles,
+    provenance,
+    sources,
+)
+from triage.core import diffing, matching, policy, report, tracking, trust
+from triage.errors import ConfigError, InputError, LockfileError, TriageError, UpstreamError
 from triage.models import (
     AssessedFinding,
     Config,
@@ -19,6 +28,7 @@ from triage.models import (
     LockfileContents,
     Package,
     ScanResult,
+    TrustResult,
     Unpinned,
 )
 
@@ -652,3 +662,52 @@ def last_successful_audit(db_path: Path) -> dt.datetime | None:
         return parse_timestamp(advisory_db.AuditStore(db).last_success())
     finally:
         db.close()
+
+
+# --- trust ------------------------------------------------------------------------------------
+
+
+def trust_check(
+    root: Path,
+    explicit_lockfiles: Sequence[Path],
+    cfg: Config,
+    trust_store: Path,
+    provenance_dir: Path,
+) -> list[TrustResult]:
+    """A verdict for every locked artifact with a digest, under `[trust] mode`."""
+    if cfg.trust.mode not in trust.MODES:
+        raise InputError(
+            f"{cfg.path}: trust.mode = {cfg.trust.mode!r} is not available in this version",
+            hint="use basic or certified",
+        )
+    packages, _, _ = read_lockfiles(root, explicit_lockfiles)
+    claims = provenance.load_directory(provenance_dir)
+    by_digest = {
+        found[1]: found[0]
+        for items in claims.values()
+        for claim in items
+        if (found := provenance.subject(claim)) is not None
+    }
+    publishers = provenance.load_publishers(trust_store / "publishers.toml")
+    results = []
+    seen: set[tuple[str, str]] = set()
+    for package in packages:
+        artifacts = [(a.filename, a.sha256) for a in package.artifacts if a.sha256]
+        for digest in package.hashes:
+            sha = digest.removeprefix("sha256:")
+            if digest.startswith("sha256:"):
+                artifacts.append(
+                    (
+                        by_digest.get(sha, f"{package.name}-{package.version} (sha256:{sha[:12]})"),
+                        sha,
+                    )
+                )
+        for filename, sha256 in artifacts:
+            if (filename, sha256) in seen:
+                continue
+            seen.add((filename, sha256))
+            evidence = provenance.verify(
+                package.name, package.version, filename, sha256, claims.get(filename, [])
+            )
+            results.append(trust.judge(evidence, cfg.trust.mode, publishers, cfg.trust.unsigned))
+    return results

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +12,7 @@ from packaging.version import Version
 from triage.core.diffing import DiffResult
 from triage.core.matching import parse_version
 from triage.core.tracking import KEY_MARKER
-from triage.models import AssessedFinding, IgnoreRule, ScanResult, Unpinned
+from triage.models import AssessedFinding, IgnoreRule, ScanResult, TrustResult, Unpinned
 
 SCAN_SCHEMA = "triage/scan-v1"
 
@@ -378,3 +379,46 @@ def issue_body(item: AssessedFinding, dependency: Dependency) -> str:
     if finding.references:
         lines += ["", "References:", *[f"- {url}" for url in finding.references[:5]]]
     return "\n".join(lines)
+
+
+# --- trust check ---------------------------------------------------------------------------
+
+TRUST_SCHEMA = "triage/trust-v1"
+
+
+def trust_json(results: Sequence[TrustResult], mode: str) -> str:
+    document = {
+        "schema": TRUST_SCHEMA,
+        "mode": mode,
+        "artifacts": [
+            {
+                "package": r.evidence.package,
+                "version": r.evidence.version,
+                "filename": r.evidence.filename,
+                "sha256": r.evidence.sha256,
+                "verdict": r.verdict.value,
+                "reason": r.reason,
+                "fails": r.fails,
+            }
+            for r in results
+        ],
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
+def trust_text(results: Sequence[TrustResult], mode: str) -> str:
+    lines = [f"trust mode: {mode}"]
+    lines += [
+        f"{'FAIL' if r.fails else 'ok  '}  {r.verdict.value:9}  {r.evidence.filename}  "
+        f"({r.evidence.package} {r.evidence.version}): {r.reason}"
+        for r in results
+    ]
+    counts = {
+        v: sum(1 for r in results if r.verdict.value == v)
+        for v in ("trusted", "untrusted", "unsigned")
+    }
+    lines.append(
+        ", ".join(f"{n} {v}" for v, n in counts.items())
+        + f"; {sum(1 for r in results if r.fails)} failing the policy"
+    )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,266 @@
+"""PEP 740 provenance: reading it from a directory, verifying it offline with
+pypi-attestations / sigstore, and the trust store's publishers.toml.
+
+Files in the provenance directory are named after the artifact they describe:
+`<artifact filename>.provenance` (PyPI's provenance object, which names the publisher of
+each bundle) or `<artifact filename>.publish.attestation` (a bare attestation; the publisher
+it claims is read from its signing certificate). Verification always checks the digest the
+lockfile pins, never the file on disk, so a tampered hash fails.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from packaging.utils import canonicalize_name
+
+from triage.errors import InputError
+from triage.models import ArtifactEvidence, Identity, PublisherRule
+
+if TYPE_CHECKING:
+    from pypi_attestations import Attestation
+
+PROVENANCE_SUFFIXES = (".provenance", ".publish.attestation")
+GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
+GITLAB_ISSUER = "https://gitlab.com"
+GOOGLE_ISSUER = "https://accounts.google.com"
+_ISSUER_OID = "1.3.6.1.4.1.57264.1.8"
+_SOURCE_REPOSITORY_OID = "1.3.6.1.4.1.57264.1.12"
+_BUILD_CONFIG_OID = "1.3.6.1.4.1.57264.1.18"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One attestation and the publisher it claims (None when it names none)."""
+
+    attestation: Attestation
+    identity: Identity | None
+    source: str  # file it came from, for messages
+
+
+def _bad(path: Path, where: str, message: str) -> InputError:
+    return InputError(
+        f"{path}: {where}: {message}",
+        hint="replace it with the provenance PyPI serves for that file",
+    )
+
+
+def _load(path: Path) -> list[Claim]:
+    from pydantic import ValidationError
+    from pypi_attestations import Attestation, Provenance
+
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _bad(path, f"line {exc.lineno}, column {exc.colno}", f"not JSON: {exc.msg}") from exc
+    try:
+        if path.name.endswith(".provenance"):
+            provenance = Provenance.model_validate_json(text)
+            return [
+                Claim(attestation, _publisher_identity(bundle.publisher), str(path))
+                for bundle in provenance.attestation_bundles
+                for attestation in bundle.attestations
+            ]
+        attestation = Attestation.model_validate_json(text)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        raise _bad(path, where, first["msg"]) from exc
+    return [Claim(attestation, claimed_identity(attestation), str(path))]
+
+
+def load_directory(directory: Path) -> dict[str, list[Claim]]:
+    """Claims by artifact file name."""
+    if not directory.is_dir():
+        raise InputError(
+            f"{directory}: no such provenance directory",
+            hint="point --provenance-dir at a folder of .provenance files",
+        )
+    claims: dict[str, list[Claim]] = {}
+    for path in sorted(directory.iterdir()):
+        for suffix in PROVENANCE_SUFFIXES:
+            if path.name.endswith(suffix):
+                claims.setdefault(path.name.removesuffix(suffix), []).extend(_load(path))
+    return claims
+
+
+def _publisher_identity(publisher: Any) -> Identity | None:
+    kind = getattr(publisher, "kind", "")
+    if kind == "GitHub":
+        return Identity("github", publisher.repository, publisher.workflow, publisher.environment)
+    if kind == "GitLab":
+        return Identity(
+            "gitlab", publisher.repository, publisher.workflow_filepath, publisher.environment
+        )
+    if kind == "Google":
+        return Identity("google", publisher.email)
+    return None
+
+
+def _der_text(value: bytes) -> str:
+    """Fulcio's v2 extensions are DER UTF8Strings."""
+    if len(value) < 2 or value[0] != 0x0C:
+        return value.decode(errors="replace")
+    length, start = value[1], 2
+    if length & 0x80:
+        count = length & 0x7F
+        length, start = int.from_bytes(value[2 : 2 + count], "big"), 2 + count
+    return value[start : start + length].decode(errors="replace")
+
+
+def claimed_identity(attestation: Attestation) -> Identity | None:
+    """The Trusted Publisher a bare attestation's certificate names (verified later)."""
+    from cryptography import x509
+
+    cert = x509.load_der_x509_certificate(attestation.verification_material.certificate)
+    values = {ext.oid.dotted_string: ext.value for ext in cert.extensions}
+
+    def text(oid: str) -> str:
+        value = values.get(oid)
+        return _der_text(value.value) if isinstance(value, x509.UnrecognizedExtension) else ""
+
+    issuer, source, build = text(_ISSUER_OID), text(_SOURCE_REPOSITORY_OID), text(_BUILD_CONFIG_OID)
+    if issuer == GITHUB_ISSUER and source.startswith("https://github.com/"):
+        workflow = build.split("@", 1)[0].rsplit("/", 1)[-1]
+        return Identity("github", source.removeprefix("https://github.com/"), workflow)
+    if issuer == GITLAB_ISSUER and source.startswith("https://gitlab.com/"):
+        workflow = build.split("@", 1)[0].split("//", 2)[-1]
+        return Identity("gitlab", source.removeprefix("https://gitlab.com/"), workflow)
+    if issuer == GOOGLE_ISSUER:
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        emails = names.value.get_values_for_type(x509.RFC822Name)
+        return Identity("google", emails[0]) if emails else None
+    return None
+
+
+def _publisher(identity: Identity) -> Any:
+    from pypi_attestations import GitHubPublisher, GitLabPublisher, GooglePublisher
+
+    if identity.kind == "github":
+        return GitHubPublisher(
+            repository=identity.repository,
+            workflow=identity.workflow,
+            environment=identity.environment,
+        )
+    if identity.kind == "gitlab":
+        return GitLabPublisher(
+            repository=identity.repository,
+            workflow_filepath=identity.workflow,
+            environment=identity.environment,
+        )
+    return GooglePublisher(email=identity.repository)
+
+
+def verify(
+    package: str, version: str, filename: str, sha256: str, claims: list[Claim]
+) -> ArtifactEvidence:
+    """Verify every claim, offline, for exactly this file name and digest."""
+    from pypi_attestations import AttestationError, Distribution
+
+    verified: list[Identity] = []
+    failures: list[str] = []
+    try:
+        dist = Distribution(name=filename, digest=sha256)
+    except ValueError as exc:
+        failures.append(f"{filename}: not a distribution file name ({exc})")
+        return ArtifactEvidence(package, version, filename, sha256, (), tuple(failures))
+    for claim in claims:
+        if claim.identity is None:
+            failures.append(f"{claim.source}: the attestation names no Trusted Publisher")
+            continue
+        try:
+            claim.attestation.verify(_publisher(claim.identity), dist, offline=True)
+        except AttestationError as exc:
+            failures.append(
+                f"{claim.source}: does not verify for {filename} "
+                f"sha256:{sha256[:12]}…: {str(exc).splitlines()[0][:160]}"
+            )
+            continue
+        verified.append(claim.identity)
+    return ArtifactEvidence(
+        package, version, filename, sha256, tuple(dict.fromkeys(verified)), tuple(failures)
+    )
+
+
+# --- trust-store/publishers.toml ---------------------------------------------------------------
+
+_KINDS = ("github", "gitlab", "google")
+
+
+def load_publishers(path: Path) -> tuple[PublisherRule, ...]:
+    """`[[publisher]]` tables: kind, repository (or email for google), workflow, environment,
+    packages. Every problem is reported with its key path; an absent file lists nobody."""
+    if not path.is_file():
+        return ()
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(
+            f"{path}: not valid TOML: {exc}", hint="see the trust-store layout in README.md"
+        ) from exc
+    problems: list[str] = []
+    unknown = set(document) - {"publisher"}
+    problems += [f"{key}: unknown key (expected [[publisher]] tables)" for key in sorted(unknown)]
+    entries = document.get("publisher", [])
+    if not isinstance(entries, list):
+        problems.append("publisher: expected [[publisher]] tables")
+        entries = []
+    rules = []
+    allowed = {"kind", "repository", "email", "workflow", "environment", "packages"}
+    for index, entry in enumerate(entries):
+        here = f"publisher[{index}]"
+        if not isinstance(entry, dict):
+            problems.append(f"{here}: expected a table")
+            continue
+        problems += [f"{here}.{key}: unknown key" for key in sorted(set(entry) - allowed)]
+        kind = entry.get("kind")
+        if kind not in _KINDS:
+            problems.append(f"{here}.kind: {kind!r} is not one of {', '.join(_KINDS)}")
+            continue
+        who_key = "email" if kind == "google" else "repository"
+        who = entry.get(who_key)
+        workflow = entry.get("workflow", "")
+        if not isinstance(who, str) or not who:
+            problems.append(f"{here}.{who_key}: required for kind {kind!r}")
+            continue
+        if kind != "google" and (not isinstance(workflow, str) or not workflow):
+            problems.append(f"{here}.workflow: required for kind {kind!r}")
+            continue
+        packages = entry.get("packages", [])
+        if not isinstance(packages, list) or not all(isinstance(p, str) for p in packages):
+            problems.append(f"{here}.packages: expected a list of package names")
+            continue
+        environment = entry.get("environment")
+        rules.append(
+            PublisherRule(
+                Identity(
+                    kind,
+                    who,
+                    workflow if kind != "google" else "",
+                    environment if isinstance(environment, str) else None,
+                ),
+                tuple(canonicalize_name(p) for p in packages),
+            )
+        )
+    if problems:
+        listing = "\n".join(f"  - {p}" for p in problems)
+        raise InputError(
+            f"{path}: {len(problems)} problem(s):\n{listing}",
+            hint="see the trust-store layout in README.md",
+        )
+    return tuple(rules)
+
+
+def subject(claim: Claim) -> tuple[str, str] | None:
+    """The (file name, sha256) the attestation's statement is about."""
+    try:
+        statement = json.loads(claim.attestation.envelope.statement)
+        first = statement["subject"][0]
+        return str(first["name"]), str(first["digest"]["sha256"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
