@@ -222,3 +222,178 @@ def test_bad_trust_input_is_exit_2_with_file_and_place(
     lock(tmp_path, *real_artifacts())
     code, _, err = check(capsys, tmp_path, "certified", publishers, provenance=evidence)
     assert code == 2 and re.search(expected, err, flags=re.S), err
+
+
+# --- audit mode ---------------------------------------------------------------------------------
+
+
+def certify(
+    capsys: pytest.CaptureFixture[str],
+    store: Path,
+    keys: Path,
+    requirement: str,
+    key: str = "alice",
+    *extra: str,
+) -> int:
+    code = main(
+        [
+            "trust",
+            "certify",
+            requirement,
+            "--criteria",
+            "safe-to-deploy",
+            "--key",
+            key,
+            "--who",
+            "Alice",
+            "--private-dir",
+            str(keys),
+            "--trust-store",
+            str(store),
+            *extra,
+        ]
+    )
+    capsys.readouterr()
+    return code
+
+
+@pytest.fixture
+def audited(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> tuple[Path, Path, Path]:
+    """A repository with a key `alice` and its trust store; returns (repo, store, keys)."""
+    repo, keys = tmp_path / "repo", tmp_path / "home" / "keys"
+    store = repo / "trust-store"
+    repo.mkdir()
+    monkeypatch.chdir(repo)
+    assert (
+        main(["trust", "keygen", "alice", "--private-dir", str(keys), "--trust-store", str(store)])
+        == 0
+    )
+    capsys.readouterr()
+    return repo, store, keys
+
+
+def audit_verdict(capsys: pytest.CaptureFixture[str], repo: Path, version: str) -> tuple[int, str]:
+    lock(repo, ("demo", version, f"demo-{version}.tar.gz", "cd" * 32))
+    code, verdicts, err = check(capsys, repo, "audit", provenance=PEP740)
+    if code == 2:
+        return code, err
+    return code, verdicts[f"demo-{version}.tar.gz"][1]
+
+
+def test_keygen_writes_a_private_key_0600_outside_and_the_public_key_inside(
+    audited: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo, store, keys = audited
+    assert (keys / "alice.key").stat().st_mode & 0o777 == 0o600
+    assert (store / "keys" / "alice.pub").read_text().startswith("-----BEGIN PUBLIC KEY-----")
+    assert (
+        main(
+            [
+                "trust",
+                "keygen",
+                "bob",
+                "--private-dir",
+                str(repo / "secrets"),
+                "--trust-store",
+                str(store),
+            ]
+        )
+        == 2
+    )
+    assert "inside the repository" in capsys.readouterr().err
+    assert (
+        main(["trust", "keygen", "alice", "--private-dir", str(keys), "--trust-store", str(store)])
+        == 2
+    )
+    assert "never overwritten" in capsys.readouterr().err
+
+
+def test_certified_record_passes_and_tampering_fails(
+    audited: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo, store, keys = audited
+    (store / "audits.toml").write_text("# Our audits. Keep this comment.\n\n")
+    assert certify(capsys, store, keys, "demo==1.0", "alice", "--notes", "read every line") == 0
+    text = (store / "audits.toml").read_text()
+    assert text.startswith("# Our audits. Keep this comment.\n\n[[audit]]\n")
+    code, reason = audit_verdict(capsys, repo, "1.0")
+    assert code == 0 and reason == "audited 1.0 (safe-to-deploy, Alice, trust-store/audits.toml)"
+    (store / "audits.toml").write_text(text.replace("read every line", "read every linE"))
+    code, reason = audit_verdict(capsys, repo, "1.0")
+    assert code == 1 and "signature does not match its content" in reason
+    (store / "audits.toml").write_text(text)
+    assert audit_verdict(capsys, repo, "1.1") == (1, "no audit record covers demo 1.1")
+
+
+def test_a_record_signed_by_an_unknown_key_fails(
+    audited: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo, store, keys = audited
+    assert (
+        main(
+            ["trust", "keygen", "mallory", "--private-dir", str(keys), "--trust-store", str(store)]
+        )
+        == 0
+    )
+    assert certify(capsys, store, keys, "demo==1.0", "mallory") == 0
+    (store / "keys" / "mallory.pub").unlink()  # not a key the trust store vouches for
+    code, reason = audit_verdict(capsys, repo, "1.0")
+    assert code == 1 and "signed by ed25519:mallory, which trust-store/keys/ lacks" in reason
+
+
+def test_a_delta_chain_covers_the_version_it_reaches(
+    audited: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo, store, keys = audited
+    assert certify(capsys, store, keys, "demo==1.0") == 0
+    assert certify(capsys, store, keys, "demo==1.1", "alice", "--from", "1.0") == 0
+    assert certify(capsys, store, keys, "demo==1.2", "alice", "--from", "1.1") == 0
+    code, reason = audit_verdict(capsys, repo, "1.2")
+    assert code == 0 and reason.startswith("audited 1.0 -> 1.1 -> 1.2")
+    assert certify(capsys, store, keys, "demo==3.1", "alice", "--from", "3.0") == 0
+    assert audit_verdict(capsys, repo, "3.1")[0] == 1  # a delta from an unaudited version
+
+
+def test_pinned_imports_count_and_a_changed_import_is_refused(
+    audited: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import hashlib
+
+    repo, store, _ = audited
+    external = store / "imports" / "partner.toml"
+    external.parent.mkdir()
+    external.write_text(
+        '[[audit]]\npackage = "demo"\nversion = "2.0"\ncriteria = "safe-to-run"\nwho = "Partner"\n'
+    )
+    pin = hashlib.sha256(external.read_bytes()).hexdigest()
+    (store / "imports.toml").write_text(
+        f'[[import]]\nname = "partner"\npath = "imports/partner.toml"\nsha256 = "{pin}"\n'
+    )
+    code, reason = audit_verdict(capsys, repo, "2.0")
+    assert code == 0 and reason == "audited 2.0 (safe-to-run, Partner, import partner)"
+    external.write_text(external.read_text().replace("2.0", "2.1"))
+    code, err = audit_verdict(capsys, repo, "2.0")
+    assert code == 2 and "partner.toml no longer matches its pinned sha256" in err
+
+
+def test_a_key_file_that_is_not_ed25519_is_exit_2(
+    audited: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    repo, store, keys = audited
+    assert certify(capsys, store, keys, "demo==1.0") == 0
+    other = ec.generate_private_key(ec.SECP256R1()).public_key()
+    (store / "keys" / "p256.pub").write_bytes(
+        other.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    code, err = audit_verdict(capsys, repo, "1.0")
+    assert code == 2 and "p256.pub: not an ed25519 public key" in err
+    (store / "keys" / "p256.pub").write_text("not a key at all\n")
+    code, err = audit_verdict(capsys, repo, "1.0")
+    assert code == 2 and "p256.pub: not a PEM public key" in err

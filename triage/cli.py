@@ -402,6 +402,76 @@ def trust_check(
     return EXIT_POLICY if any(r.fails for r in results) else EXIT_OK
 
 
+def _default_private_dir() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "triage" / "keys"
+
+
+@trust.command("keygen")
+@click.argument("name")
+@click.option(
+    "--private-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where the private key goes [default: ~/.config/triage/keys].",
+)
+@common_options()
+def trust_keygen(name: str, private_dir: Path | None, common: Common) -> int:
+    """New ed25519 key NAME: private key 0600 outside the repository, public key in
+    trust-store/keys/NAME.pub (id ed25519:NAME)."""
+    from triage import service
+
+    private, public = service.trust_keygen(
+        name, private_dir or _default_private_dir(), common.trust_store, Path.cwd()
+    )
+    click.echo(f"private key: {private}\npublic key:  {public} (id ed25519:{name})")
+    return EXIT_OK
+
+
+@trust.command("certify")
+@click.argument("requirement", metavar="PKG==VER")
+@click.option("--criteria", required=True, help="What was checked, e.g. safe-to-deploy.")
+@click.option("--key", "key_name", required=True, help="Key name (see `trust keygen`).")
+@click.option("--notes", default="", help="What the audit found.")
+@click.option("--who", default=None, help="Auditor [default: $USER].")
+@click.option("--from", "from_version", default=None, help="Delta audit from this version.")
+@click.option(
+    "--private-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where the private key is [default: ~/.config/triage/keys].",
+)
+@common_options()
+def trust_certify(
+    requirement: str,
+    criteria: str,
+    key_name: str,
+    notes: str,
+    who: str | None,
+    from_version: str | None,
+    private_dir: Path | None,
+    common: Common,
+) -> int:
+    """Append a signed audit record to trust-store/audits.toml (layout and comments kept)."""
+    from triage import service
+
+    record = service.trust_certify(
+        requirement,
+        criteria,
+        key_name,
+        private_dir or _default_private_dir(),
+        common.trust_store,
+        who or os.environ.get("USER") or "unknown",
+        _now().date(),
+        notes=notes,
+        from_version=from_version,
+    )
+    click.echo(
+        f"certified {record['package']} {record['version']} ({criteria}) with {record['key']}"
+    )
+    return EXIT_OK
+
+
 @cli.command("issues")
 @click.option("--all", "show_all", is_flag=True, help="Closed issues too.")
 @common_options()

@@ -282,3 +282,31 @@ def load_config(path: Path, *, required: bool) -> Config:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(str(path), [f"cannot be read: {exc}"]) from exc
     return parse_config(text, str(path))
+
+
+def append_table(path: Path, array: str, table: dict[str, Any]) -> None:
+    """Append one [[array]] table to a TOML file with tomlkit, keeping everything else as it
+    was, byte for byte; written to a temporary file and renamed into place."""
+    import os
+    import tempfile
+
+    import tomlkit
+
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    try:
+        document = tomlkit.parse(text)
+    except tomlkit.exceptions.ParseError as exc:
+        raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from exc
+    item = tomlkit.table()
+    for key, value in table.items():
+        item[key] = value
+    existing = document.get(array)
+    if existing is None:
+        document.append(array, tomlkit.aot())
+        existing = document[array]
+    existing.append(item)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        out.write(tomlkit.dumps(document))
+    os.replace(temporary, path)

@@ -323,3 +323,17 @@ class TrustResult:
     verdict: Verdict
     reason: str
     fails: bool
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """A cargo-vet style audit: a full audit of `version`, or a delta `from_version -> version`;
+    `problem` says why it cannot be relied on (a bad signature, an unknown key)."""
+
+    package: str
+    version: str
+    criteria: str
+    who: str
+    source: str  # "trust-store/audits.toml", or the import's name
+    from_version: str | None = None
+    problem: str | None = None

@@ -10,8 +10,12 @@ lockfile pins, never the file on disk, so a tampered hash fails.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from packaging.utils import canonicalize_name
 
 from triage.errors import InputError
-from triage.models import ArtifactEvidence, Identity, PublisherRule
+from triage.models import ArtifactEvidence, AuditRecord, Identity, PublisherRule
 
 if TYPE_CHECKING:
     from pypi_attestations import Attestation
@@ -264,3 +268,169 @@ def subject(claim: Claim) -> tuple[str, str] | None:
         return str(first["name"]), str(first["digest"]["sha256"])
     except (ValueError, KeyError, IndexError, TypeError):
         return None
+
+
+# --- ed25519 keys and audit records ------------------------------------------------------------
+
+KEY_PREFIX = "ed25519:"
+AUDIT_FIELDS = ("package", "version", "from", "criteria", "who", "date", "notes", "key")
+
+
+def load_public_keys(directory: Path) -> dict[str, Any]:
+    """`keys/<name>.pub` (PEM ed25519 public keys) by id `ed25519:<name>`."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    keys: dict[str, Any] = {}
+    if not directory.is_dir():
+        return keys
+    for path in sorted(directory.glob("*.pub")):
+        try:
+            key = load_pem_public_key(path.read_bytes())
+        except ValueError as exc:
+            raise InputError(
+                f"{path}: not a PEM public key: {exc}",
+                hint="write it with `triage trust keygen NAME`",
+            ) from exc
+        if not isinstance(key, Ed25519PublicKey):
+            raise InputError(
+                f"{path}: not an ed25519 public key (found {type(key).__name__})",
+                hint="write it with `triage trust keygen NAME`",
+            )
+        keys[KEY_PREFIX + path.stem] = key
+    return keys
+
+
+def signed_bytes(record: Mapping[str, Any]) -> bytes:
+    """What a signature covers: every field but the signature, canonically."""
+    content = {k: str(record[k]) for k in AUDIT_FIELDS if k in record}
+    return json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(
+            f"{path}: not valid TOML: {exc}", hint="see the trust-store layout in README.md"
+        ) from exc
+
+
+def _records(
+    entries: Any, path: Path, source: str, keys: Mapping[str, Any] | None
+) -> list[AuditRecord]:
+    """Audit records of one file; with `keys`, each must carry a valid signature."""
+    from cryptography.exceptions import InvalidSignature
+
+    if not isinstance(entries, list):
+        raise InputError(f"{path}: audit: expected [[audit]] tables")
+    records = []
+    for index, entry in enumerate(entries):
+        here = f"{path}: audit[{index}]"
+        missing = [
+            k
+            for k in ("package", "version", "criteria", "who")
+            if not isinstance(entry.get(k), str)
+        ]
+        if missing:
+            raise InputError(
+                f"{here}: missing {', '.join(missing)}",
+                hint="write records with `triage trust certify`",
+            )
+        problem = None
+        if keys is not None:
+            key = keys.get(str(entry.get("key", "")))
+            signature = entry.get("signature", "")
+            if key is None:
+                problem = f"signed by {entry.get('key') or 'no key'}, which trust-store/keys/ lacks"
+            else:
+                try:
+                    key.verify(base64.b64decode(str(signature)), signed_bytes(entry))
+                except (InvalidSignature, ValueError):
+                    problem = "its signature does not match its content"
+        records.append(
+            AuditRecord(
+                package=canonicalize_name(entry["package"]),
+                version=entry["version"],
+                criteria=entry["criteria"],
+                who=entry["who"],
+                source=source,
+                from_version=entry.get("from") if isinstance(entry.get("from"), str) else None,
+                problem=problem,
+            )
+        )
+    return records
+
+
+def load_audits(store: Path) -> list[AuditRecord]:
+    """Own records (signatures checked against keys/) and imported files (sha256 pinned)."""
+    records: list[AuditRecord] = []
+    own = store / "audits.toml"
+    if own.is_file():
+        records += _records(
+            _read_toml(own).get("audit", []),
+            own,
+            "trust-store/audits.toml",
+            load_public_keys(store / "keys"),
+        )
+    imports = store / "imports.toml"
+    if imports.is_file():
+        for index, entry in enumerate(_read_toml(imports).get("import", [])):
+            here = f"{imports}: import[{index}]"
+            name, target, pin = entry.get("name"), entry.get("path"), entry.get("sha256")
+            if not all(isinstance(v, str) for v in (name, target, pin)):
+                raise InputError(f"{here}: needs name, path and sha256")
+            path = (store / target).resolve()
+            if not path.is_file():
+                raise InputError(f"{here}: {target}: no such file")
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            if digest != pin:
+                raise InputError(
+                    f"{here}: {target} no longer matches its pinned sha256 "
+                    f"(pinned {pin[:16]}…, file has {digest[:16]}…); refusing the import",
+                    hint="review the new file, then pin its sha256 in imports.toml",
+                )
+            records += _records(_read_toml(path).get("audit", []), path, f"import {name}", None)
+    return records
+
+
+def generate_key(name: str, private_dir: Path, public_dir: Path) -> tuple[Path, Path]:
+    """A new ed25519 key: the private half 0600 outside the repository, the public half PEM."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    private_path, public_path = private_dir / f"{name}.key", public_dir / f"{name}.pub"
+    for path in (private_path, public_path):
+        if path.exists():
+            raise InputError(f"{path}: already exists; keys are never overwritten")
+    key = Ed25519PrivateKey.generate()
+    private_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    descriptor = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as out:
+        out.write(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    public_dir.mkdir(parents=True, exist_ok=True)
+    public_path.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return private_path, public_path
+
+
+def sign(record: Mapping[str, Any], private_key: Path) -> str:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        key = load_pem_private_key(private_key.read_bytes(), password=None)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{private_key}: not a readable private key: {exc}") from exc
+    if not isinstance(key, Ed25519PrivateKey):
+        raise InputError(f"{private_key}: not an ed25519 private key")
+    return base64.b64encode(key.sign(signed_bytes(record))).decode()

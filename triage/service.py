@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -20,8 +21,10 @@ from triage import (
     sources,
 )
 from triage.core import diffing, matching, policy, report, tracking, trust
+from triage.core.matching import parse_version as parse_version_text
 from triage.errors import ConfigError, InputError, LockfileError, TriageError, UpstreamError
 from triage.models import (
+    ArtifactEvidence,
     AssessedFinding,
     Config,
     DatabaseInfo,
@@ -672,16 +675,12 @@ def trust_check(
     explicit_lockfiles: Sequence[Path],
     cfg: Config,
     trust_store: Path,
-    provenance_dir: Path,
+    provenance_dir: Path | None,
 ) -> list[TrustResult]:
-    """A verdict for every locked artifact with a digest, under `[trust] mode`."""
-    if cfg.trust.mode not in trust.MODES:
-        raise InputError(
-            f"{cfg.path}: trust.mode = {cfg.trust.mode!r} is not available in this version",
-            hint="use basic or certified",
-        )
+    """A verdict for every locked artifact with a digest, under `[trust] mode`: provenance
+    for basic and certified, audit records for audit."""
     packages, _, _ = read_lockfiles(root, explicit_lockfiles)
-    claims = provenance.load_directory(provenance_dir)
+    claims = provenance.load_directory(provenance_dir) if provenance_dir else {}
     by_digest = {
         found[1]: found[0]
         for items in claims.values()
@@ -689,6 +688,7 @@ def trust_check(
         if (found := provenance.subject(claim)) is not None
     }
     publishers = provenance.load_publishers(trust_store / "publishers.toml")
+    audits = provenance.load_audits(trust_store) if cfg.trust.mode == "audit" else []
     results = []
     seen: set[tuple[str, str]] = set()
     for package in packages:
@@ -706,8 +706,64 @@ def trust_check(
             if (filename, sha256) in seen:
                 continue
             seen.add((filename, sha256))
+            if cfg.trust.mode == "audit":
+                unverified = ArtifactEvidence(
+                    package.name, package.version, filename, sha256, (), ()
+                )
+                results.append(trust.judge_audited(unverified, audits))
+                continue
             evidence = provenance.verify(
                 package.name, package.version, filename, sha256, claims.get(filename, [])
             )
             results.append(trust.judge(evidence, cfg.trust.mode, publishers, cfg.trust.unsigned))
     return results
+
+
+def trust_keygen(
+    name: str, private_dir: Path, trust_store: Path, repository: Path
+) -> tuple[Path, Path]:
+    """A signing key: private half 0600 outside the repository, public half in keys/."""
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        raise InputError(f"{name!r} is not a key name", hint="use letters, digits, . _ -")
+    if private_dir.resolve().is_relative_to(repository.resolve()):
+        raise InputError(
+            f"{private_dir}: inside the repository {repository}",
+            hint="private keys live outside it (default ~/.config/triage/keys)",
+        )
+    return provenance.generate_key(name, private_dir, trust_store / "keys")
+
+
+def trust_certify(
+    requirement: str,
+    criteria: str,
+    key_name: str,
+    private_dir: Path,
+    trust_store: Path,
+    who: str,
+    today: dt.date,
+    notes: str = "",
+    from_version: str | None = None,
+) -> dict[str, str]:
+    """Append a signed audit record to trust-store/audits.toml (layout and comments kept)."""
+    name, _, version = requirement.partition("==")
+    if not name or not version or parse_version_text(version) is None:
+        raise InputError(f"{requirement!r} is not PKG==VERSION", hint="e.g. requests==2.32.3")
+    record = {
+        "package": name,
+        "version": version,
+        "criteria": criteria,
+        "who": who,
+        "date": today.isoformat(),
+        "notes": notes,
+        "key": provenance.KEY_PREFIX + key_name,
+    }
+    if from_version:
+        record["from"] = from_version
+    if provenance.KEY_PREFIX + key_name not in provenance.load_public_keys(trust_store / "keys"):
+        raise InputError(
+            f"{trust_store}/keys/{key_name}.pub: no such public key",
+            hint=f"create it with `triage trust keygen {key_name}`",
+        )
+    record["signature"] = provenance.sign(record, private_dir / f"{key_name}.key")
+    config.append_table(trust_store / "audits.toml", "audit", record)
+    return record

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from triage.core.matching import parse_version
 from triage.models import (
     ArtifactEvidence,
+    AuditRecord,
     Identity,
     Level,
     PublisherRule,
     TrustResult,
     Verdict,
 )
-
-MODES = ("basic", "certified")
 
 
 def listed(rule: PublisherRule, identity: Identity, package: str) -> bool:
@@ -70,3 +70,52 @@ def judge(
             True,
         )
     return TrustResult(evidence, Verdict.UNTRUSTED, "; ".join(evidence.failures), True)
+
+
+def _same(a: str, b: str) -> bool:
+    parsed_a, parsed_b = parse_version(a), parse_version(b)
+    return parsed_a == parsed_b if parsed_a and parsed_b else a == b
+
+
+def audit_coverage(records: Sequence[AuditRecord], package: str, version: str) -> tuple[bool, str]:
+    """Covered by a full audit of this exact version, or by a chain of delta audits from an
+    audited version; records with a problem (signature, key) count for nothing."""
+    mine = [r for r in records if r.package == package]
+    usable = [r for r in mine if r.problem is None]
+    reached: dict[str, list[AuditRecord]] = {
+        r.version: [r] for r in usable if r.from_version is None
+    }
+    frontier = list(reached)
+    while frontier:
+        current = frontier.pop()
+        for delta in usable:
+            if (
+                delta.from_version is not None
+                and _same(delta.from_version, current)
+                and not any(_same(delta.version, seen) for seen in reached)
+            ):
+                reached[delta.version] = [*reached[current], delta]
+                frontier.append(delta.version)
+    for audited, chain in reached.items():
+        if _same(audited, version):
+            first = chain[0]
+            path = " -> ".join([first.version, *(d.version for d in chain[1:])])
+            how = f"audited {path}" if len(chain) > 1 else f"audited {first.version}"
+            return True, f"{how} ({first.criteria}, {first.who}, {first.source})"
+    problems = [
+        f"{r.source} record for {r.version}: {r.problem}"
+        for r in mine
+        if r.problem and _same(r.version, version)
+    ]
+    if problems:
+        return False, "; ".join(problems)
+    if not records:
+        return False, "no audit records: audit mode trusts nothing"
+    return False, f"no audit record covers {package} {version}"
+
+
+def judge_audited(evidence: ArtifactEvidence, records: Sequence[AuditRecord]) -> TrustResult:
+    covered, reason = audit_coverage(records, evidence.package, evidence.version)
+    return TrustResult(
+        evidence, Verdict.TRUSTED if covered else Verdict.UNTRUSTED, reason, not covered
+    )
