@@ -44,20 +44,22 @@ def check(
     mode: str,
     publishers: str | None = None,
     unsigned: str = "warn",
-    provenance: Path = PEP740,
+    provenance: Path | None = PEP740,
 ) -> tuple[int, dict[str, tuple[str, str]], str]:
     (root / "deny.toml").write_text(f'[trust]\nmode = "{mode}"\nunsigned = "{unsigned}"\n')
     store = root / "trust-store"
     store.mkdir(exist_ok=True)
     if publishers is not None:
         (store / "publishers.toml").write_text(publishers)
+    where = ["--provenance-dir", str(provenance)] if provenance is not None else []
     code = main(
         [
             "trust",
             "check",
             str(root),
-            "--provenance-dir",
-            str(provenance),
+            *where,
+            "--db",
+            str(root / "t.db"),
             "--config",
             str(root / "deny.toml"),
             "--trust-store",
@@ -397,3 +399,47 @@ def test_a_key_file_that_is_not_ed25519_is_exit_2(
     (store / "keys" / "p256.pub").write_text("not a key at all\n")
     code, err = audit_verdict(capsys, repo, "1.0")
     assert code == 2 and "p256.pub: not a PEM public key" in err
+
+
+def test_provenance_from_the_integrity_api_is_cached_for_offline_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    served: list[str] = []
+
+    class Integrity(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            served.append(self.path)
+            wanted = f"/integrity/pypi-attestations/0.0.19/{PYPI_ATTESTATIONS}/provenance"
+            body = (PEP740 / f"{PYPI_ATTESTATIONS}.provenance").read_bytes()
+            if self.path != wanted:
+                self.send_response(404)
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/vnd.pypi.integrity.v1+json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Integrity)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("TRIAGE_PYPI_URL", f"http://127.0.0.1:{server.server_address[1]}")
+    lock(tmp_path, *real_artifacts())
+    try:
+        code, verdicts, first_err = check(capsys, tmp_path, "basic", provenance=None)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert code == 0 and len(served) == 2, first_err
+    assert verdicts[PYPI_ATTESTATIONS][0] == "trusted"
+    assert verdicts[GITLAB_PROJECT] == ("unsigned", "no provenance for this file")  # 404
+    # PyPI is gone now: the cached provenance still verifies, offline.
+    code, verdicts, err = check(capsys, tmp_path, "basic", provenance=None)
+    assert code == 0 and verdicts[PYPI_ATTESTATIONS][0] == "trusted"
+    assert "using cached provenance only" in err

@@ -118,6 +118,11 @@ class AdvisoryDatabase:
         self.db.table("lockfile_cache").create(
             {"blob": str, "contents": str}, pk="blob", if_not_exists=True
         )
+        self.db.table("provenance_cache").create(
+            {"filename": str, "sha256": str, "provenance": str, "fetched": str},
+            pk=("filename", "sha256"),
+            if_not_exists=True,
+        )
         self.db.table("audit_runs").create(
             {
                 "id": int,
@@ -165,6 +170,23 @@ class AdvisoryDatabase:
             {"id": int, "number": int, "body": str, "created": str},
             pk="id",
             if_not_exists=True,
+        )
+
+    # --- provenance fetched from PyPI --------------------------------------------------------
+
+    def cached_provenance(self, filename: str, sha256: str) -> str | None:
+        rows = list(
+            self.db.query(
+                "select provenance from provenance_cache where filename = ? and sha256 = ?",
+                [filename, sha256],
+            )
+        )
+        return rows[0]["provenance"] if rows else None
+
+    def cache_provenance(self, filename: str, sha256: str, provenance: str, fetched: str) -> None:
+        self.db.table("provenance_cache").upsert(
+            {"filename": filename, "sha256": sha256, "provenance": provenance, "fetched": fetched},
+            pk=("filename", "sha256"),
         )
 
     # --- lockfile readings by git blob id ----------------------------------------------------

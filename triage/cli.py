@@ -384,22 +384,34 @@ def trust() -> None:
 @click.option(
     "--provenance-dir",
     type=click.Path(path_type=Path),
-    required=True,
-    help="Folder of <artifact>.provenance / <artifact>.publish.attestation files.",
+    default=None,
+    help="Folder of <artifact>.provenance / <artifact>.publish.attestation files "
+    "[default: PyPI's Integrity API ($TRIAGE_PYPI_URL), cached in the database].",
 )
 @common_options()
 def trust_check(
-    path: Path, lockfiles: tuple[Path, ...], provenance_dir: Path, common: Common
+    path: Path, lockfiles: tuple[Path, ...], provenance_dir: Path | None, common: Common
 ) -> int:
     """Artifact -> verdict with the reason; exit 1 when the trust policy fails."""
     from triage import service
     from triage.core.report import trust_json, trust_text
 
     cfg = common.load_config()
-    results = service.trust_check(path, list(lockfiles), cfg, common.trust_store, provenance_dir)
+    report = service.trust_check(
+        path,
+        list(lockfiles),
+        cfg,
+        common.trust_store,
+        provenance_dir,
+        common.db,
+        _now(),
+        index=os.environ.get("TRIAGE_PYPI_URL") or service.DEFAULT_PYPI,
+    )
+    for warning in report.warnings:
+        _say(common, f"warning: {warning}")
     render = trust_json if common.output_format == "json" else trust_text
-    click.echo(render(results, cfg.trust.mode), nl=False)
-    return EXIT_POLICY if any(r.fails for r in results) else EXIT_OK
+    click.echo(render(report.results, cfg.trust.mode), nl=False)
+    return EXIT_POLICY if report.fails else EXIT_OK
 
 
 def _default_private_dir() -> Path:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from packaging.utils import canonicalize_name
 
-from triage.errors import InputError
+from triage.errors import InputError, UpstreamError
 from triage.models import ArtifactEvidence, AuditRecord, Identity, PublisherRule
 
 if TYPE_CHECKING:
@@ -54,19 +54,30 @@ def _bad(path: Path, where: str, message: str) -> InputError:
 
 
 def _load(path: Path) -> list[Claim]:
+    return parse_claims(
+        path.read_text(encoding="utf-8", errors="replace"),
+        str(path),
+        provenance_object=path.name.endswith(".provenance"),
+    )
+
+
+def parse_claims(text: str, source: str, *, provenance_object: bool) -> list[Claim]:
+    """A provenance object (PyPI's, naming each bundle's publisher) or a bare attestation."""
     from pydantic import ValidationError
     from pypi_attestations import Attestation, Provenance
 
-    text = path.read_text(encoding="utf-8", errors="replace")
+    where_from = Path(source)
     try:
         json.loads(text)
     except json.JSONDecodeError as exc:
-        raise _bad(path, f"line {exc.lineno}, column {exc.colno}", f"not JSON: {exc.msg}") from exc
+        raise _bad(
+            where_from, f"line {exc.lineno}, column {exc.colno}", f"not JSON: {exc.msg}"
+        ) from exc
     try:
-        if path.name.endswith(".provenance"):
+        if provenance_object:
             provenance = Provenance.model_validate_json(text)
             return [
-                Claim(attestation, _publisher_identity(bundle.publisher), str(path))
+                Claim(attestation, _publisher_identity(bundle.publisher), source)
                 for bundle in provenance.attestation_bundles
                 for attestation in bundle.attestations
             ]
@@ -74,8 +85,31 @@ def _load(path: Path) -> list[Claim]:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        raise _bad(path, where, first["msg"]) from exc
-    return [Claim(attestation, claimed_identity(attestation), str(path))]
+        raise _bad(where_from, where, first["msg"]) from exc
+    return [Claim(attestation, claimed_identity(attestation), source)]
+
+
+def fetch_provenance(index: str, project: str, version: str, filename: str) -> str | None:
+    """PyPI's Integrity API: the provenance of one file, None when it has none (404).
+    Network failures are upstream errors."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    quoted = "/".join(urllib.parse.quote(part, safe="") for part in (project, version, filename))
+    request = urllib.request.Request(
+        f"{index.rstrip('/')}/integrity/{quoted}/provenance",
+        headers={"Accept": "application/vnd.pypi.integrity.v1+json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return str(response.read().decode("utf-8"))
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return None
+        raise UpstreamError(f"{request.full_url}: PyPI answered {exc.code}") from exc
+    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        raise UpstreamError(f"{request.full_url}: {exc}") from exc
 
 
 def load_directory(directory: Path) -> dict[str, list[Claim]]:

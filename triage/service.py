@@ -670,53 +670,116 @@ def last_successful_audit(db_path: Path) -> dt.datetime | None:
 # --- trust ------------------------------------------------------------------------------------
 
 
+DEFAULT_PYPI = "https://pypi.org"
+
+
+@dataclass
+class TrustReport:
+    results: list[TrustResult]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def fails(self) -> bool:
+        return any(r.fails for r in self.results)
+
+
+def _locked_artifacts(
+    packages: Sequence[Package], by_digest: Mapping[str, str]
+) -> list[tuple[Package, str, str]]:
+    """(package, file name, sha256) for every locked artifact with a digest, once each;
+    hash-only pins take their file name from provenance with that digest, when there is."""
+    found: list[tuple[Package, str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    for package in packages:
+        artifacts = [(a.filename, a.sha256) for a in package.artifacts if a.sha256]
+        for digest in package.hashes:
+            if digest.startswith("sha256:"):
+                sha = digest.removeprefix("sha256:")
+                name = by_digest.get(sha, f"{package.name}-{package.version} (sha256:{sha[:12]})")
+                artifacts.append((name, sha))
+        for filename, sha256 in artifacts:
+            if (filename, sha256) not in seen:
+                seen.add((filename, sha256))
+                found.append((package, filename, sha256))
+    return found
+
+
+def _fetched_claims(
+    db: advisory_db.AdvisoryDatabase,
+    artifacts: Sequence[tuple[Package, str, str]],
+    index: str,
+    now: dt.datetime,
+    warnings: list[str],
+) -> dict[str, list[provenance.Claim]]:
+    """Provenance from PyPI's Integrity API, cached in the database by file and digest; when
+    PyPI cannot be reached, what is cached is used and the rest has none."""
+    claims: dict[str, list[provenance.Claim]] = {}
+    reachable = True
+    for package, filename, sha256 in artifacts:
+        text = db.cached_provenance(filename, sha256)
+        if text is None and reachable and "(sha256:" not in filename:
+            try:
+                text = provenance.fetch_provenance(index, package.name, package.version, filename)
+            except UpstreamError as exc:
+                reachable = False
+                warnings.append(f"{exc.message}; using cached provenance only")
+            if text is not None:
+                db.cache_provenance(filename, sha256, text, now.isoformat(timespec="seconds"))
+        if text is not None:
+            claims[filename] = provenance.parse_claims(
+                text,
+                f"{index}/integrity/{package.name}/{package.version}/{filename}",
+                provenance_object=True,
+            )
+    return claims
+
+
 def trust_check(
     root: Path,
     explicit_lockfiles: Sequence[Path],
     cfg: Config,
     trust_store: Path,
     provenance_dir: Path | None,
-) -> list[TrustResult]:
+    db_path: Path,
+    now: dt.datetime,
+    index: str = DEFAULT_PYPI,
+) -> TrustReport:
     """A verdict for every locked artifact with a digest, under `[trust] mode`: provenance
-    for basic and certified, audit records for audit."""
+    (from --provenance-dir, else PyPI's Integrity API through the cache) for basic and
+    certified, audit records for audit."""
     packages, _, _ = read_lockfiles(root, explicit_lockfiles)
-    claims = provenance.load_directory(provenance_dir) if provenance_dir else {}
+    report = TrustReport([])
+    mode = cfg.trust.mode
+    publishers = provenance.load_publishers(trust_store / "publishers.toml")
+    audits = provenance.load_audits(trust_store) if mode == "audit" else []
+    if mode == "audit":
+        for package, filename, sha256 in _locked_artifacts(packages, {}):
+            unverified = ArtifactEvidence(package.name, package.version, filename, sha256, (), ())
+            report.results.append(trust.judge_audited(unverified, audits))
+        return report
+    if provenance_dir is not None:
+        claims = provenance.load_directory(provenance_dir)
+    else:
+        db = open_database(db_path)
+        try:
+            with db.transaction():
+                claims = _fetched_claims(
+                    db, _locked_artifacts(packages, {}), index, now, report.warnings
+                )
+        finally:
+            db.close()
     by_digest = {
         found[1]: found[0]
         for items in claims.values()
         for claim in items
         if (found := provenance.subject(claim)) is not None
     }
-    publishers = provenance.load_publishers(trust_store / "publishers.toml")
-    audits = provenance.load_audits(trust_store) if cfg.trust.mode == "audit" else []
-    results = []
-    seen: set[tuple[str, str]] = set()
-    for package in packages:
-        artifacts = [(a.filename, a.sha256) for a in package.artifacts if a.sha256]
-        for digest in package.hashes:
-            sha = digest.removeprefix("sha256:")
-            if digest.startswith("sha256:"):
-                artifacts.append(
-                    (
-                        by_digest.get(sha, f"{package.name}-{package.version} (sha256:{sha[:12]})"),
-                        sha,
-                    )
-                )
-        for filename, sha256 in artifacts:
-            if (filename, sha256) in seen:
-                continue
-            seen.add((filename, sha256))
-            if cfg.trust.mode == "audit":
-                unverified = ArtifactEvidence(
-                    package.name, package.version, filename, sha256, (), ()
-                )
-                results.append(trust.judge_audited(unverified, audits))
-                continue
-            evidence = provenance.verify(
-                package.name, package.version, filename, sha256, claims.get(filename, [])
-            )
-            results.append(trust.judge(evidence, cfg.trust.mode, publishers, cfg.trust.unsigned))
-    return results
+    for package, filename, sha256 in _locked_artifacts(packages, by_digest):
+        evidence = provenance.verify(
+            package.name, package.version, filename, sha256, claims.get(filename, [])
+        )
+        report.results.append(trust.judge(evidence, mode, publishers, cfg.trust.unsigned))
+    return report
 
 
 def trust_keygen(
