@@ -15,7 +15,7 @@ from triage.core.tracking import (
     TrackedIssue,
     reconcile,
 )
-from triage.models import AssessedFinding, Finding, FindingKey, Severity, Status
+from triage.models import Status
 
 TODAY = dt.date(2026, 11, 24)
 
@@ -23,20 +23,8 @@ TODAY = dt.date(2026, 11, 24)
 def tracked(
     severity: str = "high", fixed: tuple[str, ...] = (), status: Status = Status.ACTIVE
 ) -> Tracked:
-    finding = Finding(
-        FindingKey("PYSEC-1", "demo"),
-        (),
-        ("1.0",),
-        ("uv.lock",),
-        fixed,
-        Severity.parse(severity),
-        ("PYSEC-1",),
-    )
     return Tracked(
-        AssessedFinding(finding, status, None, True),
-        "PYSEC-1: demo 1.0",
-        "body",
-        Recorded(severity, fixed),
+        "PYSEC-1/demo", status, None, "PYSEC-1: demo 1.0", "body", Recorded(severity, fixed)
     )
 
 

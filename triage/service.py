@@ -479,7 +479,9 @@ def _dependencies(packages: Sequence[Package], direct: set[str]) -> dict[str, re
 def _tracked(item: AssessedFinding, dependencies: dict[str, report.Dependency]) -> tracking.Tracked:
     dependency = dependencies.get(item.finding.package, report.Dependency(None))
     return tracking.Tracked(
-        item=item,
+        key=str(item.finding.key),
+        status=item.status,
+        ignore=item.ignore,
         title=report.issue_title(item),
         body=report.issue_body(item, dependency),
         recorded=tracking.Recorded(item.finding.severity.label, item.finding.fixed_versions),
@@ -704,34 +706,72 @@ def _locked_artifacts(
     return found
 
 
+NO_PROVENANCE_RECHECK = dt.timedelta(days=1)
+
+
 def _fetched_claims(
     db: advisory_db.AdvisoryDatabase,
     artifacts: Sequence[tuple[Package, str, str]],
-    index: str,
+    index: str | None,
     now: dt.datetime,
     warnings: list[str],
 ) -> dict[str, list[provenance.Claim]]:
-    """Provenance from PyPI's Integrity API, cached in the database by file and digest; when
-    PyPI cannot be reached, what is cached is used and the rest has none."""
+    """Provenance from PyPI's Integrity API, cached in the database by file and digest (a
+    file with none is asked again after a day); with no index, or when PyPI cannot be
+    reached, only what is cached is used."""
     claims: dict[str, list[provenance.Claim]] = {}
-    reachable = True
+    reachable = index is not None
     for package, filename, sha256 in artifacts:
-        text = db.cached_provenance(filename, sha256)
-        if text is None and reachable and "(sha256:" not in filename:
+        cached = db.cached_provenance(filename, sha256)
+        text = cached[0] if cached else None
+        stale = cached is None or (
+            not cached[0] and now - (parse_timestamp(cached[1]) or now) > NO_PROVENANCE_RECHECK
+        )
+        if stale and reachable and index is not None and "(sha256:" not in filename:
             try:
                 text = provenance.fetch_provenance(index, package.name, package.version, filename)
             except UpstreamError as exc:
                 reachable = False
                 warnings.append(f"{exc.message}; using cached provenance only")
-            if text is not None:
-                db.cache_provenance(filename, sha256, text, now.isoformat(timespec="seconds"))
-        if text is not None:
+            else:
+                db.cache_provenance(filename, sha256, text or "", now.isoformat(timespec="seconds"))
+        if text:
             claims[filename] = provenance.parse_claims(
                 text,
                 f"{index}/integrity/{package.name}/{package.version}/{filename}",
                 provenance_object=True,
             )
     return claims
+
+
+def _judge_trust(
+    packages: Sequence[Package],
+    cfg: Config,
+    trust_store: Path,
+    claims: Mapping[str, list[provenance.Claim]],
+) -> list[TrustResult]:
+    publishers = provenance.load_publishers(trust_store / "publishers.toml")
+    if cfg.trust.mode == "audit":
+        audits = provenance.load_audits(trust_store)
+        return [
+            trust.judge_audited(ArtifactEvidence(p.name, p.version, name, sha, (), ()), audits)
+            for p, name, sha in _locked_artifacts(packages, {})
+        ]
+    by_digest = {
+        found[1]: found[0]
+        for items in claims.values()
+        for claim in items
+        if (found := provenance.subject(claim)) is not None
+    }
+    return [
+        trust.judge(
+            provenance.verify(p.name, p.version, name, sha, claims.get(name, [])),
+            cfg.trust.mode,
+            publishers,
+            cfg.trust.unsigned,
+        )
+        for p, name, sha in _locked_artifacts(packages, by_digest)
+    ]
 
 
 def trust_check(
@@ -742,24 +782,17 @@ def trust_check(
     provenance_dir: Path | None,
     db_path: Path,
     now: dt.datetime,
-    index: str = DEFAULT_PYPI,
+    index: str | None = DEFAULT_PYPI,
 ) -> TrustReport:
     """A verdict for every locked artifact with a digest, under `[trust] mode`: provenance
     (from --provenance-dir, else PyPI's Integrity API through the cache) for basic and
     certified, audit records for audit."""
     packages, _, _ = read_lockfiles(root, explicit_lockfiles)
     report = TrustReport([])
-    mode = cfg.trust.mode
-    publishers = provenance.load_publishers(trust_store / "publishers.toml")
-    audits = provenance.load_audits(trust_store) if mode == "audit" else []
-    if mode == "audit":
-        for package, filename, sha256 in _locked_artifacts(packages, {}):
-            unverified = ArtifactEvidence(package.name, package.version, filename, sha256, (), ())
-            report.results.append(trust.judge_audited(unverified, audits))
-        return report
+    claims: dict[str, list[provenance.Claim]] = {}
     if provenance_dir is not None:
         claims = provenance.load_directory(provenance_dir)
-    else:
+    elif cfg.trust.mode != "audit":
         db = open_database(db_path)
         try:
             with db.transaction():
@@ -768,17 +801,7 @@ def trust_check(
                 )
         finally:
             db.close()
-    by_digest = {
-        found[1]: found[0]
-        for items in claims.values()
-        for claim in items
-        if (found := provenance.subject(claim)) is not None
-    }
-    for package, filename, sha256 in _locked_artifacts(packages, by_digest):
-        evidence = provenance.verify(
-            package.name, package.version, filename, sha256, claims.get(filename, [])
-        )
-        report.results.append(trust.judge(evidence, mode, publishers, cfg.trust.unsigned))
+    report.results = _judge_trust(packages, cfg, trust_store, claims)
     return report
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from triage.core.policy import effective_severity
-from triage.models import AdvisoriesConfig, AssessedFinding, Status
+from triage.models import AdvisoriesConfig, AssessedFinding, IgnoreRule, Status
 
 KEY_MARKER = "<!-- triage:key={key} -->"
 STATE_MARKER = "<!-- triage:state={state} -->"
@@ -109,9 +109,12 @@ Action = OpenIssue | CommentOn | EditBody | CloseIssue | ReopenIssue
 
 @dataclass(frozen=True)
 class Tracked:
-    """A finding the audit wants tracked, with the body it should have now."""
+    """Something the audit tracks (an advisory finding, an untrusted package version), with
+    the title and body its issue should have now."""
 
-    item: AssessedFinding
+    key: str
+    status: Status
+    ignore: IgnoreRule | None
     title: str
     body: str  # without the state marker
     recorded: Recorded
@@ -133,9 +136,9 @@ def _updates(want: Tracked, issue: TrackedIssue, today: dt.date) -> tuple[list[s
     if before.severity and before.severity != now.severity:
         notes.append(f"Severity changed from {before.severity} to {now.severity}.")
     warned = before.expiry_warned
-    rule = want.item.ignore
+    rule = want.ignore
     if (
-        want.item.status is Status.IGNORED
+        want.status is Status.IGNORED
         and rule is not None
         and rule.expires is not None
         and (rule.expires - today).days <= EXPIRY_WARNING_DAYS
@@ -160,9 +163,9 @@ def reconcile(
     Issues whose finding is gone are closed; comments go before the body records them, so a
     crash in between repeats a note rather than losing one."""
     actions: list[Action] = []
-    keys_present = {str(t.item.finding.key) for t in present}
+    keys_present = {t.key for t in present}
     for want in wanted:
-        key = str(want.item.finding.key)
+        key = want.key
         issue = issues.get(key)
         if issue is None:
             actions.append(OpenIssue(key, want.title, want.body + "\n" + want.recorded.marker()))
@@ -171,7 +174,7 @@ def reconcile(
         if not issue.is_open:
             why = (
                 "its ignore expired"
-                if want.item.status is Status.IGNORE_EXPIRED
+                if want.status is Status.IGNORE_EXPIRED
                 else "the finding is back"
             )
             actions.append(ReopenIssue(issue.number, f"Reopened: {why}."))
@@ -180,7 +183,7 @@ def reconcile(
         if body != issue.body:
             actions.append(EditBody(issue.number, body))
     for other in present:
-        issue = issues.get(str(other.item.finding.key))
+        issue = issues.get(other.key)
         if issue is None:
             continue
         notes, recorded = _updates(other, issue, today)
@@ -188,7 +191,7 @@ def reconcile(
         body = other.body + "\n" + recorded.marker()
         if notes and body != issue.body:
             actions.append(EditBody(issue.number, body))
-    wanted_keys = {str(w.item.finding.key) for w in wanted}
+    wanted_keys = {w.key for w in wanted}
     for key, issue in sorted(issues.items()):
         if issue.is_open and key not in wanted_keys and key not in keys_present:
             actions.append(
