@@ -442,5 +442,5 @@ def test_provenance_from_the_integrity_api_is_cached_for_offline_runs(
     # PyPI is gone now: both answers (the provenance and the 404) come from the cache, and
     # the provenance still verifies, offline; any request would have warned.
     code, verdicts, err = check(capsys, tmp_path, "basic", provenance=None)
-    assert code == 0 and verdicts[PYPI_ATTESTATIONS][0] == "trusted"
+    assert code == 0 and verdicts[PYPI_ATTESTATIONS][0] == "trusted", err
     assert verdicts[GITLAB_PROJECT][0] == "unsigned" and "warning" not in err

@@ -174,14 +174,16 @@ class AdvisoryDatabase:
 
     # --- provenance fetched from PyPI --------------------------------------------------------
 
-    def cached_provenance(self, filename: str, sha256: str) -> str | None:
+    def cached_provenance(self, filename: str, sha256: str) -> tuple[str, str] | None:
+        """(provenance, fetched); an empty provenance records that PyPI had none."""
         rows = list(
             self.db.query(
-                "select provenance from provenance_cache where filename = ? and sha256 = ?",
+                "select provenance, fetched from provenance_cache "
+                "where filename = ? and sha256 = ?",
                 [filename, sha256],
             )
         )
-        return rows[0]["provenance"] if rows else None
+        return (rows[0]["provenance"], rows[0]["fetched"]) if rows else None
 
     def cache_provenance(self, filename: str, sha256: str, provenance: str, fetched: str) -> None:
         self.db.table("provenance_cache").upsert(
