@@ -31,7 +31,15 @@ class AuditJob:
             factory = service.tracker_factory(
                 cfg.github.repository, cfg.github.labels, os.environ, _now()
             )
-            report = service.audit(self.root, self.db, cfg, factory, _now, scheduled_for=slot)
+            report = service.audit(
+                self.root,
+                self.db,
+                cfg,
+                factory,
+                _now,
+                scheduled_for=slot,
+                pypi_index=os.environ.get("TRIAGE_PYPI_URL") or service.DEFAULT_PYPI,
+            )
         except TriageError as exc:
             log.error("audit for %s failed: %s", slot, exc.message)
             return

@@ -20,6 +20,12 @@ NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
 GITHUB_TOKEN = "ghp_test_token_do_not_print"
 
 
+@pytest.fixture(autouse=True)
+def no_pypi(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never touch the network: PyPI's Integrity API is a closed loopback port."""
+    monkeypatch.setenv("TRIAGE_PYPI_URL", "http://127.0.0.1:9")
+
+
 @pytest.fixture(scope="session")
 def synced_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The full PyPA advisory database synced once; tests must not change its advisories."""

@@ -444,3 +444,54 @@ def test_provenance_from_the_integrity_api_is_cached_for_offline_runs(
     code, verdicts, err = check(capsys, tmp_path, "basic", provenance=None)
     assert code == 0 and verdicts[PYPI_ATTESTATIONS][0] == "trusted", err
     assert verdicts[GITLAB_PROJECT][0] == "unsigned" and "warning" not in err
+
+
+def test_the_audit_tracks_untrusted_package_versions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from triage import advisory_db, service
+
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    lock(repo, ("pypi-attestations", "0.0.19", PYPI_ATTESTATIONS, DIGESTS[PYPI_ATTESTATIONS]))
+    (repo / "deny.toml").write_text(
+        f'[advisories]\nsources = ["{tmp_path / "none"}"]\n[trust]\nmode = "certified"\n'
+    )
+    (tmp_path / "none").mkdir()
+    store = repo / "trust-store"
+    store.mkdir()
+    db = tmp_path / "t.db"
+    cache = advisory_db.AdvisoryDatabase(db)  # provenance fetched earlier, now cached
+    cache.cache_provenance(
+        PYPI_ATTESTATIONS,
+        DIGESTS[PYPI_ATTESTATIONS],
+        (PEP740 / f"{PYPI_ATTESTATIONS}.provenance").read_text(),
+        "2026-11-24",
+    )
+    cache.close()
+    args = [
+        "audit",
+        str(repo),
+        "--db",
+        str(db),
+        "--config",
+        str(repo / "deny.toml"),
+        "--trust-store",
+        str(store),
+    ]
+    assert main(args) == 1  # certified with an empty trust store trusts nothing
+    err = capsys.readouterr().err
+    assert "trust (certified): 0 trusted, 1 untrusted, 0 unsigned" in err
+    assert service.local_issues(db, include_closed=True) == [
+        {
+            "number": 1,
+            "key": "untrusted/pypi-attestations==0.0.19",
+            "state": "open",
+            "title": "Untrusted dependency: pypi-attestations 0.0.19",
+        }
+    ]
+    (store / "publishers.toml").write_text(TRAIL_OF_BITS.format(workflow="release.yml"))
+    assert main(args) == 0
+    assert "1 trusted, 0 untrusted" in capsys.readouterr().err
+    assert service.local_issues(db, include_closed=True)[0]["state"] == "closed"

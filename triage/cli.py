@@ -327,15 +327,28 @@ def audit(path: Path, ref: str | None, repository: str | None, common: Common) -
         repository or cfg.github.repository, cfg.github.labels, os.environ, _now()
     )
     with _progress(common) as progress:
-        report = service.audit(path, common.db, cfg, factory, _now, ref=ref, progress=progress)
+        report = service.audit(
+            path,
+            common.db,
+            cfg,
+            factory,
+            _now,
+            ref=ref,
+            progress=progress,
+            trust_store=common.trust_store,
+            pypi_index=os.environ.get("TRIAGE_PYPI_URL") or service.DEFAULT_PYPI,
+        )
     if report.skipped:
         _say(common, f"audit skipped: {report.skipped}")
         return EXIT_OK
     assert report.scan is not None and report.sync is not None
-    for message in report.sync.unreachable + report.sync.warnings:
+    for message in report.sync.unreachable + report.sync.warnings + report.warnings:
         _say(common, f"warning: {message}")
     click.echo(RENDERERS[common.output_format](report.scan), nl=False)
     done = ", ".join(f"{what} {n}" for what, n in report.actions.items())
+    verdicts = [item.verdict.value for item in report.trust]
+    trusted = ", ".join(f"{verdicts.count(v)} {v}" for v in ("trusted", "untrusted", "unsigned"))
+    _say(common, f"trust ({cfg.trust.mode}): {trusted}")
     _say(common, f"audit run {report.run}: tracking issues {done}")
     return EXIT_POLICY if report.fails else EXIT_OK
 

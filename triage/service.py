@@ -31,6 +31,7 @@ from triage.models import (
     LockfileContents,
     Package,
     ScanResult,
+    Status,
     TrustResult,
     Unpinned,
 )
@@ -441,10 +442,13 @@ class AuditReport:
     scan: ScanResult | None = None
     sync: SyncReport | None = None
     actions: dict[str, int] = field(default_factory=dict)
+    trust: list[TrustResult] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def fails(self) -> bool:
-        return self.scan is not None and self.scan.fails
+        untrusted = any(item.fails for item in self.trust)
+        return untrusted or (self.scan is not None and self.scan.fails)
 
 
 TrackerFactory = Callable[[advisory_db.AdvisoryDatabase], tracking.IssueTracker]
@@ -520,7 +524,7 @@ def _apply(
 
 def _audit_scan(
     root: Path, ref: str | None, cfg: Config, db: advisory_db.AdvisoryDatabase, now: dt.datetime
-) -> tuple[ScanResult, Config, dict[str, report.Dependency]]:
+) -> tuple[ScanResult, Config, dict[str, report.Dependency], list[Package]]:
     if ref is None:
         packages, unpinned, names = read_lockfiles(root, [])
         pyproject = root / "pyproject.toml"
@@ -551,7 +555,8 @@ def _audit_scan(
         tuple(names),
         len(packages),
     )
-    return result, cfg, _dependencies(packages, lockfiles.direct_names(pyproject_text))
+    direct = lockfiles.direct_names(pyproject_text)
+    return result, cfg, _dependencies(packages, direct), packages
 
 
 def audit(
@@ -564,9 +569,12 @@ def audit(
     ref: str | None = None,
     scheduled_for: str | None = None,
     progress: Progress | None = None,
+    trust_store: Path | None = None,
+    pypi_index: str | None = None,
 ) -> AuditReport:
-    """The daily job: sync, scan the default branch, reconcile tracking issues, record the
-    run. Safe to kill and re-run at any point; a second audit at once does not run."""
+    """The daily job: sync, scan the default branch, check trust, reconcile tracking issues,
+    record the run. Safe to kill and re-run at any point; a second audit at once does not
+    run. Provenance comes from the cache, and from `pypi_index` when one is given."""
     with advisory_db.audit_lock(db_path) as held:
         if not held:
             return AuditReport(skipped="another audit is running on this database")
@@ -586,8 +594,16 @@ def audit(
             result.sync = sync(db_path, cfg.advisories.sources, now, progress)
             db = open_database(db_path)
             try:
-                result.scan = _audit_tracking(
-                    root, ref, cfg, db, tracker_factory, now, result.actions
+                _audit_tracking(
+                    root,
+                    ref,
+                    cfg,
+                    db,
+                    tracker_factory,
+                    now,
+                    result,
+                    trust_store or root / "trust-store",
+                    pypi_index,
                 )
             finally:
                 db.close()
@@ -614,20 +630,33 @@ def _audit_tracking(
     db: advisory_db.AdvisoryDatabase,
     tracker_factory: TrackerFactory,
     now: dt.datetime,
-    counts: dict[str, int],
-) -> ScanResult:
-    """Scan, then bring the tracker in line; `counts` tallies what was done, even if it fails
-    half-way."""
-    scan_result, cfg, dependencies = _audit_scan(root, ref, cfg, db, now)
+    result: AuditReport,
+    trust_store: Path,
+    pypi_index: str | None,
+) -> None:
+    """Scan and check trust, then bring the tracker in line; `result.actions` tallies what was
+    done, even if it fails half-way."""
+    scan_result, cfg, dependencies, packages = _audit_scan(root, ref, cfg, db, now)
+    result.scan = scan_result
+    claims = {}
+    if cfg.trust.mode != "audit":
+        with db.transaction():
+            claims = _fetched_claims(
+                db, _locked_artifacts(packages, {}), pypi_index, now, result.warnings
+            )
+    result.trust = _judge_trust(packages, cfg, trust_store, claims)
     tracker = tracker_factory(db)
     issues = tracker.tracked_issues()
-    wanted: list[tracking.Tracked] = []
+    wanted: list[tracking.Tracked] = _untrusted(result.trust, cfg.trust.mode)
     present: list[tracking.Tracked] = []
     for item in scan_result.findings:
         goal = _tracked(item, dependencies)
         (wanted if tracking.wants_issue(item, cfg.advisories) else present).append(goal)
     opened = _apply(
-        tracker, tracking.reconcile(wanted, present, issues, now.date()), cfg.github.labels, counts
+        tracker,
+        tracking.reconcile(wanted, present, issues, now.date()),
+        cfg.github.labels,
+        result.actions,
     )
     urls = {key: issue.url for key, issue in issues.items()} | opened
     advisory_db.AuditStore(db).record_findings(
@@ -645,7 +674,25 @@ def _audit_tracking(
         ),
         now.isoformat(timespec="seconds"),
     )
-    return scan_result
+
+
+def _untrusted(results: Sequence[TrustResult], mode: str) -> list[tracking.Tracked]:
+    """One tracked item per package version with an artifact that fails the trust policy."""
+    failing: dict[tuple[str, str], list[TrustResult]] = {}
+    for item in results:
+        if item.fails:
+            failing.setdefault((item.evidence.package, item.evidence.version), []).append(item)
+    return [
+        tracking.Tracked(
+            key=f"untrusted/{package}=={version}",
+            status=Status.ACTIVE,
+            ignore=None,
+            title=f"Untrusted dependency: {package} {version}",
+            body=report.untrusted_issue_body(package, version, mode, items),
+            recorded=tracking.Recorded("untrusted", ()),
+        )
+        for (package, version), items in sorted(failing.items())
+    ]
 
 
 def local_issues(db_path: Path, *, include_closed: bool) -> list[dict[str, object]]:

@@ -422,3 +422,20 @@ def trust_text(results: Sequence[TrustResult], mode: str) -> str:
         + f"; {sum(1 for r in results if r.fails)} failing the policy"
     )
     return "\n".join(lines) + "\n"
+
+
+def untrusted_issue_body(
+    package: str, version: str, mode: str, results: Sequence[TrustResult]
+) -> str:
+    lines = [
+        KEY_MARKER.format(key=f"untrusted/{package}=={version}"),
+        f"**{package} {version}** fails the `{mode}` trust policy.",
+        "",
+        *[f"- `{r.evidence.filename}`: {r.verdict.value}: {_cell(r.reason)}" for r in results],
+        "",
+        "**Suggested response:** find out who published it. If the publisher is legitimate, "
+        "list it in `trust-store/publishers.toml` (certified mode) or review the release and "
+        f"record it with `triage trust certify {package}=={version} --criteria safe-to-deploy "
+        "--key NAME` (audit mode); otherwise pin a version that is trusted.",
+    ]
+    return "\n".join(lines)

@@ -198,7 +198,7 @@ def reconcile(
                 CloseIssue(
                     issue.number,
                     "Closed: the finding is gone from the default branch (upgraded past the fix, "
-                    "removed, or the advisory was withdrawn).",
+                    "removed, the advisory withdrawn, or the dependency now trusted).",
                 )
             )
     return actions
