@@ -250,6 +250,7 @@ def test_cli_diff_json_schema(
         "fixed",
         "unchanged",
         "policy_changes",
+        "trust",
     ]
     assert document["schema"] == "triage/diff-v1"
     assert document["head"] == repo.git("rev-parse", "HEAD")

@@ -495,3 +495,59 @@ def test_the_audit_tracks_untrusted_package_versions(
     assert main(args) == 0
     assert "1 trusted, 0 untrusted" in capsys.readouterr().err
     assert service.local_issues(db, include_closed=True)[0]["state"] == "closed"
+
+
+def test_diff_lists_artifacts_that_became_untrusted_judged_by_the_base_trust_store(
+    tmp_path: Path,
+) -> None:
+    from tests.conftest import NOW
+    from tests.gitrepos import GitRepo
+    from triage import advisory_db, service
+
+    db = tmp_path / "t.db"
+    service.sync(db, [], NOW)
+    cache = advisory_db.AdvisoryDatabase(db)
+    cache.cache_provenance(
+        PYPI_ATTESTATIONS,
+        DIGESTS[PYPI_ATTESTATIONS],
+        (PEP740 / f"{PYPI_ATTESTATIONS}.provenance").read_text(),
+        "2026-11-24",
+    )
+    gitlab = json.loads((PEP740 / f"{GITLAB_PROJECT}.publish.attestation").read_text())
+    as_provenance = {
+        "version": 1,
+        "attestation_bundles": [
+            {
+                "publisher": {
+                    "kind": "GitLab",
+                    "repository": "facutuesca/gitlab-oidc-project",
+                    "workflow_filepath": ".gitlab-ci.yml",
+                },
+                "attestations": [gitlab],
+            }
+        ],
+    }
+    cache.cache_provenance(
+        GITLAB_PROJECT, DIGESTS[GITLAB_PROJECT], json.dumps(as_provenance), "2026-11-24"
+    )
+    cache.close()
+    repo = GitRepo(tmp_path / "repo")
+    lock(repo.root, real_artifacts()[0])
+    repo.commit(
+        "base",
+        {
+            "deny.toml": '[trust]\nmode = "certified"\n',
+            "trust-store/publishers.toml": TRAIL_OF_BITS.format(workflow="release.yml"),
+        },
+    )
+    repo.branch("feature")
+    lock(repo.root, *real_artifacts())
+    repo.commit(
+        "add a GitLab-published package and vouch for it in the same PR",
+        {"trust-store/publishers.toml": TRAIL_OF_BITS.format(workflow="release.yml") + GITLAB},
+    )
+    result = service.diff(repo.root, "main", "HEAD", db, NOW)
+    assert [r.evidence.filename for r in result.became_untrusted] == [GITLAB_PROJECT]
+    assert "does not list for gitlab-oidc-project" in result.became_untrusted[0].reason
+    assert result.policy.trust_store_changed == ("trust-store/publishers.toml",)
+    assert result.fails

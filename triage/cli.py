@@ -260,12 +260,15 @@ def _run_diff(path: Path, base_ref: str, head_ref: str, common: Common) -> DiffR
         _now(),
         config_path=_repo_relative(common.config, path),
         trust_dir=_repo_relative(common.trust_store, path),
+        pypi_index=os.environ.get("TRIAGE_PYPI_URL") or service.DEFAULT_PYPI,
     )
 
 
 def _report_diff(result: DiffResult, common: Common) -> int:
     from triage.core.report import DIFF_RENDERERS
 
+    for warning in result.warnings:
+        _say(common, f"warning: {warning}")
     click.echo(DIFF_RENDERERS[common.output_format](result), nl=False)
     return EXIT_POLICY if result.fails else EXIT_OK
 

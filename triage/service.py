@@ -382,6 +382,7 @@ def diff(
     now: dt.datetime,
     config_path: str = "deny.toml",
     trust_dir: str = "trust-store",
+    pypi_index: str | None = None,
 ) -> diffing.DiffResult:
     """Findings new at head against the merge-base of the two refs, fixed ones, and the policy
     the change makes; both sides read from git objects and matched on one database snapshot."""
@@ -389,6 +390,7 @@ def diff(
     base_tip = gitrepo.resolve(repo, base_ref)
     base = gitrepo.merge_base(repo, base_tip, head, base_ref, head_ref)
     _ensure_data(db_path, now)
+    warnings: list[str] = []
     db = open_database(db_path)
     try:
         with db.transaction():
@@ -399,6 +401,9 @@ def diff(
         head_match = _match(db, head_side.packages)
         base_match = _match(db, base_side.packages)
         info = database_info(db, now)
+        newly_untrusted = _trust_change(
+            repo, db, base_side, head_side, trust_dir, pypi_index, now, warnings
+        )
     finally:
         db.close()
     changes = diffing.policy_changes(
@@ -407,7 +412,7 @@ def diff(
         base_side.trust,
         head_side.trust,
     )
-    return diffing.diff(
+    result = diffing.diff(
         base,
         head,
         base_match.findings,
@@ -418,6 +423,35 @@ def diff(
         info,
         now,
     )
+    return replace(result, became_untrusted=newly_untrusted, warnings=tuple(warnings))
+
+
+def _trust_change(
+    repo: Path,
+    db: advisory_db.AdvisoryDatabase,
+    base: TreeSide,
+    head: TreeSide,
+    trust_dir: str,
+    pypi_index: str | None,
+    now: dt.datetime,
+    warnings: list[str],
+) -> tuple[TrustResult, ...]:
+    """Both sides judged by the base's [trust] mode and trust store, read from git objects."""
+    with tempfile.TemporaryDirectory(prefix="triage-trust-") as scratch:
+        store = Path(scratch)
+        blobs = gitrepo.read_blobs(repo, sorted(set(base.trust.values())))
+        for path, blob in base.trust.items():
+            target = store / PurePosixPath(path).relative_to(trust_dir)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(blobs[blob])
+        claims: dict[str, list[provenance.Claim]] = {}
+        if base.config.trust.mode != "audit":
+            artifacts = _locked_artifacts([*base.packages, *head.packages], {})
+            with db.transaction():
+                claims = _fetched_claims(db, artifacts, pypi_index, now, warnings)
+        before = _judge_trust(base.packages, base.config, store, claims)
+        after = _judge_trust(head.packages, base.config, store, claims)
+    return diffing.became_untrusted(before, after)
 
 
 def pr_comment(

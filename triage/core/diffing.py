@@ -19,6 +19,7 @@ from triage.models import (
     FindingKey,
     IgnoreRule,
     Status,
+    TrustResult,
 )
 
 
@@ -44,10 +45,12 @@ class DiffResult:
     suppressed_by_head: tuple[FindingKey, ...]
     policy: PolicyChanges
     database: DatabaseInfo
+    became_untrusted: tuple[TrustResult, ...] = ()  # judged with the base's trust store
+    warnings: tuple[str, ...] = ()
 
     @property
     def fails(self) -> bool:
-        return any(item.fails for item in self.new)
+        return any(item.fails for item in self.new) or bool(self.became_untrusted)
 
 
 def _wider(base: IgnoreRule, head: IgnoreRule) -> bool:
@@ -91,6 +94,18 @@ def policy_changes(
         if base_trust.get(path) != head_trust.get(path)
     )
     return PolicyChanges(tuple(added), tuple(unpaired_base), tuple(loosened), tuple(changed))
+
+
+def became_untrusted(
+    base: Sequence[TrustResult], head: Sequence[TrustResult]
+) -> tuple[TrustResult, ...]:
+    """Artifacts failing the trust policy at head that did not fail it at the merge-base."""
+    failing_before = {(r.evidence.package, r.evidence.filename) for r in base if r.fails}
+    return tuple(
+        r
+        for r in head
+        if r.fails and (r.evidence.package, r.evidence.filename) not in failing_before
+    )
 
 
 def diff(

@@ -200,6 +200,7 @@ def diff_json(result: DiffResult) -> str:
             "trust_store_paths": list(changes.trust_store_changed),
             "suppressed_by_pr": [str(key) for key in result.suppressed_by_head],
         },
+        "trust": {"became_untrusted": [trust_artifact_json(r) for r in result.became_untrusted]},
     }
     return json.dumps(document, indent=2) + "\n"
 
@@ -270,6 +271,13 @@ def pr_comment(result: DiffResult) -> str:
     if result.fixed:
         lines += ["", "### Fixed by this pull request", ""]
         lines += [f"- `{f.finding.key}` ({_cell(_versions(f))})" for f in result.fixed]
+    if result.became_untrusted:
+        lines += ["", "### Newly untrusted dependencies", ""]
+        lines += [
+            f"- `{r.evidence.filename}` ({_cell(r.evidence.package)} "
+            f"{_cell(r.evidence.version)}): {r.verdict.value}: {_cell(r.reason)}"
+            for r in result.became_untrusted
+        ]
     policy_lines = _policy_lines(result)
     if policy_lines:
         lines += ["", "### Policy changes — flagged for review", "", *policy_lines]
@@ -285,6 +293,10 @@ def diff_text(result: DiffResult) -> str:
             for f in items
         ]
     lines.append(f"{len(result.unchanged)} unchanged finding(s)")
+    lines += [
+        f"untrusted  {r.evidence.filename}  ({r.evidence.package} {r.evidence.version}): {r.reason}"
+        for r in result.became_untrusted
+    ]
     policy_lines = _policy_lines(result)
     if policy_lines:
         lines += ["policy changes (review):", *policy_lines]
@@ -386,22 +398,23 @@ def issue_body(item: AssessedFinding, dependency: Dependency) -> str:
 TRUST_SCHEMA = "triage/trust-v1"
 
 
+def trust_artifact_json(result: TrustResult) -> dict[str, Any]:
+    return {
+        "package": result.evidence.package,
+        "version": result.evidence.version,
+        "filename": result.evidence.filename,
+        "sha256": result.evidence.sha256,
+        "verdict": result.verdict.value,
+        "reason": result.reason,
+        "fails": result.fails,
+    }
+
+
 def trust_json(results: Sequence[TrustResult], mode: str) -> str:
     document = {
         "schema": TRUST_SCHEMA,
         "mode": mode,
-        "artifacts": [
-            {
-                "package": r.evidence.package,
-                "version": r.evidence.version,
-                "filename": r.evidence.filename,
-                "sha256": r.evidence.sha256,
-                "verdict": r.verdict.value,
-                "reason": r.reason,
-                "fails": r.fails,
-            }
-            for r in results
-        ],
+        "artifacts": [trust_artifact_json(r) for r in results],
     }
     return json.dumps(document, indent=2) + "\n"
 
