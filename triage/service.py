@@ -436,7 +436,8 @@ def _trust_change(
     now: dt.datetime,
     warnings: list[str],
 ) -> tuple[TrustResult, ...]:
-    """Both sides judged by the base's [trust] mode and trust store, read from git objects."""
+    """Head's new artifacts judged by the base's [trust] mode and trust store (read from git
+    objects); only they can have become untrusted, so only their provenance is fetched."""
     with tempfile.TemporaryDirectory(prefix="triage-trust-") as scratch:
         store = Path(scratch)
         blobs = gitrepo.read_blobs(repo, sorted(set(base.trust.values())))
@@ -444,14 +445,20 @@ def _trust_change(
             target = store / PurePosixPath(path).relative_to(trust_dir)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(blobs[blob])
+        locked_before = {(name, sha) for _, name, sha in _locked_artifacts(base.packages, {})}
+        changed = [
+            p
+            for p in head.packages
+            if any((name, sha) not in locked_before for _, name, sha in _locked_artifacts([p], {}))
+        ]
         claims: dict[str, list[provenance.Claim]] = {}
         if base.config.trust.mode != "audit":
-            artifacts = _locked_artifacts([*base.packages, *head.packages], {})
             with db.transaction():
-                claims = _fetched_claims(db, artifacts, pypi_index, now, warnings)
-        before = _judge_trust(base.packages, base.config, store, claims)
-        after = _judge_trust(head.packages, base.config, store, claims)
-    return diffing.became_untrusted(before, after)
+                claims = _fetched_claims(
+                    db, _locked_artifacts(changed, {}), pypi_index, now, warnings
+                )
+        after = _judge_trust(changed, base.config, store, claims)
+    return diffing.became_untrusted(locked_before, after)
 
 
 def pr_comment(

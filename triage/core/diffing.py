@@ -97,14 +97,14 @@ def policy_changes(
 
 
 def became_untrusted(
-    base: Sequence[TrustResult], head: Sequence[TrustResult]
+    base_artifacts: set[tuple[str, str]], head: Sequence[TrustResult]
 ) -> tuple[TrustResult, ...]:
-    """Artifacts failing the trust policy at head that did not fail it at the merge-base."""
-    failing_before = {(r.evidence.package, r.evidence.filename) for r in base if r.fails}
+    """Artifacts failing the trust policy at head that the merge-base did not lock: one that
+    was locked there, with the same digest, has the same verdict on both sides."""
     return tuple(
         r
         for r in head
-        if r.fails and (r.evidence.package, r.evidence.filename) not in failing_before
+        if r.fails and (r.evidence.filename, r.evidence.sha256) not in base_artifacts
     )
 
 
