@@ -70,7 +70,7 @@ def check(
     )
     out, err = capsys.readouterr()
     assert "Traceback" not in err
-    if code == 2:
+    if code >= 2:  # an error: the message is all there is
         return code, {}, err
     verdicts = {a["filename"]: (a["verdict"], a["reason"]) for a in json.loads(out)["artifacts"]}
     return code, verdicts, err
@@ -279,7 +279,7 @@ def audited(
 def audit_verdict(capsys: pytest.CaptureFixture[str], repo: Path, version: str) -> tuple[int, str]:
     lock(repo, ("demo", version, f"demo-{version}.tar.gz", "cd" * 32))
     code, verdicts, err = check(capsys, repo, "audit", provenance=PEP740)
-    if code == 2:
+    if code >= 2:
         return code, err
     return code, verdicts[f"demo-{version}.tar.gz"][1]
 
@@ -551,3 +551,52 @@ def test_diff_lists_artifacts_that_became_untrusted_judged_by_the_base_trust_sto
     assert "does not list for gitlab-oidc-project" in result.became_untrusted[0].reason
     assert result.policy.trust_store_changed == ("trust-store/publishers.toml",)
     assert result.fails
+
+
+def test_an_import_by_url_is_pinned_cached_and_refused_when_changed(
+    audited: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import hashlib
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    repo, store, _ = audited
+    content = {
+        "body": b'[[audit]]\npackage = "demo"\nversion = "4.0"\ncriteria = "safe-to-run"\n'
+        b'who = "Partner"\n'
+    }
+
+    class Partner(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(content["body"])))
+            self.end_headers()
+            self.wfile.write(content["body"])
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Partner)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/audits.toml"
+    pin = hashlib.sha256(content["body"]).hexdigest()
+    (store / "imports.toml").write_text(
+        f'[[import]]\nname = "partner"\nurl = "{url}"\nsha256 = "{pin}"\n'
+    )
+    try:
+        assert audit_verdict(capsys, repo, "4.0") == (
+            0,
+            "audited 4.0 (safe-to-run, Partner, import partner)",
+        )
+        content["body"] = content["body"].replace(b"4.0", b"4.1")
+        # The pinned copy is cached; the changed remote file is never fetched again.
+        assert audit_verdict(capsys, repo, "4.0")[0] == 0
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert audit_verdict(capsys, repo, "4.0")[0] == 0  # offline now, from the cache
+    (store / "imports.toml").write_text(  # a new pin the cache cannot satisfy, offline
+        f'[[import]]\nname = "partner"\nurl = "{url}"\nsha256 = "{"0" * 64}"\n'
+    )
+    code, err = audit_verdict(capsys, repo, "4.0")
+    assert code == 4 and "download failed" in err

@@ -118,6 +118,9 @@ class AdvisoryDatabase:
         self.db.table("lockfile_cache").create(
             {"blob": str, "contents": str}, pk="blob", if_not_exists=True
         )
+        self.db.table("import_cache").create(
+            {"sha256": str, "content": bytes}, pk="sha256", if_not_exists=True
+        )
         self.db.table("provenance_cache").create(
             {"filename": str, "sha256": str, "provenance": str, "fetched": str},
             pk=("filename", "sha256"),
@@ -190,6 +193,13 @@ class AdvisoryDatabase:
             {"filename": filename, "sha256": sha256, "provenance": provenance, "fetched": fetched},
             pk=("filename", "sha256"),
         )
+
+    def cached_import(self, sha256: str) -> bytes | None:
+        rows = list(self.db.query("select content from import_cache where sha256 = ?", [sha256]))
+        return bytes(rows[0]["content"]) if rows else None
+
+    def cache_import(self, sha256: str, content: bytes) -> None:
+        self.db.table("import_cache").upsert({"sha256": sha256, "content": content}, pk="sha256")
 
     # --- lockfile readings by git blob id ----------------------------------------------------
 

@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -398,8 +398,12 @@ def _records(
     return records
 
 
-def load_audits(store: Path) -> list[AuditRecord]:
-    """Own records (signatures checked against keys/) and imported files (sha256 pinned)."""
+FetchImport = Callable[[str, str], bytes]  # (url, pinned sha256) -> the file's bytes
+
+
+def load_audits(store: Path, fetch_import: FetchImport | None = None) -> list[AuditRecord]:
+    """Own records (signatures checked against keys/) and imported files, by path inside the
+    trust store or by URL, each trusted only while it hashes to its pinned sha256."""
     records: list[AuditRecord] = []
     own = store / "audits.toml"
     if own.is_file():
@@ -410,24 +414,57 @@ def load_audits(store: Path) -> list[AuditRecord]:
             load_public_keys(store / "keys"),
         )
     imports = store / "imports.toml"
-    if imports.is_file():
-        for index, entry in enumerate(_read_toml(imports).get("import", [])):
-            here = f"{imports}: import[{index}]"
-            name, target, pin = entry.get("name"), entry.get("path"), entry.get("sha256")
-            if not all(isinstance(v, str) for v in (name, target, pin)):
-                raise InputError(f"{here}: needs name, path and sha256")
-            path = (store / target).resolve()
-            if not path.is_file():
-                raise InputError(f"{here}: {target}: no such file")
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            if digest != pin:
-                raise InputError(
-                    f"{here}: {target} no longer matches its pinned sha256 "
-                    f"(pinned {pin[:16]}…, file has {digest[:16]}…); refusing the import",
-                    hint="review the new file, then pin its sha256 in imports.toml",
-                )
-            records += _records(_read_toml(path).get("audit", []), path, f"import {name}", None)
+    if not imports.is_file():
+        return records
+    for index, entry in enumerate(_read_toml(imports).get("import", [])):
+        here = f"{imports}: import[{index}]"
+        name, pin = entry.get("name"), entry.get("sha256")
+        target, url = entry.get("path"), entry.get("url")
+        if (
+            not isinstance(name, str)
+            or not isinstance(pin, str)
+            or not isinstance(target or url, str)
+        ):
+            raise InputError(
+                f"{here}: needs name, sha256, and path or url",
+                hint="see the trust-store layout in README.md",
+            )
+        if isinstance(url, str):
+            if fetch_import is None:
+                raise InputError(f"{here}: {url}: imports by URL need the database cache")
+            data, shown = fetch_import(url, pin), url
+        else:
+            path = (store / str(target)).resolve()
+            if not path.is_relative_to(store.resolve()) or not path.is_file():
+                raise InputError(f"{here}: {target}: no such file inside the trust store")
+            data, shown = path.read_bytes(), str(target)
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != pin:
+            raise InputError(
+                f"{here}: {shown} no longer matches its pinned sha256 "
+                f"(pinned {pin[:16]}…, file has {digest[:16]}…); refusing the import",
+                hint="review the new file, then pin its sha256 in imports.toml",
+            )
+        try:
+            document = tomllib.loads(data.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"{here}: {shown}: not valid TOML: {exc}") from exc
+        records += _records(document.get("audit", []), Path(shown), f"import {name}", None)
     return records
+
+
+def download(url: str) -> bytes:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return bytes(response.read())
+    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        raise UpstreamError(
+            f"{url}: download failed: {exc}",
+            hint="the import is cached once fetched; fetch it while online",
+        ) from exc
 
 
 def generate_key(name: str, private_dir: Path, public_dir: Path) -> tuple[Path, Path]:

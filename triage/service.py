@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 import tempfile
@@ -457,7 +458,8 @@ def _trust_change(
                 claims = _fetched_claims(
                     db, _locked_artifacts(changed, {}), pypi_index, now, warnings
                 )
-        after = _judge_trust(changed, base.config, store, claims)
+        with db.transaction():
+            after = _judge_trust(changed, base.config, store, claims, db)
     return diffing.became_untrusted(locked_before, after)
 
 
@@ -685,7 +687,8 @@ def _audit_tracking(
             claims = _fetched_claims(
                 db, _locked_artifacts(packages, {}), pypi_index, now, result.warnings
             )
-    result.trust = _judge_trust(packages, cfg, trust_store, claims)
+    with db.transaction():
+        result.trust = _judge_trust(packages, cfg, trust_store, claims, db)
     tracker = tracker_factory(db)
     issues = tracker.tracked_issues()
     wanted: list[tracking.Tracked] = _untrusted(result.trust, cfg.trust.mode)
@@ -832,15 +835,32 @@ def _fetched_claims(
     return claims
 
 
+def _import_fetcher(db: advisory_db.AdvisoryDatabase) -> provenance.FetchImport:
+    """Imported audit files by URL: downloaded once, kept by their pinned sha256 (only when
+    they match it), so audit mode works offline afterwards."""
+
+    def fetch(url: str, pin: str) -> bytes:
+        cached = db.cached_import(pin)
+        if cached is not None:
+            return cached
+        data = provenance.download(url)
+        if hashlib.sha256(data).hexdigest() == pin:
+            db.cache_import(pin, data)
+        return data
+
+    return fetch
+
+
 def _judge_trust(
     packages: Sequence[Package],
     cfg: Config,
     trust_store: Path,
     claims: Mapping[str, list[provenance.Claim]],
+    db: advisory_db.AdvisoryDatabase,
 ) -> list[TrustResult]:
     publishers = provenance.load_publishers(trust_store / "publishers.toml")
     if cfg.trust.mode == "audit":
-        audits = provenance.load_audits(trust_store)
+        audits = provenance.load_audits(trust_store, _import_fetcher(db))
         return [
             trust.judge_audited(ArtifactEvidence(p.name, p.version, name, sha, (), ()), audits)
             for p, name, sha in _locked_artifacts(packages, {})
@@ -878,18 +898,18 @@ def trust_check(
     packages, _, _ = read_lockfiles(root, explicit_lockfiles)
     report = TrustReport([])
     claims: dict[str, list[provenance.Claim]] = {}
-    if provenance_dir is not None:
-        claims = provenance.load_directory(provenance_dir)
-    elif cfg.trust.mode != "audit":
-        db = open_database(db_path)
-        try:
-            with db.transaction():
+    db = open_database(db_path)
+    try:
+        with db.transaction():
+            if provenance_dir is not None:
+                claims = provenance.load_directory(provenance_dir)
+            elif cfg.trust.mode != "audit":
                 claims = _fetched_claims(
                     db, _locked_artifacts(packages, {}), index, now, report.warnings
                 )
-        finally:
-            db.close()
-    report.results = _judge_trust(packages, cfg, trust_store, claims)
+            report.results = _judge_trust(packages, cfg, trust_store, claims, db)
+    finally:
+        db.close()
     return report
 
 
