@@ -110,7 +110,7 @@ def test_certified_trusts_only_listed_publishers(
     assert code == 1
     assert verdicts[PYPI_ATTESTATIONS][0] == "trusted"
     assert verdicts[GITLAB_PROJECT][0] == "untrusted"
-    assert "does not list for gitlab-oidc-project" in verdicts[GITLAB_PROJECT][1]
+    assert "does not list it for gitlab-oidc-project" in verdicts[GITLAB_PROJECT][1]
     code, verdicts, _ = check(
         capsys, tmp_path, "certified", TRAIL_OF_BITS.format(workflow="release.yml") + GITLAB
     )
@@ -548,7 +548,7 @@ def test_diff_lists_artifacts_that_became_untrusted_judged_by_the_base_trust_sto
     )
     result = service.diff(repo.root, "main", "HEAD", db, NOW)
     assert [r.evidence.filename for r in result.became_untrusted] == [GITLAB_PROJECT]
-    assert "does not list for gitlab-oidc-project" in result.became_untrusted[0].reason
+    assert "does not list it for gitlab-oidc-project" in result.became_untrusted[0].reason
     assert result.policy.trust_store_changed == ("trust-store/publishers.toml",)
     assert result.fails
 
@@ -600,3 +600,34 @@ def test_an_import_by_url_is_pinned_cached_and_refused_when_changed(
     )
     code, err = audit_verdict(capsys, repo, "4.0")
     assert code == 4 and "download failed" in err
+
+
+def test_certified_trusts_a_signature_by_a_trust_store_key(
+    audited: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import base64
+
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    from triage.provenance import artifact_signing_payload
+
+    repo, store, keys = audited
+    private = load_pem_private_key((keys / "alice.key").read_bytes(), password=None)
+    evidence = tmp_path / "signatures"
+    evidence.mkdir()
+    filename, sha = "inhouse-1.0.tar.gz", "ef" * 32
+    signature = private.sign(artifact_signing_payload(filename, sha))  # type: ignore[union-attr, call-arg]
+    (evidence / f"{filename}.sig").write_text(
+        json.dumps({"key": "ed25519:alice", "signature": base64.b64encode(signature).decode()})
+    )
+    lock(repo, ("inhouse", "1.0", filename, sha))
+    code, verdicts, _ = check(capsys, repo, "certified", provenance=evidence)
+    assert code == 0
+    assert verdicts[filename] == ("trusted", "signed with ed25519:alice from trust-store/keys/")
+    lock(repo, ("inhouse", "1.0", filename, "0" + sha[1:]))  # another digest
+    code, verdicts, _ = check(capsys, repo, "certified", provenance=evidence)
+    assert code == 1 and "signature does not match" in verdicts[filename][1]
+    lock(repo, ("inhouse", "1.0", filename, sha))
+    (store / "keys" / "alice.pub").unlink()
+    code, verdicts, _ = check(capsys, repo, "certified", provenance=evidence)
+    assert code == 1 and verdicts[filename][0] == "untrusted"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from pypi_attestations import Attestation
 
 PROVENANCE_SUFFIXES = (".provenance", ".publish.attestation")
+SIGNATURE_SUFFIX = ".sig"
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 GITLAB_ISSUER = "https://gitlab.com"
 GOOGLE_ISSUER = "https://accounts.google.com"
@@ -39,11 +41,38 @@ _BUILD_CONFIG_OID = "1.3.6.1.4.1.57264.1.18"
 
 @dataclass(frozen=True)
 class Claim:
-    """One attestation and the publisher it claims (None when it names none)."""
+    """One attestation and the publisher it claims (None when it names none), or an
+    in-house signature (`signature`) by the key the identity names."""
 
-    attestation: Attestation
+    attestation: Attestation | None
     identity: Identity | None
     source: str  # file it came from, for messages
+    signature: bytes = b""
+
+
+def artifact_signing_payload(filename: str, sha256: str) -> bytes:
+    """What an in-house `<artifact>.sig` signs: the file's name and digest."""
+    return f"triage-artifact-v1\n{filename}\nsha256:{sha256}\n".encode()
+
+
+def _load_signature(path: Path) -> Claim:
+    """`<artifact>.sig`: {"key": "ed25519:<name>", "signature": "<base64>"}."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+    except json.JSONDecodeError as exc:
+        raise _bad(path, f"line {exc.lineno}, column {exc.colno}", f"not JSON: {exc.msg}") from exc
+    key, signature = (
+        (document.get("key"), document.get("signature"))
+        if isinstance(document, dict)
+        else (None, None)
+    )
+    if not isinstance(key, str) or not key.startswith(KEY_PREFIX) or not isinstance(signature, str):
+        raise _bad(path, "(top level)", 'expected {"key": "ed25519:<name>", "signature": "…"}')
+    try:
+        raw = base64.b64decode(signature, validate=True)
+    except ValueError as exc:
+        raise _bad(path, "signature", "not base64") from exc
+    return Claim(None, Identity("key", key), str(path), raw)
 
 
 def _bad(path: Path, where: str, message: str) -> InputError:
@@ -121,6 +150,10 @@ def load_directory(directory: Path) -> dict[str, list[Claim]]:
         )
     claims: dict[str, list[Claim]] = {}
     for path in sorted(directory.iterdir()):
+        if path.name.endswith(SIGNATURE_SUFFIX):
+            claims.setdefault(path.name.removesuffix(SIGNATURE_SUFFIX), []).append(
+                _load_signature(path)
+            )
         for suffix in PROVENANCE_SUFFIXES:
             if path.name.endswith(suffix):
                 claims.setdefault(path.name.removesuffix(suffix), []).extend(_load(path))
@@ -194,22 +227,64 @@ def _publisher(identity: Identity) -> Any:
     return GooglePublisher(email=identity.repository)
 
 
+def _verify_signature(
+    claim: Claim, filename: str, sha256: str, keys: Mapping[str, Any]
+) -> str | None:
+    """None when the in-house signature verifies with a trust-store key, else why not."""
+    from cryptography.exceptions import InvalidSignature
+
+    assert claim.identity is not None
+    key = keys.get(claim.identity.repository)
+    if key is None:
+        return (
+            f"{claim.source}: signed by {claim.identity.repository}, which trust-store/keys/ lacks"
+        )
+    try:
+        key.verify(claim.signature, artifact_signing_payload(filename, sha256))
+    except InvalidSignature:
+        return f"{claim.source}: the signature does not match {filename} sha256:{sha256[:12]}…"
+    return None
+
+
 def verify(
-    package: str, version: str, filename: str, sha256: str, claims: list[Claim]
+    package: str,
+    version: str,
+    filename: str,
+    sha256: str,
+    claims: list[Claim],
+    keys: Mapping[str, Any] | None = None,
 ) -> ArtifactEvidence:
-    """Verify every claim, offline, for exactly this file name and digest."""
+    """Verify every claim, offline, for exactly this file name and digest; in-house
+    signatures against the trust store's `keys`."""
     if not claims:  # nothing to verify: do not load sigstore
         return ArtifactEvidence(package, version, filename, sha256, (), ())
-    from pypi_attestations import AttestationError, Distribution
-
     verified: list[Identity] = []
     failures: list[str] = []
+    for claim in [c for c in claims if c.attestation is None and c.identity is not None]:
+        problem = _verify_signature(claim, filename, sha256, keys or {})
+        if problem:
+            failures.append(problem)
+        else:
+            verified.append(claim.identity)  # type: ignore[arg-type]
+    attested = [c for c in claims if c.attestation is not None]
+    if not attested:
+        return ArtifactEvidence(
+            package, version, filename, sha256, tuple(verified), tuple(failures)
+        )
+    from pypi_attestations import AttestationError, Distribution
+
+    # Offline verification is deliberate; sigstore warns about it on every call.
+    logging.getLogger("sigstore").setLevel(logging.ERROR)
+
     try:
         dist = Distribution(name=filename, digest=sha256)
     except ValueError as exc:
         failures.append(f"{filename}: not a distribution file name ({exc})")
-        return ArtifactEvidence(package, version, filename, sha256, (), tuple(failures))
-    for claim in claims:
+        return ArtifactEvidence(
+            package, version, filename, sha256, tuple(verified), tuple(failures)
+        )
+    for claim in attested:
+        assert claim.attestation is not None
         if claim.identity is None:
             failures.append(f"{claim.source}: the attestation names no Trusted Publisher")
             continue
@@ -298,6 +373,8 @@ def load_publishers(path: Path) -> tuple[PublisherRule, ...]:
 
 def subject(claim: Claim) -> tuple[str, str] | None:
     """The (file name, sha256) the attestation's statement is about."""
+    if claim.attestation is None:
+        return None
     try:
         statement = json.loads(claim.attestation.envelope.statement)
         first = statement["subject"][0]

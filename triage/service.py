@@ -871,9 +871,10 @@ def _judge_trust(
         for claim in items
         if (found := provenance.subject(claim)) is not None
     }
+    keys = provenance.load_public_keys(trust_store / "keys") if claims else {}
     return [
         trust.judge(
-            provenance.verify(p.name, p.version, name, sha, claims.get(name, [])),
+            provenance.verify(p.name, p.version, name, sha, claims.get(name, []), keys),
             cfg.trust.mode,
             publishers,
             cfg.trust.unsigned,

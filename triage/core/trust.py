@@ -45,14 +45,16 @@ def judge(
             who = ", ".join(str(i) for i in evidence.verified)
             return TrustResult(evidence, Verdict.TRUSTED, f"attested by {who}", False)
         return TrustResult(evidence, Verdict.UNTRUSTED, "; ".join(evidence.failures), True)
-    if not publishers:
-        return TrustResult(
-            evidence,
-            Verdict.UNTRUSTED,
-            "trust-store/publishers.toml lists no publisher: certified mode trusts nothing",
-            True,
-        )
+    if not evidence.verified:
+        return TrustResult(evidence, Verdict.UNTRUSTED, "; ".join(evidence.failures), True)
     for identity in evidence.verified:
+        if identity.kind == "key":  # verified with a key the trust store holds
+            return TrustResult(
+                evidence,
+                Verdict.TRUSTED,
+                f"signed with {identity.repository} from trust-store/keys/",
+                False,
+            )
         if any(listed(rule, identity, evidence.package) for rule in publishers):
             return TrustResult(
                 evidence,
@@ -60,16 +62,12 @@ def judge(
                 f"attested by {identity}, listed in trust-store/publishers.toml",
                 False,
             )
-    if evidence.verified:
-        who = ", ".join(str(i) for i in evidence.verified)
-        return TrustResult(
-            evidence,
-            Verdict.UNTRUSTED,
-            f"attested by {who}, which trust-store/publishers.toml does not "
-            f"list for {evidence.package}",
-            True,
-        )
-    return TrustResult(evidence, Verdict.UNTRUSTED, "; ".join(evidence.failures), True)
+    who = ", ".join(str(i) for i in evidence.verified)
+    if not publishers:
+        why = "trust-store/publishers.toml lists no publisher: certified mode trusts nothing"
+    else:
+        why = f"trust-store/publishers.toml does not list it for {evidence.package}"
+    return TrustResult(evidence, Verdict.UNTRUSTED, f"attested by {who}, but {why}", True)
 
 
 def _same(a: str, b: str) -> bool:
