@@ -631,3 +631,17 @@ def test_certified_trusts_a_signature_by_a_trust_store_key(
     (store / "keys" / "alice.pub").unlink()
     code, verdicts, _ = check(capsys, repo, "certified", provenance=evidence)
     assert code == 1 and verdicts[filename][0] == "untrusted"
+
+
+def test_a_changed_hash_fails_in_audit_mode_too(
+    audited: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo, store, keys = audited
+    lock(repo, ("demo", "1.0", "demo-1.0.tar.gz", "cd" * 32))  # what is locked when certifying
+    assert certify(capsys, store, keys, "demo==1.0") == 0
+    assert f'sha256 = ["{"cd" * 32}"]' in (store / "audits.toml").read_text()
+    assert audit_verdict(capsys, repo, "1.0")[0] == 0
+    lock(repo, ("demo", "1.0", "demo-1.0.tar.gz", "ce" * 32))
+    code, verdicts, _ = check(capsys, repo, "audit", provenance=PEP740)
+    assert code == 1
+    assert "lists other artifacts, not sha256:cecece" in verdicts["demo-1.0.tar.gz"][1]

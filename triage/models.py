@@ -337,3 +337,4 @@ class AuditRecord:
     source: str  # "trust-store/audits.toml", or the import's name
     from_version: str | None = None
     problem: str | None = None
+    digests: tuple[str, ...] = ()  # the artifacts audited; empty: the version as such

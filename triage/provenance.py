@@ -386,7 +386,7 @@ def subject(claim: Claim) -> tuple[str, str] | None:
 # --- ed25519 keys and audit records ------------------------------------------------------------
 
 KEY_PREFIX = "ed25519:"
-AUDIT_FIELDS = ("package", "version", "from", "criteria", "who", "date", "notes", "key")
+AUDIT_FIELDS = ("package", "version", "from", "criteria", "who", "date", "notes", "key", "sha256")
 
 
 def load_public_keys(directory: Path) -> dict[str, Any]:
@@ -416,7 +416,11 @@ def load_public_keys(directory: Path) -> dict[str, Any]:
 
 def signed_bytes(record: Mapping[str, Any]) -> bytes:
     """What a signature covers: every field but the signature, canonically."""
-    content = {k: str(record[k]) for k in AUDIT_FIELDS if k in record}
+    content = {
+        k: [str(v) for v in record[k]] if isinstance(record[k], list) else str(record[k])
+        for k in AUDIT_FIELDS
+        if k in record
+    }
     return json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
 
 
@@ -470,6 +474,7 @@ def _records(
                 source=source,
                 from_version=entry.get("from") if isinstance(entry.get("from"), str) else None,
                 problem=problem,
+                digests=tuple(str(d) for d in entry.get("sha256", []) if isinstance(d, str)),
             )
         )
     return records

@@ -10,6 +10,9 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
+from typing import Any
+
+from packaging.utils import canonicalize_name
 
 from triage import (
     __version__,
@@ -938,12 +941,14 @@ def trust_certify(
     today: dt.date,
     notes: str = "",
     from_version: str | None = None,
-) -> dict[str, str]:
-    """Append a signed audit record to trust-store/audits.toml (layout and comments kept)."""
+    root: Path = Path("."),
+) -> dict[str, Any]:
+    """Append a signed audit record to trust-store/audits.toml (layout and comments kept),
+    listing the digests the repository's lockfiles pin for that version."""
     name, _, version = requirement.partition("==")
     if not name or not version or parse_version_text(version) is None:
         raise InputError(f"{requirement!r} is not PKG==VERSION", hint="e.g. requests==2.32.3")
-    record = {
+    record: dict[str, Any] = {
         "package": name,
         "version": version,
         "criteria": criteria,
@@ -954,6 +959,16 @@ def trust_certify(
     }
     if from_version:
         record["from"] = from_version
+    packages, _, _ = read_lockfiles(root, [])
+    digests = sorted(
+        {
+            sha
+            for package, _, sha in _locked_artifacts(packages, {})
+            if package.name == canonicalize_name(name) and package.version == version
+        }
+    )
+    if digests:  # the record then covers exactly the artifacts locked now
+        record["sha256"] = digests
     if provenance.KEY_PREFIX + key_name not in provenance.load_public_keys(trust_store / "keys"):
         raise InputError(
             f"{trust_store}/keys/{key_name}.pub: no such public key",

@@ -75,9 +75,12 @@ def _same(a: str, b: str) -> bool:
     return parsed_a == parsed_b if parsed_a and parsed_b else a == b
 
 
-def audit_coverage(records: Sequence[AuditRecord], package: str, version: str) -> tuple[bool, str]:
+def audit_coverage(
+    records: Sequence[AuditRecord], package: str, version: str, sha256: str
+) -> tuple[bool, str]:
     """Covered by a full audit of this exact version, or by a chain of delta audits from an
-    audited version; records with a problem (signature, key) count for nothing."""
+    audited version; records with a problem (signature, key) count for nothing, and a record
+    that lists the digests it audited covers only those artifacts."""
     mine = [r for r in records if r.package == package]
     usable = [r for r in mine if r.problem is None]
     reached: dict[str, list[AuditRecord]] = {
@@ -96,6 +99,11 @@ def audit_coverage(records: Sequence[AuditRecord], package: str, version: str) -
                 frontier.append(delta.version)
     for audited, chain in reached.items():
         if _same(audited, version):
+            if chain[-1].digests and sha256 not in chain[-1].digests:
+                return False, (
+                    f"the audit of {package} {audited} lists other artifacts, not "
+                    f"sha256:{sha256[:12]}…"
+                )
             first = chain[0]
             path = " -> ".join([first.version, *(d.version for d in chain[1:])])
             how = f"audited {path}" if len(chain) > 1 else f"audited {first.version}"
@@ -113,7 +121,7 @@ def audit_coverage(records: Sequence[AuditRecord], package: str, version: str) -
 
 
 def judge_audited(evidence: ArtifactEvidence, records: Sequence[AuditRecord]) -> TrustResult:
-    covered, reason = audit_coverage(records, evidence.package, evidence.version)
+    covered, reason = audit_coverage(records, evidence.package, evidence.version, evidence.sha256)
     return TrustResult(
         evidence, Verdict.TRUSTED if covered else Verdict.UNTRUSTED, reason, not covered
     )
