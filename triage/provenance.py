@@ -11,10 +11,12 @@ lockfile pins, never the file on disk, so a tampered hash fails.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import logging
 import os
+import ssl
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -118,6 +120,13 @@ def parse_claims(text: str, source: str, *, provenance_object: bool) -> list[Cla
     return [Claim(attestation, claimed_identity(attestation), source)]
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context for every request: building one loads the CA bundle, which costs
+    more CPU than the request itself."""
+    return ssl.create_default_context()
+
+
 def fetch_provenance(index: str, project: str, version: str, filename: str) -> str | None:
     """PyPI's Integrity API: the provenance of one file, None when it has none (404).
     Network failures are upstream errors."""
@@ -126,12 +135,13 @@ def fetch_provenance(index: str, project: str, version: str, filename: str) -> s
     import urllib.request
 
     quoted = "/".join(urllib.parse.quote(part, safe="") for part in (project, version, filename))
+    context = _tls_context() if index.startswith("https:") else None
     request = urllib.request.Request(
         f"{index.rstrip('/')}/integrity/{quoted}/provenance",
         headers={"Accept": "application/vnd.pypi.integrity.v1+json"},
     )
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=30, context=context) as response:
             return str(response.read().decode("utf-8"))
     except urllib.error.HTTPError as exc:
         if exc.code == 404:

@@ -800,7 +800,12 @@ def _locked_artifacts(
     return found
 
 
-NO_PROVENANCE_RECHECK = dt.timedelta(days=1)
+# Attestations are uploaded with the file they describe, so a file PyPI has none for
+# practically never gains one; asking again monthly catches the rare backfill.
+NO_PROVENANCE_RECHECK = dt.timedelta(days=30)
+
+
+FETCH_WORKERS = 8
 
 
 def _fetched_claims(
@@ -811,24 +816,64 @@ def _fetched_claims(
     warnings: list[str],
 ) -> dict[str, list[provenance.Claim]]:
     """Provenance from PyPI's Integrity API, cached in the database by file and digest (a
-    file with none is asked again after a day); with no index, or when PyPI cannot be
-    reached, only what is cached is used."""
-    claims: dict[str, list[provenance.Claim]] = {}
-    reachable = index is not None
+    file with none is asked again after 30 days); with no index, or when PyPI cannot be
+    reached, only what is cached is used. Fetches run 8 at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts: dict[tuple[str, str], str] = {}
+    wanted: list[tuple[Package, str, str]] = []
     for package, filename, sha256 in artifacts:
         cached = db.cached_provenance(filename, sha256)
-        text = cached[0] if cached else None
-        stale = cached is None or (
-            not cached[0] and now - (parse_timestamp(cached[1]) or now) > NO_PROVENANCE_RECHECK
+        if cached is not None:
+            text, fetched = cached
+            if text:
+                texts[(filename, sha256)] = text
+                continue
+            checked = parse_timestamp(fetched)
+            if checked is not None and now - checked <= NO_PROVENANCE_RECHECK:
+                continue
+        if "(sha256:" not in filename:
+            wanted.append((package, filename, sha256))
+    if index is None or not wanted:
+        return _claims_from(texts, artifacts, index)
+
+    def fetch(item: tuple[Package, str, str]) -> UpstreamError | str | None:
+        package, filename, _ = item
+        try:
+            return provenance.fetch_provenance(index, package.name, package.version, filename)
+        except UpstreamError as exc:
+            return exc
+
+    # One request first: when PyPI cannot be reached, no more are sent (each could wait for
+    # its timeout); otherwise the rest go FETCH_WORKERS at a time.
+    answers = [fetch(wanted[0])]
+    if not isinstance(answers[0], UpstreamError):
+        with ThreadPoolExecutor(max_workers=FETCH_WORKERS) as pool:
+            answers += list(pool.map(fetch, wanted[1:]))
+    failures = [a for a in answers if isinstance(a, UpstreamError)]
+    if failures:
+        unchecked = len(wanted) - len(answers) + len(failures)
+        warnings.append(
+            f"{failures[0].message}; {unchecked} file(s) not checked, using cached provenance only"
         )
-        if stale and reachable and index is not None and "(sha256:" not in filename:
-            try:
-                text = provenance.fetch_provenance(index, package.name, package.version, filename)
-            except UpstreamError as exc:
-                reachable = False
-                warnings.append(f"{exc.message}; using cached provenance only")
-            else:
-                db.cache_provenance(filename, sha256, text or "", now.isoformat(timespec="seconds"))
+    stamp = now.isoformat(timespec="seconds")
+    for (_, filename, sha256), answer in zip(wanted, answers, strict=False):
+        if isinstance(answer, UpstreamError):
+            continue
+        db.cache_provenance(filename, sha256, answer or "", stamp)
+        if answer:
+            texts[(filename, sha256)] = answer
+    return _claims_from(texts, artifacts, index)
+
+
+def _claims_from(
+    texts: Mapping[tuple[str, str], str],
+    artifacts: Sequence[tuple[Package, str, str]],
+    index: str | None,
+) -> dict[str, list[provenance.Claim]]:
+    claims: dict[str, list[provenance.Claim]] = {}
+    for package, filename, sha256 in artifacts:
+        text = texts.get((filename, sha256))
         if text:
             claims[filename] = provenance.parse_claims(
                 text,
