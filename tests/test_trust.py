@@ -645,3 +645,35 @@ def test_a_changed_hash_fails_in_audit_mode_too(
     code, verdicts, _ = check(capsys, repo, "audit", provenance=PEP740)
     assert code == 1
     assert "lists other artifacts, not sha256:cecece" in verdicts["demo-1.0.tar.gz"][1]
+
+
+def test_a_failing_integrity_api_is_asked_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    asked: list[str] = []
+
+    class Down(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Down)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("TRIAGE_PYPI_URL", f"http://127.0.0.1:{server.server_address[1]}")
+    lock(tmp_path, *real_artifacts())
+    try:
+        code, verdicts, err = check(capsys, tmp_path, "basic", provenance=None)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert code == 0 and len(asked) == 1
+    assert "PyPI answered 503; 2 file(s) not checked, using cached provenance only" in err
+    assert {v for v, _ in verdicts.values()} == {"unsigned"}
