@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SHARED_DATA
+from tests.http_stub import serve_get
 from triage.cli import main
 
 PEP740 = SHARED_DATA / "pep740"
@@ -404,38 +405,12 @@ def test_a_key_file_that_is_not_ed25519_is_exit_2(
 def test_provenance_from_the_integrity_api_is_cached_for_offline_runs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    served: list[str] = []
-
-    class Integrity(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            served.append(self.path)
-            wanted = f"/integrity/pypi-attestations/0.0.19/{PYPI_ATTESTATIONS}/provenance"
-            body = (PEP740 / f"{PYPI_ATTESTATIONS}.provenance").read_bytes()
-            if self.path != wanted:
-                self.send_response(404)
-                self.end_headers()
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", "application/vnd.pypi.integrity.v1+json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Integrity)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("TRIAGE_PYPI_URL", f"http://127.0.0.1:{server.server_address[1]}")
+    wanted = f"/integrity/pypi-attestations/0.0.19/{PYPI_ATTESTATIONS}/provenance"
+    body = (PEP740 / f"{PYPI_ATTESTATIONS}.provenance").read_bytes()
     lock(tmp_path, *real_artifacts())
-    try:
+    with serve_get(lambda path: (200, body) if path == wanted else (404, b"")) as (url, served):
+        monkeypatch.setenv("TRIAGE_PYPI_URL", url)
         code, verdicts, first_err = check(capsys, tmp_path, "basic", provenance=None)
-    finally:
-        server.shutdown()
-        server.server_close()
     assert code == 0 and len(served) == 2, first_err
     assert verdicts[PYPI_ATTESTATIONS][0] == "trusted"
     assert verdicts[GITLAB_PROJECT] == ("unsigned", "no provenance for this file")  # 404
@@ -557,33 +532,18 @@ def test_an_import_by_url_is_pinned_cached_and_refused_when_changed(
     audited: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     import hashlib
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     repo, store, _ = audited
     content = {
         "body": b'[[audit]]\npackage = "demo"\nversion = "4.0"\ncriteria = "safe-to-run"\n'
         b'who = "Partner"\n'
     }
-
-    class Partner(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(content["body"])))
-            self.end_headers()
-            self.wfile.write(content["body"])
-
-        def log_message(self, format: str, *args: object) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Partner)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/audits.toml"
     pin = hashlib.sha256(content["body"]).hexdigest()
-    (store / "imports.toml").write_text(
-        f'[[import]]\nname = "partner"\nurl = "{url}"\nsha256 = "{pin}"\n'
-    )
-    try:
+    with serve_get(lambda path: (200, content["body"])) as (base, _):
+        url = f"{base}/audits.toml"
+        (store / "imports.toml").write_text(
+            f'[[import]]\nname = "partner"\nurl = "{url}"\nsha256 = "{pin}"\n'
+        )
         assert audit_verdict(capsys, repo, "4.0") == (
             0,
             "audited 4.0 (safe-to-run, Partner, import partner)",
@@ -591,9 +551,6 @@ def test_an_import_by_url_is_pinned_cached_and_refused_when_changed(
         content["body"] = content["body"].replace(b"4.0", b"4.1")
         # The pinned copy is cached; the changed remote file is never fetched again.
         assert audit_verdict(capsys, repo, "4.0")[0] == 0
-    finally:
-        server.shutdown()
-        server.server_close()
     assert audit_verdict(capsys, repo, "4.0")[0] == 0  # offline now, from the cache
     (store / "imports.toml").write_text(  # a new pin the cache cannot satisfy, offline
         f'[[import]]\nname = "partner"\nurl = "{url}"\nsha256 = "{"0" * 64}"\n'
@@ -650,30 +607,10 @@ def test_a_changed_hash_fails_in_audit_mode_too(
 def test_a_failing_integrity_api_is_asked_once(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    asked: list[str] = []
-
-    class Down(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            asked.append(self.path)
-            self.send_response(503)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: object) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Down)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("TRIAGE_PYPI_URL", f"http://127.0.0.1:{server.server_address[1]}")
     lock(tmp_path, *real_artifacts())
-    try:
+    with serve_get(lambda path: (503, b"")) as (url, asked):
+        monkeypatch.setenv("TRIAGE_PYPI_URL", url)
         code, verdicts, err = check(capsys, tmp_path, "basic", provenance=None)
-    finally:
-        server.shutdown()
-        server.server_close()
     assert code == 0 and len(asked) == 1
     assert "PyPI answered 503; 2 file(s) not checked, using cached provenance only" in err
     assert {v for v, _ in verdicts.values()} == {"unsigned"}

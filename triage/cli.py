@@ -103,6 +103,20 @@ def common_options(formats: Sequence[str] = ("text", "json")) -> Callable[[F], F
     return decorate
 
 
+def lockfile_options(command: F) -> F:
+    """PATH (the repository root) and --lockfile F (repeatable), for commands reading locks."""
+    command = click.option(
+        "--lockfile",
+        "lockfiles",
+        multiple=True,
+        type=click.Path(path_type=Path),
+        help="Read this lockfile instead of discovering them; repeatable.",
+    )(command)
+    return click.argument(
+        "path", type=click.Path(path_type=Path, file_okay=False), default=Path(".")
+    )(command)
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -205,14 +219,7 @@ def db_status(common: Common) -> int:
 
 
 @cli.command()
-@click.argument("path", type=click.Path(path_type=Path, file_okay=False), default=Path("."))
-@click.option(
-    "--lockfile",
-    "lockfiles",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Read this lockfile instead of discovering them; repeatable.",
-)
+@lockfile_options
 @common_options(("text", "json", "markdown"))
 def scan(path: Path, lockfiles: tuple[Path, ...], common: Common) -> int:
     """Findings of the working tree at PATH, policy applied."""
@@ -389,14 +396,7 @@ def trust() -> None:
 
 
 @trust.command("check")
-@click.argument("path", type=click.Path(path_type=Path, file_okay=False), default=Path("."))
-@click.option(
-    "--lockfile",
-    "lockfiles",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Read this lockfile instead of discovering them; repeatable.",
-)
+@lockfile_options
 @click.option(
     "--provenance-dir",
     type=click.Path(path_type=Path),
