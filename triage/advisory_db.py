@@ -409,8 +409,15 @@ def audit_lock(db_path: Path) -> Iterator[bool]:
     import fcntl
 
     lock_path = db_path.with_name(db_path.name + ".audit.lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("a") as handle:
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        handle = lock_path.open("a")
+    except OSError as exc:
+        raise DatabaseError(
+            f"{lock_path}: cannot take the audit lock: {exc.strerror}",
+            hint="point --db at a writable place",
+        ) from exc
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -305,8 +305,11 @@ def append_table(path: Path, array: str, table: dict[str, Any]) -> None:
         document.append(array, tomlkit.aot())
         existing = document[array]
     existing.append(item)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
-        out.write(tomlkit.dumps(document))
-    os.replace(temporary, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+            out.write(tomlkit.dumps(document))
+        os.replace(temporary, path)
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot be written: {exc.strerror}"]) from exc

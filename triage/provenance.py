@@ -569,22 +569,28 @@ def generate_key(name: str, private_dir: Path, public_dir: Path) -> tuple[Path, 
         if path.exists():
             raise InputError(f"{path}: already exists; keys are never overwritten")
     key = Ed25519PrivateKey.generate()
-    private_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    descriptor = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as out:
-        out.write(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
+    try:
+        private_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        descriptor = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as out:
+            out.write(
+                key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                )
+            )
+        public_dir.mkdir(parents=True, exist_ok=True)
+        public_path.write_bytes(
+            key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
             )
         )
-    public_dir.mkdir(parents=True, exist_ok=True)
-    public_path.write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
+    except OSError as exc:
+        raise InputError(
+            f"{exc.filename or private_dir}: cannot write the key: {exc.strerror}",
+            hint="choose a writable --private-dir or trust store",
+        ) from exc
     return private_path, public_path
 
 
