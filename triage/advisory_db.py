@@ -380,12 +380,6 @@ class AdvisoryDatabase:
                 )
         return advisories, groups
 
-    def all_advisories(self) -> list[Advisory]:
-        """Every record in full (used to build the embedded snapshot and by tests)."""
-        names = [r["package"] for r in self.db.query("select distinct package from affected")]
-        advisories, _ = self.candidates(names)
-        return advisories
-
     def info(self) -> DatabaseInfo:
         newest = list(self.db.query("select max(modified) as newest from advisories"))
         sources = [r["source"] for r in self.db.query("select source from sources order by source")]
