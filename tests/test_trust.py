@@ -99,6 +99,26 @@ def test_basic_trusts_any_valid_attestation(
         "trusted",
         "attested by gitlab facutuesca/gitlab-oidc-project .gitlab-ci.yml",
     )
+    assert (
+        main(
+            [
+                "trust",
+                "check",
+                str(tmp_path),
+                "--provenance-dir",
+                str(PEP740),
+                "--config",
+                str(tmp_path / "deny.toml"),
+                "--db",
+                str(tmp_path / "t.db"),
+            ]
+        )
+        == 0
+    )
+    table = capsys.readouterr().out.splitlines()
+    assert table[0] == "trust mode: basic"
+    assert table[1].startswith(f"ok    trusted    {PYPI_ATTESTATIONS}  (pypi-attestations 0.0.19)")
+    assert table[-1] == "2 trusted, 0 untrusted, 0 unsigned; 0 failing the policy"
 
 
 def test_certified_trusts_only_listed_publishers(

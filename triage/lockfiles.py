@@ -215,6 +215,18 @@ def _reverse_graph(edges: Iterable[tuple[str, str]]) -> dict[str, set[str]]:
     return parents
 
 
+def _pinned_version(specifier: SpecifierSet) -> str | None:
+    """The one version `==X` or `===X` names; None for ranges, wildcards or nothing."""
+    specs = list(specifier)
+    if len(specs) != 1 or specs[0].operator not in ("==", "===") or "*" in specs[0].version:
+        return None
+    return specs[0].version
+
+
+def _unpinned_reason(specifier: SpecifierSet) -> str:
+    return f"not pinned to one version ({specifier or 'no version given'})"
+
+
 # --- requirements files --------------------------------------------------------------------
 
 
@@ -396,16 +408,9 @@ def _read_requirements(path: Path, root: Path) -> LockfileContents:
                 )
             )
             continue
-        specs = list(req.specifier)
-        if len(specs) != 1 or specs[0].operator not in ("==", "===") or "*" in specs[0].version:
-            unpinned.append(
-                Unpinned(
-                    name,
-                    shown,
-                    location,
-                    f"not pinned to one version ({req.specifier or 'no version given'})",
-                )
-            )
+        version = _pinned_version(req.specifier)
+        if version is None:
+            unpinned.append(Unpinned(name, shown, location, _unpinned_reason(req.specifier)))
             continue
         if req.filename not in raw_lines:
             raw_lines[req.filename] = Path(req.filename).read_text(encoding="utf-8").splitlines()
@@ -416,7 +421,7 @@ def _read_requirements(path: Path, root: Path) -> LockfileContents:
         packages.append(
             Package(
                 name=name,
-                version=specs[0].version,
+                version=version,
                 lockfile=shown,
                 location=location,
                 display_name=req.name,
@@ -622,18 +627,14 @@ def _read_pyproject(document: Mapping[str, Any], path: Path, shown: str) -> Lock
             except InvalidRequirement as exc:
                 raise _fail(path, where, f"not a PEP 508 requirement: {exc}") from exc
             name = canonicalize_name(req.name)
-            pins = list(req.specifier)
-            exact = (
-                len(pins) == 1 and pins[0].operator in ("==", "===") and "*" not in pins[0].version
-            )
-            if req.url or not exact:
-                reason = f"not pinned to one version ({req.specifier or 'no version given'})"
-                unpinned.append(Unpinned(name, shown, where, reason))
+            version = None if req.url else _pinned_version(req.specifier)
+            if version is None:
+                unpinned.append(Unpinned(name, shown, where, _unpinned_reason(req.specifier)))
                 continue
             packages.append(
                 Package(
                     name=name,
-                    version=pins[0].version,
+                    version=version,
                     lockfile=shown,
                     location=where,
                     display_name=req.name,

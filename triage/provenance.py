@@ -16,7 +16,6 @@ import hashlib
 import json
 import logging
 import os
-import ssl
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,6 +28,8 @@ from triage.errors import InputError, UpstreamError
 from triage.models import ArtifactEvidence, AuditRecord, Identity, PublisherRule
 
 if TYPE_CHECKING:
+    import ssl
+
     from pypi_attestations import Attestation
 
 PROVENANCE_SUFFIXES = (".provenance", ".publish.attestation")
@@ -124,6 +125,8 @@ def parse_claims(text: str, source: str, *, provenance_object: bool) -> list[Cla
 def _tls_context() -> ssl.SSLContext:
     """One TLS context for every request: building one loads the CA bundle, which costs
     more CPU than the request itself."""
+    import ssl
+
     return ssl.create_default_context()
 
 

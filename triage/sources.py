@@ -13,8 +13,6 @@ import json
 import os
 import subprocess
 import tempfile
-import urllib.error
-import urllib.request
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -352,6 +350,9 @@ def _zip_entries(path: Path, label: str) -> list[Entry]:
 
 def _download(url: str, into: Path, progress: Callable[[int, int | None], None] | None) -> None:
     """Stream a URL to a file in chunks; network failures are upstream errors (exit 4)."""
+    import urllib.error
+    import urllib.request
+
     try:
         with (
             urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_SECONDS) as response,
