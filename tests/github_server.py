@@ -51,6 +51,7 @@ class State:
     comments: dict[int, dict[str, Any]] = field(default_factory=dict)
     labels: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
+    assignable: set[str] = field(default_factory=set)  # logins GitHub lets be assigned
     requests: list[tuple[str, str]] = field(default_factory=list)
     next_id: int = 5000
 
@@ -76,6 +77,14 @@ class GitHubServer:
         self.state.issues.setdefault(repo, {})[number] = self._issue(
             repo, number, f"PR {number}", "", pull_request=True
         )
+
+    def add_issue(self, repo: str, title: str, *, closed: bool = False) -> dict[str, Any]:
+        issues = self.state.issues.setdefault(repo, {})
+        issue = self._issue(repo, max(issues, default=0) + 1, title, "")
+        if closed:
+            issue.update(state="closed", closed_at=self._now())
+        issues[issue["number"]] = issue
+        return issue
 
     def fail(self, method: str, path: str, kind: str) -> None:
         self.state.faults.append(Fault(method, path, kind))
@@ -311,6 +320,22 @@ class GitHubServer:
                 self.state.comments[comment["id"]] = comment
                 issue["comments"] += 1
                 return 201, comment, {}
+        assignee_match = re.fullmatch(r"/assignees/([^/]+)", rest)
+        if assignee_match and method == "GET":
+            assignable = assignee_match.group(1) in self.state.assignable
+            return (204, None, {}) if assignable else (404, "Not Found", {})
+        assign_match = re.fullmatch(r"/issues/(\d+)/assignees", rest)
+        if assign_match and method == "POST":
+            issue = issues.get(int(assign_match.group(1)))
+            if issue is None:
+                return 404, "Not Found", {}
+            logins = [a["login"] for a in issue["assignees"]]
+            for login in payload.get("assignees", []):
+                if login in self.state.assignable and login not in logins:
+                    logins.append(login)
+            issue["assignees"] = [{"login": login} for login in logins]
+            issue["assignee"] = issue["assignees"][0] if logins else None
+            return 201, issue, {}
         comment_match = re.fullmatch(r"/issues/comments/(\d+)", rest)
         if comment_match:
             stored = self.state.comments.get(int(comment_match.group(1)))

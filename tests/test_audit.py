@@ -156,10 +156,10 @@ def test_killed_at_any_action_then_rerun_leaves_one_issue_per_key(
     local_audit(root, db)
     assert set(local_issues(db)) == SIX_KEYS
     opened = service.open_database(db)
-    found = advisory_db.AuditStore(opened).findings()
+    found = advisory_db.TriageStore(opened).records()
     runs = advisory_db.AuditStore(opened).runs()
     opened.close()
-    assert {f["key"] for f in found} == SIX_KEYS and all(f["issue_url"] for f in found)
+    assert {f.key for f in found} == SIX_KEYS and all(f.issue_url for f in found)
     assert runs[-1]["outcome"] == "ok"
 
 
@@ -260,10 +260,10 @@ def test_faults_at_each_api_call_then_a_clean_rerun(
                 assert github_audit(root, db, capsys) == 1
                 assert keys_on(server) == sorted(SIX_KEYS), (index, kind)
                 opened = service.open_database(db)
-                found = advisory_db.AuditStore(opened).findings()
+                found = advisory_db.TriageStore(opened).records()
                 opened.close()
-                assert {f["key"] for f in found} == SIX_KEYS, (index, kind)
-                assert all(f["issue_url"] for f in found), (index, kind)
+                assert {f.key for f in found} == SIX_KEYS, (index, kind)
+                assert all(f.issue_url for f in found), (index, kind)
 
 
 def test_a_pull_request_carrying_a_marker_is_not_a_tracking_issue(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import sqlite3
@@ -19,9 +20,12 @@ from triage.models import (
     Advisory,
     Affected,
     AliasGroup,
+    Change,
     DatabaseInfo,
     Event,
     Severity,
+    TriageRecord,
+    TriageState,
     VersionRange,
 )
 
@@ -155,6 +159,28 @@ class AdvisoryDatabase:
             pk="key",
             if_not_exists=True,
         )
+        self._add_columns("findings", {"state": str, "assignee": str, "due": str})
+        self._add_columns("audit_runs", {"open_findings": int})
+        self.db.table("finding_history").create(
+            {
+                "id": int,
+                "key": str,
+                "at": str,
+                "who": str,
+                "event": str,
+                "detail": str,
+                "state": str,
+            },
+            pk="id",
+            if_not_exists=True,
+        )
+        for operation in ("update", "delete"):
+            # The history is append-only: the database itself refuses to rewrite it.
+            self.db.execute(
+                f"create trigger if not exists finding_history_no_{operation} "
+                f"before {operation} on finding_history "
+                "begin select raise(abort, 'finding_history is append-only'); end"
+            )
         self.db.table("local_issues").create(
             {
                 "number": int,
@@ -174,6 +200,19 @@ class AdvisoryDatabase:
             pk="id",
             if_not_exists=True,
         )
+
+    def _add_columns(self, table: str, columns: Mapping[str, type]) -> None:
+        """Columns added since a table was first created, added to older databases."""
+        existing = self.db.table(table).columns_dict
+        for name, kind in columns.items():
+            if name not in existing:
+                self.db.table(table).add_column(name, kind)
+        if table == "findings" and "state" not in existing:
+            self.db.execute(
+                "update findings set due = first_seen, state = case "
+                "when gone_since is not null then 'fixed' when status = 'ignored' then 'ignored' "
+                "else 'new' end"
+            )
 
     # --- provenance fetched from PyPI --------------------------------------------------------
 
@@ -454,7 +493,13 @@ class AuditStore:
         return _inserted_id(table)
 
     def finish(
-        self, run: int, finished: str, digest: str, counts: Mapping[str, int], outcome: str
+        self,
+        run: int,
+        finished: str,
+        digest: str,
+        counts: Mapping[str, int],
+        outcome: str,
+        open_findings: int | None,
     ) -> None:
         self.db.table("audit_runs").update(
             run,
@@ -463,34 +508,118 @@ class AuditStore:
                 "digest": digest,
                 "counts": json.dumps(dict(counts)),
                 "outcome": outcome,
+                "open_findings": open_findings,
             },
         )
 
     def runs(self) -> list[dict[str, Any]]:
         return list(self.db.query("select * from audit_runs order by id"))
 
-    def record_findings(self, seen: Iterable[Mapping[str, Any]], now: str) -> None:
-        """Upsert every finding seen now; mark the others gone. First-seen never moves."""
+
+def _time(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text)
+
+
+def _stamp(moment: dt.datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+def _record(row: Mapping[str, Any]) -> TriageRecord:
+    return TriageRecord(
+        key=row["key"],
+        advisory=row["advisory"],
+        package=row["package"],
+        versions=tuple(json.loads(row["versions"] or "[]")),
+        severity=row["severity"],
+        state=TriageState(row["state"]),
+        first_seen=_time(row["first_seen"]),
+        last_seen=_time(row["last_seen"]),
+        due=_time(row["due"]),
+        gone_since=_time(row["gone_since"]) if row["gone_since"] else None,
+        assignee=row["assignee"],
+        issue_url=row["issue_url"],
+    )
+
+
+class TriageStore:
+    """Per finding key: triage state, SLA due date, assignee, tracking issue; and the
+    append-only history of every change, with who made it and when."""
+
+    def __init__(self, database: AdvisoryDatabase) -> None:
+        self.db = database.db
+
+    def records(self) -> list[TriageRecord]:
+        return [_record(r) for r in self.db.query("select * from findings order by key")]
+
+    def record(self, key: str) -> TriageRecord | None:
+        rows = list(self.db.query("select * from findings where key = ?", [key]))
+        return _record(rows[0]) if rows else None
+
+    def save(
+        self,
+        records: Iterable[TriageRecord],
+        changes: Iterable[Change],
+        statuses: Mapping[str, str] | None = None,
+    ) -> None:
+        """Store records and append their history, all or nothing. `statuses` is the policy
+        status (active, ignored, ignore-expired) the audit saw, by key."""
         with self.db.atomic():
-            keys = []
-            for row in seen:
-                keys.append(row["key"])
-                existing = list(
-                    self.db.query("select first_seen from findings where key = ?", [row["key"]])
-                )
-                first = existing[0]["first_seen"] if existing else now
-                self.db.table("findings").upsert(
-                    {**row, "first_seen": first, "last_seen": now, "gone_since": None},
-                    pk="key",
-                )
-            self.db.execute(
-                "update findings set gone_since = ? where gone_since is null and key not in "
-                "(select value from json_each(?))",
-                [now, json.dumps(keys)],
+            for record in records:
+                row: dict[str, Any] = {
+                    "key": record.key,
+                    "advisory": record.advisory,
+                    "package": record.package,
+                    "versions": json.dumps(list(record.versions)),
+                    "severity": record.severity,
+                    "state": record.state.value,
+                    "first_seen": _stamp(record.first_seen),
+                    "last_seen": _stamp(record.last_seen),
+                    "due": _stamp(record.due),
+                    "gone_since": _stamp(record.gone_since) if record.gone_since else None,
+                    "assignee": record.assignee,
+                    "issue_url": record.issue_url,
+                }
+                if statuses is not None and record.key in statuses:
+                    row["status"] = statuses[record.key]
+                self.db.table("findings").upsert(row, pk="key")
+            self.db.table("finding_history").insert_all(
+                {
+                    "key": change.key,
+                    "at": _stamp(change.at),
+                    "who": change.who,
+                    "event": change.event,
+                    "detail": change.detail,
+                    "state": change.state.value,
+                }
+                for change in changes
             )
 
-    def findings(self) -> list[dict[str, Any]]:
-        return list(self.db.query("select * from findings order by key"))
+    def history(self, key: str | None = None) -> list[Change]:
+        where, params = ("where key = ?", [key]) if key is not None else ("", [])
+        return [
+            Change(
+                r["key"], _time(r["at"]), r["who"], r["event"], r["detail"], TriageState(r["state"])
+            )
+            for r in self.db.query(f"select * from finding_history {where} order by id", params)
+        ]
+
+    def open_over_time(self) -> list[tuple[dt.datetime, int]]:
+        rows = self.db.query(
+            "select started, open_findings from audit_runs "
+            "where outcome = 'ok' and open_findings is not null order by started"
+        )
+        return [(_time(r["started"]), int(r["open_findings"])) for r in rows]
+
+    def known_ids(self, ids: Iterable[str]) -> set[str]:
+        """Which of `ids` name an advisory record, or appear among a record's aliases."""
+        wanted = json.dumps(sorted(set(ids)))
+        rows = self.db.query(
+            "select id from advisories where id in (select value from json_each(:ids)) "
+            "union select alias.value from advisories, json_each(advisories.aliases) as alias "
+            "where alias.value in (select value from json_each(:ids))",
+            {"ids": wanted},
+        )
+        return {r["id"] for r in rows}
 
 
 class LocalTracker:

@@ -520,6 +520,223 @@ def issues_command(show_all: bool, common: Common) -> int:
     return EXIT_OK
 
 
+# --- the rotation ---------------------------------------------------------------------------
+
+
+def _me() -> str:
+    """Who runs the command, as the history records it."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def as_option(help_text: str) -> Callable[[F], F]:
+    return click.option("--as", "name", default=None, metavar="NAME", help=help_text)
+
+
+def _severity_choice() -> click.Choice[str]:
+    return click.Choice(["critical", "high", "medium", "low", "unknown"])
+
+
+@cli.command()
+@click.option("--mine", is_flag=True, help="Only findings assigned to me (see --as).")
+@click.option("--overdue", is_flag=True, help="Only findings past their SLA due date.")
+@click.option(
+    "--severity", "severities", multiple=True, type=_severity_choice(), help="Repeatable."
+)
+@as_option("Who 'me' is for --mine [default: $USER].")
+@common_options()
+def queue(
+    mine: bool, overdue: bool, severities: tuple[str, ...], name: str | None, common: Common
+) -> int:
+    """Findings to work (new or claimed): overdue first, then by SLA due date."""
+    from triage import service, tables
+    from triage.core.rotation_report import queue_json
+
+    now = _now()
+    records = service.queue(
+        common.db,
+        now,
+        assignee=(name or _me()) if mine else None,
+        overdue_only=overdue,
+        severities=severities,
+    )
+    if common.output_format == "json":
+        click.echo(queue_json(records, now), nl=False)
+    else:
+        tables.print_queue(tables.console(), records, now)
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("key")
+@click.argument("path", type=click.Path(path_type=Path, file_okay=False), default=Path("."))
+@common_options()
+def show(key: str, path: Path, common: Common) -> int:
+    """Everything known about finding KEY (ADVISORY/package) in the project at PATH."""
+    from triage import service, tables
+    from triage.core.rotation_report import show_json
+
+    now = _now()
+    details = service.show(path, common.db, common.load_config(), key, now)
+    if common.output_format == "json":
+        click.echo(show_json(details, now), nl=False)
+    else:
+        tables.print_show(tables.console(), details, now)
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("key")
+@as_option("Assignee; a GitHub login also gets the tracking issue [default: $USER].")
+@common_options()
+def claim(key: str, name: str | None, common: Common) -> int:
+    """Take finding KEY: assign it (and its GitHub tracking issue when NAME is a login)."""
+    from triage import service
+
+    who = name or _me()
+    result = service.claim(common.db, key, who, who, _now(), service.connect_github(os.environ))
+    click.echo(
+        f"{result.record.key}: {result.record.state.value}, assigned to "
+        f"{result.record.assignee} ({result.github})"
+    )
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("key")
+@click.argument("path", type=click.Path(path_type=Path, file_okay=False), default=Path("."))
+@click.option("--reason", required=True, help="Why the finding is acceptable.")
+@click.option("--issue", default=None, metavar="URL", help="The tracking issue.")
+@click.option(
+    "--open-issue", is_flag=True, help="Open (or reuse) the GitHub tracking issue for it."
+)
+@click.option(
+    "--expires", default=None, metavar="YYYY-MM-DD", help="End of the ignore [default: 90 days]."
+)
+@click.option("--package", "package_only", is_flag=True, help="Only this key's package.")
+@click.option("--force", is_flag=True, help="Accept an expiry more than a year away.")
+@as_option("Who is recorded in the history [default: $USER].")
+@common_options()
+def ignore(
+    key: str,
+    path: Path,
+    reason: str,
+    issue: str | None,
+    open_issue: bool,
+    expires: str | None,
+    package_only: bool,
+    force: bool,
+    name: str | None,
+    common: Common,
+) -> int:
+    """Accept finding KEY: add an entry to deny.toml's ignore list, in place."""
+    from triage import service
+
+    result = service.ignore(
+        path,
+        common.db,
+        common.config,
+        key,
+        reason=reason,
+        issue=issue,
+        expires=expires,
+        package_only=package_only,
+        force=force,
+        open_issue=open_issue,
+        who=name or _me(),
+        now=_now(),
+        github=service.connect_github(os.environ) if open_issue else None,
+    )
+    entry = result.entry
+    scope = f" for {entry['package']}" if "package" in entry else ""
+    click.echo(
+        f"{common.config}: advisories.ignore[{result.index}] ignores {entry['id']}{scope} "
+        f"until {entry['expires'].isoformat()} ({entry['issue']})"
+    )
+    _say(common, _history_note(result.recorded))
+    return EXIT_OK
+
+
+def _history_note(keys: Sequence[str]) -> str:
+    if not keys:
+        return "no recorded finding is covered yet; the next audit records it"
+    return f"recorded in the history of {', '.join(keys)}"
+
+
+@cli.command()
+@click.argument("ident", metavar="ID")
+@as_option("Who is recorded in the history [default: $USER].")
+@common_options()
+def unignore(ident: str, name: str | None, common: Common) -> int:
+    """Remove the ignore of advisory ID (or ID/package) from deny.toml, in place."""
+    from triage import service
+
+    rule, keys = service.unignore(common.db, common.config, ident, name or _me(), _now())
+    scope = f" for {rule.package}" if rule.package else ""
+    click.echo(f"{common.config}: removed advisories.ignore[{rule.index}] ({rule.id}{scope})")
+    _say(common, _history_note(keys))
+    return EXIT_OK
+
+
+@cli.group()
+def policy() -> None:
+    """The ignore ledger's lints."""
+
+
+@policy.command("check")
+@lockfile_options
+@common_options()
+def policy_check(path: Path, lockfiles: tuple[Path, ...], common: Common) -> int:
+    """Lint deny.toml's ignores: missing reason or issue, expired, expiring within 7 days,
+    unused, unknown advisory ids, tracking issues closed while the ignore stands."""
+    from triage import service
+    from triage.core.rotation_report import policy_json, policy_text
+
+    result = service.policy_check(
+        path,
+        list(lockfiles),
+        common.db,
+        common.load_config(),
+        _now(),
+        service.connect_github(os.environ),
+    )
+    render = policy_json if common.output_format == "json" else policy_text
+    click.echo(render(result.diagnostics, result.notes), nl=False)
+    return EXIT_POLICY if result.fails else EXIT_OK
+
+
+@cli.command()
+@click.option(
+    "--window",
+    default="P90D",
+    show_default=True,
+    help="ISO 8601 duration the time-to-triage and time-to-fix medians look back over.",
+)
+@common_options(("text", "json", "html"))
+def stats(window: str, common: Common) -> int:
+    """Open findings by severity, state and age; overdue; median time to triage and to fix.
+    `--format html` writes a page with a chart of open findings per audit run."""
+    from triage import service, tables
+    from triage.config import parse_duration
+    from triage.core.rotation_report import stats_html, stats_json
+
+    span = parse_duration(window)
+    if span is None:
+        raise TriageError(f"--window {window!r} is not an ISO 8601 duration", hint='e.g. "P30D"')
+    result = service.stats(common.db, _now(), span)
+    if common.output_format == "json":
+        click.echo(stats_json(result), nl=False)
+    elif common.output_format == "html":
+        click.echo(stats_html(result), nl=False)
+    else:
+        tables.print_stats(tables.console(), result)
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: every error a user can cause becomes a message and an exit code."""
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -186,6 +187,28 @@ class GitHub:
         return self._call(f"comment on {repository}#{number}", attempt)
 
 
+_ISSUE_URL = re.compile(r"^https?://[^/\s]+/(?:[^\s]*/)?([^/\s]+/[^/\s]+)/issues/(\d+)/?$")
+
+
+def issue_reference(url: str) -> tuple[str, int] | None:
+    """(owner/name, number) of a GitHub (or GitHub Enterprise) issue URL; None for others."""
+    found = _ISSUE_URL.match(url)
+    return (found.group(1), int(found.group(2))) if found else None
+
+
+def issue_state(github: GitHub, repository: str, number: int) -> str | None:
+    """`open` or `closed`; None when GitHub has no such issue (or will not show it)."""
+    from github import UnknownObjectException
+
+    def attempt() -> str | None:
+        try:
+            return str(github._client.get_repo(repository).get_issue(number).state)
+        except UnknownObjectException:
+            return None
+
+    return github._call(f"read {repository}#{number}", attempt)
+
+
 class GitHubTracker:
     """Tracking issues on GitHub, found by their key marker in one paginated listing (narrowed
     to the first configured label, which every tracking issue carries)."""
@@ -265,3 +288,16 @@ class GitHubTracker:
             f"reopen #{number}", lambda: self._repo().get_issue(number).edit(state="open")
         )
         self.comment(number, comment)
+
+    def assign(self, number: int, login: str) -> bool:
+        """Assign the issue to `login` when GitHub knows it as an assignee of the repository
+        (GitHub silently drops anyone else); False when it does not."""
+
+        def attempt() -> bool:
+            repo = self._repo()
+            if not repo.has_in_assignees(login):
+                return False
+            repo.get_issue(number).add_to_assignees(login)
+            return True
+
+        return self._github._call(f"assign #{number} to {login}", attempt)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 
@@ -244,6 +245,7 @@ class AdvisoriesConfig:
     unknown_severity: Severity = Severity.HIGH
     unused_ignored_advisory: Level = Level.WARN
     ignore: tuple[IgnoreRule, ...] = ()
+    lints: Mapping[str, Level] = field(default_factory=dict)  # per-code levels over the defaults
 
 
 @dataclass(frozen=True)
@@ -338,3 +340,43 @@ class AuditRecord:
     from_version: str | None = None
     problem: str | None = None
     digests: tuple[str, ...] = ()  # the artifacts audited; empty: the version as such
+
+
+# --- the rotation's triage state ----------------------------------------------------------------
+
+
+class TriageState(StrEnum):
+    NEW = "new"
+    CLAIMED = "claimed"
+    IGNORED = "ignored"
+    FIXED = "fixed"
+
+
+@dataclass(frozen=True)
+class TriageRecord:
+    """What the database knows of one finding key, as the rotation works it."""
+
+    key: str
+    advisory: str
+    package: str
+    versions: tuple[str, ...]
+    severity: str  # the record's label; `unknown` keeps its own SLA
+    state: TriageState
+    first_seen: dt.datetime
+    last_seen: dt.datetime
+    due: dt.datetime  # first seen + the [sla] duration of its severity
+    gone_since: dt.datetime | None = None
+    assignee: str | None = None
+    issue_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One entry of a finding's append-only history."""
+
+    key: str
+    at: dt.datetime
+    who: str
+    event: str  # first-seen, claimed, ignored, unignored, ignore-ended, fixed, reappeared, severity
+    detail: str
+    state: TriageState  # the state after the change

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import re
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -24,18 +23,34 @@ from triage import (
     provenance,
     sources,
 )
-from triage.core import diffing, matching, policy, report, tracking, trust
+from triage.core import (
+    diffing,
+    matching,
+    policy,
+    report,
+    rotation,
+    rotation_report,
+    tracking,
+    trust,
+)
 from triage.core.matching import parse_version as parse_version_text
 from triage.errors import ConfigError, InputError, LockfileError, TriageError, UpstreamError
 from triage.models import (
     ArtifactEvidence,
     AssessedFinding,
+    Change,
     Config,
     DatabaseInfo,
+    Diagnostic,
+    FindingKey,
+    IgnoreRule,
+    Level,
     LockfileContents,
     Package,
     ScanResult,
     Status,
+    TriageRecord,
+    TriageState,
     TrustResult,
     Unpinned,
 )
@@ -263,6 +278,16 @@ def scan(
 ) -> ScanResult:
     """Findings of the working tree with the policy applied. An empty database is first filled
     from the embedded snapshot, so a first run works offline."""
+    return _scan(root, explicit_lockfiles, db_path, cfg, now)[0]
+
+
+def _scan(
+    root: Path,
+    explicit_lockfiles: Sequence[Path],
+    db_path: Path,
+    cfg: Config,
+    now: dt.datetime,
+) -> tuple[ScanResult, list[Package]]:
     packages, unpinned, names = read_lockfiles(root, explicit_lockfiles)
     _ensure_data(db_path, now)
     db = open_database(db_path)
@@ -274,7 +299,7 @@ def scan(
     assessed, unused, diagnostics = policy.apply_policy(
         matched.findings, cfg.advisories, now, parse_timestamp(info.newest_modified)
     )
-    return ScanResult(
+    result = ScanResult(
         findings=tuple(assessed),
         unpinned=tuple(unpinned) + matched.unmatchable,
         diagnostics=tuple(diagnostics),
@@ -283,6 +308,7 @@ def scan(
         lockfiles=tuple(names),
         package_count=len(packages),
     )
+    return result, packages
 
 
 # --- diff: base (the merge-base) against head, read from git objects ---------------------------
@@ -490,6 +516,7 @@ class AuditReport:
     actions: dict[str, int] = field(default_factory=dict)
     trust: list[TrustResult] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    open_findings: int | None = None  # findings not fixed after the run
 
     @property
     def fails(self) -> bool:
@@ -662,7 +689,12 @@ def audit(
             try:
                 digest = result.scan.database.digest if result.scan else ""
                 advisory_db.AuditStore(db).finish(
-                    run, clock().isoformat(timespec="seconds"), digest, result.actions, outcome
+                    run,
+                    clock().isoformat(timespec="seconds"),
+                    digest,
+                    result.actions,
+                    outcome,
+                    result.open_findings,
                 )
             finally:
                 db.close()
@@ -706,21 +738,26 @@ def _audit_tracking(
         result.actions,
     )
     urls = {key: issue.url for key, issue in issues.items()} | opened
-    advisory_db.AuditStore(db).record_findings(
-        (
-            {
-                "key": str(i.finding.key),
-                "advisory": i.finding.advisory,
-                "package": i.finding.package,
-                "versions": json.dumps(i.finding.versions),
-                "severity": i.finding.severity.label,
-                "status": i.status.value,
-                "issue_url": urls.get(str(i.finding.key)),
-            }
+    store = advisory_db.TriageStore(db)
+    records, changes = rotation.observe(
+        {record.key: record for record in store.records()},
+        [
+            rotation.Observed(
+                key=str(i.finding.key),
+                advisory=i.finding.advisory,
+                package=i.finding.package,
+                versions=i.finding.versions,
+                severity=i.finding.severity.label,
+                ignored=i.status is Status.IGNORED,
+                issue_url=urls.get(str(i.finding.key)),
+            )
             for i in scan_result.findings
-        ),
-        now.isoformat(timespec="seconds"),
+        ],
+        now,
+        cfg.sla,
     )
+    store.save(records, changes, {str(i.finding.key): i.status.value for i in scan_result.findings})
+    result.open_findings = sum(r.state is not TriageState.FIXED for r in store.records())
 
 
 def _untrusted(results: Sequence[TrustResult], mode: str) -> list[tracking.Tracked]:
@@ -1022,3 +1059,428 @@ def trust_certify(
     record["signature"] = provenance.sign(record, private_dir / f"{key_name}.key")
     config.append_table(trust_store / "audits.toml", "audit", record)
     return record
+
+
+# --- the rotation: queue, show, claim, ignore, unignore, policy check, stats -------------------
+
+DEFAULT_IGNORE_DAYS = 90
+LONGEST_IGNORE_DAYS = 365
+
+
+def parse_key(text: str) -> FindingKey:
+    advisory, slash, package = text.partition("/")
+    if not slash or not advisory or not package or "/" in package or " " in text:
+        raise InputError(
+            f"{text!r} is not a finding key",
+            hint="write ADVISORY/package, as `triage queue` and `triage scan` print it, "
+            "e.g. PYSEC-2021-335/accesscontrol",
+        )
+    return FindingKey(advisory, canonicalize_name(package))
+
+
+def connect_github(environ: Mapping[str, str]) -> github_api.GitHub | None:
+    """GitHub when a token is set; None means work locally."""
+    return github_api.GitHub.from_environment() if environ.get("GITHUB_TOKEN") else None
+
+
+def queue(
+    db_path: Path,
+    now: dt.datetime,
+    *,
+    assignee: str | None = None,
+    overdue_only: bool = False,
+    severities: Sequence[str] = (),
+) -> list[TriageRecord]:
+    db = open_database(db_path)
+    try:
+        records = advisory_db.TriageStore(db).records()
+    finally:
+        db.close()
+    return rotation.queue(
+        records, now, assignee=assignee, overdue_only=overdue_only, severities=severities
+    )
+
+
+def _find(
+    root: Path, db_path: Path, cfg: Config, key: FindingKey, now: dt.datetime
+) -> rotation_report.FindingDetails:
+    """Look the key up in the database and in a scan of the working tree (an alias of the
+    advisory finds it too); a key neither knows is bad input."""
+    result, packages = _scan(root, [], db_path, cfg, now)
+    scanned = next(
+        (
+            item
+            for item in result.findings
+            if item.finding.package == key.package and key.advisory in item.finding.all_ids()
+        ),
+        None,
+    )
+    if scanned is not None:
+        key = scanned.finding.key
+    db = open_database(db_path)
+    try:
+        store = advisory_db.TriageStore(db)
+        record = store.record(str(key))
+        history = store.history(str(key))
+        candidates, groups = db.candidates([key.package])
+    finally:
+        db.close()
+    if scanned is None and record is None:
+        raise InputError(
+            f"{key}: no such finding in the database or in the lockfiles under {root}",
+            hint="`triage queue` lists the findings the audit recorded, `triage scan` those "
+            "of the working tree; copy a key from there",
+        )
+    ids = scanned.finding.all_ids() if scanned else frozenset({key.advisory})
+    advisories = [
+        a
+        for a in candidates
+        if a.id in ids or (a.id in groups and groups[a.id].preferred == key.advisory)
+    ]
+    dependency = None
+    if scanned is not None:
+        pyproject = root / "pyproject.toml"
+        text = pyproject.read_text(encoding="utf-8") if pyproject.is_file() else ""
+        dependency = _dependencies(packages, lockfiles.direct_names(text)).get(key.package)
+    group_ids = ids | {a.id for a in advisories} | {x for a in advisories for x in a.aliases}
+    applying = [
+        rule
+        for rule in cfg.advisories.ignore
+        if rule.id in group_ids and rule.package in (None, key.package)
+    ]
+    return rotation_report.FindingDetails(
+        key, record, history, scanned, dependency, advisories, applying
+    )
+
+
+def show(
+    root: Path, db_path: Path, cfg: Config, key: str, now: dt.datetime
+) -> rotation_report.FindingDetails:
+    return _find(root, db_path, cfg, parse_key(key), now)
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    record: TriageRecord
+    github: str  # what happened on GitHub, for the user
+
+
+def claim(
+    db_path: Path,
+    key: str,
+    assignee: str,
+    who: str,
+    now: dt.datetime,
+    github: github_api.GitHub | None,
+) -> ClaimResult:
+    """Assign a recorded finding; its GitHub tracking issue too when `assignee` is a login
+    GitHub lets be assigned in that repository."""
+    finding_key = str(parse_key(key))
+    if not assignee.strip():
+        raise InputError("--as is empty", hint="name who takes the finding, e.g. --as octocat")
+    db = open_database(db_path)
+    try:
+        store = advisory_db.TriageStore(db)
+        record = store.record(finding_key)
+        if record is None:
+            raise InputError(
+                f"{finding_key}: no such finding in the database",
+                hint="`triage queue` lists the findings the daily audit recorded",
+            )
+        if record.state is TriageState.FIXED:
+            raise InputError(f"{finding_key} is fixed; there is nothing to claim")
+        reference = github_api.issue_reference(record.issue_url or "")
+        outcome = "no GitHub tracking issue"
+        if github is not None and reference is not None:
+            repository, number = reference
+            tracker = github_api.GitHubTracker(github, repository, ())
+            outcome = (
+                f"assigned {repository}#{number} to {assignee}"
+                if tracker.assign(number, assignee)
+                else f"{assignee} is not a GitHub login assignable in {repository}; "
+                "assigned here only"
+            )
+        claimed, change = rotation.claim(record, assignee, who, now)
+        store.save([claimed], [change])
+    finally:
+        db.close()
+    return ClaimResult(claimed, outcome)
+
+
+def _expiry(expires: str | None, today: dt.date, force: bool) -> dt.date:
+    if expires is None:
+        return today + dt.timedelta(days=DEFAULT_IGNORE_DAYS)
+    try:
+        date = dt.date.fromisoformat(expires)
+    except ValueError:
+        raise InputError(
+            f"--expires {expires!r} is not a date", hint="write YYYY-MM-DD, e.g. 2027-01-31"
+        ) from None
+    if date <= today:
+        raise InputError(
+            f"--expires {date.isoformat()} is not in the future",
+            hint="an ignore must end after today",
+        )
+    if (date - today).days > LONGEST_IGNORE_DAYS and not force:
+        raise InputError(
+            f"--expires {date.isoformat()} is more than a year away",
+            hint="ignores are meant to be revisited; pass --force to accept a longer one",
+        )
+    return date
+
+
+def _tracking_issue_for(
+    details: rotation_report.FindingDetails, cfg: Config, github: github_api.GitHub | None
+) -> str:
+    """The finding's GitHub tracking issue, opened now when it has none (reopened when it was
+    closed): the URL the ignore records."""
+    if github is None or cfg.github.repository is None:
+        raise InputError(
+            "--open-issue needs GitHub: set GITHUB_TOKEN and [github] repository in deny.toml",
+            hint="or pass --issue URL of an existing tracking issue",
+        )
+    if details.scanned is None or details.dependency is None:
+        raise InputError(
+            f"{details.key} is not in the working tree's lockfiles; its issue cannot be written",
+            hint="pass --issue URL of the issue that tracks it",
+        )
+    key = str(details.key)
+    tracker = github_api.GitHubTracker(github, cfg.github.repository, cfg.github.labels)
+    existing = tracker.tracked_issues().get(key)
+    if existing is not None:
+        if not existing.is_open:
+            tracker.reopen(existing.number, "Reopened: it tracks an ignore in deny.toml.")
+        return existing.url
+    goal = _tracked(details.scanned, {details.key.package: details.dependency})
+    tracker.ensure_labels(cfg.github.labels)
+    opened = tracker.open_issue(
+        key, goal.title, goal.body + "\n" + goal.recorded.marker(), cfg.github.labels
+    )
+    return opened.url
+
+
+def _valid_issue_url(url: str) -> str:
+    if not re.fullmatch(r"https?://[^\s/]+/\S*", url):
+        raise InputError(
+            f"--issue {url!r} is not a URL",
+            hint="give the tracking issue's address, e.g. https://github.com/acme/app/issues/12",
+        )
+    return url
+
+
+@dataclass(frozen=True)
+class IgnoreResult:
+    entry: dict[str, Any]
+    index: int  # its place in advisories.ignore
+    recorded: list[str]  # finding keys whose history got the change
+
+
+def ignore(
+    root: Path,
+    db_path: Path,
+    config_path: Path,
+    key: str,
+    *,
+    reason: str,
+    issue: str | None,
+    expires: str | None,
+    package_only: bool,
+    force: bool,
+    open_issue: bool,
+    who: str,
+    now: dt.datetime,
+    github: github_api.GitHub | None,
+) -> IgnoreResult:
+    """Add an ignore to deny.toml in place; every argument is checked before anything is
+    opened or written, and the file is written only when the result validates."""
+    finding_key = parse_key(key)
+    if not reason.strip():
+        raise InputError("--reason is empty", hint="say why the finding is acceptable")
+    if issue is None and not open_issue:
+        raise InputError(
+            "an ignore needs a tracking issue", hint="pass --issue URL, or --open-issue"
+        )
+    if issue is not None and open_issue:
+        raise InputError("--issue and --open-issue exclude each other")
+    if issue is not None:
+        _valid_issue_url(issue)
+    until = _expiry(expires, now.date(), force)
+    cfg = load_config(config_path, required=False)
+    details = _find(root, db_path, cfg, finding_key, now)
+    scope = details.key.package if package_only else None
+
+    def not_yet_ignored(current: Config) -> None:
+        for rule in current.advisories.ignore:
+            if (
+                rule.id == details.key.advisory
+                and rule.package == scope
+                and not policy.is_expired(rule, now.date())
+            ):
+                raise InputError(
+                    f"{config_path}: advisories.ignore[{rule.index}] already ignores "
+                    f"{rule.id}" + (f" for {rule.package}" if rule.package else ""),
+                    hint=f"`triage unignore {rule.id}` first to replace it",
+                )
+
+    not_yet_ignored(cfg)  # before an issue is opened for it
+    url = issue if issue is not None else _tracking_issue_for(details, cfg, github)
+    entry: dict[str, Any] = {"id": details.key.advisory}
+    if scope is not None:
+        entry["package"] = scope
+    entry |= {"reason": reason.strip(), "issue": url, "expires": until}
+
+    def decide(current: Config) -> config.LedgerEdit:
+        not_yet_ignored(current)  # again: another edit may have landed meanwhile
+        return entry
+
+    written = config.edit_ignores(config_path, decide)
+    detail = f"until {until.isoformat()}: {entry['reason']} ({url})"
+    recorded = _record_ledger_change(
+        db_path, details.key.advisory, scope, who, now, detail, rotation.mark_ignored
+    )
+    return IgnoreResult(entry, len(written.advisories.ignore) - 1, recorded)
+
+
+def _record_ledger_change(
+    db_path: Path,
+    advisory: str,
+    package: str | None,
+    who: str,
+    now: dt.datetime,
+    detail: str,
+    mark: Callable[[TriageRecord, str, dt.datetime, str], tuple[TriageRecord, Change]],
+) -> list[str]:
+    """The history of every recorded finding an ignore covers: the advisory in `package`, or
+    in every package when the ignore names none."""
+    db = open_database(db_path)
+    try:
+        store = advisory_db.TriageStore(db)
+        covered = [
+            r
+            for r in store.records()
+            if r.advisory == advisory
+            and package in (None, r.package)
+            and r.state is not TriageState.FIXED
+        ]
+        marked = [mark(record, who, now, detail) for record in covered]
+        store.save([r for r, _ in marked], [c for _, c in marked])
+    finally:
+        db.close()
+    return [r.key for r in covered]
+
+
+def unignore(
+    db_path: Path, config_path: Path, ident: str, who: str, now: dt.datetime
+) -> tuple[IgnoreRule, list[str]]:
+    """Remove one ignore from deny.toml, chosen by its advisory id, or by ID/package when
+    several entries share the id."""
+    advisory, _, package = ident.partition("/")
+    wanted_package = canonicalize_name(package) if package else None
+    removed: list[IgnoreRule] = []
+
+    def decide(current: Config) -> config.LedgerEdit:
+        rules = current.advisories.ignore
+        chosen = [
+            r
+            for r in rules
+            if r.id == advisory and (wanted_package is None or r.package in (None, wanted_package))
+        ]
+        if len(chosen) > 1 and wanted_package is not None:
+            chosen = [r for r in chosen if r.package == wanted_package] or chosen
+        if not chosen:
+            listed = ", ".join(sorted({r.id for r in rules})) or "none"
+            raise InputError(
+                f"{config_path}: no ignore entry matches {ident!r} (ignored ids: {listed})",
+                hint="name an advisory id as it appears in advisories.ignore",
+            )
+        if len(chosen) > 1:
+            places = ", ".join(f"advisories.ignore[{r.index}]" for r in chosen)
+            raise InputError(
+                f"{config_path}: {ident!r} matches several entries ({places})",
+                hint=f"name one as {advisory}/PACKAGE",
+            )
+        removed.append(chosen[0])
+        return chosen[0].index
+
+    config.edit_ignores(config_path, decide)
+    rule = removed[0]
+    recorded = _record_ledger_change(
+        db_path,
+        rule.id,
+        rule.package,
+        who,
+        now,
+        f"removed advisories.ignore[{rule.index}] ({rule.id})",
+        rotation.mark_unignored,
+    )
+    return rule, recorded
+
+
+@dataclass
+class PolicyReport:
+    diagnostics: list[Diagnostic]
+    notes: list[str]  # what could not be checked, and why
+
+    @property
+    def fails(self) -> bool:
+        return any(d.level is Level.DENY for d in self.diagnostics)
+
+
+def _closed_issues(
+    cfg: Config, today: dt.date, github: github_api.GitHub | None, notes: list[str]
+) -> set[str]:
+    """The standing ignores' tracking issues that GitHub says are closed."""
+    urls = sorted(
+        {r.issue for r in cfg.advisories.ignore if r.issue and not policy.is_expired(r, today)}
+    )
+    if github is None:
+        if urls:
+            notes.append("tracking issues not checked: GITHUB_TOKEN is not set")
+        return set()
+    closed: set[str] = set()
+    for url in urls:
+        reference = github_api.issue_reference(url)
+        if reference is None:
+            notes.append(f"{url}: not a GitHub issue address; its state is not checked")
+            continue
+        try:
+            state = github_api.issue_state(github, *reference)
+        except UpstreamError as exc:
+            notes.append(f"tracking issues not checked: {exc.message}")
+            return closed
+        if state is None:
+            notes.append(f"{url}: GitHub has no such issue")
+        elif state == "closed":
+            closed.add(url)
+    return closed
+
+
+def policy_check(
+    root: Path,
+    explicit_lockfiles: Sequence[Path],
+    db_path: Path,
+    cfg: Config,
+    now: dt.datetime,
+    github: github_api.GitHub | None,
+) -> PolicyReport:
+    """Lint the ignore ledger (SPEC §5) against the working tree's findings, the database's
+    advisory ids and, when GitHub is reachable, the tracking issues' states."""
+    result = scan(root, explicit_lockfiles, db_path, cfg, now)
+    db = open_database(db_path)
+    try:
+        known = advisory_db.TriageStore(db).known_ids(r.id for r in cfg.advisories.ignore)
+    finally:
+        db.close()
+    notes: list[str] = []
+    closed = _closed_issues(cfg, now.date(), github, notes)
+    lints = policy.ledger_lints(cfg.advisories, result.diagnostics, now.date(), known, closed)
+    return PolicyReport(lints, notes)
+
+
+def stats(db_path: Path, now: dt.datetime, window: dt.timedelta) -> rotation.Stats:
+    db = open_database(db_path)
+    try:
+        store = advisory_db.TriageStore(db)
+        return rotation.stats(store.records(), store.history(), store.open_over_time(), now, window)
+    finally:
+        db.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from triage.models import (
     AdvisoriesConfig,
@@ -15,6 +15,22 @@ from triage.models import (
     Severity,
     Status,
 )
+
+# The ledger lints whose level [advisories.lints] may set, with their defaults. An ignore that
+# cannot be justified or traced fails; one that is merely old or closing is a warning.
+LINT_CODES: Mapping[str, Level] = {
+    "ignore-missing-reason": Level.DENY,
+    "ignore-missing-issue": Level.DENY,
+    "ignore-expired": Level.WARN,
+    "ignore-expiring": Level.WARN,
+    "unknown-advisory": Level.DENY,
+    "ignore-issue-closed": Level.WARN,
+}
+EXPIRING_WITHIN = dt.timedelta(days=7)
+
+
+def lint_level(config: AdvisoriesConfig, code: str) -> Level:
+    return config.lints.get(code, LINT_CODES[code])
 
 
 def effective_severity(severity: Severity, config: AdvisoriesConfig) -> Severity:
@@ -75,25 +91,13 @@ def apply_policy(
     unused = [rule for rule in config.ignore if rule.index not in used]
     diagnostics: list[Diagnostic] = []
     for rule in config.ignore:
-        where = f"advisories.ignore[{rule.index}]"
         if not rule.reason:
-            diagnostics.append(
-                Diagnostic(
-                    "ignore-missing-reason",
-                    Level.DENY,
-                    f"{where} ({rule.id}) gives no reason",
-                    rule,
-                )
-            )
+            diagnostics.append(_lint(config, "ignore-missing-reason", rule, "gives no reason"))
         if not rule.issue:
             diagnostics.append(
-                Diagnostic(
-                    "ignore-missing-issue",
-                    Level.DENY,
-                    f"{where} ({rule.id}) names no tracking issue",
-                    rule,
-                )
+                _lint(config, "ignore-missing-issue", rule, "names no tracking issue")
             )
+    diagnostics = [d for d in diagnostics if d.level is not Level.ALLOW]
     if config.unused_ignored_advisory is not Level.ALLOW:
         diagnostics.extend(
             Diagnostic(
@@ -119,3 +123,60 @@ def apply_policy(
             )
         )
     return assessed, unused, diagnostics
+
+
+def _lint(config: AdvisoriesConfig, code: str, rule: IgnoreRule, what: str) -> Diagnostic:
+    message = f"advisories.ignore[{rule.index}] ({rule.id}) {what}"
+    return Diagnostic(code, lint_level(config, code), message, rule)
+
+
+def ledger_lints(
+    config: AdvisoriesConfig,
+    diagnostics: Sequence[Diagnostic],
+    today: dt.date,
+    known_ids: Collection[str],
+    closed_issues: Collection[str],
+) -> list[Diagnostic]:
+    """`triage policy check`: the scan's ledger diagnostics (missing reason or issue, unused)
+    plus expired, expiring, unknown ids and closed tracking issues. An unknown id is reported
+    as such and not also as unused: it can match nothing."""
+    unknown = [rule for rule in config.ignore if rule.id and rule.id not in known_ids]
+    unknown_indices = {rule.index for rule in unknown}
+    found = [
+        d
+        for d in diagnostics
+        if d.ignore is not None
+        and not (d.code == "unused-ignored-advisory" and d.ignore.index in unknown_indices)
+    ]
+    for rule in config.ignore:
+        if rule.expires is not None and today > rule.expires:
+            found.append(
+                _lint(config, "ignore-expired", rule, f"expired on {rule.expires.isoformat()}")
+            )
+        elif rule.expires is not None and rule.expires - today <= EXPIRING_WITHIN:
+            days = (rule.expires - today).days
+            found.append(
+                _lint(
+                    config,
+                    "ignore-expiring",
+                    rule,
+                    f"expires on {rule.expires.isoformat()}, in {days} day(s)",
+                )
+            )
+        if rule.issue and rule.issue in closed_issues:
+            found.append(
+                _lint(
+                    config,
+                    "ignore-issue-closed",
+                    rule,
+                    f"still stands, but its tracking issue {rule.issue} is closed",
+                )
+            )
+    found.extend(
+        _lint(config, "unknown-advisory", rule, "is not an advisory id or alias in the database")
+        for rule in unknown
+    )
+    return sorted(
+        (d for d in found if d.level is not Level.ALLOW),
+        key=lambda d: (d.ignore.index if d.ignore else -1, d.code),
+    )

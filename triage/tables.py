@@ -1,0 +1,184 @@
+"""The rotation's text output through rich: boxed and coloured on a terminal, plain columns
+(no box, no colour) when piped, and within 80 columns either way unless the terminal is wider."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from triage.core.rotation import Stats, is_overdue
+from triage.core.rotation_report import FindingDetails, age_days
+from triage.models import TriageRecord
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+SEVERITY_STYLES = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
+
+
+def console() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False)
+
+
+def _table(out: Console, *columns: str, title: str | None = None) -> Table:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(
+        *columns,
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD if out.is_terminal else None,
+        pad_edge=False,
+        show_edge=False,
+        header_style="bold" if out.is_terminal else "",
+    )
+    return table
+
+
+def issue_label(url: str | None) -> str:
+    """`#12` for an issue URL, `local#3` for the local tracker, `-` for none."""
+    if not url:
+        return "-"
+    if url.startswith("triage-local:"):
+        return "local#" + url.partition(":")[2]
+    return "#" + url.rstrip("/").rpartition("/")[2]
+
+
+def _issue_cell(out: Console, url: str | None) -> str:
+    label = issue_label(url)
+    if out.is_terminal and url and url.startswith("http"):
+        return f"[link={url}]{label}[/link]"
+    return label
+
+
+def _severity_cell(out: Console, severity: str) -> str:
+    style = SEVERITY_STYLES.get(severity)
+    return f"[{style}]{severity}[/]" if style and out.is_terminal else severity
+
+
+def _due_cell(out: Console, record: TriageRecord, now: dt.datetime) -> str:
+    due = record.due.date().isoformat()
+    if not is_overdue(record, now):
+        return due
+    late = f"{due} late"
+    return f"[bold red]{late}[/]" if out.is_terminal else late
+
+
+def print_queue(out: Console, records: Sequence[TriageRecord], now: dt.datetime) -> None:
+    if not records:
+        out.print("the queue is empty")
+        return
+    table = _table(out, "key", "version", "severity", "age", "due", "assignee", "issue")
+    # The key is what people copy into `show` and `claim`: never broken. Names give way.
+    table.columns[0].no_wrap = True
+    table.columns[5].overflow = "fold"
+    for record in records:
+        table.add_row(
+            record.key,
+            ", ".join(record.versions),
+            _severity_cell(out, record.severity),
+            f"{age_days(record, now)}d",
+            _due_cell(out, record, now),
+            record.assignee or "-",
+            _issue_cell(out, record.issue_url),
+        )
+    out.print(table)
+    overdue = sum(is_overdue(r, now) for r in records)
+    out.print(f"{len(records)} finding(s) to work, {overdue} overdue")
+
+
+def print_show(out: Console, details: FindingDetails, now: dt.datetime) -> None:
+    from rich.markup import escape
+
+    facts = _table(out, "", "", title=str(details.key))
+    facts.show_header = False
+    facts.columns[1].overflow = "fold"
+    record, scanned = details.record, details.scanned
+
+    def fact(name: str, value: str | None) -> None:
+        facts.add_row(name, escape(value) if value else "-")
+
+    if scanned is not None:
+        finding = scanned.finding
+        fact("aliases", ", ".join(finding.aliases))
+        fact("versions", ", ".join(finding.versions))
+        fact("fix versions", ", ".join(finding.fixed_versions) or "none published")
+        fact("severity", finding.severity.label)
+        fact("lockfiles", ", ".join(finding.lockfiles))
+        fact("status", scanned.status.value)
+    else:
+        fact("lockfiles", "not in the working tree's lockfiles")
+    if details.dependency is not None:
+        direct = details.dependency.direct
+        kind = {True: "direct", False: "transitive", None: "not known"}[direct]
+        via = ", ".join(details.dependency.via)
+        fact("dependency", f"{kind}" + (f", required by {via}" if via else ""))
+    if record is not None:
+        fact("state", record.state.value)
+        fact("first seen", record.first_seen.date().isoformat())
+        fact(
+            "due", record.due.date().isoformat() + (" (overdue)" if is_overdue(record, now) else "")
+        )
+        fact("assignee", record.assignee)
+        fact("tracking issue", record.issue_url)
+    else:
+        fact("state", "not recorded by an audit yet")
+    for rule in details.applying_ignores:
+        until = f" until {rule.expires.isoformat()}" if rule.expires else ""
+        fact(
+            f"ignore [{rule.index}]",
+            f"{rule.id}{until}: {rule.reason or 'no reason'} ({rule.issue or 'no issue'})",
+        )
+    fact("response", details.suggested_response)
+    out.print(facts)
+
+    records = _table(out, "record", "published", "modified", "severity", title="advisories")
+    records.columns[3].overflow = "fold"
+    for advisory in details.advisories:
+        withdrawn = " (withdrawn)" if advisory.withdrawn else ""
+        records.add_row(
+            advisory.id + withdrawn,
+            (advisory.published or "-")[:10],
+            advisory.modified[:10],
+            advisory.severity_vector or advisory.severity.label,
+        )
+    out.print(records)
+
+    history = _table(out, "when", "who", "event", "detail", title="history")
+    history.columns[3].overflow = "fold"
+    for change in details.history:
+        history.add_row(
+            change.at.strftime("%Y-%m-%d %H:%M"), change.who, change.event, escape(change.detail)
+        )
+    if not details.history:
+        history.add_row("-", "-", "-", "no history recorded")
+    out.print(history)
+
+
+def print_stats(out: Console, stats: Stats) -> None:
+    def counts(title: str, rows: dict[str, int]) -> None:
+        table = _table(out, title.split(" by ")[-1], "findings", title=title)
+        for name, count in rows.items():
+            table.add_row(name, str(count))
+        if not rows:
+            table.add_row("-", "0")
+        out.print(table)
+
+    counts("open by severity", stats.open_by_severity)
+    counts("open by state", stats.open_by_state)
+    counts("open by age", stats.ages)
+    window = stats.window.days
+
+    def days(value: float | None) -> str:
+        return "-" if value is None else f"{value:g} days"
+
+    summary = _table(out, "measure", "value", title=f"last {window} days")
+    summary.add_row("overdue now", str(stats.overdue))
+    summary.add_row(f"median time to triage ({stats.triaged})", days(stats.median_days_to_triage))
+    summary.add_row(f"median time to fix ({stats.fixed})", days(stats.median_days_to_fix))
+    out.print(summary)
