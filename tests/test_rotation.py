@@ -320,12 +320,13 @@ def test_claim_and_ignore_appear_in_shows_history(
 
     code, out = cli(capsys, root, db, "unignore", "PYSEC-2023-212/urllib3", "--as", "bob")
     assert code == 0
-    back = service.show(
-        root, db, service.load_config(root / "deny.toml", required=True), URLLIB3_MEDIUM, NOW
-    )
+    cfg = service.load_config(root / "deny.toml", required=True)
+    back = service.show(root, db, cfg, URLLIB3_MEDIUM, NOW)
     assert (back.history[-1].who, back.history[-1].event) == ("bob", "unignored")
     assert back.record is not None
     assert back.record.state is TriageState.CLAIMED  # back to its assignee
+    by_alias = service.show(root, db, cfg, "CVE-2023-45803/urllib3", NOW)
+    assert str(by_alias.key) == URLLIB3_MEDIUM and by_alias.history == back.history
 
 
 def test_the_audit_moves_states_and_the_history_is_append_only(tmp_path: Path) -> None:
