@@ -15,7 +15,8 @@ from triage.models import Change, TriageRecord, TriageState
 
 AUDIT = "audit"  # who the daily audit's changes are recorded as
 OPEN_STATES = (TriageState.NEW, TriageState.CLAIMED)
-AGE_BUCKETS = ((7, "0-7 days"), (30, "8-30 days"), (90, "31-90 days"), (None, "over 90 days"))
+AGE_BUCKETS = ((7, "0-7 days"), (30, "8-30 days"), (90, "31-90 days"))
+OLDEST_BUCKET = "over 90 days"
 
 
 def sla_for(severity: str, sla: Mapping[str, dt.timedelta]) -> dt.timedelta:
@@ -167,10 +168,7 @@ def queue(
 
 
 def age_label(age: dt.timedelta) -> str:
-    for limit, label in AGE_BUCKETS:
-        if limit is None or age.days <= limit:
-            return label
-    raise AssertionError("the last bucket has no limit")
+    return next((label for limit, label in AGE_BUCKETS if age.days <= limit), OLDEST_BUCKET)
 
 
 @dataclass(frozen=True)
@@ -212,7 +210,7 @@ def stats(
         for s in TriageState
         if s is not TriageState.FIXED
     }
-    ages = {label: 0 for _, label in AGE_BUCKETS}
+    ages = {label: 0 for label in (*(label for _, label in AGE_BUCKETS), OLDEST_BUCKET)}
     for record in still_open:
         ages[age_label(now - record.first_seen)] += 1
 
