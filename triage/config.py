@@ -1,7 +1,7 @@
 """deny.toml: parse, then validate into `Config`, collecting every error with its key path.
 
-Reading uses the standard library's tomllib (fast, strict); in-place edits of the ledger will
-use tomlkit here too, so comments and layout survive.
+Reading uses the standard library's tomllib (fast, strict); in-place edits of the ignore
+ledger use tomlkit, under a lock, keeping every line they do not touch byte for byte.
 """
 
 from __future__ import annotations
