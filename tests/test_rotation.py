@@ -614,3 +614,52 @@ def test_the_html_report_opens_in_headless_chromium(tmp_path: Path) -> None:
     chart_xs = [x for x, _ in chart]
     assert max(chart_xs) - min(chart_xs) > 400  # a line across the chart, not one dot
     assert max(y for _, y in chart) < min(y for _, y in headers)  # the chart above the tables
+
+
+def test_queue_json_filters_from_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, db = synced(tmp_path)
+    local_audit(root, db, NOW - dt.timedelta(days=30))  # every finding is past its SLA now
+    assert cli(capsys, root, db, "claim", PILLOW_KEYS[2], "--as", "alice")[0] == 0
+    code, out = cli(capsys, root, db, "queue", "--mine", "--as", "alice", "--format", "json")
+    document = json.loads(out[: out.rindex("}") + 1])
+    assert code == 0 and document["schema"] == "triage/queue-v1"
+    assert [(f["key"], f["assignee"], f["overdue"]) for f in document["findings"]] == [
+        (PILLOW_KEYS[2], "alice", False)
+    ]
+    code, out = cli(
+        capsys, root, db, "queue", "--overdue", "--severity", "high", "--format", "json"
+    )
+    assert [f["key"] for f in json.loads(out[: out.rindex("}") + 1])["findings"]] == [URLLIB3_HIGH]
+
+
+def test_a_database_from_before_the_triage_state_keeps_its_findings(tmp_path: Path) -> None:
+    root, db = synced(tmp_path)
+    (root / "requirements.txt").write_text("urllib3==2.0.0\n")
+    local_audit(root, db, NOW)
+    (root / "requirements.txt").write_text("urllib3==2.0.7\n")
+    local_audit(root, db, NOW + dt.timedelta(days=1))
+    older = sqlite3.connect(db)  # the findings table as the first audit release made it
+    for column in ("state", "assignee", "due"):
+        older.execute(f"alter table findings drop column {column}")
+    older.commit()
+    older.close()
+    opened = service.open_database(db)
+    try:
+        records = advisory_db.TriageStore(opened).records()
+    finally:
+        opened.close()
+    assert {r.key: r.state for r in records} == {
+        URLLIB3_HIGH: TriageState.FIXED,
+        URLLIB3_MEDIUM: TriageState.FIXED,
+    }
+
+
+def test_show_reads_past_an_undecodable_pyproject(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, db = synced(tmp_path)
+    (root / "pyproject.toml").write_bytes(b'[project]\nname = "\xff"\n')
+    code, out = cli(capsys, root, db, "show", URLLIB3_HIGH, str(root), "--format", "json")
+    assert code == 0 and json.loads(out)["dependency"] == {"direct": None, "via": []}

@@ -595,13 +595,21 @@ def _apply(
     return opened
 
 
+def _working_tree_pyproject(root: Path) -> str:
+    """pyproject.toml's text, only to tell direct dependencies from transitive ones: a file
+    that cannot be read or decoded tells nothing rather than stopping the command."""
+    try:
+        return (root / "pyproject.toml").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
 def _audit_scan(
     root: Path, ref: str | None, cfg: Config, db: advisory_db.AdvisoryDatabase, now: dt.datetime
 ) -> tuple[ScanResult, Config, dict[str, report.Dependency], list[Package]]:
     if ref is None:
         packages, unpinned, names = read_lockfiles(root, [])
-        pyproject = root / "pyproject.toml"
-        pyproject_text = pyproject.read_text(encoding="utf-8") if pyproject.is_file() else ""
+        pyproject_text = _working_tree_pyproject(root)
     else:
         sha = gitrepo.resolve(root, ref)
         with db.transaction():
@@ -1139,9 +1147,8 @@ def _find(
     ]
     dependency = None
     if scanned is not None:
-        pyproject = root / "pyproject.toml"
-        text = pyproject.read_text(encoding="utf-8") if pyproject.is_file() else ""
-        dependency = _dependencies(packages, lockfiles.direct_names(text)).get(key.package)
+        direct = lockfiles.direct_names(_working_tree_pyproject(root))
+        dependency = _dependencies(packages, direct).get(key.package)
     group_ids = ids | {a.id for a in advisories} | {x for a in advisories for x in a.aliases}
     applying = [
         rule

@@ -123,7 +123,10 @@ def claim(
     """Assign; a new finding becomes `claimed` (triaged), an ignored one stays ignored."""
     state = TriageState.CLAIMED if record.state is TriageState.NEW else record.state
     claimed = replace(record, assignee=assignee, state=state)
-    detail = f"assigned to {assignee}" + (f" (was {record.assignee})" if record.assignee else "")
+    before = record.assignee
+    detail = f"assigned to {assignee}" + (
+        f" (was {before})" if before and before != assignee else ""
+    )
     return claimed, _change(claimed, now, who, "claimed", detail)
 
 
