@@ -11,6 +11,7 @@ attestation 200 times over, which is what 200 attested artifacts would add. Asse
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import sys
@@ -21,7 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.bench_foundation import DATA, TRIAGE, timed
-from triage import advisory_db, provenance
+from triage import store
+from triage.provenance import attestations
 
 PEP740 = DATA / "pep740"
 REAL = "pypi_attestations-0.0.19.tar.gz"
@@ -34,21 +36,22 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="triage-bench-trust-"))
     try:
         db_path = scratch / "t.db"
-        db = advisory_db.AdvisoryDatabase(db_path)
+        db = store.Database(db_path)
+        caches = store.Caches(db)
         entries = []
         for index in range(200):
             if index == 0:
                 name, version, filename, sha = "pypi-attestations", "0.0.19", REAL, digests[REAL]
-                db.cache_provenance(
+                caches.cache_provenance(
                     filename,
                     sha,
                     (PEP740 / f"{REAL}.provenance").read_text(),
-                    "2026-11-24T00:00:00+00:00",
+                    dt.datetime(2026, 11, 24, tzinfo=dt.UTC),
                 )
             else:
                 name, version = f"package-{index}", "1.0"
                 filename, sha = f"package_{index}-1.0.tar.gz", f"{index:064x}"
-                db.cache_provenance(filename, sha, "", "2099-01-01T00:00:00+00:00")
+                caches.cache_provenance(filename, sha, "", dt.datetime(2099, 1, 1, tzinfo=dt.UTC))
             entries.append(
                 f'[[packages]]\nname = "{name}"\nversion = "{version}"\nsdist = {{ name = '
                 f'"{filename}", url = "https://files.example/{filename}", hashes = {{ sha256 = '
@@ -76,13 +79,13 @@ def main() -> None:
             f"trust check, 200 artifacts, cached provenance, offline: {whole:.2f} s "
             f"({verdicts.count('trusted')} trusted, {verdicts.count('unsigned')} unsigned)"
         )
-        claims = provenance.parse_claims(
+        claims = attestations.parse_claims(
             (PEP740 / f"{REAL}.provenance").read_text(), REAL, provenance_object=True
         )
-        provenance.verify("pypi-attestations", "0.0.19", REAL, digests[REAL], claims)
+        attestations.verify("pypi-attestations", "0.0.19", REAL, digests[REAL], claims)
         start = time.perf_counter()
         for _ in range(200):
-            provenance.verify("pypi-attestations", "0.0.19", REAL, digests[REAL], claims)
+            attestations.verify("pypi-attestations", "0.0.19", REAL, digests[REAL], claims)
         each = (time.perf_counter() - start) / 200
         print(
             f"verifying one real attestation: {each * 1000:.1f} ms; 200 attested artifacts "

@@ -4,42 +4,27 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 
-from triage import service
 from triage.errors import TriageError
+from triage.service import Workspace
+from triage.service import audit as use_case
 
 log = logging.getLogger("triage.jobs")
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 @dataclass(frozen=True)
 class AuditJob:
-    root: Path
-    db: Path
-    config: Path
+    """Runs with every option the command was given (root, database, config, trust store,
+    settings); deny.toml is read again at each run, so edits apply without a restart."""
+
+    workspace: Workspace
 
     def __call__(self, scheduled_for: dt.datetime) -> None:
         slot = scheduled_for.isoformat(timespec="seconds")
         try:
-            cfg = service.load_config(self.config, required=False)
-            factory = service.tracker_factory(
-                cfg.github.repository, cfg.github.labels, os.environ, _now()
-            )
-            report = service.audit(
-                self.root,
-                self.db,
-                cfg,
-                factory,
-                _now,
-                scheduled_for=slot,
-                pypi_index=os.environ.get("TRIAGE_PYPI_URL") or service.DEFAULT_PYPI,
-            )
+            ws = replace(self.workspace, config_required=False)
+            report = use_case.audit(ws, use_case.tracker_factory(ws), scheduled_for=scheduled_for)
         except TriageError as exc:
             log.error("audit for %s failed: %s", slot, exc.message)
             return
@@ -58,4 +43,4 @@ class AuditJob:
         )
 
     def last_success(self) -> dt.datetime | None:
-        return service.last_successful_audit(self.db)
+        return use_case.last_successful_audit(self.workspace)

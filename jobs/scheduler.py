@@ -67,6 +67,7 @@ class AuditScheduler:
         self.last_success = last_success
         self.clock = clock
         self._scheduler: BackgroundScheduler | None = None
+        self.catching_up: dt.datetime | None = None  # the missed slot start() scheduled again
 
     def _run_slot(self) -> None:
         now = self.clock()
@@ -88,6 +89,7 @@ class AuditScheduler:
         missed = latest_fire_time(self.trigger, now)
         last = self.last_success()
         if missed is not None and (last is None or last < missed):
+            self.catching_up = missed
             log.info("catching up the audit scheduled for %s", missed.isoformat())
             scheduler.add_job(
                 self.job,

@@ -59,6 +59,7 @@ class State:
 class GitHubServer:
     def __init__(self, token: str = "ghp_test_token_do_not_print") -> None:
         self.state = State(token)
+        self.waits: list[float] = []  # what the client waited between attempts, in seconds
         self._issue_template = _recorded("add-labels-to-issue.json", 0)["response"]
         recorded_error = _recorded("errors.json", 0)
         self._validation_error = recorded_error["response"]
@@ -102,7 +103,10 @@ class GitHubServer:
 
     @contextmanager
     def running(self) -> Iterator[GitHubServer]:
-        thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits for the loop's next look at its flag.
+        thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+        )
         thread.start()
         try:
             yield self
@@ -173,6 +177,9 @@ class GitHubServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in separate writes: with Nagle's algorithm the body
+            # waits for the client's delayed ACK (tens of ms a request on loopback).
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 return

@@ -27,7 +27,10 @@ def serve_get(answer: Callable[[str], tuple[int, bytes]]) -> Iterator[tuple[str,
             return
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # A short poll interval: shutdown() waits for the loop's next look at its flag.
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+    ).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", asked
     finally:

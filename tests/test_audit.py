@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ADVISORY_DB, ADVISORY_DB_OLD, GITHUB_TOKEN, LOCKFILES, NOW
+from tests.conftest import ADVISORY_DB, ADVISORY_DB_OLD, GITHUB_TOKEN, LOCKFILES, NOW, workspace
 from tests.github_server import GitHubServer
-from triage import advisory_db, service
+from triage import store
 from triage.cli import main
-from triage.config import load_config
 from triage.core import tracking
+from triage.service import audit, sync
 
 REPO = "acme/app"
 TOKEN = GITHUB_TOKEN
@@ -46,16 +46,15 @@ def records(into: Path, packages: list[str], source: Path = ADVISORY_DB) -> Path
     return into
 
 
-def local_audit(root: Path, db: Path, now: dt.datetime = NOW) -> service.AuditReport:
-    cfg = load_config(root / "deny.toml", required=True)
-    stamp = now.isoformat()
-    return service.audit(root, db, cfg, lambda d: advisory_db.LocalTracker(d, stamp), lambda: now)
+def local_audit(root: Path, db: Path, now: dt.datetime = NOW) -> audit.AuditReport:
+    ws = workspace(db, now, root, config_path=root / "deny.toml", config_required=True)
+    return audit.audit(ws, lambda d: store.LocalTracker(d, now))
 
 
 def local_issues(db: Path) -> dict[str, tuple[str, list[str]]]:
-    opened = service.open_database(db)
+    opened = store.Database(db)
     try:
-        tracker = advisory_db.LocalTracker(opened, "")
+        tracker = store.LocalTracker(opened, NOW)
         return {r["key"]: (r["state"], tracker.comments(r["number"])) for r in tracker.all_issues()}
     finally:
         opened.close()
@@ -119,8 +118,8 @@ def test_issue_body_suggests_a_response_and_the_ignore_line(tmp_path: Path) -> N
     (root / "pyproject.toml").write_text('[project]\nname = "app"\ndependencies = ["urllib3"]\n')
     db = tmp_path / "t.db"
     local_audit(root, db)
-    opened = service.open_database(db)
-    body = advisory_db.LocalTracker(opened, "").tracked_issues()["PYSEC-2023-192/urllib3"].body
+    opened = store.Database(db)
+    body = store.LocalTracker(opened, NOW).tracked_issues()["PYSEC-2023-192/urllib3"].body
     opened.close()
     assert body.startswith("<!-- triage:key=PYSEC-2023-192/urllib3 -->")
     assert "Direct dependency: update `urllib3` to 2.0.6 or later." in body
@@ -140,10 +139,10 @@ def test_killed_at_any_action_then_rerun_leaves_one_issue_per_key(
         tmp_path / "app", records(tmp_path / "src", ["urllib3", "pillow"]), FOUR_PACKAGES
     )
     db = tmp_path / "t.db"
-    cfg = load_config(root / "deny.toml", required=True)
+    ws = workspace(db, NOW, root, config_path=root / "deny.toml", config_required=True)
     calls = 0
 
-    class Dying(advisory_db.LocalTracker):
+    class Dying(store.LocalTracker):
         def open_issue(self, *args: object, **kwargs: object) -> tracking.TrackedIssue:
             nonlocal calls
             calls += 1
@@ -152,12 +151,12 @@ def test_killed_at_any_action_then_rerun_leaves_one_issue_per_key(
             return super().open_issue(*args, **kwargs)  # type: ignore[arg-type]
 
     with contextlib.suppress(Crash):
-        service.audit(root, db, cfg, lambda d: Dying(d, "t"), lambda: NOW)
+        audit.audit(ws, lambda d: Dying(d, NOW))
     local_audit(root, db)
     assert set(local_issues(db)) == SIX_KEYS
-    opened = service.open_database(db)
-    found = advisory_db.TriageStore(opened).records()
-    runs = advisory_db.AuditStore(opened).runs()
+    opened = store.Database(db)
+    found = store.TriageStore(opened).records()
+    runs = store.AuditStore(opened).runs()
     opened.close()
     assert {f.key for f in found} == SIX_KEYS and all(f.issue_url for f in found)
     assert runs[-1]["outcome"] == "ok"
@@ -166,7 +165,7 @@ def test_killed_at_any_action_then_rerun_leaves_one_issue_per_key(
 def test_a_second_audit_at_once_does_not_run(tmp_path: Path) -> None:
     root = project(tmp_path / "app", records(tmp_path / "src", ["urllib3"]), "urllib3==2.0.0\n")
     db = tmp_path / "t.db"
-    with advisory_db.audit_lock(db) as held:
+    with store.audit_lock(db) as held:
         assert held
         report = local_audit(root, db)
     assert report.skipped == "another audit is running on this database"
@@ -234,36 +233,62 @@ def test_github_lifecycle_and_the_data_moving_on(
     assert idna["state"] == "open" and len(keys_on(github)) == 14
 
 
+# A first audit of FOUR_PACKAGES: list issues, list labels, create two labels, open six issues.
+CLEAN_RUN_REQUESTS = 10
+FAULTS = ("502", "drop", "drop-after", "secondary")
+
+
+@pytest.fixture(scope="module")
+def fault_sweep_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The project and a database synced for it once; each run of the sweep starts from a copy
+    of that database instead of syncing again."""
+    base = tmp_path_factory.mktemp("sweep")
+    sources = records(base / "src", ["urllib3", "pillow"])
+    root = project(base / "app", sources, FOUR_PACKAGES)
+    template = base / "template.db"
+    sync.sync(workspace(template, NOW), [str(sources)], require_all=True)
+    return root, template
+
+
+def test_a_clean_first_audit_makes_the_requests_the_fault_sweep_covers(
+    github: GitHubServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    fault_sweep_template: tuple[Path, Path],
+) -> None:
+    root, template = fault_sweep_template
+    db = tmp_path / "t.db"
+    shutil.copy(template, db)
+    assert github_audit(root, db, capsys) == 1
+    assert len(github.state.requests) == CLEAN_RUN_REQUESTS
+    assert github.waits == []
+
+
+@pytest.mark.parametrize("kind", FAULTS)
+@pytest.mark.parametrize("index", range(CLEAN_RUN_REQUESTS))
 def test_faults_at_each_api_call_then_a_clean_rerun(
     github: GitHubServer,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    fault_sweep_template: tuple[Path, Path],
+    index: int,
+    kind: str,
 ) -> None:
-    sources = records(tmp_path / "src", ["urllib3", "pillow"])
-    root = project(tmp_path / "app", sources, FOUR_PACKAGES)
-    template = tmp_path / "template.db"
-    service.sync(template, [str(sources)], NOW, require_all=True)
-    github_audit(root, template, capsys)
-    calls = len(github.state.requests)
-    assert calls >= 10  # list, labels, two label creations, six issues
-    for index in range(calls):
-        for kind in ("502", "drop", "drop-after", "secondary"):
-            server = GitHubServer(TOKEN)
-            with server.running():
-                monkeypatch.setenv("GITHUB_API_URL", server.url)
-                db = tmp_path / f"run-{index}-{kind}.db"
-                service.sync(db, [str(sources)], NOW, require_all=True)
-                server.fail_request(index, kind)
-                github_audit(root, db, capsys)
-                assert not server.state.faults, (index, kind)  # it was injected
-                assert github_audit(root, db, capsys) == 1
-                assert keys_on(server) == sorted(SIX_KEYS), (index, kind)
-                opened = service.open_database(db)
-                found = advisory_db.TriageStore(opened).records()
-                opened.close()
-                assert {f.key for f in found} == SIX_KEYS, (index, kind)
-                assert all(f.issue_url for f in found), (index, kind)
+    root, template = fault_sweep_template
+    db = tmp_path / "t.db"
+    shutil.copy(template, db)
+    github.fail_request(index, kind)
+    github_audit(root, db, capsys)
+    assert not github.state.faults  # it was injected
+    if kind == "secondary":
+        assert 1.0 in github.waits  # GitHub's Retry-After was waited for
+    assert github_audit(root, db, capsys) == 1
+    assert keys_on(github) == sorted(SIX_KEYS)
+    opened = store.Database(db)
+    found = store.TriageStore(opened).records()
+    opened.close()
+    assert {f.key for f in found} == SIX_KEYS
+    assert all(f.issue_url for f in found)
 
 
 def test_a_pull_request_carrying_a_marker_is_not_a_tracking_issue(
@@ -301,6 +326,6 @@ def test_audit_of_a_ref_and_the_cli_commands(
         "#1    closed PYSEC-2023-192: urllib3 2.0.0",
         "#2    closed PYSEC-2023-212: urllib3 2.0.0",
     ]
-    with advisory_db.audit_lock(db):
+    with store.audit_lock(db):
         assert main(args) == 0
     assert "audit skipped: another audit is running" in capsys.readouterr().err

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import NOW
+from tests.conftest import NOW, workspace
 from tests.gitrepos import GitRepo
-from triage import lockfiles, service
+from triage import lockfiles
 from triage.cli import main
 from triage.core.diffing import DiffResult
 from triage.errors import ConfigError, InputError, LockfileError
+from triage.service import diff, sync
 
 CLEAN = "click==8.1.7\n"
 URLLIB3_2_0_0 = {"PYSEC-2023-192/urllib3", "PYSEC-2023-212/urllib3"}
@@ -38,7 +39,7 @@ def repo(tmp_path: Path) -> GitRepo:
 
 
 def run_diff(repo: GitRepo, db: Path, base: str = "main") -> DiffResult:
-    return service.diff(repo.root, base, "HEAD", db, NOW)
+    return diff.diff(workspace(db, NOW, repo.root), base, "HEAD")
 
 
 def test_new_vulnerable_package_is_new(repo: GitRepo, synced_db: Path) -> None:
@@ -164,7 +165,7 @@ def test_unchanged_lockfiles_are_read_once(
 ) -> None:
     repo.commit("add pillow", requirements_dot_txt="urllib3==2.0.0\npillow==9.0.0\n" + CLEAN)
     db = tmp_path / "own.db"
-    service.sync(db, [], NOW)  # the embedded snapshot
+    sync.sync(workspace(db, NOW), [])  # the embedded snapshot
     run_diff(repo, db)
     reads: list[str] = []
     original = lockfiles.read_lockfile
@@ -209,7 +210,7 @@ def test_unknown_ref_and_shallow_clone(
     repo: GitRepo, synced_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(InputError, match=r"unknown git ref 'no-such-branch'"):
-        service.diff(repo.root, "no-such-branch", "HEAD", synced_db, NOW)
+        diff.diff(workspace(synced_db, NOW, repo.root), "no-such-branch", "HEAD")
     repo.commit("one", requirements_dot_txt="pillow==9.0.0\n")
     repo.commit("two", requirements_dot_txt="pillow==10.3.0\n")
     shallow = tmp_path / "shallow"

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import LOCKFILES
-from triage import lockfiles
 from triage.errors import LockfileError
-from triage.lockfiles import discover, read_lockfile
+from triage.lockfiles import discover, read_lockfile, requirements
 
 # Entries per file as ../shared/data/lockfiles/SOURCES.md counts them: pinned packages plus
 # the entries reported as unpinned (editable, local, URL, ranges).
@@ -207,7 +206,7 @@ def test_fast_path_reads_exactly_what_pips_parser_reads(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fast = read_lockfile(LOCKFILES / name, LOCKFILES)
-    monkeypatch.setattr(lockfiles, "_plain_requirements", lambda path, lines: None)
+    monkeypatch.setattr(requirements, "_plain_requirements", lambda path, lines: None)
     assert read_lockfile(LOCKFILES / name, LOCKFILES) == fast
 
 

@@ -18,13 +18,17 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import NOW, REPOSITORY
+from tests.conftest import NOW, REPOSITORY, workspace
 from tests.github_server import GitHubServer
 from tests.test_audit import REPO, local_audit, project, records
 from tests.test_cli import run
-from triage import advisory_db, config, service
+from triage import config, store
+from triage.config import edit
+from triage.core import ledger
 from triage.core.rotation_report import CHART_COLOUR, HEADER_COLOUR, stats_html
 from triage.models import Config, TriageState
+from triage.service import audit, rotation, sync
+from triage.settings import Settings
 
 COMMENTED = REPOSITORY / "tests" / "fixtures" / "deny-commented.toml"
 TODAY = dt.date.today()  # the CLI reads the real clock; service calls below inject NOW
@@ -47,7 +51,7 @@ def synced(tmp_path: Path, deny: str | None = None, extra: str = "") -> tuple[Pa
     if deny is not None:
         (root / "deny.toml").write_text(deny)
     db = tmp_path / "t.db"
-    service.sync(db, [str(sources)], NOW, require_all=True)
+    sync.sync(workspace(db, NOW), [str(sources)], require_all=True)
     return root, db
 
 
@@ -123,20 +127,20 @@ def test_a_ledger_in_table_form_and_a_file_without_one(
 
     (root / "deny.toml").unlink()
     assert cli(capsys, root, db, "ignore", URLLIB3_MEDIUM, str(root), *arguments)[0] == 0
-    default_expiry = TODAY + dt.timedelta(days=service.DEFAULT_IGNORE_DAYS)
+    default_expiry = TODAY + dt.timedelta(days=ledger.DEFAULT_IGNORE_DAYS)
     rule = config.load_config(root / "deny.toml", required=True).advisories.ignore[0]
     assert (rule.id, rule.package, rule.expires) == ("PYSEC-2023-212", None, default_expiry)
 
 
 def _add_ignore_in_process(path: str, advisory: str, barrier: Any) -> None:
-    def decide(current: Config) -> config.LedgerEdit:
+    def decide(current: Config) -> edit.LedgerEdit:
         import time
 
         time.sleep(0.3)  # both processes have read the file by now, were there no lock
         return {"id": advisory, "reason": "r", "issue": "https://github.com/acme/app/issues/3"}
 
     barrier.wait()
-    config.edit_ignores(Path(path), decide)
+    edit.edit_ignores(Path(path), decide)
 
 
 def test_two_processes_adding_ignores_at_the_same_moment_both_land(tmp_path: Path) -> None:
@@ -261,28 +265,35 @@ SLA = '\n[sla]\nhigh = "P3D"\nmedium = "P1D"\nunknown = "P10D"\n'
 def test_queue_order_and_due_dates_follow_sla_with_an_injected_clock(tmp_path: Path) -> None:
     root, db = synced(tmp_path, extra=SLA)
     local_audit(root, db, NOW)
-    due = {r.key: r.due for r in service.queue(db, NOW)}
+    due = {r.key: r.due for r in rotation.queue(workspace(db, NOW))}
     assert due[URLLIB3_HIGH] == NOW + dt.timedelta(days=3)
     assert due[URLLIB3_MEDIUM] == NOW + dt.timedelta(days=1)
     assert all(due[key] == NOW + dt.timedelta(days=10) for key in PILLOW_KEYS)
 
     later = NOW + dt.timedelta(days=2)
-    order = [r.key for r in service.queue(db, later)]
+    order = [r.key for r in rotation.queue(workspace(db, later))]
     assert order == [URLLIB3_MEDIUM, URLLIB3_HIGH, *PILLOW_KEYS]  # medium is overdue
-    assert [r.key for r in service.queue(db, later, overdue_only=True)] == [URLLIB3_MEDIUM]
+    assert [r.key for r in rotation.queue(workspace(db, later), overdue_only=True)] == [
+        URLLIB3_MEDIUM
+    ]
 
-    service.claim(db, URLLIB3_MEDIUM, "alice", "alice", later, None)
+    rotation.claim(workspace(db, later), URLLIB3_MEDIUM, "alice")
     four_days = NOW + dt.timedelta(days=4)
-    order = [r.key for r in service.queue(db, four_days)]
+    order = [r.key for r in rotation.queue(workspace(db, four_days))]
     assert order == [URLLIB3_HIGH, URLLIB3_MEDIUM, *PILLOW_KEYS]  # claimed: triaged, not late
-    mine = service.queue(db, four_days, assignee="alice")
+    mine = rotation.queue(workspace(db, four_days), assignee="alice")
     assert [r.key for r in mine] == [URLLIB3_MEDIUM]
-    assert [r.key for r in service.queue(db, four_days, severities=["high"])] == [URLLIB3_HIGH]
+    assert [r.key for r in rotation.queue(workspace(db, four_days), severities=["high"])] == [
+        URLLIB3_HIGH
+    ]
 
     cfg = config.load_config(root / "deny.toml", required=True)
     changed = replace(cfg, sla={**cfg.sla, "high": dt.timedelta(days=9)})
-    service.audit(root, db, changed, lambda d: advisory_db.LocalTracker(d, ""), lambda: four_days)
-    due = {r.key: r.due for r in service.queue(db, four_days)}
+    audit.audit(
+        workspace(db, four_days, root, given_config=changed),
+        lambda d: store.LocalTracker(d, four_days),
+    )
+    due = {r.key: r.due for r in rotation.queue(workspace(db, four_days))}
     assert due[URLLIB3_HIGH] == NOW + dt.timedelta(days=9)  # the SLA as it is now
 
 
@@ -320,12 +331,12 @@ def test_claim_and_ignore_appear_in_shows_history(
 
     code, out = cli(capsys, root, db, "unignore", "PYSEC-2023-212/urllib3", "--as", "bob")
     assert code == 0
-    cfg = service.load_config(root / "deny.toml", required=True)
-    back = service.show(root, db, cfg, URLLIB3_MEDIUM, NOW)
+    ws = workspace(db, NOW, root, config_path=root / "deny.toml", config_required=True)
+    back = rotation.show(ws, URLLIB3_MEDIUM)
     assert (back.history[-1].who, back.history[-1].event) == ("bob", "unignored")
     assert back.record is not None
     assert back.record.state is TriageState.CLAIMED  # back to its assignee
-    by_alias = service.show(root, db, cfg, "CVE-2023-45803/urllib3", NOW)
+    by_alias = rotation.show(ws, "CVE-2023-45803/urllib3")
     assert str(by_alias.key) == URLLIB3_MEDIUM and by_alias.history == back.history
 
 
@@ -336,19 +347,19 @@ def test_the_audit_moves_states_and_the_history_is_append_only(tmp_path: Path) -
     )
     root, db = synced(tmp_path, extra=ignore)
     local_audit(root, db, NOW)
-    states = {r.key: r.state for r in service.queue(db, NOW)}
+    states = {r.key: r.state for r in rotation.queue(workspace(db, NOW))}
     assert URLLIB3_MEDIUM not in states  # ignored: not in the queue
     later = NOW + dt.timedelta(days=10)  # the ignore has expired
     (root / "requirements.txt").write_text("urllib3==2.0.0\n")  # pillow removed
     local_audit(root, db, later)
-    opened = service.open_database(db)
+    opened = store.Database(db)
     try:
-        store = advisory_db.TriageStore(opened)
-        by_key = {r.key: r for r in store.records()}
+        triage_states = store.TriageStore(opened)
+        by_key = {r.key: r for r in triage_states.records()}
         assert by_key[URLLIB3_MEDIUM].state is TriageState.NEW
         assert all(by_key[k].state is TriageState.FIXED for k in PILLOW_KEYS)
         assert by_key[PILLOW_KEYS[0]].gone_since == later
-        events = [(c.event, c.state) for c in store.history(URLLIB3_MEDIUM)]
+        events = [(c.event, c.state) for c in triage_states.history(URLLIB3_MEDIUM)]
         assert events == [("first-seen", "ignored"), ("ignore-ended", "new")]
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             opened.db.execute("update finding_history set who = 'mallory'")
@@ -363,7 +374,7 @@ def test_queue_text_is_plain_within_80_columns_when_piped_and_styled_on_a_termin
 ) -> None:
     root, db = synced(tmp_path)
     local_audit(root, db, NOW)
-    service.claim(db, URLLIB3_HIGH, "a-rather-long-assignee-name", "x", NOW, None)
+    rotation.claim(workspace(db, NOW), URLLIB3_HIGH, "a-rather-long-assignee-name")
     args = ["--reason", "r", "--issue", "https://github.com/acme/app/issues/1", "--package"]
     assert cli(capsys, root, db, "ignore", PILLOW_KEYS[0], str(root), *args)[0] == 0
     monkeypatch.setenv("COLUMNS", "80")
@@ -389,9 +400,10 @@ def test_claim_assigns_the_github_issue_only_to_an_assignable_login(
     github: GitHubServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root, db = synced(tmp_path)
-    cfg = config.load_config(root / "deny.toml", required=True)
-    factory = service.tracker_factory(REPO, cfg.github.labels, {"GITHUB_TOKEN": "x"}, NOW)
-    service.audit(root, db, cfg, factory, lambda: NOW)
+    ws = workspace(
+        db, NOW, root, config_path=root / "deny.toml", settings=Settings.from_environment()
+    )
+    audit.audit(ws, audit.tracker_factory(ws, REPO))
     github.state.assignable.add("octocat")
     issue = next(i for i in github.issues(REPO) if URLLIB3_HIGH in i["body"])
     code, out, _ = run(capsys, "claim", URLLIB3_HIGH, "--as", "octocat", "--db", str(db))
@@ -401,7 +413,7 @@ def test_claim_assigns_the_github_issue_only_to_an_assignable_login(
     assert code == 0 and "not a GitHub login assignable" in out
     other = next(i for i in github.issues(REPO) if URLLIB3_MEDIUM in i["body"])
     assert other["assignees"] == []
-    assert service.queue(db, NOW, assignee="Alice Smith")[0].key == URLLIB3_MEDIUM
+    assert rotation.queue(workspace(db, NOW), assignee="Alice Smith")[0].key == URLLIB3_MEDIUM
 
 
 def test_open_issue_opens_the_tracking_issue_first_or_reuses_it(
@@ -416,9 +428,10 @@ def test_open_issue_opens_the_tracking_issue_first_or_reuses_it(
     rule = config.load_config(root / "deny.toml", required=True).advisories.ignore[0]
     assert rule.issue == opened[0]["html_url"]
     # The daily audit finds that issue by its marker: no second one.
-    cfg = config.load_config(root / "deny.toml", required=True)
-    factory = service.tracker_factory(REPO, cfg.github.labels, {"GITHUB_TOKEN": "x"}, NOW)
-    service.audit(root, db, cfg, factory, lambda: NOW)
+    ws = workspace(
+        db, NOW, root, config_path=root / "deny.toml", settings=Settings.from_environment()
+    )
+    audit.audit(ws, audit.tracker_factory(ws, REPO))
     assert sum(f"triage:key={URLLIB3_HIGH}" in i["body"] for i in github.issues(REPO)) == 1
     before = len(github.issues(REPO))
     code, said = cli(capsys, root, db, "ignore", PILLOW_KEYS[0], str(root), *args)
@@ -520,9 +533,9 @@ def _history_over_two_weeks(tmp_path: Path) -> tuple[Path, Path]:
     root, db = synced(tmp_path)
     day = [NOW + dt.timedelta(days=n) for n in range(15)]
     local_audit(root, db, day[0])
-    service.claim(db, URLLIB3_HIGH, "alice", "alice", day[1], None)
+    rotation.claim(workspace(db, day[1]), URLLIB3_HIGH, "alice")
     local_audit(root, db, day[2])
-    service.claim(db, PILLOW_KEYS[0], "bob", "bob", day[3], None)
+    rotation.claim(workspace(db, day[3]), PILLOW_KEYS[0], "bob")
     (root / "requirements.txt").write_text("urllib3==2.0.0\n")
     local_audit(root, db, day[5])
     (root / "requirements.txt").write_text("urllib3==2.0.7\n")
@@ -533,17 +546,17 @@ def _history_over_two_weeks(tmp_path: Path) -> tuple[Path, Path]:
 def test_stats_counts_ages_and_median_times(tmp_path: Path) -> None:
     root, db = _history_over_two_weeks(tmp_path)
     at = NOW + dt.timedelta(days=9)
-    result = service.stats(db, at, dt.timedelta(days=90))
+    result = rotation.stats(workspace(db, at), "P90D")
     assert result.open_by_severity == {} and result.overdue == 0
     assert result.triaged == 2 and result.median_days_to_triage == 2.0  # 1 and 3 days
     assert result.fixed == 6 and result.median_days_to_fix == 5.0  # four after 5 days, two after 9
     assert [n for _, n in result.timeline] == [6, 6, 2, 0]
-    narrow = service.stats(db, at, dt.timedelta(days=5))
+    narrow = rotation.stats(workspace(db, at), "P5D")
     assert (narrow.triaged, narrow.fixed) == (0, 6)
 
     (root / "requirements.txt").write_text(LOCKED)
     local_audit(root, db, NOW + dt.timedelta(days=40))
-    result = service.stats(db, NOW + dt.timedelta(days=49), dt.timedelta(days=90))
+    result = rotation.stats(workspace(db, NOW + dt.timedelta(days=49)), "P90D")
     assert result.open_by_state == {"new": 6, "claimed": 0, "ignored": 0}
     assert result.open_by_severity == {"high": 1, "medium": 1, "unknown": 4}
     assert result.ages == {"0-7 days": 0, "8-30 days": 6, "31-90 days": 0, "over 90 days": 0}
@@ -582,7 +595,7 @@ def test_the_html_report_opens_in_headless_chromium(tmp_path: Path) -> None:
     (root / "requirements.txt").write_text(LOCKED)
     local_audit(root, db, NOW + dt.timedelta(days=12))
     page = tmp_path / "stats.html"
-    page.write_text(stats_html(service.stats(db, NOW + dt.timedelta(days=12), dt.timedelta(90))))
+    page.write_text(stats_html(rotation.stats(workspace(db, NOW + dt.timedelta(days=12)), "P90D")))
     shot = tmp_path / "stats.png"
     subprocess.run(
         [
@@ -643,11 +656,12 @@ def test_a_database_from_before_the_triage_state_keeps_its_findings(tmp_path: Pa
     older = sqlite3.connect(db)  # the findings table as the first audit release made it
     for column in ("state", "assignee", "due"):
         older.execute(f"alter table findings drop column {column}")
+    older.execute("update meta set value = '1' where key = 'schema_version'")
     older.commit()
     older.close()
-    opened = service.open_database(db)
+    opened = store.Database(db)
     try:
-        records = advisory_db.TriageStore(opened).records()
+        records = store.TriageStore(opened).records()
     finally:
         opened.close()
     assert {r.key: r.state for r in records} == {

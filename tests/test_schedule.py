@@ -15,14 +15,16 @@ from apscheduler.triggers.cron import CronTrigger
 
 from jobs.audit import AuditJob
 from jobs.scheduler import AuditScheduler, cron_trigger, latest_fire_time
+from tests.conftest import workspace
 from tests.test_audit import project, records
-from triage import advisory_db, service
+from triage import store
+from triage.service import Workspace, sync
 
 
 def runs(db: Path) -> list[dict[str, object]]:
-    opened = service.open_database(db)
+    opened = store.Database(db)
     try:
-        return advisory_db.AuditStore(opened).runs()
+        return store.AuditStore(opened).runs()
     finally:
         opened.close()
 
@@ -48,12 +50,13 @@ def test_latest_fire_time_with_an_injected_clock() -> None:
 def test_a_missed_run_is_caught_up_once(tmp_path: Path) -> None:
     root = project(tmp_path / "app", records(tmp_path / "src", ["urllib3"]), "urllib3==2.0.0\n")
     db = tmp_path / "t.db"
-    job = AuditJob(root, db, root / "deny.toml")
+    job = AuditJob(Workspace(root=root, db_path=db, config_path=root / "deny.toml"))
     daily = cron_trigger("0 9 * * *")
     missed = latest_fire_time(daily, dt.datetime.now(dt.UTC))
     assert missed is not None
     scheduler = AuditScheduler(job, daily, job.last_success)
     scheduler.start()
+    assert scheduler.catching_up == missed
     try:
         wait_for(lambda: db.exists() and any(r["outcome"] == "ok" for r in runs(db)))
     finally:
@@ -63,23 +66,27 @@ def test_a_missed_run_is_caught_up_once(tmp_path: Path) -> None:
     ]
     again = AuditScheduler(job, daily, job.last_success)
     again.start()
-    time.sleep(1.5)
     again.stop()
-    assert len(runs(db)) == 1  # caught up already: nothing more until the next 09:00
+    assert again.catching_up is None  # caught up already: nothing more until the next 09:00
+    assert len(runs(db)) == 1
 
 
 def test_two_schedulers_on_one_database_do_not_double_run(tmp_path: Path) -> None:
     root = project(tmp_path / "app", records(tmp_path / "src", ["urllib3"]), "urllib3==2.0.0\n")
     db = tmp_path / "t.db"
-    service.sync(db, [str(tmp_path / "src")], dt.datetime.now(dt.UTC), require_all=True)
-    job = AuditJob(root, db, root / "deny.toml")
-    every_two_seconds = CronTrigger(second="*/2", timezone=dt.UTC)
-    first = AuditScheduler(job, every_two_seconds, job.last_success)
-    second = AuditScheduler(job, every_two_seconds, job.last_success)
+    sync.sync(workspace(db, dt.datetime.now(dt.UTC)), [str(tmp_path / "src")], require_all=True)
+    job = AuditJob(Workspace(root=root, db_path=db, config_path=root / "deny.toml"))
+    every_second = CronTrigger(second="*", timezone=dt.UTC)
+    first = AuditScheduler(job, every_second, job.last_success)
+    second = AuditScheduler(job, every_second, job.last_success)
     first.start()
     second.start()
+
+    def slots_done() -> int:
+        return len({r["scheduled_for"] for r in runs(db) if r["outcome"] == "ok"})
+
     try:
-        time.sleep(7)
+        wait_for(lambda: slots_done() >= 3)
     finally:
         first.stop()
         second.stop()

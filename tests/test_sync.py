@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ADVISORY_DB, ADVISORY_DB_OLD, NOW
-from triage import service
+from tests.conftest import ADVISORY_DB, ADVISORY_DB_OLD, NOW, workspace
+from triage import store
 from triage.errors import AdvisoryRecordError, DatabaseError, InputError
+from triage.service import sync
 
 FEW = ["jinja2", "urllib3", "redis"]  # redis holds a withdrawn record
 
@@ -25,38 +26,38 @@ def copy_records(into: Path, packages: list[str] = FEW) -> Path:
 def test_full_sync_then_noop_then_the_data_moves_on(tmp_path: Path) -> None:
     source, db = tmp_path / "advisories", tmp_path / "t.db"
     shutil.copytree(ADVISORY_DB_OLD, source)
-    first = service.sync(db, [str(source)], NOW, require_all=True)
+    first = sync.sync(workspace(db, NOW), [str(source)], require_all=True)
     assert first.records == 2591
-    again = service.sync(db, [str(source)], NOW, require_all=True)
+    again = sync.sync(workspace(db, NOW), [str(source)], require_all=True)
     c = again.counts
     assert (c.added, c.modified, c.withdrawn, c.removed, c.unchanged) == (0, 0, 0, 0, 2591)
-    before = service.status(db, NOW).digest
+    before = sync.status(workspace(db, NOW)).digest
     # The same checkout eight months later (../shared/data/README.md: 71 records added,
     # 5 modified, 1 deleted). Two of the five edits kept their `modified` stamp, so they are
     # unchanged by SPEC's rule; one of the three others withdrew its record.
     shutil.rmtree(source)
     shutil.copytree(ADVISORY_DB, source)
-    moved = service.sync(db, [str(source)], NOW, require_all=True).counts
+    moved = sync.sync(workspace(db, NOW), [str(source)], require_all=True).counts
     assert (moved.added, moved.modified, moved.withdrawn, moved.removed) == (71, 2, 1, 1)
-    info = service.status(db, NOW)
+    info = sync.status(workspace(db, NOW))
     assert info.records == 2661 and info.digest != before
 
 
 def test_modified_record_is_rewritten_and_unchanged_modified_is_untouched(tmp_path: Path) -> None:
     source = copy_records(tmp_path / "src")
     db = tmp_path / "t.db"
-    service.sync(db, [str(source)], NOW, require_all=True)
+    sync.sync(workspace(db, NOW), [str(source)], require_all=True)
     record = next((source / "vulns" / "jinja2").glob("*.yaml"))
     text = record.read_text()
     # A cosmetic edit with the same `modified` is not an update.
     record.write_text(text + "\n# trailing comment\n")
-    same = service.sync(db, [str(source)], NOW, require_all=True).counts
+    same = sync.sync(workspace(db, NOW), [str(source)], require_all=True).counts
     assert (same.added, same.modified, same.unchanged) == (0, 0, len(list(source.rglob("*.yaml"))))
     bumped = text.replace("modified:", "modified: '2030-01-01T00:00:00Z'\nold_modified:", 1)
     record.write_text(bumped)
-    report = service.sync(db, [str(source)], NOW, require_all=True)
+    report = sync.sync(workspace(db, NOW), [str(source)], require_all=True)
     assert report.counts.modified == 1
-    assert service.status(db, NOW).newest_modified == "2030-01-01T00:00:00Z"
+    assert sync.status(workspace(db, NOW)).newest_modified == "2030-01-01T00:00:00Z"
 
 
 @pytest.mark.parametrize(
@@ -69,8 +70,8 @@ def test_modified_record_is_rewritten_and_unchanged_modified_is_untouched(tmp_pa
 def test_broken_record_aborts_the_whole_sync(tmp_path: Path, broken: str, place: str) -> None:
     source = copy_records(tmp_path / "src")
     db = tmp_path / "t.db"
-    service.sync(db, [str(source)], NOW, require_all=True)
-    before = service.status(db, NOW)
+    sync.sync(workspace(db, NOW), [str(source)], require_all=True)
+    before = sync.status(workspace(db, NOW))
     (source / "vulns" / "newpkg").mkdir()
     good = next((source / "vulns" / "urllib3").glob("*.yaml"))
     good.write_text(
@@ -86,8 +87,8 @@ def test_broken_record_aborts_the_whole_sync(tmp_path: Path, broken: str, place:
         match=r"newpkg/PYSEC-2099-1\.yaml: affected\[0\]"
         r"\.ranges\[0\]\." + place,
     ):
-        service.sync(db, [str(source)], NOW, require_all=True)
-    after = service.status(db, NOW)
+        sync.sync(workspace(db, NOW), [str(source)], require_all=True)
+    after = sync.status(workspace(db, NOW))
     assert (after.digest, after.records, after.newest_modified) == (
         before.digest,
         before.records,
@@ -102,9 +103,9 @@ def test_zip_export_syncs_and_escaping_entries_are_refused(tmp_path: Path) -> No
         for record in source.rglob("*.yaml"):
             archive.write(record, record.name)
     db = tmp_path / "t.db"
-    report = service.sync(db, [str(export)], NOW, require_all=True)
+    report = sync.sync(workspace(db, NOW), [str(export)], require_all=True)
     assert report.records == len(list(source.rglob("*.yaml"))) and report.counts.withdrawn >= 1
-    before = service.status(db, NOW).digest
+    before = sync.status(workspace(db, NOW)).digest
     evil = tmp_path / "evil.zip"
     with zipfile.ZipFile(evil, "w") as archive:
         archive.writestr("PYSEC-1.json", "{}")
@@ -112,13 +113,13 @@ def test_zip_export_syncs_and_escaping_entries_are_refused(tmp_path: Path) -> No
     with pytest.raises(
         InputError, match=r"evil\.zip: entry '\.\./\.\./etc/cron\.d/x\.json' escapes"
     ):
-        service.sync(db, [str(evil)], NOW, require_all=True)
+        sync.sync(workspace(db, NOW), [str(evil)], require_all=True)
     bomb = tmp_path / "bomb.zip"
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("big.json", b"0" * 50_000_000)
     with pytest.raises(InputError, match=r"bomb\.zip: expands past the safety limit"):
-        service.sync(db, [str(bomb)], NOW, require_all=True)
-    assert service.status(db, NOW).digest == before
+        sync.sync(workspace(db, NOW), [str(bomb)], require_all=True)
+    assert sync.status(workspace(db, NOW)).digest == before
 
 
 def test_git_checkout_records_its_revision(tmp_path: Path) -> None:
@@ -129,28 +130,28 @@ def test_git_checkout_records_its_revision(tmp_path: Path) -> None:
     subprocess.run([*git, "commit", "-qm", "records"], check=True)
     head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout
     db = tmp_path / "t.db"
-    service.sync(db, [str(source)], NOW, require_all=True)
-    opened = service.open_database(db)
+    sync.sync(workspace(db, NOW), [str(source)], require_all=True)
+    opened = store.Database(db)
     rows = list(opened.db.query("select kind, revision from sources"))
     opened.close()
     assert rows == [{"kind": "git", "revision": head.strip()}]
 
 
-def test_offline_sync_falls_back_to_the_embedded_snapshot(tmp_path: Path) -> None:
+def test_offline_sync_falls_back_to_the_embedded_snapshot(tmp_path: Path, synced_db: Path) -> None:
     db = tmp_path / "t.db"
-    report = service.sync(db, [str(tmp_path / "unreachable.zip")] * 0, NOW)
+    report = sync.sync(workspace(db, NOW), ["http://127.0.0.1:9/all.zip"])
+    assert report.unreachable and "download failed" in report.unreachable[0]
     assert report.used_snapshot and report.records == 2661
-    reference = tmp_path / "ref.db"
-    service.sync(reference, [str(ADVISORY_DB)], NOW, require_all=True)
-    # The snapshot keeps every fact matching needs: the content digests agree.
-    assert service.status(db, NOW).digest == service.status(reference, NOW).digest
+    # The snapshot keeps every fact matching needs: the content digests agree with the full
+    # PyPA database synced from its records.
+    assert sync.status(workspace(db, NOW)).digest == sync.status(workspace(synced_db, NOW)).digest
 
 
 def test_a_file_that_is_not_a_database_is_exit_3(tmp_path: Path) -> None:
     bogus = tmp_path / "t.db"
     bogus.write_text("this is not sqlite " * 100)
     with pytest.raises(DatabaseError, match=r"t\.db: advisory database is unusable") as raised:
-        service.status(bogus, NOW)
+        sync.status(workspace(bogus, NOW))
     assert raised.value.exit_code == 3
 
 
@@ -175,12 +176,9 @@ def test_zip_export_streams_from_a_url(tmp_path: Path) -> None:
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/all.zip"
         ticks: list[tuple[str, int]] = []
-        report = service.sync(
-            tmp_path / "t.db",
-            [url],
-            NOW,
-            lambda label, done, total: ticks.append((label, done)),
-            require_all=True,
+        progress = lambda label, done, total: ticks.append((label, done))  # noqa: E731
+        report = sync.sync(
+            workspace(tmp_path / "t.db", NOW, progress=progress), [url], require_all=True
         )
     finally:
         server.shutdown()
@@ -191,10 +189,12 @@ def test_zip_export_streams_from_a_url(tmp_path: Path) -> None:
 
 def test_unreachable_sources_leave_the_stored_data_and_its_sync_time(tmp_path: Path) -> None:
     db = tmp_path / "t.db"
-    service.sync(db, [str(copy_records(tmp_path / "src", ["jinja2"]))], NOW, require_all=True)
-    before = service.status(db, NOW)
+    sync.sync(
+        workspace(db, NOW), [str(copy_records(tmp_path / "src", ["jinja2"]))], require_all=True
+    )
+    before = sync.status(workspace(db, NOW))
     later = NOW.replace(year=2027)
-    report = service.sync(db, ["http://127.0.0.1:9/all.zip"], later)
+    report = sync.sync(workspace(db, later), ["http://127.0.0.1:9/all.zip"])
     assert report.unreachable and "download failed" in report.unreachable[0]
     assert not report.used_snapshot
-    assert service.status(db, later).last_sync == before.last_sync
+    assert sync.status(workspace(db, later)).last_sync == before.last_sync

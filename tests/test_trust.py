@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SHARED_DATA
+from tests.conftest import NOW, SHARED_DATA, workspace
 from tests.http_stub import serve_get
 from triage.cli import main
 
@@ -444,7 +444,8 @@ def test_provenance_from_the_integrity_api_is_cached_for_offline_runs(
 def test_the_audit_tracks_untrusted_package_versions(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from triage import advisory_db, service
+    from triage.service import audit
+    from triage.store import Caches, Database
 
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     repo = tmp_path / "repo"
@@ -457,14 +458,15 @@ def test_the_audit_tracks_untrusted_package_versions(
     store = repo / "trust-store"
     store.mkdir()
     db = tmp_path / "t.db"
-    cache = advisory_db.AdvisoryDatabase(db)  # provenance fetched earlier, now cached
+    opened = Database(db)
+    cache = Caches(opened)  # provenance fetched earlier, now cached
     cache.cache_provenance(
         PYPI_ATTESTATIONS,
         DIGESTS[PYPI_ATTESTATIONS],
         (PEP740 / f"{PYPI_ATTESTATIONS}.provenance").read_text(),
-        "2026-11-24",
+        NOW,
     )
-    cache.close()
+    opened.close()
     args = [
         "audit",
         str(repo),
@@ -478,7 +480,7 @@ def test_the_audit_tracks_untrusted_package_versions(
     assert main(args) == 1  # certified with an empty trust store trusts nothing
     err = capsys.readouterr().err
     assert "trust (certified): 0 trusted, 1 untrusted, 0 unsigned" in err
-    assert service.local_issues(db, include_closed=True) == [
+    assert audit.local_issues(workspace(db), include_closed=True) == [
         {
             "number": 1,
             "key": "untrusted/pypi-attestations==0.0.19",
@@ -489,24 +491,25 @@ def test_the_audit_tracks_untrusted_package_versions(
     (store / "publishers.toml").write_text(TRAIL_OF_BITS.format(workflow="release.yml"))
     assert main(args) == 0
     assert "1 trusted, 0 untrusted" in capsys.readouterr().err
-    assert service.local_issues(db, include_closed=True)[0]["state"] == "closed"
+    assert audit.local_issues(workspace(db), include_closed=True)[0]["state"] == "closed"
 
 
 def test_diff_lists_artifacts_that_became_untrusted_judged_by_the_base_trust_store(
     tmp_path: Path,
 ) -> None:
-    from tests.conftest import NOW
     from tests.gitrepos import GitRepo
-    from triage import advisory_db, service
+    from triage.service import diff, sync
+    from triage.store import Caches, Database
 
     db = tmp_path / "t.db"
-    service.sync(db, [], NOW)
-    cache = advisory_db.AdvisoryDatabase(db)
+    sync.sync(workspace(db, NOW), [])
+    opened = Database(db)
+    cache = Caches(opened)
     cache.cache_provenance(
         PYPI_ATTESTATIONS,
         DIGESTS[PYPI_ATTESTATIONS],
         (PEP740 / f"{PYPI_ATTESTATIONS}.provenance").read_text(),
-        "2026-11-24",
+        NOW,
     )
     gitlab = json.loads((PEP740 / f"{GITLAB_PROJECT}.publish.attestation").read_text())
     as_provenance = {
@@ -522,10 +525,8 @@ def test_diff_lists_artifacts_that_became_untrusted_judged_by_the_base_trust_sto
             }
         ],
     }
-    cache.cache_provenance(
-        GITLAB_PROJECT, DIGESTS[GITLAB_PROJECT], json.dumps(as_provenance), "2026-11-24"
-    )
-    cache.close()
+    cache.cache_provenance(GITLAB_PROJECT, DIGESTS[GITLAB_PROJECT], json.dumps(as_provenance), NOW)
+    opened.close()
     repo = GitRepo(tmp_path / "repo")
     lock(repo.root, real_artifacts()[0])
     repo.commit(
@@ -541,7 +542,7 @@ def test_diff_lists_artifacts_that_became_untrusted_judged_by_the_base_trust_sto
         "add a GitLab-published package and vouch for it in the same PR",
         {"trust-store/publishers.toml": TRAIL_OF_BITS.format(workflow="release.yml") + GITLAB},
     )
-    result = service.diff(repo.root, "main", "HEAD", db, NOW)
+    result = diff.diff(workspace(db, NOW, repo.root), "main", "HEAD")
     assert [r.evidence.filename for r in result.became_untrusted] == [GITLAB_PROJECT]
     assert "does not list it for gitlab-oidc-project" in result.became_untrusted[0].reason
     assert result.policy.trust_store_changed == ("trust-store/publishers.toml",)
@@ -586,7 +587,7 @@ def test_certified_trusts_a_signature_by_a_trust_store_key(
 
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-    from triage.provenance import artifact_signing_payload
+    from triage.provenance.signing import artifact_signing_payload
 
     repo, store, keys = audited
     private = load_pem_private_key((keys / "alice.key").read_bytes(), password=None)

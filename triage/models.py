@@ -16,6 +16,27 @@ class Level(StrEnum):
     DENY = "deny"
 
 
+class LintCode(StrEnum):
+    """Stable kebab-case codes of the policy's diagnostics (cargo-deny's style)."""
+
+    UNUSED_IGNORED_ADVISORY = "unused-ignored-advisory"
+    STALE_DB = "stale-db"
+    IGNORE_MISSING_REASON = "ignore-missing-reason"
+    IGNORE_MISSING_ISSUE = "ignore-missing-issue"
+    IGNORE_EXPIRED = "ignore-expired"
+    IGNORE_EXPIRING = "ignore-expiring"
+    UNKNOWN_ADVISORY = "unknown-advisory"
+    IGNORE_ISSUE_CLOSED = "ignore-issue-closed"
+
+
+class TrustMode(StrEnum):
+    """SPEC §7: whose signatures an artifact needs."""
+
+    BASIC = "basic"
+    CERTIFIED = "certified"
+    AUDIT = "audit"
+
+
 class Severity(Enum):
     """Qualitative severity, ordered; UNKNOWN is resolved through `unknown-severity`."""
 
@@ -190,7 +211,7 @@ class Status(StrEnum):
 class Diagnostic:
     """A policy message with a stable kebab-case code and the level the config gives it."""
 
-    code: str
+    code: LintCode
     level: Level
     message: str
     ignore: IgnoreRule | None = None
@@ -245,12 +266,14 @@ class AdvisoriesConfig:
     unknown_severity: Severity = Severity.HIGH
     unused_ignored_advisory: Level = Level.WARN
     ignore: tuple[IgnoreRule, ...] = ()
-    lints: Mapping[str, Level] = field(default_factory=dict)  # per-code levels over the defaults
+    lints: Mapping[LintCode, Level] = field(
+        default_factory=dict
+    )  # per-code levels over the defaults
 
 
 @dataclass(frozen=True)
 class TrustConfig:
-    mode: str = "basic"
+    mode: TrustMode = TrustMode.BASIC
     unsigned: Level = Level.WARN
 
 

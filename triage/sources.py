@@ -22,8 +22,9 @@ from typing import Any
 
 import yaml
 
+from triage import http
 from triage.core.matching import ZERO, normalize_name, parse_version
-from triage.errors import AdvisoryRecordError, InputError, UpstreamError
+from triage.errors import AdvisoryRecordError, InputError
 from triage.models import (
     EVENT_KINDS,
     Advisory,
@@ -39,7 +40,6 @@ SNAPSHOT_RESOURCE = "advisories-snapshot.json.gz"
 # An OSV PyPI export expands to a few hundred MB at most; far beyond that is a zip bomb.
 MAX_ZIP_EXPANDED_BYTES = 2 * 1024**3
 MAX_ZIP_ENTRY_RATIO = 200
-DOWNLOAD_CHUNK = 1 << 16
 DOWNLOAD_TIMEOUT_SECONDS = 60
 
 
@@ -350,29 +350,18 @@ def _zip_entries(path: Path, label: str) -> list[Entry]:
 
 def _download(url: str, into: Path, progress: Callable[[int, int | None], None] | None) -> None:
     """Stream a URL to a file in chunks; network failures are upstream errors (exit 4)."""
-    import urllib.error
-    import urllib.request
-
     try:
-        with (
-            urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_SECONDS) as response,
-            into.open("wb") as out,
-        ):
-            length = response.headers.get("Content-Length")
-            expected = int(length) if length and length.isdigit() else None
-            received = 0
-            while chunk := response.read(DOWNLOAD_CHUNK):
-                received += len(chunk)
-                if received > MAX_ZIP_EXPANDED_BYTES:
-                    raise InputError(f"{url}: download exceeds {MAX_ZIP_EXPANDED_BYTES} bytes")
-                out.write(chunk)
-                if progress:
-                    progress(received, expected)
-    except (urllib.error.URLError, OSError, TimeoutError) as exc:
-        raise UpstreamError(
-            f"{url}: download failed: {exc}",
-            hint="check the network, or sync from a local copy with --source PATH",
-        ) from exc
+        with into.open("wb") as out:
+            http.download(
+                url,
+                out,
+                max_bytes=MAX_ZIP_EXPANDED_BYTES,
+                progress=progress,
+                timeout=DOWNLOAD_TIMEOUT_SECONDS,
+                hint="check the network, or sync from a local copy with --source PATH",
+            )
+    except OSError as exc:
+        raise InputError(f"{into}: cannot write the download: {exc.strerror}") from exc
 
 
 def resolve_source(source: str) -> str:

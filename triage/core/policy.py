@@ -12,24 +12,25 @@ from triage.models import (
     Finding,
     IgnoreRule,
     Level,
+    LintCode,
     Severity,
     Status,
 )
 
 # The ledger lints whose level [advisories.lints] may set, with their defaults. An ignore that
 # cannot be justified or traced fails; one that is merely old or closing is a warning.
-LINT_CODES: Mapping[str, Level] = {
-    "ignore-missing-reason": Level.DENY,
-    "ignore-missing-issue": Level.DENY,
-    "ignore-expired": Level.WARN,
-    "ignore-expiring": Level.WARN,
-    "unknown-advisory": Level.DENY,
-    "ignore-issue-closed": Level.WARN,
+LINT_CODES: Mapping[LintCode, Level] = {
+    LintCode.IGNORE_MISSING_REASON: Level.DENY,
+    LintCode.IGNORE_MISSING_ISSUE: Level.DENY,
+    LintCode.IGNORE_EXPIRED: Level.WARN,
+    LintCode.IGNORE_EXPIRING: Level.WARN,
+    LintCode.UNKNOWN_ADVISORY: Level.DENY,
+    LintCode.IGNORE_ISSUE_CLOSED: Level.WARN,
 }
 EXPIRING_WITHIN = dt.timedelta(days=7)
 
 
-def lint_level(config: AdvisoriesConfig, code: str) -> Level:
+def lint_level(config: AdvisoriesConfig, code: LintCode) -> Level:
     return config.lints.get(code, LINT_CODES[code])
 
 
@@ -92,16 +93,18 @@ def apply_policy(
     diagnostics: list[Diagnostic] = []
     for rule in config.ignore:
         if not rule.reason:
-            diagnostics.append(_lint(config, "ignore-missing-reason", rule, "gives no reason"))
+            diagnostics.append(
+                _lint(config, LintCode.IGNORE_MISSING_REASON, rule, "gives no reason")
+            )
         if not rule.issue:
             diagnostics.append(
-                _lint(config, "ignore-missing-issue", rule, "names no tracking issue")
+                _lint(config, LintCode.IGNORE_MISSING_ISSUE, rule, "names no tracking issue")
             )
     diagnostics = [d for d in diagnostics if d.level is not Level.ALLOW]
     if config.unused_ignored_advisory is not Level.ALLOW:
         diagnostics.extend(
             Diagnostic(
-                "unused-ignored-advisory",
+                LintCode.UNUSED_IGNORED_ADVISORY,
                 config.unused_ignored_advisory,
                 f"advisories.ignore[{rule.index}] ({rule.id}) matches no finding",
                 rule,
@@ -115,7 +118,7 @@ def apply_policy(
     ):
         diagnostics.append(
             Diagnostic(
-                "stale-db",
+                LintCode.STALE_DB,
                 config.stale_db,
                 f"advisory data is {data_age_days(newest_modified, now)} days old (newest record "
                 f"modified {newest_modified.date().isoformat()}); maximum-db-staleness is "
@@ -125,7 +128,7 @@ def apply_policy(
     return assessed, unused, diagnostics
 
 
-def _lint(config: AdvisoriesConfig, code: str, rule: IgnoreRule, what: str) -> Diagnostic:
+def _lint(config: AdvisoriesConfig, code: LintCode, rule: IgnoreRule, what: str) -> Diagnostic:
     message = f"advisories.ignore[{rule.index}] ({rule.id}) {what}"
     return Diagnostic(code, lint_level(config, code), message, rule)
 
@@ -146,19 +149,21 @@ def ledger_lints(
         d
         for d in diagnostics
         if d.ignore is not None
-        and not (d.code == "unused-ignored-advisory" and d.ignore.index in unknown_indices)
+        and not (d.code == LintCode.UNUSED_IGNORED_ADVISORY and d.ignore.index in unknown_indices)
     ]
     for rule in config.ignore:
         if rule.expires is not None and today > rule.expires:
             found.append(
-                _lint(config, "ignore-expired", rule, f"expired on {rule.expires.isoformat()}")
+                _lint(
+                    config, LintCode.IGNORE_EXPIRED, rule, f"expired on {rule.expires.isoformat()}"
+                )
             )
         elif rule.expires is not None and rule.expires - today <= EXPIRING_WITHIN:
             days = (rule.expires - today).days
             found.append(
                 _lint(
                     config,
-                    "ignore-expiring",
+                    LintCode.IGNORE_EXPIRING,
                     rule,
                     f"expires on {rule.expires.isoformat()}, in {days} day(s)",
                 )
@@ -167,13 +172,18 @@ def ledger_lints(
             found.append(
                 _lint(
                     config,
-                    "ignore-issue-closed",
+                    LintCode.IGNORE_ISSUE_CLOSED,
                     rule,
                     f"still stands, but its tracking issue {rule.issue} is closed",
                 )
             )
     found.extend(
-        _lint(config, "unknown-advisory", rule, "is not an advisory id or alias in the database")
+        _lint(
+            config,
+            LintCode.UNKNOWN_ADVISORY,
+            rule,
+            "is not an advisory id or alias in the database",
+        )
         for rule in unknown
     )
     return sorted(

@@ -11,7 +11,10 @@ import statistics
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from triage.models import Change, TriageRecord, TriageState
+from packaging.utils import canonicalize_name
+
+from triage.errors import InputError
+from triage.models import Change, FindingKey, TriageRecord, TriageState
 
 AUDIT = "audit"  # who the daily audit's changes are recorded as
 OPEN_STATES = (TriageState.NEW, TriageState.CLAIMED)
@@ -250,3 +253,15 @@ def stats(
         median_days_to_fix=_median_days(to_fix),
         timeline=list(timeline),
     )
+
+
+def parse_key(text: str) -> FindingKey:
+    """ADVISORY/package, as `triage queue` and `triage scan` print it."""
+    advisory, slash, package = text.partition("/")
+    if not slash or not advisory or not package or "/" in package or " " in text:
+        raise InputError(
+            f"{text!r} is not a finding key",
+            hint="write ADVISORY/package, as `triage queue` and `triage scan` print it, "
+            "e.g. PYSEC-2021-335/accesscontrol",
+        )
+    return FindingKey(advisory, canonicalize_name(package))

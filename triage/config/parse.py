@@ -1,16 +1,12 @@
-"""deny.toml: parse, then validate into `Config`, collecting every error with its key path.
-
-Reading uses the standard library's tomllib (fast, strict); in-place edits of the ignore
-ledger use tomlkit, under a lock, keeping every line they do not touch byte for byte.
-"""
+"""deny.toml: parse (the standard library's tomllib: fast, strict), then validate into
+`Config`, collecting every error with its key path."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
 import tomllib
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,8 +20,10 @@ from triage.models import (
     GithubConfig,
     IgnoreRule,
     Level,
+    LintCode,
     Severity,
     TrustConfig,
+    TrustMode,
 )
 
 T = TypeVar("T")
@@ -36,7 +34,7 @@ _DURATION = re.compile(
 )
 _LEVELS = {level.value: level for level in Level}
 _SEVERITIES = ("low", "medium", "high", "critical")
-_TRUST_MODES = ("basic", "certified", "audit")
+_TRUST_MODES = tuple(mode.value for mode in TrustMode)
 _SLA_KEYS = ("critical", "high", "medium", "low", "unknown")
 _REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
@@ -212,14 +210,16 @@ def _advisories(v: _Validator, doc: Any) -> AdvisoriesConfig:
     )
 
 
-def _lints(v: _Validator, doc: Any) -> dict[str, Level]:
+def _lints(v: _Validator, doc: Any) -> dict[LintCode, Level]:
     """[advisories.lints]: a level per ledger lint code, over the defaults."""
     path = "advisories.lints"
     table = v.table(doc, path, tuple(LINT_CODES))
     levels = {}
     for code in table:
         if code in LINT_CODES:
-            levels[code] = v.get(table, path, code, _level, "one of allow, warn, deny", Level.WARN)
+            levels[LintCode(code)] = v.get(
+                table, path, code, _level, "one of allow, warn, deny", Level.WARN
+            )
     return levels
 
 
@@ -228,7 +228,12 @@ def _trust(v: _Validator, doc: Any) -> TrustConfig:
     mode_words = "one of " + ", ".join(_TRUST_MODES)
     return TrustConfig(
         mode=v.get(
-            table, "trust", "mode", lambda m: m if m in _TRUST_MODES else None, mode_words, "basic"
+            table,
+            "trust",
+            "mode",
+            lambda m: TrustMode(m) if m in _TRUST_MODES else None,
+            mode_words,
+            TrustMode.BASIC,
         ),
         unsigned=v.get(table, "trust", "unsigned", _level, "one of allow, warn, deny", Level.WARN),
     )
@@ -297,175 +302,3 @@ def load_config(path: Path, *, required: bool) -> Config:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(str(path), [f"cannot be read: {exc}"]) from exc
     return parse_config(text, str(path))
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """A temporary file beside `path`, renamed over it: readers see the old file or the new
-    one, never half of either. The file keeps its permissions."""
-    import os
-    import stat
-    import tempfile
-
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644
-        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        try:
-            with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as out:
-                out.write(text)
-            os.chmod(temporary, mode)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise ConfigError(str(path), [f"cannot be written: {exc.strerror}"]) from exc
-
-
-def _parse_document(path: Path, text: str) -> Any:
-    import tomlkit
-
-    try:
-        return tomlkit.parse(text)
-    except tomlkit.exceptions.ParseError as exc:
-        raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from exc
-
-
-def append_table(path: Path, array: str, table: dict[str, Any]) -> None:
-    """Append one [[array]] table to a TOML file with tomlkit, keeping everything else as it
-    was, byte for byte; written to a temporary file and renamed into place."""
-    import tomlkit
-
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    document = _parse_document(path, text)
-    item = tomlkit.table()
-    for key, value in table.items():
-        item[key] = value
-    existing = document.get(array)
-    if existing is None:
-        document.append(array, tomlkit.aot())
-        existing = document[array]
-    existing.append(item)
-    _write_atomically(path, tomlkit.dumps(document))
-
-
-# --- the ignore ledger, edited in place -----------------------------------------------------
-
-LOCK_TIMEOUT_SECONDS = 30.0
-
-
-@contextmanager
-def ledger_lock(path: Path) -> Iterator[None]:
-    """An exclusive lock on a hidden file beside deny.toml, so that two edits (or an edit and
-    a reader that writes back) run one after the other and neither loses an entry."""
-    import fcntl
-    import time
-
-    lock_path = path.with_name(f".{path.name}.lock")
-    try:
-        handle = lock_path.open("a")
-    except OSError as exc:
-        raise ConfigError(
-            str(path), [f"cannot take the edit lock {lock_path}: {exc.strerror}"]
-        ) from exc
-    with handle:
-        deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise ConfigError(
-                        str(path),
-                        [
-                            f"another triage command has held {lock_path} for "
-                            f"{LOCK_TIMEOUT_SECONDS:.0f} s; try again"
-                        ],
-                    ) from None
-                time.sleep(0.02)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _onto_original(original: str, baseline: str, edited: str) -> str:
-    """Carry tomlkit's edit over to the original text line by line.
-
-    tomlkit re-renders a few things it parsed (0.15 drops the space between a date and the `}`
-    of an inline table), so its whole output is not byte-identical to the input. Comparing its
-    rendering of the unedited document with its rendering of the edited one shows exactly the
-    lines the edit touched; every other line is taken from the original, byte for byte."""
-    import difflib
-
-    ours, before, after = (t.splitlines(keepends=True) for t in (original, baseline, edited))
-    if len(ours) != len(before):
-        return edited
-    lines: list[str] = []
-    matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
-    for tag, start, end, edited_start, edited_end in matcher.get_opcodes():
-        lines.extend(ours[start:end] if tag == "equal" else after[edited_start:edited_end])
-    return "".join(lines)
-
-
-def _inline_table(entry: Mapping[str, Any]) -> Any:
-    """`{ id = "…", reason = "…" }`, spaced as deny.toml examples are (tomlkit's own inline
-    tables print `{id = "…"}`)."""
-    import tomlkit
-
-    fields = ", ".join(f"{key} = {tomlkit.item(value).as_string()}" for key, value in entry.items())
-    table = tomlkit.parse(f"entry = {{ {fields} }}")["entry"]
-    for key, value in table.value.body:
-        # tomlkit keeps the space after a date as comment spacing, which inline tables do not
-        # print; moved to the trailing whitespace, it is printed.
-        if key is not None and value.trivia.comment_ws and not value.trivia.comment:
-            value.trivia.trail = value.trivia.comment_ws + value.trivia.trail
-            value.trivia.comment_ws = ""
-    return table
-
-
-def _edit_ignore_list(document: Any, edit: Mapping[str, Any] | int) -> None:
-    import tomlkit
-
-    advisories = document.get("advisories")
-    if advisories is None:
-        document["advisories"] = tomlkit.table()
-        advisories = document["advisories"]
-    ledger = advisories.get("ignore")
-    if isinstance(edit, int):
-        del ledger[edit]
-    elif isinstance(ledger, tomlkit.items.AoT):
-        table = tomlkit.table()
-        for key, value in edit.items():
-            table[key] = value
-        ledger.append(table)
-    else:
-        if ledger is None:
-            advisories["ignore"] = tomlkit.array().multiline(True)
-            ledger = advisories["ignore"]
-        ledger.append(_inline_table(edit))
-
-
-LedgerEdit = Mapping[str, Any] | int  # an entry to append, or the index of one to remove
-
-
-def edit_ignores(path: Path, decide: Callable[[Config], LedgerEdit]) -> Config:
-    """Under the ledger lock: read and validate deny.toml, let `decide` choose the edit from
-    what the file says now, apply it with tomlkit, validate the result, and only then write it
-    (atomically). Everything else in the file is kept byte for byte. Returns what was written."""
-    import tomlkit
-
-    with ledger_lock(path):
-        try:
-            original = path.read_text(encoding="utf-8") if path.exists() else ""
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(str(path), [f"cannot be read: {exc}"]) from exc
-        edit = decide(parse_config(original, str(path)))
-        document = _parse_document(path, original)
-        baseline = tomlkit.dumps(document)
-        _edit_ignore_list(document, edit)
-        text = _onto_original(original, baseline, tomlkit.dumps(document))
-        written = parse_config(text, str(path))
-        _write_atomically(path, text)
-        return written

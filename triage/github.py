@@ -9,8 +9,8 @@ retried run edits what an interrupted one created. The token never appears in me
 
 from __future__ import annotations
 
+import functools
 import logging
-import os
 import re
 import sys
 import time
@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from triage.core.tracking import TrackedIssue, key_in
-from triage.errors import InputError, UpstreamError
+from triage.errors import UpstreamError
 
 if TYPE_CHECKING:
-    from github import Github
+    from github import Github, GithubRetry
     from github.IssueComment import IssueComment
     from github.Repository import Repository
 
@@ -47,19 +47,6 @@ class CommentResult:
     url: str
 
 
-def _seconds(variable: str, default: float) -> float:
-    text = os.environ.get(variable)
-    if not text:
-        return default
-    try:
-        return float(text)
-    except ValueError:
-        raise InputError(
-            f"{variable}={text!r} is not a number of seconds",
-            hint=f"unset it, or give seconds such as {default}",
-        ) from None
-
-
 class _RedactingStderr(logging.Handler):
     """PyGithub's retry notes, on whatever stderr is current, with the token masked."""
 
@@ -81,6 +68,34 @@ def _own_pygithub_logging(token: str) -> None:
     logger.propagate = False
 
 
+def pause(seconds: float) -> None:
+    """Every wait between attempts goes through here: GitHub's Retry-After, PyGithub's backoff
+    and ours. The one seam for time, so tests record the waits instead of sleeping them."""
+    time.sleep(seconds)
+
+
+@functools.cache
+def _retry_class() -> type[GithubRetry]:
+    """PyGithub's retry policy, waiting through `pause` (urllib3 calls time.sleep itself)."""
+    from github import GithubRetry
+    from urllib3.response import BaseHTTPResponse
+
+    class Retry(GithubRetry):
+        def sleep_for_retry(self, response: BaseHTTPResponse) -> bool:
+            retry_after = self.get_retry_after(response)
+            if retry_after:
+                pause(retry_after)
+                return True
+            return False
+
+        def _sleep_backoff(self) -> None:
+            backoff = self.get_backoff_time()
+            if backoff > 0:
+                pause(backoff)
+
+    return Retry
+
+
 class GitHub:
     def __init__(
         self,
@@ -89,14 +104,14 @@ class GitHub:
         backoff: float = DEFAULT_BACKOFF_SECONDS,
         pace: float = 1.0,
     ) -> None:
-        from github import Auth, Github, GithubRetry
+        from github import Auth, Github
         from urllib3.util.retry import Retry
 
         _own_pygithub_logging(token)
         self._token = token
         self._api_url = api_url.rstrip("/")
         self._backoff = backoff
-        retry = GithubRetry(
+        retry = _retry_class()(
             total=REQUEST_RETRIES,
             backoff_factor=backoff,
             max_rate_limit_wait=MAX_WAIT_SECONDS,
@@ -111,21 +126,6 @@ class GitHub:
             lazy=True,
             seconds_between_requests=REQUEST_INTERVAL_SECONDS * pace,
             seconds_between_writes=WRITE_INTERVAL_SECONDS * pace,
-        )
-
-    @classmethod
-    def from_environment(cls) -> GitHub:
-        token = os.environ.get("GITHUB_TOKEN")
-        if not token:
-            raise InputError(
-                "GITHUB_TOKEN is not set",
-                hint="export a token with issues and pull-requests write access",
-            )
-        return cls(
-            token,
-            os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL,
-            _seconds("TRIAGE_GITHUB_BACKOFF", DEFAULT_BACKOFF_SECONDS),
-            _seconds("TRIAGE_GITHUB_PACE", 1.0),
         )
 
     def _redact(self, text: str) -> str:
@@ -153,12 +153,10 @@ class GitHub:
                         self._redact(f"GitHub refused to {what}: {last}"),
                         hint="check the token's permissions, the repository and the number",
                     ) from None
-                time.sleep(
-                    min(float(wait), MAX_WAIT_SECONDS) if wait else self._backoff * 2**attempt
-                )
+                pause(min(float(wait), MAX_WAIT_SECONDS) if wait else self._backoff * 2**attempt)
             except RequestException as exc:
                 last = type(exc).__name__
-                time.sleep(self._backoff * 2**attempt)
+                pause(self._backoff * 2**attempt)
         raise UpstreamError(
             self._redact(
                 f"GitHub did not answer while trying to {what} ({last}) after {ATTEMPTS} attempts"

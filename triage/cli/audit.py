@@ -1,0 +1,93 @@
+"""`triage audit`, `triage schedule` and `triage issues`."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import click
+
+from triage.cli.common import Common, common_options, path_argument
+from triage.errors import EXIT_OK, EXIT_POLICY, TriageError
+
+
+@click.command()
+@path_argument
+@click.option("--ref", default=None, help="Audit this git ref instead of the working tree.")
+@click.option(
+    "--repo",
+    "repository",
+    default=None,
+    metavar="OWNER/NAME",
+    help="GitHub repository for tracking issues [default: [github] repository].",
+)
+@common_options(("text", "json", "markdown"))
+def audit(path: Path, ref: str | None, repository: str | None, common: Common) -> int:
+    """Daily job: sync, scan the default branch, reconcile tracking issues, record the run.
+
+    Tracking issues go to GitHub when GITHUB_TOKEN is set and a repository is known, else to
+    the local tracker in the database (`triage issues`)."""
+    from triage.core.report import RENDERERS
+    from triage.service import audit as use_case
+
+    ws = common.at(path)
+    trackers = use_case.tracker_factory(ws, repository)
+    with common.progress(ws) as shown:
+        report = use_case.audit(shown, trackers, ref=ref)
+    if report.skipped:
+        common.say(f"audit skipped: {report.skipped}")
+        return EXIT_OK
+    assert report.scan is not None and report.sync is not None
+    for message in report.sync.unreachable + report.sync.warnings + report.warnings:
+        common.say(f"warning: {message}")
+    click.echo(RENDERERS[common.output_format](report.scan), nl=False)
+    done = ", ".join(f"{what} {n}" for what, n in report.actions.items())
+    verdicts = [item.verdict.value for item in report.trust]
+    trusted = ", ".join(f"{verdicts.count(v)} {v}" for v in ("trusted", "untrusted", "unsigned"))
+    common.say(f"trust ({ws.config.trust.mode}): {trusted}")
+    common.say(f"audit run {report.run}: tracking issues {done}")
+    return EXIT_POLICY if report.fails else EXIT_OK
+
+
+@click.command()
+@path_argument
+@common_options()
+def schedule(path: Path, common: Common) -> int:
+    """Run the audit on [schedule] audit (cron, UTC) until SIGTERM or SIGINT."""
+    from jobs.audit import AuditJob
+    from jobs.scheduler import AuditScheduler, cron_trigger, run_until_signalled
+
+    ws = common.at(path)
+    try:
+        trigger = cron_trigger(ws.config.schedule_audit)
+    except ValueError as exc:
+        raise TriageError(
+            f"{ws.config_path}: schedule.audit: {exc}",
+            hint='write a five-field cron expression such as "0 9 * * *"',
+        ) from exc
+    logging.basicConfig(
+        level=logging.INFO if common.verbosity >= 0 else logging.WARNING,
+        format="%(asctime)s %(name)s %(message)s",
+    )
+    job = AuditJob(ws)
+    run_until_signalled(AuditScheduler(job, trigger, job.last_success))
+    return EXIT_OK
+
+
+@click.command("issues")
+@click.option("--all", "show_all", is_flag=True, help="Closed issues too.")
+@common_options()
+def issues_command(show_all: bool, common: Common) -> int:
+    """The local tracker's issues (used when no GitHub token is set)."""
+    from triage.service import audit as use_case
+
+    rows = use_case.local_issues(common.workspace, include_closed=show_all)
+    if common.output_format == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return EXIT_OK
+    for row in rows:
+        click.echo(f"#{row['number']:<4} {row['state']:<6} {row['title']}")
+    if not rows:
+        click.echo("no tracking issues")
+    return EXIT_OK

@@ -1,0 +1,155 @@
+"""What every command shares: the common options (SPEC §6), the Workspace they build, and
+output on stderr (messages, a progress bar on a terminal only)."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from triage.service.workspace import Progress, Workspace
+from triage.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Common:
+    output_format: str
+    workspace: Workspace
+    verbosity: int
+
+    @property
+    def settings(self) -> Settings:
+        return self.workspace.settings
+
+    def at(self, root: Path, lockfiles: Sequence[Path] = ()) -> Workspace:
+        """The workspace for the project at `root`."""
+        return replace(self.workspace, root=root, lockfiles=tuple(lockfiles))
+
+    def say(self, message: str) -> None:
+        if self.verbosity >= 0:
+            click.echo(message, err=True)
+
+    @contextmanager
+    def progress(self, workspace: Workspace) -> Iterator[Workspace]:
+        """The workspace with a rich progress bar on a terminal; nothing in CI or when piped."""
+        with _progress(self) as bar:
+            yield replace(workspace, progress=bar)
+
+
+def settings() -> Settings:
+    """The settings `main` read from the environment (read now when a test calls the group)."""
+    context = click.get_current_context()
+    root = context.find_root()
+    if not isinstance(root.obj, Settings):
+        root.obj = Settings.from_environment()
+    return root.obj
+
+
+def common_options(formats: Sequence[str] = ("text", "json")) -> Callable[[F], F]:
+    """The options every subcommand accepts after its name (SPEC §6)."""
+
+    def decorate(command: F) -> F:
+        @click.option(
+            "--format",
+            "output_format",
+            type=click.Choice(list(formats)),
+            default="text",
+            show_default=True,
+            help="Output format.",
+        )
+        @click.option(
+            "--db",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="Advisory database [default: $TRIAGE_DB or .triage/triage.db].",
+        )
+        @click.option(
+            "--config",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="Policy file [default: ./deny.toml].",
+        )
+        @click.option(
+            "--trust-store",
+            type=click.Path(path_type=Path),
+            default=Path("trust-store"),
+            show_default=True,
+            help="Trust anchors.",
+        )
+        @click.option("-v", "--verbose", count=True, help="More output on stderr.")
+        @click.option("-q", "--quiet", count=True, help="Less output on stderr.")
+        @functools.wraps(command)
+        def wrapper(
+            *args: Any,
+            output_format: str,
+            db: Path | None,
+            config: Path | None,
+            trust_store: Path,
+            verbose: int,
+            quiet: int,
+            **kwargs: Any,
+        ) -> Any:
+            found = settings()
+            workspace = Workspace(
+                db_path=db or found.db_path,
+                config_path=config or Path("deny.toml"),
+                config_required=config is not None,
+                trust_store=trust_store,
+                settings=found,
+            )
+            common = Common(output_format, workspace, verbose - quiet)
+            return command(*args, common=common, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def path_argument(command: F) -> F:
+    """PATH: the project's root."""
+    return click.argument(
+        "path", type=click.Path(path_type=Path, file_okay=False), default=Path(".")
+    )(command)
+
+
+def lockfile_options(command: F) -> F:
+    """PATH (the repository root) and --lockfile F (repeatable), for commands reading locks."""
+    command = click.option(
+        "--lockfile",
+        "lockfiles",
+        multiple=True,
+        type=click.Path(path_type=Path),
+        help="Read this lockfile instead of discovering them; repeatable.",
+    )(command)
+    return path_argument(command)
+
+
+def as_option(help_text: str) -> Callable[[F], F]:
+    return click.option("--as", "name", default=None, metavar="NAME", help=help_text)
+
+
+@contextmanager
+def _progress(common: Common) -> Iterator[Progress | None]:
+    if not sys.stderr.isatty() or common.settings.ci or common.verbosity < 0:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress as Bar
+
+    with Bar(console=Console(stderr=True), transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def update(label: str, done: int, total: int | None) -> None:
+            if label not in tasks:
+                tasks[label] = bar.add_task(label, total=total)
+            bar.update(tasks[label], completed=done, total=total)
+
+        yield update

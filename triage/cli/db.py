@@ -1,0 +1,71 @@
+"""`triage db sync` and `triage db status`."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from triage.cli.common import Common, common_options
+from triage.errors import EXIT_OK
+
+
+@click.group()
+def db() -> None:
+    """The advisory database: sync and status."""
+
+
+@db.command("sync")
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    metavar="S",
+    help="Directory, git checkout, OSV zip (path or URL) or osv:<Ecosystem>; "
+    "repeatable [default: [advisories] sources of deny.toml].",
+)
+@common_options()
+def db_sync(sources: tuple[str, ...], common: Common) -> int:
+    """Import advisories incrementally; prints added / modified / withdrawn counts."""
+    from triage.service import sync
+
+    ws = common.workspace
+    names = list(sources) or list(ws.config.advisories.sources)
+    with common.progress(ws) as shown:
+        report = sync.sync(shown, names, require_all=bool(sources))
+    for message in report.unreachable + report.warnings:
+        common.say(f"warning: {message}")
+    if report.used_snapshot:
+        common.say("warning: no source was reachable; loaded the embedded offline snapshot")
+    c = report.counts
+    click.echo(
+        f"synced {len(names)} source(s) into {ws.db_path}: added {c.added}, modified "
+        f"{c.modified}, withdrawn {c.withdrawn}, removed {c.removed}, unchanged {c.unchanged}, "
+        f"skipped {c.skipped}; {report.records} records"
+    )
+    return EXIT_OK
+
+
+@db.command("status")
+@common_options()
+def db_status(common: Common) -> int:
+    """Record count, sources, last sync, data age and content digest."""
+    from triage.service import sync
+
+    info = sync.status(common.workspace)
+    fields = {
+        "database": str(common.workspace.db_path),
+        "records": info.records,
+        "sources": list(info.sources),
+        "last_sync": info.last_sync,
+        "newest_modified": info.newest_modified,
+        "age_days": info.age_days,
+        "digest": info.digest,
+    }
+    if common.output_format == "json":
+        click.echo(json.dumps(fields, indent=2))
+    else:
+        for key, value in fields.items():
+            shown = ", ".join(value) if isinstance(value, list) else value
+            click.echo(f"{key.replace('_', ' ')}: {shown if shown not in (None, '') else '-'}")
+    return EXIT_OK

@@ -1,0 +1,196 @@
+"""The rotation's commands: queue, show, claim, ignore, unignore, policy check, stats."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from triage.cli.common import Common, as_option, common_options, lockfile_options, path_argument
+from triage.errors import EXIT_OK, EXIT_POLICY
+from triage.models import Severity
+
+
+def _severity_choice() -> click.Choice[str]:
+    ranked = sorted(Severity, key=lambda severity: severity.value, reverse=True)
+    return click.Choice([s.label for s in ranked if s is not Severity.NONE])
+
+
+@click.command()
+@click.option("--mine", is_flag=True, help="Only findings assigned to me (see --as).")
+@click.option("--overdue", is_flag=True, help="Only findings past their SLA due date.")
+@click.option(
+    "--severity", "severities", multiple=True, type=_severity_choice(), help="Repeatable."
+)
+@as_option("Who 'me' is for --mine [default: $USER].")
+@common_options()
+def queue(
+    mine: bool, overdue: bool, severities: tuple[str, ...], name: str | None, common: Common
+) -> int:
+    """Findings to work (new or claimed): overdue first, then by SLA due date."""
+    from triage.cli import tables
+    from triage.core.rotation_report import queue_json
+    from triage.service import rotation
+
+    ws = common.workspace
+    now = ws.now()
+    records = rotation.queue(
+        ws,
+        assignee=(name or common.settings.user) if mine else None,
+        overdue_only=overdue,
+        severities=severities,
+    )
+    if common.output_format == "json":
+        click.echo(queue_json(records, now), nl=False)
+    else:
+        tables.print_queue(tables.console(), records, now)
+    return EXIT_OK
+
+
+@click.command()
+@click.argument("key")
+@path_argument
+@common_options()
+def show(key: str, path: Path, common: Common) -> int:
+    """Everything known about finding KEY (ADVISORY/package) in the project at PATH."""
+    from triage.cli import tables
+    from triage.core.rotation_report import show_json
+    from triage.service import rotation
+
+    ws = common.at(path)
+    details = rotation.show(ws, key)
+    if common.output_format == "json":
+        click.echo(show_json(details, ws.now()), nl=False)
+    else:
+        tables.print_show(tables.console(), details, ws.now())
+    return EXIT_OK
+
+
+@click.command()
+@click.argument("key")
+@as_option("Assignee; a GitHub login also gets the tracking issue [default: $USER].")
+@common_options()
+def claim(key: str, name: str | None, common: Common) -> int:
+    """Take finding KEY: assign it (and its GitHub tracking issue when NAME is a login)."""
+    from triage.service import rotation
+
+    result = rotation.claim(common.workspace, key, name or None)
+    click.echo(
+        f"{result.record.key}: {result.record.state.value}, assigned to "
+        f"{result.record.assignee} ({result.github})"
+    )
+    return EXIT_OK
+
+
+@click.command()
+@click.argument("key")
+@path_argument
+@click.option("--reason", required=True, help="Why the finding is acceptable.")
+@click.option("--issue", default=None, metavar="URL", help="The tracking issue.")
+@click.option(
+    "--open-issue", is_flag=True, help="Open (or reuse) the GitHub tracking issue for it."
+)
+@click.option(
+    "--expires", default=None, metavar="YYYY-MM-DD", help="End of the ignore [default: 90 days]."
+)
+@click.option("--package", "package_only", is_flag=True, help="Only this key's package.")
+@click.option("--force", is_flag=True, help="Accept an expiry more than a year away.")
+@as_option("Who is recorded in the history [default: $USER].")
+@common_options()
+def ignore(
+    key: str,
+    path: Path,
+    reason: str,
+    issue: str | None,
+    open_issue: bool,
+    expires: str | None,
+    package_only: bool,
+    force: bool,
+    name: str | None,
+    common: Common,
+) -> int:
+    """Accept finding KEY: add an entry to deny.toml's ignore list, in place."""
+    from triage.service import ledger
+
+    request = ledger.IgnoreRequest(
+        key, reason, issue, open_issue, expires, package_only, force, name or None
+    )
+    result = ledger.ignore(common.at(path), request)
+    entry = result.entry
+    scope = f" for {entry['package']}" if "package" in entry else ""
+    click.echo(
+        f"{common.workspace.config_path}: advisories.ignore[{result.index}] ignores "
+        f"{entry['id']}{scope} until {entry['expires'].isoformat()} ({entry['issue']})"
+    )
+    common.say(_history_note(result.recorded))
+    return EXIT_OK
+
+
+def _history_note(keys: Sequence[str]) -> str:
+    if not keys:
+        return "no recorded finding is covered yet; the next audit records it"
+    return f"recorded in the history of {', '.join(keys)}"
+
+
+@click.command()
+@click.argument("ident", metavar="ID")
+@as_option("Who is recorded in the history [default: $USER].")
+@common_options()
+def unignore(ident: str, name: str | None, common: Common) -> int:
+    """Remove the ignore of advisory ID (or ID/package) from deny.toml, in place."""
+    from triage.service import ledger
+
+    rule, keys = ledger.unignore(common.workspace, ident, name or None)
+    scope = f" for {rule.package}" if rule.package else ""
+    click.echo(
+        f"{common.workspace.config_path}: removed advisories.ignore[{rule.index}] "
+        f"({rule.id}{scope})"
+    )
+    common.say(_history_note(keys))
+    return EXIT_OK
+
+
+@click.group()
+def policy() -> None:
+    """The ignore ledger's lints."""
+
+
+@policy.command("check")
+@lockfile_options
+@common_options()
+def policy_check(path: Path, lockfiles: tuple[Path, ...], common: Common) -> int:
+    """Lint deny.toml's ignores: missing reason or issue, expired, expiring within 7 days,
+    unused, unknown advisory ids, tracking issues closed while the ignore stands."""
+    from triage.core.rotation_report import policy_json, policy_text
+    from triage.service import ledger
+
+    result = ledger.policy_check(common.at(path, lockfiles))
+    render = policy_json if common.output_format == "json" else policy_text
+    click.echo(render(result.diagnostics, result.notes), nl=False)
+    return EXIT_POLICY if result.fails else EXIT_OK
+
+
+@click.command()
+@click.option(
+    "--window",
+    default="P90D",
+    show_default=True,
+    help="ISO 8601 duration the time-to-triage and time-to-fix medians look back over.",
+)
+@common_options(("text", "json", "html"))
+def stats(window: str, common: Common) -> int:
+    """Open findings by severity, state and age; overdue; median time to triage and to fix.
+    `--format html` writes a page with a chart of open findings per audit run."""
+    from triage.cli import tables
+    from triage.core.rotation_report import stats_html, stats_json
+    from triage.service import rotation
+
+    result = rotation.stats(common.workspace, window)
+    if common.output_format == "json":
+        click.echo(stats_json(result), nl=False)
+    elif common.output_format == "html":
+        click.echo(stats_html(result), nl=False)
+    else:
+        tables.print_stats(tables.console(), result)
+    return EXIT_OK

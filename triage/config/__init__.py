@@ -1,0 +1,5 @@
+"""deny.toml: `parse` reads and validates it; `edit` changes it in place."""
+
+from triage.config.parse import load_config, parse_config, parse_duration
+
+__all__ = ["load_config", "parse_config", "parse_duration"]

@@ -1,0 +1,57 @@
+"""What each tracking issue is about, derived from findings, lockfiles and trust verdicts:
+direct or transitive dependencies, the issue wanted per finding, and per untrusted package."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from triage.core import report, tracking
+from triage.models import AssessedFinding, Package, Status, TrustResult
+
+
+def dependencies(packages: Sequence[Package], direct: set[str]) -> dict[str, report.Dependency]:
+    """Per package: direct when pyproject.toml or the lockfile says so, transitive when the
+    lockfile says so, else not known; with everything that pulls it in."""
+    merged: dict[str, report.Dependency] = {}
+    for package in packages:
+        before = merged.get(package.name, report.Dependency(None))
+        says = True if package.name in direct else package.direct
+        known = [v for v in (before.direct, says) if v is not None]
+        merged[package.name] = report.Dependency(
+            any(known) if known else None,
+            tuple(sorted(set(before.via) | set(package.via))),
+        )
+    return merged
+
+
+def tracked_finding(
+    item: AssessedFinding, dependencies: dict[str, report.Dependency]
+) -> tracking.Tracked:
+    dependency = dependencies.get(item.finding.package, report.Dependency(None))
+    return tracking.Tracked(
+        key=str(item.finding.key),
+        status=item.status,
+        ignore=item.ignore,
+        title=report.issue_title(item),
+        body=report.issue_body(item, dependency),
+        recorded=tracking.Recorded(item.finding.severity.label, item.finding.fixed_versions),
+    )
+
+
+def untrusted(results: Sequence[TrustResult], mode: str) -> list[tracking.Tracked]:
+    """One tracked item per package version with an artifact that fails the trust policy."""
+    failing: dict[tuple[str, str], list[TrustResult]] = {}
+    for item in results:
+        if item.fails:
+            failing.setdefault((item.evidence.package, item.evidence.version), []).append(item)
+    return [
+        tracking.Tracked(
+            key=f"untrusted/{package}=={version}",
+            status=Status.ACTIVE,
+            ignore=None,
+            title=f"Untrusted dependency: {package} {version}",
+            body=report.untrusted_issue_body(package, version, mode, items),
+            recorded=tracking.Recorded("untrusted", ()),
+        )
+        for (package, version), items in sorted(failing.items())
+    ]

@@ -1,0 +1,69 @@
+"""Lockfile readers: requirements files, PEP 751 pylock.toml, uv.lock, poetry.lock, Pipfile.lock
+(and a pinned pyproject.toml named with --lockfile).
+
+Files are only read: nothing is installed, resolved or executed. A requirement that does not
+name exactly one version is reported as `Unpinned`, never resolved.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from triage.errors import LockfileError
+from triage.lockfiles.cache import contents_from_json, contents_to_json, is_self_contained
+from triage.lockfiles.discovery import discover, is_lockfile_path, lockfile_format
+from triage.lockfiles.pinning import display_path
+from triage.lockfiles.pipfile import read_pipfile
+from triage.lockfiles.poetry import read_poetry
+from triage.lockfiles.pylock import read_pylock
+from triage.lockfiles.pyproject import direct_names, read_pyproject
+from triage.lockfiles.requirements import read_requirements
+from triage.lockfiles.uv import read_uv
+from triage.models import LockfileContents
+
+__all__ = [
+    "contents_from_json",
+    "contents_to_json",
+    "direct_names",
+    "discover",
+    "display_path",
+    "is_lockfile_path",
+    "is_self_contained",
+    "lockfile_format",
+    "read_lockfile",
+]
+
+_TOML_READERS = {
+    "pylock": read_pylock,
+    "uv": read_uv,
+    "poetry": read_poetry,
+    "pyproject": read_pyproject,
+}
+
+
+def read_lockfile(path: Path, root: Path) -> LockfileContents:
+    kind = lockfile_format(path)
+    shown = display_path(path, root)
+    if kind is None:
+        raise LockfileError(
+            f"{path}: not a lockfile name triage reads",
+            hint="name it requirements*.txt, pylock.toml, pylock.<name>.toml, uv.lock, "
+            "poetry.lock, Pipfile.lock or pyproject.toml",
+        )
+    if kind == "requirements":
+        return read_requirements(path, root)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LockfileError(f"{path}: cannot be read: {exc}") from exc
+    if kind == "pipfile":
+        return read_pipfile(text, path, shown)
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise LockfileError(
+            f"{path}: not valid TOML, so not a {path.name}: {exc}",
+            hint="regenerate the lockfile with its tool, or pass the right file with --lockfile",
+        ) from exc
+    return _TOML_READERS[kind](document, path, shown)

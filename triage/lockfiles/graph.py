@@ -1,0 +1,72 @@
+"""One reader for the locks that are a package graph (uv.lock, poetry.lock): a first pass
+collects who depends on whom, a second reads each package with what pulls it in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from packaging.utils import canonicalize_name
+
+from triage.lockfiles.pinning import name_of, reverse_graph, table_list
+from triage.models import Artifact, LockfileContents, Package, Unpinned
+
+Entry = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class GraphFormat:
+    """What differs between the graph locks."""
+
+    dependencies: Callable[[Entry], Iterable[str]]  # names an entry depends on
+    local_source: Callable[[Entry], str | None]  # "editable", "directory"…: not a release
+    artifacts: Callable[[Entry, str], Iterable[Artifact | None]]  # (entry, its raw name)
+    markers: Callable[[Entry], str | None]
+    members_decide_direct: bool  # direct = pulled in by a local member (uv's workspace)
+
+
+def read_graph(
+    document: Mapping[str, Any], path: Path, shown: str, lock: GraphFormat
+) -> LockfileContents:
+    entries = table_list(document, "package", path)
+    members: set[str] = set()
+    edges: list[tuple[str, str]] = []
+    for index, entry in enumerate(entries):
+        name = canonicalize_name(name_of(entry, path, f"package[{index}]"))
+        if lock.local_source(entry):
+            members.add(name)
+        edges.extend((name, canonicalize_name(dep)) for dep in lock.dependencies(entry))
+    parents = reverse_graph(edges)
+    packages: list[Package] = []
+    unpinned: list[Unpinned] = []
+    for index, entry in enumerate(entries):
+        where = f"package[{index}]"
+        raw_name = name_of(entry, path, where)
+        name = canonicalize_name(raw_name)
+        version = entry.get("version")
+        local = lock.local_source(entry)
+        if local or not isinstance(version, str):
+            reason = f"{local} source: not a published release" if local else "no version given"
+            unpinned.append(Unpinned(name, shown, where, reason))
+            continue
+        via = tuple(sorted(parents.get(name, set())))
+        packages.append(
+            Package(
+                name=name,
+                version=version,
+                lockfile=shown,
+                location=where,
+                display_name=raw_name,
+                artifacts=tuple(
+                    dict.fromkeys(a for a in lock.artifacts(entry, raw_name) if a is not None)
+                ),
+                markers=lock.markers(entry),
+                via=via,
+                direct=bool(members.intersection(via))
+                if lock.members_decide_direct and members
+                else None,
+            )
+        )
+    return LockfileContents(shown, tuple(packages), tuple(unpinned))

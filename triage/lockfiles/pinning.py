@@ -1,0 +1,79 @@
+"""The rules every reader shares: how a package entry names itself, what counts as pinned,
+how an artifact and its digest are read, and how a failure names the file and place."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from packaging.specifiers import SpecifierSet
+
+from triage.errors import LockfileError
+from triage.models import Artifact
+
+
+def display_path(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def fail(path: Path, where: str, message: str) -> LockfileError:
+    return LockfileError(
+        f"{path}: {where}: {message}",
+        hint="regenerate the lockfile with its tool, or pass the right file with --lockfile",
+    )
+
+
+def name_of(entry: Mapping[str, Any], path: Path, where: str) -> str:
+    name = entry.get("name")
+    if not isinstance(name, str) or not name:
+        raise fail(path, where, "a package entry needs a 'name'")
+    return name
+
+
+def table_list(document: Mapping[str, Any], key: str, path: Path) -> list[Mapping[str, Any]]:
+    entries = document.get(key, [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise fail(path, key, "expected an array of tables")
+    return entries
+
+
+def artifact_from_url(url: Any, digest: str | None, filename: Any = None) -> Artifact | None:
+    name = filename if isinstance(filename, str) else None
+    if name is None and isinstance(url, str):
+        name = unquote(urlparse(url).path.rsplit("/", 1)[-1]) or None
+    return Artifact(name, digest) if name else None
+
+
+def sha256(value: Any) -> str | None:
+    """Hashes are written 'sha256:<hex>' (uv, poetry) or as a table {sha256 = ...} (pylock)."""
+    if isinstance(value, Mapping):
+        digest = value.get("sha256")
+        return digest if isinstance(digest, str) else None
+    if isinstance(value, str) and value.startswith("sha256:"):
+        return value.removeprefix("sha256:")
+    return None
+
+
+def reverse_graph(edges: Iterable[tuple[str, str]]) -> dict[str, set[str]]:
+    parents: dict[str, set[str]] = defaultdict(set)
+    for parent, child in edges:
+        parents[child].add(parent)
+    return parents
+
+
+def pinned_version(specifier: SpecifierSet) -> str | None:
+    """The one version `==X` or `===X` names; None for ranges, wildcards or nothing."""
+    specs = list(specifier)
+    if len(specs) != 1 or specs[0].operator not in ("==", "===") or "*" in specs[0].version:
+        return None
+    return specs[0].version
+
+
+def unpinned_reason(specifier: SpecifierSet) -> str:
+    return f"not pinned to one version ({specifier or 'no version given'})"

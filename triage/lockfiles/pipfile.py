@@ -1,0 +1,64 @@
+"""Pipfile.lock (JSON, written by pipenv)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+from triage.errors import LockfileError
+from triage.lockfiles.pinning import fail
+from triage.models import LockfileContents, Package, Unpinned
+
+
+def read_pipfile(text: str, path: Path, shown: str) -> LockfileContents:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise LockfileError(
+            f"{path}: line {exc.lineno}, column {exc.colno}: not valid JSON, so not a "
+            f"Pipfile.lock: {exc.msg}",
+            hint="regenerate it with `pipenv lock`, or pass the right file with --lockfile",
+        ) from exc
+    if not isinstance(document, dict) or not ({"default", "develop", "_meta"} & document.keys()):
+        raise fail(path, "(top level)", "expected the 'default' and 'develop' sections")
+    packages: list[Package] = []
+    unpinned: list[Unpinned] = []
+    for section in ("default", "develop"):
+        entries = document.get(section, {})
+        if not isinstance(entries, dict):
+            raise fail(path, section, "expected a table of packages")
+        for raw_name, entry in entries.items():
+            where = f"{section}.{raw_name}"
+            name = canonicalize_name(raw_name)
+            version = entry.get("version") if isinstance(entry, dict) else None
+            if not isinstance(version, str) or not version.startswith("=="):
+                kind = next(
+                    (
+                        k
+                        for k in ("git", "path", "file", "editable")
+                        if isinstance(entry, dict) and k in entry
+                    ),
+                    None,
+                )
+                reason = (
+                    f"{kind} requirement without a pinned version"
+                    if kind
+                    else f"not pinned to one version ({version or 'no version given'})"
+                )
+                unpinned.append(Unpinned(name, shown, where, reason))
+                continue
+            hashes = entry.get("hashes", [])
+            packages.append(
+                Package(
+                    name=name,
+                    version=version.removeprefix("=="),
+                    lockfile=shown,
+                    location=where,
+                    display_name=raw_name,
+                    hashes=tuple(h for h in hashes if isinstance(h, str)),
+                    markers=entry.get("markers") if isinstance(entry.get("markers"), str) else None,
+                )
+            )
+    return LockfileContents(shown, tuple(packages), tuple(unpinned))

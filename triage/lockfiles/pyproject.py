@@ -1,0 +1,89 @@
+"""pyproject.toml: exact pins when it is named with --lockfile (never discovered, as it is
+not a lockfile), and the names it depends on directly, to tell direct from transitive."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from triage.lockfiles.pinning import fail, pinned_version, unpinned_reason
+from triage.models import LockfileContents, Package, Unpinned
+
+
+def read_pyproject(document: Mapping[str, Any], path: Path, shown: str) -> LockfileContents:
+    """Exact `==` pins in PEP 621 dependencies and extras and PEP 735 dependency groups; every
+    range is reported as unpinned. Not a lockfile, so discovery never picks it up."""
+    project = document.get("project", {})
+    sections: list[tuple[str, Any]] = [("project.dependencies", project.get("dependencies", []))]
+    sections += [
+        (f"project.optional-dependencies.{k}", v)
+        for k, v in project.get("optional-dependencies", {}).items()
+    ]
+    sections += [
+        (f"dependency-groups.{k}", v) for k, v in document.get("dependency-groups", {}).items()
+    ]
+    packages: list[Package] = []
+    unpinned: list[Unpinned] = []
+    for section, specs in sections:
+        if not isinstance(specs, list):
+            raise fail(path, section, "expected an array of requirement strings")
+        for index, spec in enumerate(specs):
+            where = f"{section}[{index}]"
+            if not isinstance(spec, str):
+                continue  # {include-group = "..."}: its entries are read in their own group
+            try:
+                req = Requirement(spec)
+            except InvalidRequirement as exc:
+                raise fail(path, where, f"not a PEP 508 requirement: {exc}") from exc
+            name = canonicalize_name(req.name)
+            version = None if req.url else pinned_version(req.specifier)
+            if version is None:
+                unpinned.append(Unpinned(name, shown, where, unpinned_reason(req.specifier)))
+                continue
+            packages.append(
+                Package(
+                    name=name,
+                    version=version,
+                    lockfile=shown,
+                    location=where,
+                    display_name=req.name,
+                    markers=str(req.marker) if req.marker else None,
+                    extras=tuple(sorted(req.extras)),
+                    direct=True,
+                )
+            )
+    return LockfileContents(shown, tuple(packages), tuple(unpinned))
+
+
+def direct_names(pyproject_text: str) -> set[str]:
+    """Names a pyproject.toml depends on directly: PEP 621 dependencies and extras, PEP 735
+    dependency groups, Poetry's dependency tables. Unreadable text names nothing."""
+    try:
+        document = tomllib.loads(pyproject_text)
+    except tomllib.TOMLDecodeError:
+        return set()
+    specs: list[Any] = []
+    project = document.get("project", {})
+    specs += project.get("dependencies", [])
+    for extra in project.get("optional-dependencies", {}).values():
+        specs += extra
+    for group in document.get("dependency-groups", {}).values():
+        specs += group
+    names: set[str] = set()
+    for spec in specs:
+        if isinstance(spec, str):
+            try:
+                names.add(canonicalize_name(Requirement(spec).name))
+            except InvalidRequirement:
+                continue
+    poetry = document.get("tool", {}).get("poetry", {})
+    tables = [poetry.get("dependencies", {}), poetry.get("dev-dependencies", {})]
+    tables += [g.get("dependencies", {}) for g in poetry.get("group", {}).values()]
+    for table in tables:
+        names.update(canonicalize_name(n) for n in table if n.lower() != "python")
+    return names

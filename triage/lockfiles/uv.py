@@ -1,0 +1,57 @@
+"""uv.lock: a package graph whose workspace members (editable, virtual or directory sources)
+are the project itself, so what they pull in is direct."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from triage.lockfiles.graph import Entry, GraphFormat, read_graph
+from triage.lockfiles.pinning import artifact_from_url, fail, sha256
+from triage.models import Artifact, LockfileContents
+
+LOCAL_SOURCES = ("editable", "virtual", "directory")
+
+
+def _dependencies(entry: Entry) -> Iterator[str]:
+    groups = [entry.get("dependencies", [])]
+    for extra in ("optional-dependencies", "dev-dependencies"):
+        table = entry.get(extra, {})
+        if isinstance(table, Mapping):
+            groups.extend(table.values())
+    for group in groups:
+        for dep in group if isinstance(group, list) else []:
+            if isinstance(dep, Mapping) and isinstance(dep.get("name"), str):
+                yield dep["name"]
+
+
+def _local_source(entry: Entry) -> str | None:
+    source = entry.get("source", {})
+    if not isinstance(source, Mapping):
+        return None
+    return next((kind for kind in LOCAL_SOURCES if kind in source), None)
+
+
+def _artifacts(entry: Entry, raw_name: str) -> Iterator[Artifact | None]:
+    sdist = entry.get("sdist")
+    if isinstance(sdist, Mapping):
+        yield artifact_from_url(sdist.get("url"), sha256(sdist.get("hash")))
+    for wheel in entry.get("wheels", []) or []:
+        if isinstance(wheel, Mapping):
+            yield artifact_from_url(wheel.get("url"), sha256(wheel.get("hash")))
+
+
+UV = GraphFormat(
+    dependencies=_dependencies,
+    local_source=_local_source,
+    artifacts=_artifacts,
+    markers=lambda entry: None,
+    members_decide_direct=True,
+)
+
+
+def read_uv(document: Mapping[str, Any], path: Path, shown: str) -> LockfileContents:
+    if "version" not in document:
+        raise fail(path, "version", "missing: this is not a uv.lock")
+    return read_graph(document, path, shown, UV)

@@ -1,0 +1,191 @@
+"""The daily audit: sync, scan the default branch, check trust, reconcile tracking issues,
+record the run. Safe to kill and re-run at any point; a second audit at once does not run."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from triage import store
+from triage.core import rotation, tracked, tracking
+from triage.errors import TriageError
+from triage.models import ScanResult, Status, TriageState, TrustResult
+from triage.service import scan, sync, trust
+from triage.service.workspace import Workspace
+
+ACTIONS = ("opened", "commented", "edited", "closed", "reopened")
+
+
+@dataclass
+class AuditReport:
+    skipped: str | None = None  # why nothing ran
+    run: int | None = None
+    scan: ScanResult | None = None
+    sync: sync.SyncReport | None = None
+    actions: dict[str, int] = field(default_factory=dict)
+    trust: list[TrustResult] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    open_findings: int | None = None  # findings not fixed after the run
+
+    @property
+    def fails(self) -> bool:
+        untrusted = any(item.fails for item in self.trust)
+        return untrusted or (self.scan is not None and self.scan.fails)
+
+
+TrackerFactory = Callable[[store.Database], tracking.IssueTracker]
+
+
+def tracker_factory(ws: Workspace, repository: str | None = None) -> TrackerFactory:
+    """GitHub when a token and a repository are known, else the local tracker."""
+    repository = repository or ws.config.github.repository
+    github = ws.github() if repository else None
+    if github is not None and repository:
+        from triage.github import GitHubTracker
+
+        labels = ws.config.github.labels
+        return lambda db: GitHubTracker(github, repository, labels)
+    now = ws.now()
+    return lambda db: store.LocalTracker(db, now)
+
+
+def _apply(
+    tracker: tracking.IssueTracker,
+    actions: Sequence[tracking.Action],
+    labels: Sequence[str],
+    counts: dict[str, int],
+) -> dict[str, str]:
+    """Carry out the actions in order; returns the URL of each newly opened issue by key."""
+    opened: dict[str, str] = {}
+    if any(isinstance(a, tracking.OpenIssue) for a in actions):
+        tracker.ensure_labels(labels)
+    for action in actions:
+        match action:
+            case tracking.OpenIssue(key, title, body):
+                opened[key] = tracker.open_issue(key, title, body, labels).url
+                counts["opened"] += 1
+            case tracking.CommentOn(number, text):
+                tracker.comment(number, text)
+                counts["commented"] += 1
+            case tracking.EditBody(number, body):
+                tracker.edit_body(number, body)
+                counts["edited"] += 1
+            case tracking.CloseIssue(number, comment):
+                tracker.close(number, comment)
+                counts["closed"] += 1
+            case tracking.ReopenIssue(number, comment):
+                tracker.reopen(number, comment)
+                counts["reopened"] += 1
+    return opened
+
+
+def audit(
+    ws: Workspace,
+    tracker_for: TrackerFactory,
+    *,
+    ref: str | None = None,
+    scheduled_for: dt.datetime | None = None,
+) -> AuditReport:
+    """The daily job. Provenance comes from the cache, and from the settings' PyPI index."""
+    with store.audit_lock(ws.db_path) as held:
+        if not held:
+            return AuditReport(skipped="another audit is running on this database")
+        now = ws.now()
+        with ws.database() as db:
+            runs = store.AuditStore(db)
+            if scheduled_for is not None and runs.succeeded_for(scheduled_for):
+                slot = store.stamp(scheduled_for)
+                return AuditReport(skipped=f"the audit scheduled for {slot} already ran")
+            run = runs.start(now, scheduled_for)
+        result = AuditReport(run=run, actions=dict.fromkeys(ACTIONS, 0))
+        outcome = "failed"
+        try:
+            result.sync = sync.sync(ws, ws.config.advisories.sources)
+            with ws.database() as db:
+                _audit_tracking(ws, db, ref, tracker_for, now, result)
+            outcome = "ok"
+        except TriageError as exc:
+            outcome = f"failed: {exc.message}"
+            raise
+        finally:
+            with ws.database() as db:
+                store.AuditStore(db).finish(
+                    run,
+                    ws.now(),
+                    result.scan.database.digest if result.scan else "",
+                    result.actions,
+                    outcome,
+                    result.open_findings,
+                )
+        return result
+
+
+def _audit_tracking(
+    ws: Workspace,
+    db: store.Database,
+    ref: str | None,
+    tracker_for: TrackerFactory,
+    now: dt.datetime,
+    result: AuditReport,
+) -> None:
+    """Scan and check trust, then bring the tracker in line; `result.actions` tallies what was
+    done, even if it fails half-way."""
+    project = scan.working_tree(ws) if ref is None else scan.at_ref(ws, db, ref)
+    cfg = project.config
+    result.scan = scan.assess(db, project, now)
+    result.trust = trust.judge_packages(
+        ws, db, project.packages, cfg, ws.trust_dir, ws.settings.pypi_url, result.warnings
+    )
+    tracker = tracker_for(db)
+    issues = tracker.tracked_issues()
+    wanted = tracked.untrusted(result.trust, cfg.trust.mode)
+    present: list[tracking.Tracked] = []
+    dependencies = project.dependencies()
+    for item in result.scan.findings:
+        goal = tracked.tracked_finding(item, dependencies)
+        (wanted if tracking.wants_issue(item, cfg.advisories) else present).append(goal)
+    opened = _apply(
+        tracker,
+        tracking.reconcile(wanted, present, issues, now.date()),
+        cfg.github.labels,
+        result.actions,
+    )
+    urls = {key: issue.url for key, issue in issues.items()} | opened
+    states = store.TriageStore(db)
+    records, changes = rotation.observe(
+        {record.key: record for record in states.records()},
+        [
+            rotation.Observed(
+                key=str(i.finding.key),
+                advisory=i.finding.advisory,
+                package=i.finding.package,
+                versions=i.finding.versions,
+                severity=i.finding.severity.label,
+                ignored=i.status is Status.IGNORED,
+                issue_url=urls.get(str(i.finding.key)),
+            )
+            for i in result.scan.findings
+        ],
+        now,
+        cfg.sla,
+    )
+    states.save(
+        records, changes, {str(i.finding.key): i.status.value for i in result.scan.findings}
+    )
+    result.open_findings = sum(r.state is not TriageState.FIXED for r in states.records())
+
+
+def local_issues(ws: Workspace, *, include_closed: bool) -> list[dict[str, object]]:
+    with ws.database() as db:
+        rows = store.LocalTracker(db, ws.now()).all_issues()
+    return [
+        {"number": r["number"], "key": r["key"], "state": r["state"], "title": r["title"]}
+        for r in rows
+        if include_closed or r["state"] == "open"
+    ]
+
+
+def last_successful_audit(ws: Workspace) -> dt.datetime | None:
+    with ws.database() as db:
+        return store.AuditStore(db).last_success()

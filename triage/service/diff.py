@@ -1,0 +1,116 @@
+"""Diff and the pull-request gate: findings new at head against the merge-base, fixed ones,
+and the policy the change makes; both sides read from git objects, matched on one database
+snapshot, and judged by the base side's policy."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from dataclasses import replace
+from pathlib import Path, PurePosixPath
+
+from triage import gitrepo, store
+from triage.core import diffing, report
+from triage.core.trust import locked_artifacts
+from triage.errors import InputError
+from triage.models import TrustResult
+from triage.service import sync, trust
+from triage.service.scan import match
+from triage.service.trees import TreeSide, read_side
+from triage.service.workspace import Workspace
+
+
+def repo_relative(path: Path, repo: Path) -> str:
+    """A --config/--trust-store path (relative ones from the repository root) as a path inside
+    the git tree."""
+    absolute = path if path.is_absolute() else repo / path
+    try:
+        return absolute.resolve().relative_to(repo.resolve()).as_posix()
+    except ValueError:
+        raise InputError(
+            f"{path}: not inside the repository {repo}",
+            hint="diff reads the policy from git objects; name a file inside the repository",
+        ) from None
+
+
+def diff(ws: Workspace, base_ref: str, head_ref: str) -> diffing.DiffResult:
+    """Findings new at head against the merge-base of the two refs, fixed ones, and the policy
+    the change makes."""
+    repo = ws.root
+    config_path = repo_relative(ws.config_path, repo)
+    trust_dir = repo_relative(ws.trust_store or Path("trust-store"), repo)
+    head = gitrepo.resolve(repo, head_ref)
+    base_tip = gitrepo.resolve(repo, base_ref)
+    base = gitrepo.merge_base(repo, base_tip, head, base_ref, head_ref)
+    sync.ensure_data(ws)
+    now = ws.now()
+    warnings: list[str] = []
+    with ws.database() as db:
+        head_side = read_side(repo, head, head_ref, db, config_path, trust_dir)
+        base_side = read_side(repo, base, f"{base_ref}@{base[:12]}", db, config_path, trust_dir)
+        head_match = match(db, head_side.packages)
+        base_match = match(db, base_side.packages)
+        info = sync.database_info(db, now)
+        newly_untrusted = _trust_change(ws, db, base_side, head_side, trust_dir, warnings)
+    changes = diffing.policy_changes(
+        base_side.config.advisories.ignore,
+        head_side.config.advisories.ignore,
+        base_side.trust,
+        head_side.trust,
+    )
+    result = diffing.diff(
+        base,
+        head,
+        base_match.findings,
+        head_match.findings,
+        base_side.config,
+        head_side.config,
+        changes,
+        info,
+        now,
+    )
+    return replace(result, became_untrusted=newly_untrusted, warnings=tuple(warnings))
+
+
+def _trust_change(
+    ws: Workspace,
+    db: store.Database,
+    base: TreeSide,
+    head: TreeSide,
+    trust_dir: str,
+    warnings: list[str],
+) -> tuple[TrustResult, ...]:
+    """Head's new artifacts judged by the base's [trust] mode and trust store (read from git
+    objects); only they can have become untrusted, so only their provenance is fetched."""
+    with tempfile.TemporaryDirectory(prefix="triage-trust-") as scratch:
+        trust_store = Path(scratch)
+        blobs = gitrepo.read_blobs(ws.root, sorted(set(base.trust.values())))
+        for path, blob in base.trust.items():
+            target = trust_store / PurePosixPath(path).relative_to(trust_dir)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(blobs[blob])
+        locked_before = {(name, sha) for _, name, sha in locked_artifacts(base.packages, {})}
+        changed = [
+            p
+            for p in head.packages
+            if any((name, sha) not in locked_before for _, name, sha in locked_artifacts([p], {}))
+        ]
+        after = trust.judge_packages(
+            ws, db, changed, base.config, trust_store, ws.settings.pypi_url, warnings
+        )
+    return diffing.became_untrusted(locked_before, after)
+
+
+def pr(
+    ws: Workspace, repository: str, number: int, base_ref: str, head_ref: str
+) -> tuple[diffing.DiffResult, str]:
+    """`diff`, then create or edit the pull request's one triage comment; returns the diff and
+    what was done. Only a finished diff gets that far, so a failed run never posts."""
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repository):
+        raise InputError(f"--repo {repository!r} is not OWNER/NAME")
+    github = ws.github(required=True)
+    assert github is not None
+    result = diff(ws, base_ref, head_ref)
+    body = report.pr_comment(result)
+    posted = github.upsert_comment(repository, number, report.PR_COMMENT_MARKER, body)
+    return result, f"pull request comment {posted.outcome}: {posted.url}"

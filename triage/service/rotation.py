@@ -1,0 +1,132 @@
+"""The rotation's backlog: queue, show, claim, stats."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from triage import store
+from triage.config import parse_duration
+from triage.core import rotation, rotation_report
+from triage.errors import InputError
+from triage.models import FindingKey, TriageRecord, TriageState
+from triage.service.scan import scan_project
+from triage.service.workspace import Workspace
+
+
+def queue(
+    ws: Workspace,
+    *,
+    assignee: str | None = None,
+    overdue_only: bool = False,
+    severities: Sequence[str] = (),
+) -> list[TriageRecord]:
+    with ws.database() as db:
+        records = store.TriageStore(db).records()
+    return rotation.queue(
+        records, ws.now(), assignee=assignee, overdue_only=overdue_only, severities=severities
+    )
+
+
+def find(ws: Workspace, key: FindingKey) -> rotation_report.FindingDetails:
+    """Look the key up in the database and in a scan of the working tree (an alias of the
+    advisory finds it too); a key neither knows is bad input."""
+    result, project = scan_project(ws)
+    scanned = next(
+        (
+            item
+            for item in result.findings
+            if item.finding.package == key.package and key.advisory in item.finding.all_ids()
+        ),
+        None,
+    )
+    if scanned is not None:
+        key = scanned.finding.key
+    with ws.database() as db:
+        states = store.TriageStore(db)
+        record = states.record(str(key))
+        history = states.history(str(key))
+        candidates, groups = store.AdvisoryStore(db).candidates([key.package])
+    if scanned is None and record is None:
+        raise InputError(
+            f"{key}: no such finding in the database or in the lockfiles under {ws.root}",
+            hint="`triage queue` lists the findings the audit recorded, `triage scan` those "
+            "of the working tree; copy a key from there",
+        )
+    ids = scanned.finding.all_ids() if scanned else frozenset({key.advisory})
+    advisories = [
+        a
+        for a in candidates
+        if a.id in ids or (a.id in groups and groups[a.id].preferred == key.advisory)
+    ]
+    dependency = project.dependencies().get(key.package) if scanned is not None else None
+    group_ids = ids | {a.id for a in advisories} | {x for a in advisories for x in a.aliases}
+    applying = [
+        rule
+        for rule in project.config.advisories.ignore
+        if rule.id in group_ids and rule.package in (None, key.package)
+    ]
+    return rotation_report.FindingDetails(
+        key, record, history, scanned, dependency, advisories, applying
+    )
+
+
+def show(ws: Workspace, key: str) -> rotation_report.FindingDetails:
+    return find(ws, rotation.parse_key(key))
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    record: TriageRecord
+    github: str  # what happened on GitHub, for the user
+
+
+def claim(ws: Workspace, key: str, assignee: str | None = None) -> ClaimResult:
+    """Assign a recorded finding (to `assignee`, else whoever runs the command); its GitHub
+    tracking issue too when the assignee is a login GitHub lets be assigned there."""
+    finding_key = str(rotation.parse_key(key))
+    who = assignee if assignee is not None else ws.settings.user
+    if not who.strip():
+        raise InputError("--as is empty", hint="name who takes the finding, e.g. --as octocat")
+    with ws.database() as db:
+        states = store.TriageStore(db)
+        record = states.record(finding_key)
+        if record is None:
+            raise InputError(
+                f"{finding_key}: no such finding in the database",
+                hint="`triage queue` lists the findings the daily audit recorded",
+            )
+        if record.state is TriageState.FIXED:
+            raise InputError(f"{finding_key} is fixed; there is nothing to claim")
+        outcome = _assign_on_github(ws, record, who)
+        claimed, change = rotation.claim(record, who, who, ws.now())
+        states.save([claimed], [change])
+    return ClaimResult(claimed, outcome)
+
+
+def _assign_on_github(ws: Workspace, record: TriageRecord, login: str) -> str:
+    from triage.github import GitHubTracker, issue_reference
+
+    reference = issue_reference(record.issue_url or "")
+    github = ws.github() if reference is not None else None
+    if github is None or reference is None:
+        return "no GitHub tracking issue"
+    repository, number = reference
+    if GitHubTracker(github, repository, ()).assign(number, login):
+        return f"assigned {repository}#{number} to {login}"
+    return f"{login} is not a GitHub login assignable in {repository}; assigned here only"
+
+
+def stats(ws: Workspace, window: str) -> rotation.Stats:
+    span = parse_duration(window)
+    if span is None:
+        raise InputError(f"--window {window!r} is not an ISO 8601 duration", hint='e.g. "P30D"')
+    with ws.database() as db:
+        states = store.TriageStore(db)
+        return rotation.stats(
+            states.records(),
+            states.history(),
+            store.AuditStore(db).open_over_time(),
+            ws.now(),
+            span,
+        )

@@ -1,0 +1,107 @@
+"""Scan: the locked packages of a project (its working tree, or a ref of its repository)
+matched against the database, with the policy applied. The one assembly every use case
+that scans goes through."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from triage import gitrepo, lockfiles, store
+from triage.core import matching, policy, report, tracked
+from triage.models import Config, Package, ScanResult, Unpinned
+from triage.service import sync, trees
+from triage.service.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Project:
+    """What a scan reads: the policy that applies, and every locked package."""
+
+    config: Config
+    packages: list[Package]
+    unpinned: list[Unpinned]
+    lockfile_names: list[str]
+    pyproject_text: str  # only to tell direct dependencies from transitive ones
+
+    def dependencies(self) -> dict[str, report.Dependency]:
+        direct = lockfiles.direct_names(self.pyproject_text)
+        return tracked.dependencies(self.packages, direct)
+
+
+def read_lockfiles(
+    root: Path, explicit: Sequence[Path]
+) -> tuple[list[Package], list[Unpinned], list[str]]:
+    paths = list(explicit) if explicit else lockfiles.discover(root)
+    packages: list[Package] = []
+    unpinned: list[Unpinned] = []
+    names = []
+    for path in paths:
+        contents = lockfiles.read_lockfile(path, root)
+        names.append(contents.path)
+        packages.extend(contents.packages)
+        unpinned.extend(contents.unpinned)
+    return packages, unpinned, names
+
+
+def _working_tree_pyproject(root: Path) -> str:
+    """pyproject.toml's text: a file that cannot be read or decoded tells nothing rather than
+    stopping the command."""
+    try:
+        return (root / "pyproject.toml").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def working_tree(ws: Workspace) -> Project:
+    packages, unpinned, names = read_lockfiles(ws.root, ws.lockfiles)
+    return Project(ws.config, packages, unpinned, names, _working_tree_pyproject(ws.root))
+
+
+def at_ref(ws: Workspace, db: store.Database, ref: str) -> Project:
+    """The project as committed at `ref`: its own deny.toml and lockfiles, from git objects."""
+    sha = gitrepo.resolve(ws.root, ref)
+    side = trees.read_side(ws.root, sha, ref, db, ws.config.path, "trust-store")
+    return Project(side.config, side.packages, [], [], trees.pyproject_at(ws.root, sha))
+
+
+def match(db: store.Database, packages: Sequence[Package]) -> matching.MatchResult:
+    advisories, groups = store.AdvisoryStore(db).candidates(p.name for p in packages)
+    return matching.match(packages, advisories, groups)
+
+
+def assess(db: store.Database, project: Project, now: dt.datetime) -> ScanResult:
+    """Match the project's packages and apply its policy."""
+    matched = match(db, project.packages)
+    info = sync.database_info(db, now)
+    assessed, unused, diagnostics = policy.apply_policy(
+        matched.findings,
+        project.config.advisories,
+        now,
+        store.parse_stamp(info.newest_modified),
+    )
+    return ScanResult(
+        findings=tuple(assessed),
+        unpinned=tuple(project.unpinned) + matched.unmatchable,
+        diagnostics=tuple(diagnostics),
+        unused_ignores=tuple(unused),
+        database=info,
+        lockfiles=tuple(project.lockfile_names),
+        package_count=len(project.packages),
+    )
+
+
+def scan_project(ws: Workspace) -> tuple[ScanResult, Project]:
+    """The working tree's findings, and what was read. An empty database is first filled from
+    the embedded snapshot, so a first run works offline."""
+    project = working_tree(ws)
+    sync.ensure_data(ws)
+    with ws.database() as db:
+        return assess(db, project, ws.now()), project
+
+
+def scan(ws: Workspace) -> ScanResult:
+    """Findings of the working tree with the policy applied."""
+    return scan_project(ws)[0]

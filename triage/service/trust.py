@@ -1,0 +1,270 @@
+"""Trust: every locked artifact judged under `[trust] mode` (provenance for basic and
+certified, audit records for audit); keys and signed audit records for the trust store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packaging.utils import canonicalize_name
+
+from triage import store
+from triage.config import edit
+from triage.core import trust
+from triage.core.matching import parse_version
+from triage.core.trust import locked_artifacts
+from triage.errors import InputError, UpstreamError
+from triage.models import ArtifactEvidence, Config, Package, TrustMode, TrustResult
+from triage.provenance import attestations, signing, trust_store
+from triage.provenance.attestations import Claim
+from triage.service.scan import read_lockfiles
+from triage.service.workspace import Workspace
+
+# Attestations are uploaded with the file they describe, so a file PyPI has none for
+# practically never gains one; asking again monthly catches the rare backfill.
+NO_PROVENANCE_RECHECK = dt.timedelta(days=30)
+FETCH_WORKERS = 8
+Artifacts = Sequence[tuple[Package, str, str]]
+
+
+@dataclass
+class TrustReport:
+    results: list[TrustResult]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def fails(self) -> bool:
+        return any(r.fails for r in self.results)
+
+
+def _fetched_claims(
+    caches: store.Caches,
+    artifacts: Artifacts,
+    index: str | None,
+    now: dt.datetime,
+    warnings: list[str],
+) -> dict[str, list[Claim]]:
+    """Provenance from PyPI's Integrity API, cached in the database by file and digest (a
+    file with none is asked again after 30 days); with no index, or when PyPI cannot be
+    reached, only what is cached is used. Fetches run 8 at a time."""
+    texts: dict[tuple[str, str], str] = {}
+    wanted: list[tuple[Package, str, str]] = []
+    for package, filename, sha256 in artifacts:
+        cached = caches.cached_provenance(filename, sha256)
+        if cached is not None:
+            text, checked = cached
+            if text:
+                texts[(filename, sha256)] = text
+                continue
+            if checked is not None and now - checked <= NO_PROVENANCE_RECHECK:
+                continue
+        if "(sha256:" not in filename:
+            wanted.append((package, filename, sha256))
+    if index is None or not wanted:
+        return _claims_from(texts, artifacts, index)
+
+    def fetch(item: tuple[Package, str, str]) -> UpstreamError | str | None:
+        package, filename, _ = item
+        try:
+            return attestations.fetch_provenance(index, package.name, package.version, filename)
+        except UpstreamError as exc:
+            return exc
+
+    # One request first: when PyPI cannot be reached, no more are sent (each could wait for
+    # its timeout); otherwise the rest go FETCH_WORKERS at a time.
+    answers = [fetch(wanted[0])]
+    if not isinstance(answers[0], UpstreamError):
+        with ThreadPoolExecutor(max_workers=FETCH_WORKERS) as pool:
+            answers += list(pool.map(fetch, wanted[1:]))
+    failures = [a for a in answers if isinstance(a, UpstreamError)]
+    if failures:
+        unchecked = len(wanted) - len(answers) + len(failures)
+        warnings.append(
+            f"{failures[0].message}; {unchecked} file(s) not checked, using cached provenance only"
+        )
+    for (_, filename, sha256), answer in zip(wanted, answers, strict=False):
+        if isinstance(answer, UpstreamError):
+            continue
+        caches.cache_provenance(filename, sha256, answer or "", now)
+        if answer:
+            texts[(filename, sha256)] = answer
+    return _claims_from(texts, artifacts, index)
+
+
+def _claims_from(
+    texts: Mapping[tuple[str, str], str], artifacts: Artifacts, index: str | None
+) -> dict[str, list[Claim]]:
+    claims: dict[str, list[Claim]] = {}
+    for package, filename, sha256 in artifacts:
+        text = texts.get((filename, sha256))
+        if text:
+            claims[filename] = attestations.parse_claims(
+                text,
+                f"{index}/integrity/{package.name}/{package.version}/{filename}",
+                provenance_object=True,
+            )
+    return claims
+
+
+def _import_fetcher(caches: store.Caches) -> trust_store.FetchImport:
+    """Imported audit files by URL: downloaded once, kept by their pinned sha256 (only when
+    they match it), so audit mode works offline afterwards."""
+
+    def fetch(url: str, pin: str) -> bytes:
+        cached = caches.cached_import(pin)
+        if cached is not None:
+            return cached
+        data = trust_store.download(url)
+        if hashlib.sha256(data).hexdigest() == pin:
+            caches.cache_import(pin, data)
+        return data
+
+    return fetch
+
+
+def _judge(
+    packages: Sequence[Package],
+    cfg: Config,
+    store_dir: Path,
+    claims: Mapping[str, list[Claim]],
+    caches: store.Caches,
+) -> list[TrustResult]:
+    publishers = trust_store.load_publishers(store_dir / "publishers.toml")
+    if cfg.trust.mode is TrustMode.AUDIT:
+        audits = trust_store.load_audits(store_dir, _import_fetcher(caches))
+        return [
+            trust.judge_audited(ArtifactEvidence(p.name, p.version, name, sha, (), ()), audits)
+            for p, name, sha in locked_artifacts(packages, {})
+        ]
+    by_digest = {
+        found[1]: found[0]
+        for items in claims.values()
+        for claim in items
+        if (found := attestations.subject(claim)) is not None
+    }
+    keys = signing.load_public_keys(store_dir / "keys") if claims else {}
+    return [
+        trust.judge(
+            attestations.verify(p.name, p.version, name, sha, claims.get(name, []), keys),
+            cfg.trust.mode,
+            publishers,
+            cfg.trust.unsigned,
+        )
+        for p, name, sha in locked_artifacts(packages, by_digest)
+    ]
+
+
+def judge_packages(
+    ws: Workspace,
+    db: store.Database,
+    packages: Sequence[Package],
+    cfg: Config,
+    store_dir: Path,
+    index: str | None,
+    warnings: list[str],
+    provenance_dir: Path | None = None,
+) -> list[TrustResult]:
+    """Every locked artifact of `packages` judged by `cfg`'s [trust] and the trust store at
+    `store_dir`; provenance from `provenance_dir`, else the cache and `index`."""
+    caches = store.Caches(db)
+    claims: dict[str, list[Claim]] = {}
+    with db.transaction():
+        if provenance_dir is not None:
+            claims = attestations.load_directory(provenance_dir)
+        elif cfg.trust.mode is not TrustMode.AUDIT:
+            claims = _fetched_claims(
+                caches, locked_artifacts(packages, {}), index, ws.now(), warnings
+            )
+    with db.transaction():
+        return _judge(packages, cfg, store_dir, claims, caches)
+
+
+def trust_check(ws: Workspace, provenance_dir: Path | None) -> TrustReport:
+    """A verdict for every locked artifact with a digest, under `[trust] mode`: provenance
+    (from --provenance-dir, else PyPI's Integrity API through the cache) for basic and
+    certified, audit records for audit."""
+    packages, _, _ = read_lockfiles(ws.root, ws.lockfiles)
+    report = TrustReport([])
+    with ws.database() as db:
+        report.results = judge_packages(
+            ws,
+            db,
+            packages,
+            ws.config,
+            ws.trust_dir,
+            ws.settings.pypi_url,
+            report.warnings,
+            provenance_dir,
+        )
+    return report
+
+
+def trust_keygen(ws: Workspace, name: str, private_dir: Path | None) -> tuple[Path, Path]:
+    """A signing key: private half 0600 outside the repository, public half in keys/."""
+    private = private_dir or ws.settings.private_keys
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        raise InputError(f"{name!r} is not a key name", hint="use letters, digits, . _ -")
+    if private.resolve().is_relative_to(ws.root.resolve()):
+        raise InputError(
+            f"{private}: inside the repository {ws.root}",
+            hint="private keys live outside it (default ~/.config/triage/keys)",
+        )
+    return signing.generate_key(name, private, ws.trust_dir / "keys")
+
+
+@dataclass(frozen=True)
+class Certification:
+    requirement: str  # PKG==VERSION
+    criteria: str
+    key_name: str
+    notes: str = ""
+    from_version: str | None = None
+    who: str | None = None  # default: who runs the command
+    private_dir: Path | None = None  # default: the settings' key folder
+
+
+def trust_certify(ws: Workspace, request: Certification) -> dict[str, Any]:
+    """Append a signed audit record to trust-store/audits.toml (layout and comments kept),
+    listing the digests the repository's lockfiles pin for that version."""
+    name, _, version = request.requirement.partition("==")
+    if not name or not version or parse_version(version) is None:
+        raise InputError(
+            f"{request.requirement!r} is not PKG==VERSION", hint="e.g. requests==2.32.3"
+        )
+    key_id = signing.KEY_PREFIX + request.key_name
+    record: dict[str, Any] = {
+        "package": name,
+        "version": version,
+        "criteria": request.criteria,
+        "who": request.who or ws.settings.user,
+        "date": ws.now().date().isoformat(),
+        "notes": request.notes,
+        "key": key_id,
+    }
+    if request.from_version:
+        record["from"] = request.from_version
+    packages, _, _ = read_lockfiles(ws.root, [])
+    digests = sorted(
+        {
+            sha
+            for package, _, sha in locked_artifacts(packages, {})
+            if package.name == canonicalize_name(name) and package.version == version
+        }
+    )
+    if digests:  # the record then covers exactly the artifacts locked now
+        record["sha256"] = digests
+    if key_id not in signing.load_public_keys(ws.trust_dir / "keys"):
+        raise InputError(
+            f"{ws.trust_dir}/keys/{request.key_name}.pub: no such public key",
+            hint=f"create it with `triage trust keygen {request.key_name}`",
+        )
+    private_dir = request.private_dir or ws.settings.private_keys
+    record["signature"] = signing.sign(record, private_dir / f"{request.key_name}.key")
+    edit.append_table(ws.trust_dir / "audits.toml", "audit", record)
+    return record

@@ -1,0 +1,81 @@
+"""The environment, read once per command (here and nowhere else); everything else is given
+the `Settings` this builds."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from triage.errors import InputError
+
+DEFAULT_DB = Path(".triage") / "triage.db"
+DEFAULT_GITHUB_API = "https://api.github.com"
+DEFAULT_PYPI = "https://pypi.org"
+DEFAULT_GITHUB_BACKOFF = 0.5
+
+
+def _seconds(environ: Mapping[str, str], variable: str, default: float) -> float | InputError:
+    """A number of seconds, or the error to raise when the value is used (a bad setting for
+    GitHub must not stop a command that never talks to GitHub)."""
+    text = environ.get(variable)
+    if not text:
+        return default
+    try:
+        return float(text)
+    except ValueError:
+        return InputError(
+            f"{variable}={text!r} is not a number of seconds",
+            hint=f"unset it, or give seconds such as {default}",
+        )
+
+
+def _user(environ: Mapping[str, str]) -> str:
+    """Who runs the command, as the history records it (getpass's order of variables)."""
+    for variable in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        if environ.get(variable):
+            return environ[variable]
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return "unknown"
+
+
+@dataclass(frozen=True)
+class Settings:
+    github_token: str | None = field(default=None, repr=False)
+    github_api_url: str = DEFAULT_GITHUB_API
+    github_backoff: float | InputError = DEFAULT_GITHUB_BACKOFF
+    github_pace: float | InputError = 1.0
+    db_path: Path = DEFAULT_DB
+    pypi_url: str = DEFAULT_PYPI
+    ci: bool = False
+    user: str = "unknown"
+    private_keys: Path = Path("~/.config/triage/keys")
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        config_home = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+        return cls(
+            github_token=env.get("GITHUB_TOKEN") or None,
+            github_api_url=env.get("GITHUB_API_URL") or DEFAULT_GITHUB_API,
+            github_backoff=_seconds(env, "TRIAGE_GITHUB_BACKOFF", DEFAULT_GITHUB_BACKOFF),
+            github_pace=_seconds(env, "TRIAGE_GITHUB_PACE", 1.0),
+            db_path=Path(env.get("TRIAGE_DB") or DEFAULT_DB),
+            pypi_url=env.get("TRIAGE_PYPI_URL") or DEFAULT_PYPI,
+            ci=bool(env.get("CI")),
+            user=_user(env),
+            private_keys=Path(config_home) / "triage" / "keys",
+        )
+
+    def github_timing(self) -> tuple[float, float]:
+        """(backoff, pace) for the GitHub client; a malformed setting is bad input here."""
+        for value in (self.github_backoff, self.github_pace):
+            if isinstance(value, InputError):
+                raise value
+        assert isinstance(self.github_backoff, float) and isinstance(self.github_pace, float)
+        return self.github_backoff, self.github_pace

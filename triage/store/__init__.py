@@ -1,0 +1,23 @@
+"""The database (SQLite through sqlite-utils, used nowhere else): one connection, numbered
+migrations, and one store per kind of data kept in it."""
+
+from triage.store.advisories import AdvisoryStore, SourceRow, StoredFile
+from triage.store.audit_runs import AuditStore, audit_lock
+from triage.store.caches import Caches
+from triage.store.connection import Database, parse_stamp, stamp
+from triage.store.local_tracker import LocalTracker
+from triage.store.triage_state import TriageStore
+
+__all__ = [
+    "AdvisoryStore",
+    "AuditStore",
+    "Caches",
+    "Database",
+    "LocalTracker",
+    "SourceRow",
+    "StoredFile",
+    "TriageStore",
+    "audit_lock",
+    "parse_stamp",
+    "stamp",
+]

@@ -1,0 +1,53 @@
+"""What was fetched or parsed once and is kept so later runs work offline and fast:
+provenance from PyPI, imported audit files by their pinned sha256, lockfile readings."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from triage.store.connection import Database, parse_stamp, stamp
+
+
+class Caches:
+    def __init__(self, database: Database) -> None:
+        self.db = database.db
+
+    def cached_provenance(
+        self, filename: str, sha256: str
+    ) -> tuple[str, dt.datetime | None] | None:
+        """(provenance, when fetched); an empty provenance records that PyPI had none."""
+        rows = list(
+            self.db.query(
+                "select provenance, fetched from provenance_cache "
+                "where filename = ? and sha256 = ?",
+                [filename, sha256],
+            )
+        )
+        return (rows[0]["provenance"], parse_stamp(rows[0]["fetched"])) if rows else None
+
+    def cache_provenance(
+        self, filename: str, sha256: str, provenance: str, fetched: dt.datetime
+    ) -> None:
+        self.db.table("provenance_cache").upsert(
+            {
+                "filename": filename,
+                "sha256": sha256,
+                "provenance": provenance,
+                "fetched": stamp(fetched),
+            },
+            pk=("filename", "sha256"),
+        )
+
+    def cached_import(self, sha256: str) -> bytes | None:
+        rows = list(self.db.query("select content from import_cache where sha256 = ?", [sha256]))
+        return bytes(rows[0]["content"]) if rows else None
+
+    def cache_import(self, sha256: str, content: bytes) -> None:
+        self.db.table("import_cache").upsert({"sha256": sha256, "content": content}, pk="sha256")
+
+    def cached_lockfile(self, key: str) -> str | None:
+        rows = list(self.db.query("select contents from lockfile_cache where blob = ?", [key]))
+        return rows[0]["contents"] if rows else None
+
+    def cache_lockfile(self, key: str, contents: str) -> None:
+        self.db.table("lockfile_cache").upsert({"blob": key, "contents": contents}, pk="blob")

@@ -1,0 +1,142 @@
+"""Numbered schema migrations. A database records how many it has had (`schema_version` in
+`meta`); opening it applies the rest, each in its own transaction. Never edit a released
+migration: add the next one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import sqlite_utils
+
+Migration = Callable[[sqlite_utils.Database], None]
+
+
+def _advisories(db: sqlite_utils.Database) -> None:
+    """1: the advisory records, their affected packages, where each came from."""
+    db.table("advisories").create(
+        {
+            "id": str,
+            "modified": str,
+            "published": str,
+            "withdrawn": str,
+            "aliases": str,
+            "severity": str,
+            "severity_vector": str,
+            "refs": str,
+            "source": str,
+            "digest": str,
+            "group_id": str,
+            "group_ids": str,
+        },
+        pk="id",
+    )
+    db.table("affected").create(
+        {"advisory_id": str, "package": str, "ranges": str, "versions": str},
+        foreign_keys=[("advisory_id", "advisories", "id")],
+    )
+    db.table("affected").create_index(["package"])
+    db.table("affected").create_index(["advisory_id"])
+    db.table("source_files").create(
+        {"source": str, "name": str, "fingerprint": str, "advisory_id": str},
+        pk=("source", "name"),
+    )
+    db.table("sources").create(
+        {"source": str, "kind": str, "revision": str, "last_sync": str, "records": int},
+        pk="source",
+    )
+    db.table("meta").create({"key": str, "value": str}, pk="key")
+
+
+def _add_columns(db: sqlite_utils.Database, table: str, columns: Mapping[str, type]) -> set[str]:
+    """Adds the columns a table lacks; returns the names it added."""
+    existing = db.table(table).columns_dict
+    added = {name for name in columns if name not in existing}
+    for name in added:
+        db.table(table).add_column(name, columns[name])
+    return added
+
+
+def _audit_and_triage(db: sqlite_utils.Database) -> None:
+    """2: caches, audit runs, findings with their triage state and history, the local tracker.
+
+    Releases before numbered migrations created these tables (and later their new columns)
+    at every open while still calling themselves schema 1, so each step here tolerates what
+    such a database may already have."""
+    db.table("lockfile_cache").create({"blob": str, "contents": str}, pk="blob", if_not_exists=True)
+    db.table("import_cache").create(
+        {"sha256": str, "content": bytes}, pk="sha256", if_not_exists=True
+    )
+    db.table("provenance_cache").create(
+        {"filename": str, "sha256": str, "provenance": str, "fetched": str},
+        pk=("filename", "sha256"),
+        if_not_exists=True,
+    )
+    db.table("audit_runs").create(
+        {
+            "id": int,
+            "started": str,
+            "finished": str,
+            "scheduled_for": str,
+            "digest": str,
+            "counts": str,
+            "outcome": str,
+        },
+        pk="id",
+        if_not_exists=True,
+    )
+    db.table("findings").create(
+        {
+            "key": str,
+            "advisory": str,
+            "package": str,
+            "versions": str,
+            "severity": str,
+            "status": str,
+            "first_seen": str,
+            "last_seen": str,
+            "gone_since": str,
+            "issue_url": str,
+        },
+        pk="key",
+        if_not_exists=True,
+    )
+    if "state" in _add_columns(db, "findings", {"state": str, "assignee": str, "due": str}):
+        db.execute(
+            "update findings set due = first_seen, state = case "
+            "when gone_since is not null then 'fixed' when status = 'ignored' then 'ignored' "
+            "else 'new' end"
+        )
+    _add_columns(db, "audit_runs", {"open_findings": int})
+    db.table("finding_history").create(
+        {"id": int, "key": str, "at": str, "who": str, "event": str, "detail": str, "state": str},
+        pk="id",
+        if_not_exists=True,
+    )
+    for operation in ("update", "delete"):
+        # The history is append-only: the database itself refuses to rewrite it.
+        db.execute(
+            f"create trigger if not exists finding_history_no_{operation} "
+            f"before {operation} on finding_history "
+            "begin select raise(abort, 'finding_history is append-only'); end"
+        )
+    db.table("local_issues").create(
+        {
+            "number": int,
+            "key": str,
+            "title": str,
+            "body": str,
+            "state": str,
+            "labels": str,
+            "created": str,
+            "updated": str,
+        },
+        pk="number",
+        if_not_exists=True,
+    )
+    db.table("local_comments").create(
+        {"id": int, "number": int, "body": str, "created": str}, pk="id", if_not_exists=True
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (_advisories, _audit_and_triage)
+SCHEMA_VERSION = len(MIGRATIONS)
