@@ -247,3 +247,33 @@ def test_pyproject_pins_and_ranges() -> None:
         "pytz": "not pinned to one version (>=2019.3)",
         "debugpy": "not pinned to one version (<2.0.0,>=1.8.9)",
     }
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "pypi__warehouse__requirements__main.txt",
+        "openedx__ecommerce__requirements__production.txt",
+        "django__djangoproject.com__requirements/common.txt",
+    ],
+)
+def test_requirements_read_as_pip_audit_reads_them(name: str) -> None:
+    """A differential check against an independent reader: pip-audit's own requirements source
+    (pip disabled) on real, fully pinned files. It evaluates markers for this interpreter, so
+    the comparison does too; what it cannot pin (editable or URL lines) it skips."""
+    from packaging.markers import Marker
+    from packaging.utils import canonicalize_name
+    from pip_audit._dependency_source import RequirementSource
+
+    path = LOCKFILES / name
+    theirs = {
+        (canonicalize_name(d.name), str(d.version))
+        for d in RequirementSource([path], disable_pip=True, no_deps=True).collect()
+        if hasattr(d, "version")
+    }
+    ours = {
+        (p.name, p.version)
+        for p in read_lockfile(path, LOCKFILES).packages
+        if p.markers is None or Marker(p.markers).evaluate()
+    }
+    assert ours == theirs and len(ours) >= 20

@@ -9,12 +9,14 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from triage.service.workspace import Progress, Workspace
 from triage.settings import Settings
+
+if TYPE_CHECKING:
+    from triage.service.workspace import Progress, Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -97,6 +99,8 @@ def common_options(formats: Sequence[str] = ("text", "json")) -> Callable[[F], F
             quiet: int,
             **kwargs: Any,
         ) -> Any:
+            from triage.service.workspace import Workspace
+
             found = settings()
             workspace = Workspace(
                 db_path=db or found.db_path,

@@ -10,13 +10,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from triage import config, store
 from triage.errors import InputError
 from triage.models import Config
 from triage.settings import DEFAULT_DB, Settings
 
 if TYPE_CHECKING:
     from triage.github import GitHub
+    from triage.store import Database
 
 Progress = Callable[[str, int, int | None], None]
 
@@ -42,7 +42,9 @@ class Workspace:
     def config(self) -> Config:
         if self.given_config is not None:
             return self.given_config
-        return config.load_config(self.config_path, required=self.config_required)
+        from triage.config import load_config
+
+        return load_config(self.config_path, required=self.config_required)
 
     @property
     def trust_dir(self) -> Path:
@@ -51,9 +53,11 @@ class Workspace:
     def now(self) -> dt.datetime:
         return self.clock()
 
-    def database(self) -> store.Database:
+    def database(self) -> Database:
         """The database, opened and migrated; use it in a `with` block."""
-        return store.Database(self.db_path)
+        from triage.store import Database
+
+        return Database(self.db_path)
 
     def github(self, *, required: bool = False) -> GitHub | None:
         """The GitHub client when a token is set; None means work locally."""

@@ -1,0 +1,35 @@
+"""Codes, modes and states are enums: each value unique (an alias would silently merge two)
+and each one documented in README.md, where users look them up."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import pytest
+
+from tests.conftest import REPOSITORY
+from triage.cli.rotation import SEVERITY_CHOICES
+from triage.core.policy import LINT_CODES
+from triage.models import Level, LintCode, Severity, TriageState, TrustMode, Verdict
+
+README = (REPOSITORY / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("kind", [LintCode, TrustMode, TriageState, Level, Severity, Verdict])
+def test_values_are_unique_and_documented(kind: type[Enum]) -> None:
+    members = list(kind.__members__.values())
+    values = [m.value for m in members]
+    assert len(set(values)) == len(values) == len(kind.__members__)
+    words = [m.name.lower() if kind is Severity else str(m.value) for m in members]
+    undocumented = [w for w in words if f"`{w}`" not in README]
+    assert not undocumented, f"README.md does not name {undocumented}"
+
+
+def test_every_ledger_lint_has_a_default_level() -> None:
+    ledger_lints = set(LintCode) - {LintCode.UNUSED_IGNORED_ADVISORY, LintCode.STALE_DB}
+    assert set(LINT_CODES) == ledger_lints
+
+
+def test_the_cli_offers_every_severity_a_finding_can_have() -> None:
+    ranked = sorted(Severity, key=lambda severity: severity.value, reverse=True)
+    assert tuple(s.label for s in ranked if s is not Severity.NONE) == SEVERITY_CHOICES
