@@ -96,21 +96,13 @@ def test_two_schedulers_on_one_database_do_not_double_run(tmp_path: Path) -> Non
     assert len(runs(db)) == len(done)  # and no failed or half-finished ones
 
 
-def test_sigterm_stops_the_scheduler_cleanly(tmp_path: Path) -> None:
-    root = project(tmp_path / "app", records(tmp_path / "src", ["urllib3"]), "urllib3==2.0.0\n")
+def schedule_until_the_catch_up_run(root: Path, db: Path, *options: str) -> tuple[int, str]:
+    """`triage schedule` in its own process until its catch-up audit is logged (done or
+    failed), then SIGTERM; its exit code and log."""
     env = {k: v for k, v in os.environ.items() if k != "GITHUB_TOKEN"}
+    command = [sys.executable, "-m", "triage", "schedule", str(root), "--db", str(db)]
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "triage",
-            "schedule",
-            str(root),
-            "--db",
-            str(tmp_path / "t.db"),
-            "--config",
-            str(root / "deny.toml"),
-        ],
+        [*command, "--config", str(root / "deny.toml"), *options],
         stderr=subprocess.PIPE,
         text=True,
         env=env,
@@ -119,12 +111,31 @@ def test_sigterm_stops_the_scheduler_cleanly(tmp_path: Path) -> None:
     lines = []
     for line in process.stderr:
         lines.append(line)
-        if "audit run" in line:  # the catch-up run has been logged
+        if "audit run" in line or "audit for" in line:
             break
     process.send_signal(signal.SIGTERM)
     _, rest = process.communicate(timeout=30)
-    log = "".join(lines) + rest
-    assert process.returncode == 0, log
+    return process.returncode, "".join(lines) + rest
+
+
+def test_sigterm_stops_the_scheduler_cleanly(tmp_path: Path) -> None:
+    root = project(tmp_path / "app", records(tmp_path / "src", ["urllib3"]), "urllib3==2.0.0\n")
+    code, log = schedule_until_the_catch_up_run(root, tmp_path / "t.db")
+    assert code == 0, log
     assert "scheduler started" in log and "received SIGTERM, stopping" in log
     assert log.rstrip().endswith("scheduler stopped") and "Traceback" not in log
     assert sum("audit run" in line for line in log.splitlines()) == 1
+
+
+def test_schedule_passes_its_trust_store_to_the_job(tmp_path: Path) -> None:
+    """Every option `triage schedule` accepts reaches the scheduled audit: here a trust store
+    outside the project, whose unreadable publishers.toml the catch-up run must report."""
+    root = project(tmp_path / "app", records(tmp_path / "src", ["urllib3"]), "urllib3==2.0.0\n")
+    elsewhere = tmp_path / "anchors"
+    elsewhere.mkdir()
+    (elsewhere / "publishers.toml").write_text("[[publisher]\n")
+    code, log = schedule_until_the_catch_up_run(
+        root, tmp_path / "t.db", "--trust-store", str(elsewhere)
+    )
+    assert code == 0, log
+    assert f"failed: {elsewhere / 'publishers.toml'}: not valid TOML" in log, log

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
-from triage.cli.common import Common, common_options, lockfile_options
+from triage.cli.common import Common, F, common_options, lockfile_options
 from triage.errors import EXIT_OK, EXIT_POLICY
 
 
@@ -41,17 +42,18 @@ def trust_check(
     return EXIT_POLICY if report.fails else EXIT_OK
 
 
-PRIVATE_DIR_HELP = "Where the private key {} [default: ~/.config/triage/keys]."
+def private_dir_option(verb: str) -> Callable[[F], F]:
+    return click.option(
+        "--private-dir",
+        type=click.Path(path_type=Path),
+        default=None,
+        help=f"Where the private key {verb} [default: ~/.config/triage/keys].",
+    )
 
 
 @trust.command("keygen")
 @click.argument("name")
-@click.option(
-    "--private-dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help=PRIVATE_DIR_HELP.format("goes"),
-)
+@private_dir_option("goes")
 @common_options()
 def trust_keygen(name: str, private_dir: Path | None, common: Common) -> int:
     """New ed25519 key NAME: private key 0600 outside the repository, public key in
@@ -70,12 +72,7 @@ def trust_keygen(name: str, private_dir: Path | None, common: Common) -> int:
 @click.option("--notes", default="", help="What the audit found.")
 @click.option("--who", default=None, help="Auditor [default: $USER].")
 @click.option("--from", "from_version", default=None, help="Delta audit from this version.")
-@click.option(
-    "--private-dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help=PRIVATE_DIR_HELP.format("is"),
-)
+@private_dir_option("is")
 @common_options()
 def trust_certify(
     requirement: str,
