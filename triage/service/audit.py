@@ -135,7 +135,7 @@ def _audit_tracking(
     cfg = project.config
     result.scan = scan.assess(db, project, now)
     result.trust = trust.judge_packages(
-        ws, db, project.packages, cfg, ws.trust_dir, ws.settings.pypi_url, result.warnings
+        ws, db, project.packages, cfg, ws.trust_dir, result.warnings
     )
     tracker = tracker_for(db)
     issues = tracker.tracked_issues()

@@ -95,9 +95,7 @@ def _trust_change(
             for p in head.packages
             if any((name, sha) not in locked_before for _, name, sha in locked_artifacts([p], {}))
         ]
-        after = trust.judge_packages(
-            ws, db, changed, base.config, trust_store, ws.settings.pypi_url, warnings
-        )
+        after = trust.judge_packages(ws, db, changed, base.config, trust_store, warnings)
     return diffing.became_untrusted(locked_before, after)
 
 

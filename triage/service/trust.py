@@ -46,13 +46,13 @@ class TrustReport:
 def _fetched_claims(
     caches: store.Caches,
     artifacts: Artifacts,
-    index: str | None,
+    index: str,
     now: dt.datetime,
     warnings: list[str],
 ) -> dict[str, list[Claim]]:
-    """Provenance from PyPI's Integrity API, cached in the database by file and digest (a
-    file with none is asked again after 30 days); with no index, or when PyPI cannot be
-    reached, only what is cached is used. Fetches run 8 at a time."""
+    """Provenance from PyPI's Integrity API at `index`, cached in the database by file and
+    digest (a file with none is asked again after 30 days); when PyPI cannot be reached, only
+    what is cached is used. Fetches run 8 at a time."""
     texts: dict[tuple[str, str], str] = {}
     wanted: list[tuple[Package, str, str]] = []
     for package, filename, sha256 in artifacts:
@@ -66,7 +66,7 @@ def _fetched_claims(
                 continue
         if "(sha256:" not in filename:
             wanted.append((package, filename, sha256))
-    if index is None or not wanted:
+    if not wanted:
         return _claims_from(texts, artifacts, index)
 
     def fetch(item: tuple[Package, str, str]) -> UpstreamError | str | None:
@@ -98,7 +98,7 @@ def _fetched_claims(
 
 
 def _claims_from(
-    texts: Mapping[tuple[str, str], str], artifacts: Artifacts, index: str | None
+    texts: Mapping[tuple[str, str], str], artifacts: Artifacts, index: str
 ) -> dict[str, list[Claim]]:
     claims: dict[str, list[Claim]] = {}
     for package, filename, sha256 in artifacts:
@@ -166,12 +166,11 @@ def judge_packages(
     packages: Sequence[Package],
     cfg: Config,
     store_dir: Path,
-    index: str | None,
     warnings: list[str],
     provenance_dir: Path | None = None,
 ) -> list[TrustResult]:
     """Every locked artifact of `packages` judged by `cfg`'s [trust] and the trust store at
-    `store_dir`; provenance from `provenance_dir`, else the cache and `index`."""
+    `store_dir`; provenance from `provenance_dir`, else the cache and the settings' index."""
     caches = store.Caches(db)
     claims: dict[str, list[Claim]] = {}
     with db.transaction():
@@ -179,7 +178,7 @@ def judge_packages(
             claims = attestations.load_directory(provenance_dir)
         elif cfg.trust.mode is not TrustMode.AUDIT:
             claims = _fetched_claims(
-                caches, locked_artifacts(packages, {}), index, ws.now(), warnings
+                caches, locked_artifacts(packages, {}), ws.settings.pypi_url, ws.now(), warnings
             )
     with db.transaction():
         return _judge(packages, cfg, store_dir, claims, caches)
@@ -198,7 +197,6 @@ def trust_check(ws: Workspace, provenance_dir: Path | None) -> TrustReport:
             packages,
             ws.config,
             ws.trust_dir,
-            ws.settings.pypi_url,
             report.warnings,
             provenance_dir,
         )
