@@ -12,12 +12,13 @@ class GitRepo:
         root.mkdir(parents=True, exist_ok=True)
         self.git("init", "-q", "-b", "main")
 
-    def git(self, *args: str) -> str:
+    def git(self, *args: str, input_text: str | None = None) -> str:
         done = subprocess.run(
             ["git", "-C", str(self.root), "-c", "user.name=t", "-c", "user.email=t@t", *args],
             capture_output=True,
             text=True,
             check=True,
+            input=input_text,
         )
         return done.stdout.strip()
 

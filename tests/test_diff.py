@@ -153,11 +153,75 @@ def test_diff_never_touches_the_working_tree(repo: GitRepo, synced_db: Path) -> 
     assert repo.git("status", "--porcelain") == status
 
 
-def test_symlinked_lockfile_in_the_tree_is_not_followed(repo: GitRepo, synced_db: Path) -> None:
+def diff_cli(
+    repo: GitRepo, db: Path, capsys: pytest.CaptureFixture[str], *extra: str
+) -> tuple[int, str, str]:
+    code = main(["diff", str(repo.root), "--base", "main", "--db", str(db), *extra])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    return code, out, err
+
+
+def test_a_symlinked_lockfile_leaving_the_tree_is_refused(
+    repo: GitRepo, synced_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (repo.root / "requirements-evil.txt").symlink_to("/etc/passwd")
     repo.commit("link")
-    result = run_diff(repo, synced_db)
-    assert not result.new
+    code, out, err = diff_cli(repo, synced_db, capsys)
+    assert code == 2 and "root:" not in out + err
+    assert "HEAD:requirements-evil.txt: a symbolic link to '/etc/passwd'" in err
+
+
+def test_a_lockfile_turned_into_a_symlink_inside_the_tree_is_still_read(
+    repo: GitRepo, synced_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The pull request moves the pins and links the old name to them: the gate reads what an
+    installer reading requirements.txt would read."""
+    repo.commit("move", {"requirements.txt": None, "deps/pins.txt": "pillow==9.0.0\n"})
+    (repo.root / "requirements.txt").symlink_to("deps/pins.txt")
+    repo.commit("link")
+    code, out, _ = diff_cli(repo, synced_db, capsys, "--head", "feature", "--format", "json")
+    assert code == 1
+    assert {f["key"] for f in json.loads(out)["new"]} == PILLOW_9
+
+
+def test_a_crafted_tree_cannot_make_the_diff_write_outside_its_scratch_folder(
+    repo: GitRepo, synced_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A tree may hold entries named `..` (git mktree accepts them). Blobs are read into
+    memory, so nothing lands under such a name, and an include cannot climb out either."""
+    import tempfile
+    import uuid
+
+    escaped = f"triage-escape-{uuid.uuid4().hex}.txt"
+    blob = repo.git("hash-object", "-w", "--stdin", input_text="pillow==9.0.0\n")
+    up = repo.git("mktree", input_text=f"100644 blob {blob}\t{escaped}\n")
+    including = repo.git("hash-object", "-w", "--stdin", input_text=f"-r ../{escaped}\n")
+    clean = repo.git("hash-object", "-w", "--stdin", input_text=CLEAN)
+    for requirements, expected in ((clean, 0), (including, 2)):
+        tree = repo.git(
+            "mktree",
+            input_text=f"040000 tree {up}\t..\n100644 blob {requirements}\trequirements.txt\n",
+        )
+        commit = repo.git("commit-tree", tree, "-p", "HEAD", "-m", "crafted")
+        code, _, err = diff_cli(repo, synced_db, capsys, "--head", commit)
+        assert code == expected, err
+        for folder in {Path(tempfile.gettempdir()), repo.root.parent, repo.root}:
+            assert not (folder / escaped).exists()
+    assert f"-r ../{escaped} points outside the tree" in err
+
+
+def test_lockfile_readings_are_cached_per_reader(
+    repo: GitRepo, synced_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One blob is a fine poetry.lock but no uv.lock (uv's lock states its `version`): renamed,
+    it gets the uv reader's verdict, not the cached poetry reading."""
+    lock = '[[package]]\nname = "pillow"\nversion = "9.0.0"\n'
+    repo.commit("poetry", {"poetry.lock": lock})
+    assert diff_cli(repo, synced_db, capsys)[0] == 1
+    repo.commit("rename", {"poetry.lock": None, "uv.lock": lock})
+    code, _, err = diff_cli(repo, synced_db, capsys)
+    assert code == 2 and "HEAD:uv.lock: version: missing: this is not a uv.lock" in err
 
 
 def test_unchanged_lockfiles_are_read_once(

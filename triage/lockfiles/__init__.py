@@ -7,6 +7,7 @@ name exactly one version is reported as `Unpinned`, never resolved.
 
 from __future__ import annotations
 
+import posixpath
 import tomllib
 from pathlib import Path
 
@@ -19,12 +20,23 @@ from triage.lockfiles.poetry import read_poetry
 from triage.lockfiles.pylock import read_pylock
 from triage.lockfiles.pyproject import direct_names, read_pyproject
 from triage.lockfiles.requirements import read_requirements
+from triage.lockfiles.source import (
+    Includes,
+    LockText,
+    decode,
+    read_path,
+    tree_includes,
+    tree_path,
+    working_tree_includes,
+)
 from triage.lockfiles.uv import read_uv
 from triage.models import LockfileContents
 
 __all__ = [
+    "LockText",
     "contents_from_json",
     "contents_to_json",
+    "decode",
     "direct_names",
     "discover",
     "display_path",
@@ -32,6 +44,9 @@ __all__ = [
     "is_self_contained",
     "lockfile_format",
     "read_lockfile",
+    "read_text",
+    "tree_includes",
+    "tree_path",
 ]
 
 _TOML_READERS = {
@@ -42,28 +57,30 @@ _TOML_READERS = {
 }
 
 
+def read_text(kind: str, lock: LockText, includes: Includes) -> LockfileContents:
+    """A lockfile of format `kind` from its text; `includes` opens what it includes."""
+    if kind == "requirements":
+        return read_requirements(lock, includes)
+    if kind == "pipfile":
+        return read_pipfile(lock.text, lock.origin, lock.shown)
+    try:
+        document = tomllib.loads(lock.text)
+    except tomllib.TOMLDecodeError as exc:
+        name = posixpath.basename(lock.shown)
+        raise LockfileError(
+            f"{lock.origin}: not valid TOML, so not a {name}: {exc}",
+            hint="regenerate the lockfile with its tool, or pass the right file with --lockfile",
+        ) from exc
+    return _TOML_READERS[kind](document, lock.origin, lock.shown)
+
+
 def read_lockfile(path: Path, root: Path) -> LockfileContents:
+    """A lockfile of the working tree; what it includes must lie under `root`."""
     kind = lockfile_format(path)
-    shown = display_path(path, root)
     if kind is None:
         raise LockfileError(
             f"{path}: not a lockfile name triage reads",
             hint="name it requirements*.txt, pylock.toml, pylock.<name>.toml, uv.lock, "
             "poetry.lock, Pipfile.lock or pyproject.toml",
         )
-    if kind == "requirements":
-        return read_requirements(path, root)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LockfileError(f"{path}: cannot be read: {exc}") from exc
-    if kind == "pipfile":
-        return read_pipfile(text, path, shown)
-    try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise LockfileError(
-            f"{path}: not valid TOML, so not a {path.name}: {exc}",
-            hint="regenerate the lockfile with its tool, or pass the right file with --lockfile",
-        ) from exc
-    return _TOML_READERS[kind](document, path, shown)
+    return read_text(kind, read_path(path, root), working_tree_includes(root))

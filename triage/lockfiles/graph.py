@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from packaging.utils import canonicalize_name
@@ -28,13 +27,13 @@ class GraphFormat:
 
 
 def read_graph(
-    document: Mapping[str, Any], path: Path, shown: str, lock: GraphFormat
+    document: Mapping[str, Any], origin: str, shown: str, lock: GraphFormat
 ) -> LockfileContents:
-    entries = table_list(document, "package", path)
+    entries = table_list(document, "package", origin)
     members: set[str] = set()
     edges: list[tuple[str, str]] = []
     for index, entry in enumerate(entries):
-        name = canonicalize_name(name_of(entry, path, f"package[{index}]"))
+        name = canonicalize_name(name_of(entry, origin, f"package[{index}]"))
         if lock.local_source(entry):
             members.add(name)
         edges.extend((name, canonicalize_name(dep)) for dep in lock.dependencies(entry))
@@ -43,7 +42,7 @@ def read_graph(
     unpinned: list[Unpinned] = []
     for index, entry in enumerate(entries):
         where = f"package[{index}]"
-        raw_name = name_of(entry, path, where)
+        raw_name = name_of(entry, origin, where)
         name = canonicalize_name(raw_name)
         version = entry.get("version")
         local = lock.local_source(entry)

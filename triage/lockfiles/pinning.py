@@ -22,24 +22,24 @@ def display_path(path: Path, root: Path) -> str:
         return path.as_posix()
 
 
-def fail(path: Path, where: str, message: str) -> LockfileError:
+def fail(origin: str, where: str, message: str) -> LockfileError:
     return LockfileError(
-        f"{path}: {where}: {message}",
+        f"{origin}: {where}: {message}",
         hint="regenerate the lockfile with its tool, or pass the right file with --lockfile",
     )
 
 
-def name_of(entry: Mapping[str, Any], path: Path, where: str) -> str:
+def name_of(entry: Mapping[str, Any], origin: str, where: str) -> str:
     name = entry.get("name")
     if not isinstance(name, str) or not name:
-        raise fail(path, where, "a package entry needs a 'name'")
+        raise fail(origin, where, "a package entry needs a 'name'")
     return name
 
 
-def table_list(document: Mapping[str, Any], key: str, path: Path) -> list[Mapping[str, Any]]:
+def table_list(document: Mapping[str, Any], key: str, origin: str) -> list[Mapping[str, Any]]:
     entries = document.get(key, [])
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        raise fail(path, key, "expected an array of tables")
+        raise fail(origin, key, "expected an array of tables")
     return entries
 
 

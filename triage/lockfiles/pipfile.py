@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
@@ -12,23 +11,23 @@ from triage.lockfiles.pinning import fail
 from triage.models import LockfileContents, Package, Unpinned
 
 
-def read_pipfile(text: str, path: Path, shown: str) -> LockfileContents:
+def read_pipfile(text: str, origin: str, shown: str) -> LockfileContents:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise LockfileError(
-            f"{path}: line {exc.lineno}, column {exc.colno}: not valid JSON, so not a "
+            f"{origin}: line {exc.lineno}, column {exc.colno}: not valid JSON, so not a "
             f"Pipfile.lock: {exc.msg}",
             hint="regenerate it with `pipenv lock`, or pass the right file with --lockfile",
         ) from exc
     if not isinstance(document, dict) or not ({"default", "develop", "_meta"} & document.keys()):
-        raise fail(path, "(top level)", "expected the 'default' and 'develop' sections")
+        raise fail(origin, "(top level)", "expected the 'default' and 'develop' sections")
     packages: list[Package] = []
     unpinned: list[Unpinned] = []
     for section in ("default", "develop"):
         entries = document.get(section, {})
         if not isinstance(entries, dict):
-            raise fail(path, section, "expected a table of packages")
+            raise fail(origin, section, "expected a table of packages")
         for raw_name, entry in entries.items():
             where = f"{section}.{raw_name}"
             name = canonicalize_name(raw_name)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 from packaging.utils import canonicalize_name
@@ -30,9 +29,9 @@ def _markers(entry: Entry) -> str | None:
     return marker if isinstance(marker, str) else None
 
 
-def read_poetry(document: Mapping[str, Any], path: Path, shown: str) -> LockfileContents:
+def read_poetry(document: Mapping[str, Any], origin: str, shown: str) -> LockfileContents:
     if "package" not in document and "metadata" not in document:
-        raise fail(path, "package", "missing: this is not a poetry.lock")
+        raise fail(origin, "package", "missing: this is not a poetry.lock")
     metadata = document.get("metadata", {})
     legacy_files = metadata.get("files", {}) if isinstance(metadata, Mapping) else {}
 
@@ -51,4 +50,4 @@ def read_poetry(document: Mapping[str, Any], path: Path, shown: str) -> Lockfile
         markers=_markers,
         members_decide_direct=False,
     )
-    return read_graph(document, path, shown, lock)
+    return read_graph(document, origin, shown, lock)

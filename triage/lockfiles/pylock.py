@@ -5,7 +5,6 @@ this small reader."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from packaging.utils import canonicalize_name
@@ -14,14 +13,14 @@ from triage.lockfiles.pinning import artifact_from_url, fail, name_of, sha256, t
 from triage.models import LockfileContents, Package, Unpinned
 
 
-def read_pylock(document: Mapping[str, Any], path: Path, shown: str) -> LockfileContents:
+def read_pylock(document: Mapping[str, Any], origin: str, shown: str) -> LockfileContents:
     if "lock-version" not in document:
-        raise fail(path, "lock-version", "missing: this is not a PEP 751 lockfile")
+        raise fail(origin, "lock-version", "missing: this is not a PEP 751 lockfile")
     packages: list[Package] = []
     unpinned: list[Unpinned] = []
-    for index, entry in enumerate(table_list(document, "packages", path)):
+    for index, entry in enumerate(table_list(document, "packages", origin)):
         where = f"packages[{index}]"
-        name = name_of(entry, path, where)
+        name = name_of(entry, origin, where)
         version = entry.get("version")
         if not isinstance(version, str):
             kind = next((k for k in ("vcs", "directory", "archive") if k in entry), None)

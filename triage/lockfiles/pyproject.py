@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -15,7 +14,7 @@ from triage.lockfiles.pinning import fail, pinned_version, unpinned_reason
 from triage.models import LockfileContents, Package, Unpinned
 
 
-def read_pyproject(document: Mapping[str, Any], path: Path, shown: str) -> LockfileContents:
+def read_pyproject(document: Mapping[str, Any], origin: str, shown: str) -> LockfileContents:
     """Exact `==` pins in PEP 621 dependencies and extras and PEP 735 dependency groups; every
     range is reported as unpinned. Not a lockfile, so discovery never picks it up."""
     project = document.get("project", {})
@@ -31,7 +30,7 @@ def read_pyproject(document: Mapping[str, Any], path: Path, shown: str) -> Lockf
     unpinned: list[Unpinned] = []
     for section, specs in sections:
         if not isinstance(specs, list):
-            raise fail(path, section, "expected an array of requirement strings")
+            raise fail(origin, section, "expected an array of requirement strings")
         for index, spec in enumerate(specs):
             where = f"{section}[{index}]"
             if not isinstance(spec, str):
@@ -39,7 +38,7 @@ def read_pyproject(document: Mapping[str, Any], path: Path, shown: str) -> Lockf
             try:
                 req = Requirement(spec)
             except InvalidRequirement as exc:
-                raise fail(path, where, f"not a PEP 508 requirement: {exc}") from exc
+                raise fail(origin, where, f"not a PEP 508 requirement: {exc}") from exc
             name = canonicalize_name(req.name)
             version = None if req.url else pinned_version(req.specifier)
             if version is None:

@@ -10,15 +10,18 @@ So requirements files go through the parser pip-audit itself builds on.
 from __future__ import annotations
 
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from triage.errors import LockfileError
-from triage.lockfiles.pinning import display_path, pinned_version, unpinned_reason
+from triage.lockfiles.pinning import pinned_version, unpinned_reason
+from triage.lockfiles.source import Includes, LockText
 from triage.models import LockfileContents, Package, Unpinned
 
 _VIA_INLINE = re.compile(r"#\s*via\s+(.*)$")
@@ -67,13 +70,13 @@ class _Requirement:
     extras: tuple[str, ...]
     marker: str | None
     hashes: tuple[str, ...]
-    filename: str
+    file: str  # the shown path of the file it is in (an include's, for included lines)
     line_number: int
     editable: bool = False
     url: bool = False
 
 
-def _plain_requirements(path: Path, lines: list[str]) -> list[_Requirement] | None:
+def _plain_requirements(lock: LockText, lines: list[str]) -> list[_Requirement] | None:
     """The fast path: a file whose every requirement is a plain pin (hashes, markers, extras
     and comments allowed). pip's option parser costs about half a millisecond a line, most of
     a 1,000-package scan; anything else (options, includes, URLs, -e) returns None."""
@@ -104,31 +107,43 @@ def _plain_requirements(path: Path, lines: list[str]) -> list[_Requirement] | No
                 tuple(sorted(req.extras)),
                 str(req.marker) if req.marker else None,
                 hashes,
-                str(path),
+                lock.shown,
                 first + 1,
             )
         )
     return found
 
 
-def _pip_requirements(path: Path, root: Path, seen: set[Path]) -> list[_Requirement]:
-    """One file through pip's parser, then its `-r` includes, each checked to stay inside the
-    scanned root: a pull request must not be able to make triage read (and print) files such as
-    ~/.netrc. `-c` constraint files install nothing and are not read."""
+def _parse(lock: LockText) -> object:
+    """pip's parser reads files only: the text goes to a file of our own naming in a private
+    temporary folder, never to a name the input chose."""
     from pip_requirements_parser import RequirementsFile
 
-    seen.add(path.resolve())
-    try:
-        parsed = RequirementsFile.from_file(str(path), include_nested=False)
-    except Exception as exc:  # the parser raises bare Exceptions for unreadable files
-        raise LockfileError(
-            f"{path}: cannot be read as a requirements file: {exc}",
-            hint="check the file's encoding, or pass the right file with --lockfile",
-        ) from exc
+    with tempfile.TemporaryDirectory(prefix="triage-requirements-") as scratch:
+        copy = Path(scratch, "requirements.txt")
+        copy.write_text(lock.text, encoding="utf-8")
+        try:
+            return RequirementsFile.from_file(str(copy), include_nested=False)
+        except Exception as exc:  # the parser raises bare Exceptions for unreadable files
+            raise LockfileError(
+                f"{lock.origin}: cannot be read as a requirements file: {exc}",
+                hint="check the file's encoding, or pass the right file with --lockfile",
+            ) from exc
+
+
+def _pip_requirements(
+    lock: LockText, includes: Includes, seen: dict[str, LockText]
+) -> list[_Requirement]:
+    """One file through pip's parser, then its `-r` includes, each opened through `includes`,
+    which keeps them inside the scanned root or tree: a pull request must not be able to make
+    triage read (and print) files such as ~/.netrc. `-c` constraint files install nothing and
+    are not read."""
+    seen[lock.shown] = lock
+    parsed: Any = _parse(lock)
     if parsed.invalid_lines:
         bad = parsed.invalid_lines[0]
         raise LockfileError(
-            f"{path}: line {bad.line_number}: not a requirement: {bad.error_message}",
+            f"{lock.origin}: line {bad.line_number}: not a requirement: {bad.error_message}",
             hint="fix the line, or pass the right file with --lockfile",
         )
     found = [
@@ -138,7 +153,7 @@ def _pip_requirements(path: Path, root: Path, seen: set[Path]) -> list[_Requirem
             extras=tuple(sorted(req.extras)),
             marker=str(req.marker) if req.marker else None,
             hashes=tuple(req.hash_options),
-            filename=str(path),
+            file=lock.shown,
             line_number=req.requirement_line.line_number,
             editable=bool(req.is_editable),
             url=req.link is not None or req.req is None,
@@ -147,39 +162,27 @@ def _pip_requirements(path: Path, root: Path, seen: set[Path]) -> list[_Requirem
     ]
     for option in parsed.options:
         for target in option.options.get("requirements", []):
-            where = f"{path}: line {option.requirement_line.line_number}: -r {target}"
-            included = (path.parent / target).resolve()
-            if not included.is_relative_to(root.resolve()):
-                raise LockfileError(
-                    f"{where} points outside {root}; includes are read only inside the "
-                    "scanned repository",
-                    hint="include files by a path inside the repository",
-                )
-            if not included.is_file():
-                raise LockfileError(f"{where}: no such file", hint="fix the include's path")
-            if included not in seen:
-                found.extend(_pip_requirements(included, root, seen))
+            where = f"{lock.origin}: line {option.requirement_line.line_number}: -r {target}"
+            included = includes(lock, target, where)
+            if included.shown not in seen:
+                found.extend(_pip_requirements(included, includes, seen))
     return found
 
 
-def read_requirements(path: Path, root: Path) -> LockfileContents:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LockfileError(f"{path}: cannot be read: {exc}") from exc
-    lines = text.splitlines()
-    requirements = _plain_requirements(path, lines)
+def read_requirements(lock: LockText, includes: Includes) -> LockfileContents:
+    lines = lock.text.splitlines()
+    seen: dict[str, LockText] = {lock.shown: lock}
+    requirements = _plain_requirements(lock, lines)
     if requirements is None:
-        requirements = _pip_requirements(path, root, set())
-    raw_lines: dict[str, list[str]] = {str(path): lines}
-    annotated: dict[str, bool] = {}
+        requirements = _pip_requirements(lock, includes, seen)
+    raw_lines = {shown: text.text.splitlines() for shown, text in seen.items()}
+    annotated = {
+        shown: any("# via" in line for line in found) for shown, found in raw_lines.items()
+    }
     packages: list[Package] = []
     unpinned: list[Unpinned] = []
-    shown_paths: dict[str, str] = {}
     for req in requirements:
-        if req.filename not in shown_paths:
-            shown_paths[req.filename] = display_path(Path(req.filename), root)
-        shown = shown_paths[req.filename]
+        shown = req.file
         location = f"line {req.line_number}"
         name = canonicalize_name(req.name)
         if req.editable:
@@ -203,12 +206,7 @@ def read_requirements(path: Path, root: Path) -> LockfileContents:
         if version is None:
             unpinned.append(Unpinned(name, shown, location, unpinned_reason(req.specifier)))
             continue
-        if req.filename not in raw_lines:
-            raw_lines[req.filename] = Path(req.filename).read_text(encoding="utf-8").splitlines()
-        file_lines = raw_lines[req.filename]
-        if req.filename not in annotated:
-            annotated[req.filename] = any("# via" in line for line in file_lines)
-        via, direct = _via_annotations(file_lines, req.line_number - 1)
+        via, direct = _via_annotations(raw_lines[shown], req.line_number - 1)
         packages.append(
             Package(
                 name=name,
@@ -220,7 +218,7 @@ def read_requirements(path: Path, root: Path) -> LockfileContents:
                 markers=req.marker,
                 extras=req.extras,
                 via=tuple(via),
-                direct=(direct or not via) if annotated[req.filename] else None,
+                direct=(direct or not via) if annotated[shown] else None,
             )
         )
-    return LockfileContents(display_path(path, root), tuple(packages), tuple(unpinned))
+    return LockfileContents(lock.shown, tuple(packages), tuple(unpinned))

@@ -4,7 +4,6 @@ are the project itself, so what they pull in is direct."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 from triage.lockfiles.graph import Entry, GraphFormat, read_graph
@@ -51,7 +50,7 @@ UV = GraphFormat(
 )
 
 
-def read_uv(document: Mapping[str, Any], path: Path, shown: str) -> LockfileContents:
+def read_uv(document: Mapping[str, Any], origin: str, shown: str) -> LockfileContents:
     if "version" not in document:
-        raise fail(path, "version", "missing: this is not a uv.lock")
-    return read_graph(document, path, shown, UV)
+        raise fail(origin, "version", "missing: this is not a uv.lock")
+    return read_graph(document, origin, shown, UV)

@@ -3,7 +3,7 @@ locked packages. Nothing is checked out; lockfile readings are cached by blob id
 
 from __future__ import annotations
 
-import tempfile
+import posixpath
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -34,57 +34,87 @@ def _config_at(repo: Path, entries: dict[str, gitrepo.TreeEntry], path: str, lab
     return config.parse_config(text, f"{label}:{path}")
 
 
+MAX_LINK_HOPS = 8
+
+
+def _link_target(
+    entry: gitrepo.TreeEntry,
+    entries: dict[str, gitrepo.TreeEntry],
+    links: dict[str, bytes],
+    label: str,
+) -> gitrepo.TreeEntry:
+    """The regular file a symbolic link of the tree leads to, inside the tree; a link out of
+    the tree, to nothing, or round in circles is refused (an installer would read something
+    the diff cannot see)."""
+    current = entry
+    for _ in range(MAX_LINK_HOPS):
+        if current.mode != gitrepo.SYMLINK_MODE:
+            return current
+        target = links[current.blob].decode("utf-8", "replace")
+        found = lockfiles.tree_path(posixpath.dirname(current.path), target)
+        following = entries.get(found) if found is not None else None
+        if following is None:
+            raise LockfileError(
+                f"{label}:{entry.path}: a symbolic link to {target!r}, which is not a file "
+                "inside the tree",
+                hint="commit the lockfile itself, not a link to it",
+            )
+        current = following
+    raise LockfileError(f"{label}:{entry.path}: symbolic links in a circle")
+
+
+def _cache_key(kind: str, blob: str) -> str:
+    """The reading of a blob depends on the reader its name chooses, and on triage's version."""
+    return f"{CACHE_PREFIX}{kind}:{blob}"
+
+
 def _lockfiles_at(
     repo: Path,
     entries: dict[str, gitrepo.TreeEntry],
     label: str,
     caches: store.Caches,
 ) -> list[LockfileContents]:
-    """Every lockfile of a tree; readings are cached by blob id, so an unchanged or moved
-    lockfile is never parsed twice. Symlinks are not followed."""
-    wanted = [
-        e
-        for e in entries.values()
-        if e.mode != gitrepo.SYMLINK_MODE and lockfiles.is_lockfile_path(PurePosixPath(e.path))
-    ]
+    """Every lockfile of a tree, read from blobs held in memory (never written to disk under
+    the tree's names); symbolic links are followed inside the tree only. Readings are cached
+    by reader and blob id, so an unchanged or moved lockfile is never parsed twice."""
+    wanted = [e for e in entries.values() if lockfiles.is_lockfile_path(PurePosixPath(e.path))]
+    links = gitrepo.read_blobs(
+        repo, sorted({e.blob for e in entries.values() if e.mode == gitrepo.SYMLINK_MODE})
+    )
     found: list[LockfileContents] = []
-    missing: list[gitrepo.TreeEntry] = []
+    missing: list[tuple[str, gitrepo.TreeEntry, gitrepo.TreeEntry]] = []
     for entry in wanted:
-        cached = caches.cached_lockfile(CACHE_PREFIX + entry.blob)
+        kind = lockfiles.lockfile_format(Path(entry.path))
+        if kind is None:
+            continue
+        target = _link_target(entry, entries, links, label)
+        cached = caches.cached_lockfile(_cache_key(kind, target.blob))
         if cached is None:
-            missing.append(entry)
+            missing.append((kind, entry, target))
         else:
             found.append(lockfiles.contents_from_json(cached, entry.path))
     if not missing:
         return found
-    # Requirements files may -r include other text files of the tree: write those too.
-    includes = any(lockfiles.lockfile_format(Path(e.path)) == "requirements" for e in missing)
-    to_write = missing + [
+    # Requirements files may -r include other text files of the tree: read those too.
+    includes = any(kind == "requirements" for kind, _, _ in missing)
+    texts = [
         e
         for e in entries.values()
-        if includes
-        and e.path.endswith(".txt")
-        and e.mode != gitrepo.SYMLINK_MODE
-        and e not in missing
+        if includes and e.path.endswith(".txt") and e.mode != gitrepo.SYMLINK_MODE
     ]
-    blobs = gitrepo.read_blobs(repo, sorted({e.blob for e in to_write}))
-    with tempfile.TemporaryDirectory(prefix="triage-tree-") as scratch:
-        for entry in to_write:
-            target = Path(scratch, entry.path)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(blobs[entry.blob])
-        for entry in missing:
-            try:
-                contents = lockfiles.read_lockfile(Path(scratch, entry.path), Path(scratch))
-            except LockfileError as exc:
-                raise LockfileError(
-                    exc.message.replace(f"{scratch}/", f"{label}:"), hint=exc.hint
-                ) from exc
-            if lockfiles.is_self_contained(contents):
-                caches.cache_lockfile(
-                    CACHE_PREFIX + entry.blob, lockfiles.contents_to_json(contents)
-                )
-            found.append(contents)
+    blobs = gitrepo.read_blobs(
+        repo, sorted({t.blob for _, _, t in missing} | {e.blob for e in texts})
+    )
+    files = {e.path: blobs[e.blob] for e in texts}
+    for kind, entry, target in missing:
+        origin = f"{label}:{entry.path}"
+        lock = lockfiles.LockText(lockfiles.decode(blobs[target.blob], origin), entry.path, origin)
+        contents = lockfiles.read_text(kind, lock, lockfiles.tree_includes(files, label))
+        if lockfiles.is_self_contained(contents):
+            caches.cache_lockfile(
+                _cache_key(kind, target.blob), lockfiles.contents_to_json(contents)
+            )
+        found.append(contents)
     return found
 
 
