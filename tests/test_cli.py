@@ -49,8 +49,19 @@ def test_scan_json_follows_the_schema(
     code, out, _ = run(capsys, *scan, "--db", str(synced_db))
     assert code == 1
     document = json.loads(out)
-    assert list(document) == ["schema", "database", "findings", "unpinned", "policy"]
+    assert list(document) == [
+        "schema",
+        "database",
+        "findings",
+        "unpinned",
+        "policy",
+        "packages",
+        "lockfiles",
+    ]
     assert document["schema"] == "triage/scan-v1"
+    ((read,),) = [document["lockfiles"]]
+    assert read["path"].endswith("lnbits__lnbits__poetry.lock") and read["format"] == "poetry.lock"
+    assert read["packages"] == document["packages"] == 92 and read["unpinned"] == 0
     assert document["database"]["records"] == 2661
     assert document["database"]["digest"].startswith("sha256:")
     assert list(document["policy"]) == ["violations", "unused_ignores"]

@@ -104,7 +104,9 @@ def test_loosened_ignore_is_flagged(tmp_path: Path, synced_db: Path) -> None:
         'issue = "https://github.com/a/b/issues/1", expires = {expires} }}]\n'
     )
     repo.commit(
-        "base", deny_dot_toml=rule.format(package='package = "urllib3", ', expires="2027-01-01")
+        "base",
+        deny_dot_toml=rule.format(package='package = "urllib3", ', expires="2027-01-01"),
+        requirements_dot_txt=CLEAN,
     )
     repo.branch("feature")
     repo.commit("wider", deny_dot_toml=rule.format(package="", expires="2030-01-01"))

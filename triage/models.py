@@ -236,13 +236,24 @@ class DatabaseInfo:
 
 
 @dataclass(frozen=True)
+class LockfileRead:
+    """One lockfile a scan read: what it held, so that "nothing found" over 141 packages is
+    told apart from nothing read."""
+
+    path: str
+    format: str
+    packages: int  # locked packages, those of the files it includes too
+    unpinned: int
+
+
+@dataclass(frozen=True)
 class ScanResult:
     findings: tuple[AssessedFinding, ...]
     unpinned: tuple[Unpinned, ...]
     diagnostics: tuple[Diagnostic, ...]
     unused_ignores: tuple[IgnoreRule, ...]
     database: DatabaseInfo
-    lockfiles: tuple[str, ...] = field(default=())
+    lockfiles: tuple[LockfileRead, ...] = field(default=())
     package_count: int = 0
 
     @property
@@ -289,6 +300,15 @@ class GithubConfig:
 
 
 @dataclass(frozen=True)
+class ScanConfig:
+    """[scan]: globs (over paths relative to the root, `/`-separated) adding files to
+    discovery, or taking discovered ones out."""
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     path: str = "deny.toml"
     advisories: AdvisoriesConfig = field(default_factory=AdvisoriesConfig)
@@ -296,6 +316,7 @@ class Config:
     sla: dict[str, dt.timedelta] = field(default_factory=_default_sla)
     github: GithubConfig = field(default_factory=GithubConfig)
     schedule_audit: str = "0 9 * * *"
+    scan: ScanConfig = field(default_factory=ScanConfig)
 
 
 # --- trust (SPEC §7) ----------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from triage.errors import EXIT_OK, EXIT_POLICY, TriageError
     help="GitHub repository for tracking issues [default: [github] repository].",
 )
 @common_options(("text", "json", "markdown"))
-def audit(path: Path, ref: str | None, repository: str | None, common: Common) -> int:
+def audit(path: Path | None, ref: str | None, repository: str | None, common: Common) -> int:
     """Daily job: sync, scan the default branch, reconcile tracking issues, record the run.
 
     Tracking issues go to GitHub when GITHUB_TOKEN is set and a repository is known, else to
@@ -53,7 +53,7 @@ def audit(path: Path, ref: str | None, repository: str | None, common: Common) -
 @click.command()
 @path_argument
 @common_options()
-def schedule(path: Path, common: Common) -> int:
+def schedule(path: Path | None, common: Common) -> int:
     """Run the audit on [schedule] audit (cron, UTC) until SIGTERM or SIGINT."""
     from jobs.audit import AuditJob
     from jobs.scheduler import AuditScheduler, cron_trigger, run_until_signalled

@@ -31,9 +31,11 @@ class Common:
     def settings(self) -> Settings:
         return self.workspace.settings
 
-    def at(self, root: Path, lockfiles: Sequence[Path] = ()) -> Workspace:
-        """The workspace for the project at `root`."""
-        return replace(self.workspace, root=root, lockfiles=tuple(lockfiles))
+    def at(self, root: Path | None, lockfiles: Sequence[Path] = ()) -> Workspace:
+        """The workspace for the project at PATH (default: the repository's root)."""
+        from triage.service.workspace import project_root
+
+        return replace(self.workspace, root=project_root(root), lockfiles=tuple(lockfiles))
 
     def say(self, message: str) -> None:
         if self.verbosity >= 0:
@@ -118,9 +120,10 @@ def common_options(formats: Sequence[str] = ("text", "json")) -> Callable[[F], F
 
 
 def path_argument(command: F) -> F:
-    """PATH: the project's root."""
+    """PATH: the project's root [default: the root of the git repository holding the current
+    folder, else the current folder]."""
     return click.argument(
-        "path", type=click.Path(path_type=Path, file_okay=False), default=Path(".")
+        "path", type=click.Path(path_type=Path, file_okay=False), required=False, default=None
     )(command)
 
 

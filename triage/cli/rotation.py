@@ -54,7 +54,7 @@ def queue(
 @click.argument("key")
 @path_argument
 @common_options()
-def show(key: str, path: Path, common: Common) -> int:
+def show(key: str, path: Path | None, common: Common) -> int:
     """Everything known about finding KEY (ADVISORY/package) in the project at PATH."""
     from triage.cli import tables
     from triage.core.rotation_report import show_json
@@ -102,7 +102,7 @@ def claim(key: str, name: str | None, common: Common) -> int:
 @common_options()
 def ignore(
     key: str,
-    path: Path,
+    path: Path | None,
     reason: str,
     issue: str | None,
     open_issue: bool,
@@ -161,7 +161,7 @@ def policy() -> None:
 @policy.command("check")
 @lockfile_options
 @common_options()
-def policy_check(path: Path, lockfiles: tuple[Path, ...], common: Common) -> int:
+def policy_check(path: Path | None, lockfiles: tuple[Path, ...], common: Common) -> int:
     """Lint deny.toml's ignores: missing reason or issue, expired, expiring within 7 days,
     unused, unknown advisory ids, tracking issues closed while the ignore stands."""
     from triage.core.rotation_report import policy_json, policy_text

@@ -19,14 +19,15 @@ FORMATS = ("text", "json", "markdown")
 @click.command()
 @lockfile_options
 @common_options(FORMATS)
-def scan(path: Path, lockfiles: tuple[Path, ...], common: Common) -> int:
+def scan(path: Path | None, lockfiles: tuple[Path, ...], common: Common) -> int:
     """Findings of the working tree at PATH, policy applied."""
     from triage.core.report import RENDERERS
     from triage.service import scan as use_case
 
-    if not path.is_dir():
-        raise TriageError(f"{path}: no such directory to scan")
-    result = use_case.scan(common.at(path, lockfiles))
+    ws = common.at(path, lockfiles)
+    if not ws.root.is_dir():
+        raise TriageError(f"{ws.root}: no such directory to scan")
+    result = use_case.scan(ws)
     click.echo(RENDERERS[common.output_format](result), nl=False)
     return EXIT_POLICY if result.fails else EXIT_OK
 
@@ -36,7 +37,7 @@ def scan(path: Path, lockfiles: tuple[Path, ...], common: Common) -> int:
 @click.option("--base", "base_ref", required=True, help="Base branch or commit.")
 @click.option("--head", "head_ref", default="HEAD", show_default=True, help="Head ref.")
 @common_options(FORMATS)
-def diff(path: Path, base_ref: str, head_ref: str, common: Common) -> int:
+def diff(path: Path | None, base_ref: str, head_ref: str, common: Common) -> int:
     """Findings new at HEAD against the merge-base; reads git objects, never checks out."""
     from triage.service import diff as use_case
 
@@ -68,7 +69,7 @@ def _report_diff(result: DiffResult, common: Common) -> int:
 @click.option("--head", "head_ref", default="HEAD", show_default=True, help="Head ref.")
 @common_options(FORMATS)
 def pr(
-    path: Path, repository: str, number: int, base_ref: str, head_ref: str, common: Common
+    path: Path | None, repository: str, number: int, base_ref: str, head_ref: str, common: Common
 ) -> int:
     """`diff`, then create or edit the one triage comment on the pull request."""
     from triage.service import diff as use_case

@@ -27,7 +27,7 @@ def trust() -> None:
 )
 @common_options()
 def trust_check(
-    path: Path, lockfiles: tuple[Path, ...], provenance_dir: Path | None, common: Common
+    path: Path | None, lockfiles: tuple[Path, ...], provenance_dir: Path | None, common: Common
 ) -> int:
     """Artifact -> verdict with the reason; exit 1 when the trust policy fails."""
     from triage.core.report import trust_json, trust_text

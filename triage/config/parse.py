@@ -21,6 +21,7 @@ from triage.models import (
     IgnoreRule,
     Level,
     LintCode,
+    ScanConfig,
     Severity,
     TrustConfig,
     TrustMode,
@@ -263,6 +264,15 @@ def _github(v: _Validator, doc: Any) -> GithubConfig:
     return GithubConfig(repository=repo, labels=labels)
 
 
+def _scan(v: _Validator, doc: Any) -> ScanConfig:
+    table = v.table(doc, "scan", ("include", "exclude"))
+    globs = "a list of glob strings"
+    return ScanConfig(
+        include=v.get(table, "scan", "include", _string_list, globs, ()),
+        exclude=v.get(table, "scan", "exclude", _string_list, globs, ()),
+    )
+
+
 def parse_config(text: str, path: str) -> Config:
     """Parse deny.toml text; raise ConfigError listing every problem, never fall back silently."""
     try:
@@ -270,7 +280,7 @@ def parse_config(text: str, path: str) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, [f"not valid TOML: {exc}"]) from exc
     v = _Validator()
-    v.table(doc, "", ("advisories", "trust", "sla", "github", "schedule"))
+    v.table(doc, "", ("advisories", "trust", "sla", "github", "schedule", "scan"))
     config = Config(
         path=path,
         advisories=_advisories(v, doc.get("advisories", {})),
@@ -285,6 +295,7 @@ def parse_config(text: str, path: str) -> Config:
             "a cron expression",
             "0 9 * * *",
         ),
+        scan=_scan(v, doc.get("scan", {})),
     )
     if v.problems:
         raise ConfigError(path, v.problems)

@@ -73,6 +73,11 @@ def scan_json(result: ScanResult) -> str:
             ],
             "unused_ignores": [ignore_json(rule) for rule in result.unused_ignores],
         },
+        "packages": result.package_count,
+        "lockfiles": [
+            {"path": r.path, "format": r.format, "packages": r.packages, "unpinned": r.unpinned}
+            for r in result.lockfiles
+        ],
     }
     return json.dumps(document, indent=2) + "\n"
 

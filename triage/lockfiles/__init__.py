@@ -13,7 +13,13 @@ from pathlib import Path
 
 from triage.errors import LockfileError
 from triage.lockfiles.cache import contents_from_json, contents_to_json, is_self_contained
-from triage.lockfiles.discovery import discover, is_lockfile_path, lockfile_format
+from triage.lockfiles.discovery import (
+    CONVENTIONS,
+    FORMAT_NAMES,
+    discover,
+    lockfile_format,
+    select,
+)
 from triage.lockfiles.pinning import display_path
 from triage.lockfiles.pipfile import read_pipfile
 from triage.lockfiles.poetry import read_poetry
@@ -33,6 +39,8 @@ from triage.lockfiles.uv import read_uv
 from triage.models import LockfileContents
 
 __all__ = [
+    "CONVENTIONS",
+    "FORMAT_NAMES",
     "LockText",
     "contents_from_json",
     "contents_to_json",
@@ -40,11 +48,11 @@ __all__ = [
     "direct_names",
     "discover",
     "display_path",
-    "is_lockfile_path",
     "is_self_contained",
     "lockfile_format",
     "read_lockfile",
     "read_text",
+    "select",
     "tree_includes",
     "tree_path",
 ]

@@ -1,27 +1,55 @@
-"""Which files are lockfiles: the names discovery picks up in a working tree or a git tree,
-and the format a name means."""
+"""Which files are lockfiles: one rule for the working tree and for git trees (scan, audit and
+diff see the same files), and the format a name means.
+
+A file is discovered when its name follows the common conventions, case-insensitively:
+`uv.lock`, `poetry.lock`, `Pipfile.lock`, `pylock.toml`, `pylock.<name>.toml`, and for
+requirements `requirements*.txt`, `*requirements*.txt`, `requirements/*.txt` and
+`requirements*/*.txt`. Folders that are hidden, tool state, test fixtures or virtualenvs
+(they hold a `pyvenv.cfg`) are not entered. `[scan] include` adds files by glob, `exclude`
+takes discovered ones out.
+"""
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
-from pathlib import Path, PurePath, PurePosixPath
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+
+from triage.models import ScanConfig
 
 # Directories a repository walk never enters: tool state, virtualenvs, and test fixtures
 # (which hold deliberately vulnerable lockfiles that are not the project's dependencies).
 SKIPPED_DIRECTORIES = frozenset(
     {"node_modules", "__pycache__", "site-packages", "tests", "test", "testing", "fixtures"}
 )
+VENV_MARKER = "pyvenv.cfg"
+LOCK_NAMES = frozenset({"uv.lock", "poetry.lock", "pipfile.lock", "pylock.toml"})
 _PYLOCK_NAME = re.compile(r"(^|[_.-])pylock(\.[^./]+)?\.toml$")
+CONVENTIONS = (
+    "requirements*.txt, *requirements*.txt, requirements*/*.txt, pylock.toml, pylock.*.toml, "
+    "uv.lock, poetry.lock, Pipfile.lock"
+)
 
 
-def lockfile_format(path: Path) -> str | None:
-    name = path.name
+FORMAT_NAMES = {
+    "uv": "uv.lock",
+    "poetry": "poetry.lock",
+    "pipfile": "Pipfile.lock",
+    "pylock": "pylock.toml",
+    "requirements": "requirements",
+    "pyproject": "pyproject.toml",
+}
+
+
+def lockfile_format(path: Path | PurePosixPath) -> str | None:
+    name = path.name.lower()
     if name.endswith("uv.lock"):
         return "uv"
     if name.endswith("poetry.lock"):
         return "poetry"
-    if name.endswith("Pipfile.lock"):
+    if name.endswith("pipfile.lock"):
         return "pipfile"
     if _PYLOCK_NAME.search(name) or name.startswith("pylock."):
         return "pylock" if name.endswith(".toml") else None
@@ -32,41 +60,58 @@ def lockfile_format(path: Path) -> str | None:
     return None
 
 
-def _discoverable(path: PurePath) -> bool:
-    name = path.name
-    if name in ("uv.lock", "poetry.lock", "Pipfile.lock", "pylock.toml"):
+def _by_convention(relative: PurePosixPath) -> bool:
+    name = relative.name.lower()
+    if name in LOCK_NAMES or (name.startswith("pylock.") and name.endswith(".toml")):
         return True
-    if name.startswith("pylock.") and name.endswith(".toml"):
-        return True
-    if name.endswith(".txt"):
-        return name.startswith("requirements") or path.parent.name == "requirements"
-    return False
+    if not name.endswith(".txt"):
+        return False
+    folder = relative.parent.name.lower()
+    return "requirements" in name or folder.startswith("requirements")
 
 
-def _skipped_directory(name: str) -> bool:
+def skipped_directory(name: str) -> bool:
     return name.startswith(".") or name in SKIPPED_DIRECTORIES
 
 
-def is_lockfile_path(relative: PurePosixPath) -> bool:
-    """Discovery's rule for a path inside a git tree (there is no pyvenv.cfg to look at)."""
-    return _discoverable(relative) and not any(_skipped_directory(p) for p in relative.parts[:-1])
+def _matches(relative: str, globs: Iterable[str]) -> bool:
+    return any(fnmatch.fnmatchcase(relative, glob) for glob in globs)
 
 
-def discover(root: Path) -> list[Path]:
-    """Lockfiles under the repository root, skipping hidden, virtualenv and fixture folders,
-    and links that lead out of the root (a pull request may commit a symlink to ~/.netrc)."""
+def select(paths: Iterable[str], scan: ScanConfig) -> list[str]:
+    """The lockfiles among the files of a tree (paths relative to its top, `/`-separated)."""
+    files = sorted(set(paths))
+    venvs = {str(PurePosixPath(p).parent) for p in files if PurePosixPath(p).name == VENV_MARKER}
+    found = []
+    for path in files:
+        relative = PurePosixPath(path)
+        folders = [str(f) for f in relative.parents][:-1]  # every folder above it but the top
+        hidden = any(skipped_directory(part) for part in relative.parts[:-1])
+        in_venv = any(folder in venvs for folder in folders)
+        discovered = not hidden and not in_venv and _by_convention(relative)
+        if (discovered or _matches(path, scan.include)) and not _matches(path, scan.exclude):
+            found.append(path)
+    return found
+
+
+NO_SCAN_RULES = ScanConfig()
+
+
+def discover(root: Path, scan: ScanConfig = NO_SCAN_RULES) -> list[Path]:
+    """Lockfiles under the root of a working tree, by `select`'s rule. Links that lead out of
+    the root are left out (a pull request may commit a symlink to ~/.netrc)."""
     inside = root.resolve()
-    found: list[Path] = []
+    relative: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
-        dirnames[:] = sorted(
-            d
-            for d in dirnames
-            if not _skipped_directory(d) and not (here / d / "pyvenv.cfg").exists()
-        )
-        found.extend(
-            here / f
-            for f in sorted(filenames)
-            if _discoverable(here / f) and (here / f).resolve().is_relative_to(inside)
-        )
-    return found
+        if VENV_MARKER in filenames and here != root:
+            dirnames[:] = []
+        elif not scan.include:  # a folder `select` would skip holds nothing to find
+            dirnames[:] = [d for d in dirnames if not skipped_directory(d)]
+        top = here.relative_to(root)
+        relative.extend((top / f).as_posix() for f in filenames)
+    return [
+        root / path
+        for path in select(relative, scan)
+        if (root / path).resolve().is_relative_to(inside)
+    ]

@@ -46,8 +46,11 @@ def diff(ws: Workspace, base_ref: str, head_ref: str) -> diffing.DiffResult:
     now = ws.now()
     warnings: list[str] = []
     with ws.database() as db:
-        head_side = read_side(repo, head, head_ref, db, config_path, trust_dir)
-        base_side = read_side(repo, base, f"{base_ref}@{base[:12]}", db, config_path, trust_dir)
+        # The base branch decides the policy, what is scanned included, never the pull request.
+        paths = (config_path, trust_dir)
+        base_label = f"{base_ref}@{base[:12]}"
+        base_side = read_side(repo, base, base_label, db, paths, required=False)
+        head_side = read_side(repo, head, head_ref, db, paths, base_side.config.scan)
         head_match = match(db, head_side.packages)
         base_match = match(db, base_side.packages)
         info = sync.database_info(db, now)

@@ -7,11 +7,20 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from triage import gitrepo, lockfiles, store
 from triage.core import matching, policy, report, tracked
-from triage.models import Config, Package, ScanResult, Unpinned
+from triage.errors import LockfileError
+from triage.models import (
+    Config,
+    LockfileContents,
+    LockfileRead,
+    Package,
+    ScanConfig,
+    ScanResult,
+    Unpinned,
+)
 from triage.service import sync, trees
 from triage.service.workspace import Workspace
 
@@ -23,7 +32,7 @@ class Project:
     config: Config
     packages: list[Package]
     unpinned: list[Unpinned]
-    lockfile_names: list[str]
+    read: list[LockfileRead]
     pyproject_text: str  # only to tell direct dependencies from transitive ones
 
     def dependencies(self) -> dict[str, report.Dependency]:
@@ -31,19 +40,37 @@ class Project:
         return tracked.dependencies(self.packages, direct)
 
 
+def summary(
+    contents: Sequence[LockfileContents],
+) -> tuple[list[Package], list[Unpinned], list[LockfileRead]]:
+    """Every package and unpinned requirement of the lockfiles read, and what each held."""
+    packages = [p for c in contents for p in c.packages]
+    unpinned = [u for c in contents for u in c.unpinned]
+    read = [
+        LockfileRead(
+            c.path,
+            lockfiles.FORMAT_NAMES.get(lockfiles.lockfile_format(PurePosixPath(c.path)) or "", ""),
+            len(c.packages),
+            len(c.unpinned),
+        )
+        for c in contents
+    ]
+    return packages, unpinned, read
+
+
 def read_lockfiles(
-    root: Path, explicit: Sequence[Path]
-) -> tuple[list[Package], list[Unpinned], list[str]]:
-    paths = list(explicit) if explicit else lockfiles.discover(root)
-    packages: list[Package] = []
-    unpinned: list[Unpinned] = []
-    names = []
-    for path in paths:
-        contents = lockfiles.read_lockfile(path, root)
-        names.append(contents.path)
-        packages.extend(contents.packages)
-        unpinned.extend(contents.unpinned)
-    return packages, unpinned, names
+    root: Path, explicit: Sequence[Path], scan: ScanConfig, *, required: bool = True
+) -> list[LockfileContents]:
+    """Every lockfile named with --lockfile, else every one discovered under `root`; finding
+    none is bad input when `required`, never a clean report over nothing."""
+    paths = list(explicit) if explicit else lockfiles.discover(root, scan)
+    if not paths and required:
+        raise LockfileError(
+            f"{root}: no lockfile found (looked for {lockfiles.CONVENTIONS})",
+            hint="run triage at the repository's root, name the file with --lockfile, or "
+            "add [scan] include globs to deny.toml",
+        )
+    return [lockfiles.read_lockfile(path, root) for path in paths]
 
 
 def _working_tree_pyproject(root: Path) -> str:
@@ -56,15 +83,16 @@ def _working_tree_pyproject(root: Path) -> str:
 
 
 def working_tree(ws: Workspace) -> Project:
-    packages, unpinned, names = read_lockfiles(ws.root, ws.lockfiles)
-    return Project(ws.config, packages, unpinned, names, _working_tree_pyproject(ws.root))
+    packages, unpinned, read = summary(read_lockfiles(ws.root, ws.lockfiles, ws.config.scan))
+    return Project(ws.config, packages, unpinned, read, _working_tree_pyproject(ws.root))
 
 
 def at_ref(ws: Workspace, db: store.Database, ref: str) -> Project:
     """The project as committed at `ref`: its own deny.toml and lockfiles, from git objects."""
     sha = gitrepo.resolve(ws.root, ref)
-    side = trees.read_side(ws.root, sha, ref, db, ws.config.path, "trust-store")
-    return Project(side.config, side.packages, [], [], trees.pyproject_at(ws.root, sha))
+    side = trees.read_side(ws.root, sha, ref, db, (ws.config.path, "trust-store"))
+    packages, unpinned, read = summary(side.contents)
+    return Project(side.config, packages, unpinned, read, trees.pyproject_at(ws.root, sha))
 
 
 def match(db: store.Database, packages: Sequence[Package]) -> matching.MatchResult:
@@ -88,7 +116,7 @@ def assess(db: store.Database, project: Project, now: dt.datetime) -> ScanResult
         diagnostics=tuple(diagnostics),
         unused_ignores=tuple(unused),
         database=info,
-        lockfiles=tuple(project.lockfile_names),
+        lockfiles=tuple(project.read),
         package_count=len(project.packages),
     )
 

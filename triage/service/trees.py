@@ -9,7 +9,7 @@ from pathlib import Path, PurePosixPath
 
 from triage import __version__, config, gitrepo, lockfiles, store
 from triage.errors import ConfigError, LockfileError
-from triage.models import Config, LockfileContents, Package
+from triage.models import Config, LockfileContents, Package, ScanConfig
 
 CACHE_PREFIX = f"triage-{__version__}:"
 
@@ -19,7 +19,11 @@ class TreeSide:
     sha: str
     config: Config
     trust: dict[str, str]  # path -> blob id, under the trust store
-    packages: list[Package]
+    contents: list[LockfileContents]
+
+    @property
+    def packages(self) -> list[Package]:
+        return [p for c in self.contents for p in c.packages]
 
 
 def _config_at(repo: Path, entries: dict[str, gitrepo.TreeEntry], path: str, label: str) -> Config:
@@ -73,20 +77,25 @@ def _lockfiles_at(
     entries: dict[str, gitrepo.TreeEntry],
     label: str,
     caches: store.Caches,
+    scan: ScanConfig,
 ) -> list[LockfileContents]:
     """Every lockfile of a tree, read from blobs held in memory (never written to disk under
     the tree's names); symbolic links are followed inside the tree only. Readings are cached
     by reader and blob id, so an unchanged or moved lockfile is never parsed twice."""
-    wanted = [e for e in entries.values() if lockfiles.is_lockfile_path(PurePosixPath(e.path))]
+    wanted = [entries[path] for path in lockfiles.select(entries, scan)]
     links = gitrepo.read_blobs(
         repo, sorted({e.blob for e in entries.values() if e.mode == gitrepo.SYMLINK_MODE})
     )
     found: list[LockfileContents] = []
     missing: list[tuple[str, gitrepo.TreeEntry, gitrepo.TreeEntry]] = []
     for entry in wanted:
-        kind = lockfiles.lockfile_format(Path(entry.path))
+        kind = lockfiles.lockfile_format(PurePosixPath(entry.path))
         if kind is None:
-            continue
+            raise LockfileError(
+                f"{label}:{entry.path}: [scan] include names it, but it is not a lockfile "
+                "name triage reads",
+                hint=f"include only {lockfiles.CONVENTIONS} or *.txt requirements files",
+            )
         target = _link_target(entry, entries, links, label)
         cached = caches.cached_lockfile(_cache_key(kind, target.blob))
         if cached is None:
@@ -119,15 +128,32 @@ def _lockfiles_at(
 
 
 def read_side(
-    repo: Path, sha: str, label: str, db: store.Database, config_path: str, trust_dir: str
+    repo: Path,
+    sha: str,
+    label: str,
+    db: store.Database,
+    paths: tuple[str, str],
+    scan: ScanConfig | None = None,
+    *,
+    required: bool = True,
 ) -> TreeSide:
+    """One commit's policy (deny.toml at `paths[0]`), trust store (under `paths[1]`) and
+    locked packages; `scan`, when given, decides what is scanned instead of its own [scan]
+    (in a diff the base side decides). A tree with no lockfile is refused when `required`
+    (a pull request's base may have none yet)."""
+    config_path, trust_dir = paths
     entries = {e.path: e for e in gitrepo.tree(repo, sha)}
     cfg = _config_at(repo, entries, config_path, label)
     prefix = trust_dir.rstrip("/") + "/"
     trust = {path: e.blob for path, e in entries.items() if path.startswith(prefix)}
     with db.transaction():
-        contents = _lockfiles_at(repo, entries, label, store.Caches(db))
-    return TreeSide(sha, cfg, trust, [p for c in contents for p in c.packages])
+        contents = _lockfiles_at(repo, entries, label, store.Caches(db), scan or cfg.scan)
+    if not contents and required:
+        raise LockfileError(
+            f"{label}: no lockfile in the tree (looked for {lockfiles.CONVENTIONS})",
+            hint="commit the project's lockfile, or add [scan] include globs to deny.toml",
+        )
+    return TreeSide(sha, cfg, trust, contents)
 
 
 def pyproject_at(repo: Path, sha: str) -> str:

@@ -23,7 +23,7 @@ from triage.errors import InputError, UpstreamError
 from triage.models import ArtifactEvidence, Config, Package, TrustMode, TrustResult
 from triage.provenance import attestations, signing, trust_store
 from triage.provenance.attestations import Claim
-from triage.service.scan import read_lockfiles
+from triage.service.scan import read_lockfiles, summary
 from triage.service.workspace import Workspace
 
 # Attestations are uploaded with the file they describe, so a file PyPI has none for
@@ -188,7 +188,7 @@ def trust_check(ws: Workspace, provenance_dir: Path | None) -> TrustReport:
     """A verdict for every locked artifact with a digest, under `[trust] mode`: provenance
     (from --provenance-dir, else PyPI's Integrity API through the cache) for basic and
     certified, audit records for audit."""
-    packages, _, _ = read_lockfiles(ws.root, ws.lockfiles)
+    packages, _, _ = summary(read_lockfiles(ws.root, ws.lockfiles, ws.config.scan))
     report = TrustReport([])
     with ws.database() as db:
         report.results = judge_packages(
@@ -247,7 +247,8 @@ def trust_certify(ws: Workspace, request: Certification) -> dict[str, Any]:
     }
     if request.from_version:
         record["from"] = request.from_version
-    packages, _, _ = read_lockfiles(ws.root, [])
+    # Only to list the digests locked now; a record without them covers any artifact.
+    packages, _, _ = summary(read_lockfiles(ws.root, [], ws.config.scan, required=False))
     digests = sorted(
         {
             sha

@@ -25,6 +25,16 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def project_root(path: Path | None) -> Path:
+    """PATH as given; else the root of the git repository holding the current folder (run
+    from a subfolder, a scan still reads every lockfile), else the current folder."""
+    if path is not None:
+        return path
+    from triage import gitrepo
+
+    return gitrepo.toplevel(Path.cwd()) or Path(".")
+
+
 @dataclass(frozen=True)
 class Workspace:
     root: Path = Path(".")

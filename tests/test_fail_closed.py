@@ -1,0 +1,162 @@
+"""Fail closed (SPEC §3): a scan, diff or audit either reads what an installer would install or
+says loudly what it could not read; the base branch decides what a pull request's diff scans.
+Driven through the CLI, as a user or a workflow would run it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.gitrepos import GitRepo
+from triage.cli import main
+
+PILLOW_9 = {
+    "PYSEC-2022-168/pillow",
+    "PYSEC-2022-42979/pillow",
+    "PYSEC-2023-175/pillow",
+    "PYSEC-2023-227/pillow",
+}
+
+
+def triage(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    return code, out, err
+
+
+def scanned(capsys: pytest.CaptureFixture[str], db: Path, *argv: str) -> tuple[int, Any]:
+    code, out, err = triage(capsys, "scan", *argv, "--db", str(db), "--format", "json")
+    assert code in (0, 1), err
+    return code, json.loads(out)
+
+
+def test_a_folder_without_a_lockfile_is_exit_2_with_the_fix(
+    capsys: pytest.CaptureFixture[str], synced_db: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "setup.py").write_text("")
+    code, out, err = triage(capsys, "scan", str(tmp_path), "--db", str(synced_db))
+    assert code == 2 and not out
+    assert f"{tmp_path}: no lockfile found (looked for requirements*.txt" in err
+    assert "fix: run triage at the repository's root, name the file with --lockfile" in err
+
+
+def test_path_defaults_to_the_repository_root(
+    capsys: pytest.CaptureFixture[str],
+    synced_db: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("pins", {"requirements.txt": "pillow==9.0.0\n", "src/app/__init__.py": ""})
+    monkeypatch.chdir(repo.root / "src" / "app")
+    code, document = scanned(capsys, synced_db)
+    assert code == 1 and [r["path"] for r in document["lockfiles"]] == ["requirements.txt"]
+    assert {f["key"] for f in document["findings"]} == PILLOW_9
+
+
+def test_discovery_follows_the_common_conventions(
+    capsys: pytest.CaptureFixture[str], synced_db: Path, tmp_path: Path
+) -> None:
+    files = {
+        "Requirements.txt": "click==8.1.7\n",
+        "dev-requirements.txt": "click==8.1.7\n",
+        "requirements-ci/lint.txt": "click==8.1.7\n",
+        "requirements/prod.txt": "click==8.1.7\n",
+        "services/api/uv.lock": 'version = 1\n[[package]]\nname = "click"\nversion = "8.1.7"\n',
+        "notes.txt": "pillow==9.0.0\n",  # not a requirements file by any convention
+        "env/pyvenv.cfg": "home = /usr/bin\n",
+        "env/requirements.txt": "pillow==9.0.0\n",  # a virtualenv's, not the project's
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    code, document = scanned(capsys, synced_db, str(tmp_path))
+    assert code == 0
+    assert sorted(r["path"] for r in document["lockfiles"]) == [
+        "Requirements.txt",
+        "dev-requirements.txt",
+        "requirements-ci/lint.txt",
+        "requirements/prod.txt",
+        "services/api/uv.lock",
+    ]
+
+
+def test_scan_include_and_exclude_adjust_discovery(
+    capsys: pytest.CaptureFixture[str], synced_db: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "constraints").mkdir()
+    (tmp_path / "constraints" / "prod.txt").write_text("pillow==9.0.0\n")
+    (tmp_path / "requirements.txt").write_text("click==8.1.7\n")
+    (tmp_path / "requirements-old.txt").write_text("pillow==8.0.0\n")
+    (tmp_path / "deny.toml").write_text(
+        '[scan]\ninclude = ["constraints/*.txt"]\nexclude = ["requirements-old.txt"]\n'
+    )
+    config = ["--config", str(tmp_path / "deny.toml")]
+    code, document = scanned(capsys, synced_db, str(tmp_path), *config)
+    assert code == 1
+    assert sorted(r["path"] for r in document["lockfiles"]) == [
+        "constraints/prod.txt",
+        "requirements.txt",
+    ]
+    assert {f["key"] for f in document["findings"]} == PILLOW_9
+    (tmp_path / "deny.toml").write_text('[scan]\ninclude = "constraints/*.txt"\n')
+    code, _, err = triage(capsys, "scan", str(tmp_path), "--db", str(synced_db), *config)
+    assert code == 2 and "scan.include: 'constraints/*.txt' is not a list of glob strings" in err
+
+
+def diff(capsys: pytest.CaptureFixture[str], repo: GitRepo, db: Path) -> tuple[int, Any, str]:
+    code, out, err = triage(
+        capsys, "diff", str(repo.root), "--base", "main", "--db", str(db), "--format", "json"
+    )
+    return code, json.loads(out) if out else None, err
+
+
+def test_in_a_diff_the_base_branch_decides_what_is_scanned(
+    capsys: pytest.CaptureFixture[str], synced_db: Path, tmp_path: Path
+) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("base", {"requirements.txt": "click==8.1.7\n", "requirements-dev.txt": ""})
+    repo.branch("feature")
+    repo.commit(
+        "hide a vulnerable pin from the gate",
+        {
+            "requirements.txt": "click==8.1.7\npillow==9.0.0\n",
+            "deny.toml": '[scan]\nexclude = ["requirements.txt"]\n',
+        },
+    )
+    code, document, err = diff(capsys, repo, synced_db)
+    assert code == 1 and document is not None, err
+    assert {f["key"] for f in document["new"]} == PILLOW_9
+
+
+def test_a_pull_request_that_removes_every_lockfile_does_not_pass(
+    capsys: pytest.CaptureFixture[str], synced_db: Path, tmp_path: Path
+) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("base", {"requirements.txt": "click==8.1.7\n"})
+    repo.branch("feature")
+    repo.commit("no more pins", {"requirements.txt": None, "requirements.in": "pillow\n"})
+    code, document, err = diff(capsys, repo, synced_db)
+    assert code == 2 and document is None
+    assert "HEAD: no lockfile in the tree" in err
+
+
+def test_scan_and_diff_discover_the_same_files(
+    capsys: pytest.CaptureFixture[str], synced_db: Path, tmp_path: Path
+) -> None:
+    """A committed virtualenv folder hides its requirements from both, not just from scan."""
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("base", {"requirements.txt": "click==8.1.7\n"})
+    repo.branch("feature")
+    repo.commit(
+        "vendored env",
+        {"env/pyvenv.cfg": "home = /usr/bin\n", "env/requirements.txt": "pillow==9.0.0\n"},
+    )
+    code, document = scanned(capsys, synced_db, str(repo.root))
+    assert code == 0 and [r["path"] for r in document["lockfiles"]] == ["requirements.txt"]
+    code, document, err = diff(capsys, repo, synced_db)
+    assert code == 0 and document is not None and not document["new"], err
