@@ -160,3 +160,67 @@ def test_scan_and_diff_discover_the_same_files(
     assert code == 0 and [r["path"] for r in document["lockfiles"]] == ["requirements.txt"]
     code, document, err = diff(capsys, repo, synced_db)
     assert code == 0 and document is not None and not document["new"], err
+
+
+REAL_WORLD_LINES = """\
+requests
+flask>=2.0
+urllib3===1.26.0
+idna>=3.4,<=3.4
+pillow==9.0.0 --no-binary pillow
+foo==0.9-doduo
+https://files.example/packages/jinja2-2.10-py2.py3-none-any.whl
+git+https://github.com/x/y.git#egg=markupsafe
+https://example.org/django-1.11.tar.gz#django==1.11
+"""
+
+
+def test_every_real_world_requirement_line_reads(
+    capsys: pytest.CaptureFixture[str], synced_db: Path, tmp_path: Path
+) -> None:
+    """Bare names and ranges are unpinned, never a crash; `===` and single-version ranges are
+    pins; an option on a requirement line does not reject the file; a legacy version is kept;
+    a wheel URL and a `#name==version` fragment name the project and its version."""
+    (tmp_path / "requirements.txt").write_text(REAL_WORLD_LINES)
+    code, document = scanned(capsys, synced_db, str(tmp_path))
+    assert code == 1 and document["packages"] == 6
+    found = {f["package"]: f["version"] for f in document["findings"]}
+    assert found == {
+        "urllib3": "1.26.0",
+        "idna": "3.4",
+        "pillow": "9.0.0",
+        "jinja2": "2.10",
+        "django": "1.11",
+    }
+    unpinned = {u["package"]: u["reason"] for u in document["unpinned"]}
+    assert unpinned["requests"] == "not pinned to one version (no version given)"
+    assert unpinned["flask"] == "not pinned to one version (>=2.0)"
+    assert unpinned["markupsafe"].startswith("URL requirement")
+    assert "'0.9-doduo' is not a PEP 440 version" in unpinned["foo"]
+
+
+def test_a_legacy_version_is_matched_exactly_against_listed_versions(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    source = tmp_path / "advisories"
+    source.mkdir()
+    record = {
+        "id": "PYSEC-2010-1",
+        "modified": "2020-01-01T00:00:00Z",
+        "affected": [{"package": {"ecosystem": "PyPI", "name": "foo"}, "versions": ["0.9-doduo"]}],
+    }
+    (source / "PYSEC-2010-1.json").write_text(json.dumps(record))
+    db = tmp_path / "t.db"
+    assert triage(capsys, "db", "sync", "--source", str(source), "--db", str(db))[0] == 0
+    (tmp_path / "requirements.txt").write_text("foo==0.9-doduo\nbar==1.0\n")
+    code, document = scanned(capsys, db, str(tmp_path))
+    assert code == 1 and [f["key"] for f in document["findings"]] == ["PYSEC-2010-1/foo"]
+
+
+def test_an_unreadable_requirement_line_names_the_file_and_line(
+    capsys: pytest.CaptureFixture[str], synced_db: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "requirements.txt").write_text("click==8.1.7\npillow==9.0.0 ]]\n")
+    code, out, err = triage(capsys, "scan", str(tmp_path), "--db", str(synced_db))
+    assert code == 2 and not out
+    assert f"{tmp_path / 'requirements.txt'}: line 2: not a requirement" in err

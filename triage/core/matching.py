@@ -181,7 +181,7 @@ def alias_groups(advisories: Iterable[Advisory]) -> dict[str, AliasGroup]:
 @dataclass(frozen=True)
 class MatchResult:
     findings: tuple[Finding, ...]
-    unmatchable: tuple[Unpinned, ...]  # versions that are not PEP 440: reported, not matched
+    unmatchable: tuple[Unpinned, ...]  # versions that are not PEP 440: matched only exactly
 
 
 def _worst(severities: Iterable[Severity]) -> Severity:
@@ -212,14 +212,18 @@ def match(
                     name=package.name,
                     lockfile=package.lockfile,
                     location=package.location,
-                    reason=f"version {package.version!r} is not a PEP 440 version; not matched",
+                    reason=f"version {package.version!r} is not a PEP 440 version: matched "
+                    "only against the versions advisories list, not their ranges",
                 )
             )
-            continue
         if not candidates:
             continue
         for advisory, entry in candidates:
-            if affects(entry, package.version, version):
+            if (
+                package.version in entry.versions
+                if version is None
+                else affects(entry, package.version, version)
+            ):
                 group = groups.get(advisory.id) or AliasGroup(advisory.id, (advisory.id,))
                 hits[FindingKey(group.preferred, package.name)].append((package, advisory, entry))
 

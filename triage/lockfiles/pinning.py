@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from packaging.specifiers import SpecifierSet
+from packaging.version import Version
 
 from triage.errors import LockfileError
 from triage.models import Artifact
@@ -68,11 +69,16 @@ def reverse_graph(edges: Iterable[tuple[str, str]]) -> dict[str, set[str]]:
 
 
 def pinned_version(specifier: SpecifierSet) -> str | None:
-    """The one version `==X` or `===X` names; None for ranges, wildcards or nothing."""
+    """The one version `==X`, `===X` or `>=X,<=X` admits; None for ranges, wildcards or
+    nothing."""
     specs = list(specifier)
-    if len(specs) != 1 or specs[0].operator not in ("==", "===") or "*" in specs[0].version:
-        return None
-    return specs[0].version
+    if len(specs) == 1 and specs[0].operator in ("==", "===") and "*" not in specs[0].version:
+        return specs[0].version
+    if len(specs) == 2 and {s.operator for s in specs} == {">=", "<="}:
+        first, second = (s.version for s in specs)
+        if Version(first) == Version(second):
+            return first
+    return None
 
 
 def unpinned_reason(specifier: SpecifierSet) -> str:

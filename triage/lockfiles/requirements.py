@@ -73,7 +73,8 @@ class _Requirement:
     file: str  # the shown path of the file it is in (an include's, for included lines)
     line_number: int
     editable: bool = False
-    url: bool = False
+    url: bool = False  # a URL or VCS requirement whose version the line does not give
+    legacy_version: str | None = None  # an exact pin that is not PEP 440 (`0.9-doduo`)
 
 
 def _plain_requirements(lock: LockText, lines: list[str]) -> list[_Requirement] | None:
@@ -114,6 +115,72 @@ def _plain_requirements(lock: LockText, lines: list[str]) -> list[_Requirement] 
     return found
 
 
+_LEGACY_PIN = re.compile(
+    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[(?P<extras>[^\]]*)\])?\s*===?\s*"
+    r"(?P<version>[^\s;,*<>=!~]+)\s*(?:;\s*(?P<marker>.*))?$"
+)
+_NAME_VERSION_FRAGMENT = re.compile(r"#(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^&#\s]+)")
+
+
+def _tolerant(text: str, lock: LockText, line_number: int) -> _Requirement | None:
+    """A line pip's parser refuses, read as pip reads it where pip would: options other than
+    --hash on a requirement line are ignored by pip, and an exact pin that is not PEP 440 (a
+    legacy version from an older project) is kept as written. None: unreadable."""
+    from pip_requirements_parser import break_args_options
+
+    args, _ = break_args_options(text)
+    hashes = tuple(_HASH_OPTION.findall(" " + text))
+    try:
+        req = Requirement(args.strip())
+    except InvalidRequirement:
+        legacy = _LEGACY_PIN.match(args.strip())
+        if legacy is None:
+            return None
+        extras = legacy.group("extras") or ""
+        return _Requirement(
+            name=legacy.group("name"),
+            specifier=SpecifierSet(),
+            extras=tuple(sorted(e.strip() for e in extras.split(",") if e.strip())),
+            marker=legacy.group("marker"),
+            hashes=hashes,
+            file=lock.shown,
+            line_number=line_number,
+            legacy_version=legacy.group("version"),
+        )
+    return _Requirement(
+        name=req.name,
+        specifier=req.specifier,
+        extras=tuple(sorted(req.extras)),
+        marker=str(req.marker) if req.marker else None,
+        hashes=hashes,
+        file=lock.shown,
+        line_number=line_number,
+        url=req.url is not None and pinned_version(req.specifier) is None,
+    )
+
+
+def _from_parser(req: Any, lock: LockText) -> _Requirement:
+    """One requirement pip's parser read. A URL names its project by `#egg=`, by a
+    `#name==version` fragment or, for a wheel, by its file name (which gives the version too)."""
+    name = req.name
+    specifier = req.specifier or SpecifierSet()
+    if req.link is not None and not name:
+        fragment = _NAME_VERSION_FRAGMENT.search(req.link.url)
+        if fragment is not None:
+            name, specifier = fragment.group("name"), SpecifierSet(f"=={fragment.group('version')}")
+    return _Requirement(
+        name=name or req.requirement_line.line,
+        specifier=specifier,
+        extras=tuple(sorted(req.extras)),
+        marker=str(req.marker) if req.marker else None,
+        hashes=tuple(req.hash_options),
+        file=lock.shown,
+        line_number=req.requirement_line.line_number,
+        editable=bool(req.is_editable),
+        url=(req.link is not None or req.req is None) and pinned_version(specifier) is None,
+    )
+
+
 def _parse(lock: LockText) -> object:
     """pip's parser reads files only: the text goes to a file of our own naming in a private
     temporary folder, never to a name the input chose."""
@@ -140,26 +207,17 @@ def _pip_requirements(
     are not read."""
     seen[lock.shown] = lock
     parsed: Any = _parse(lock)
-    if parsed.invalid_lines:
-        bad = parsed.invalid_lines[0]
-        raise LockfileError(
-            f"{lock.origin}: line {bad.line_number}: not a requirement: {bad.error_message}",
-            hint="fix the line, or pass the right file with --lockfile",
-        )
-    found = [
-        _Requirement(
-            name=req.name or req.requirement_line.line,
-            specifier=req.specifier,
-            extras=tuple(sorted(req.extras)),
-            marker=str(req.marker) if req.marker else None,
-            hashes=tuple(req.hash_options),
-            file=lock.shown,
-            line_number=req.requirement_line.line_number,
-            editable=bool(req.is_editable),
-            url=req.link is not None or req.req is None,
-        )
-        for req in parsed.requirements
-    ]
+    found = [_from_parser(req, lock) for req in parsed.requirements]
+    for bad in parsed.invalid_lines:
+        line = bad.requirement_line
+        read = _tolerant(line.line, lock, line.line_number)
+        if read is None:
+            raise LockfileError(
+                f"{lock.origin}: line {line.line_number}: not a requirement: {bad.error_message}",
+                hint="fix the line, or pass the right file with --lockfile",
+            )
+        found.append(read)
+    found.sort(key=lambda r: (r.file != lock.shown, r.line_number))
     for option in parsed.options:
         for target in option.options.get("requirements", []):
             where = f"{lock.origin}: line {option.requirement_line.line_number}: -r {target}"
@@ -202,7 +260,7 @@ def read_requirements(lock: LockText, includes: Includes) -> LockfileContents:
                 )
             )
             continue
-        version = pinned_version(req.specifier)
+        version = req.legacy_version or pinned_version(req.specifier)
         if version is None:
             unpinned.append(Unpinned(name, shown, location, unpinned_reason(req.specifier)))
             continue
