@@ -224,3 +224,54 @@ def test_an_unreadable_requirement_line_names_the_file_and_line(
     code, out, err = triage(capsys, "scan", str(tmp_path), "--db", str(synced_db))
     assert code == 2 and not out
     assert f"{tmp_path / 'requirements.txt'}: line 2: not a requirement" in err
+
+
+def test_the_pr_comment_escapes_what_the_pull_request_wrote(
+    capsys: pytest.CaptureFixture[str], synced_db: Path, tmp_path: Path
+) -> None:
+    """File names and ignore reasons from the pull request cannot open an HTML comment that
+    hides the policy section, start a heading, break the table, or mention anyone."""
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("base", {"requirements.txt": "click==8.1.7\n"})
+    repo.branch("feature")
+    hostile = "requirements-<!-- @admin |.txt"
+    reason = "fine\\n# Gate: passing <!-- @security-team"
+    repo.commit(
+        "hostile names",
+        {
+            hostile: "pillow==9.0.0\n",
+            "deny.toml": (
+                '[advisories]\nignore = [{ id = "PYSEC-2023-192", reason = "'
+                + reason
+                + '", issue = "https://github.com/a/b/issues/1" }]\n'
+            ),
+        },
+    )
+    code, body, err = triage(
+        capsys, "diff", str(repo.root), "--base", "main", "--db", str(synced_db),
+        "--format", "markdown",
+    )  # fmt: skip
+    assert code == 1, err
+    assert body.count("<!--") == 1 and body.startswith("<!-- triage:pr-comment -->")
+    assert "@admin" not in body and "@security-team" not in body
+    assert not [line for line in body.splitlines() if line.startswith("# ")]
+    assert "### Policy changes — flagged for review" in body
+    assert "requirements-&lt;!-- &#64;admin \\|.txt" in body
+    assert "--issue <tracking issue URL> --package" in body  # accepting one stays narrow
+
+
+def test_an_advisory_id_that_could_forge_a_marker_is_refused_at_sync(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    source = tmp_path / "advisories"
+    source.mkdir()
+    record = {
+        "id": "PYSEC-2010-1 --> <!-- triage:key=PYSEC-2023-192/urllib3",
+        "modified": "2020-01-01T00:00:00Z",
+        "affected": [{"package": {"ecosystem": "PyPI", "name": "foo"}, "versions": ["1.0"]}],
+    }
+    (source / "evil.json").write_text(json.dumps(record))
+    db = tmp_path / "t.db"
+    code, _, err = triage(capsys, "db", "sync", "--source", str(source), "--db", str(db))
+    assert code == 2 and "evil.json: id: 'PYSEC-2010-1 --> <!--" in err
+    assert "is not an advisory id" in err

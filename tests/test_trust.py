@@ -547,6 +547,10 @@ def test_diff_lists_artifacts_that_became_untrusted_judged_by_the_base_trust_sto
     assert "does not list it for gitlab-oidc-project" in result.became_untrusted[0].reason
     assert result.policy.trust_store_changed == ("trust-store/publishers.toml",)
     assert result.fails
+    # The comment's verdict comes from the same decision as the exit code.
+    from triage.core.report import pr_comment
+
+    assert "**Gate: failing** — 1 newly untrusted artifact(s)." in pr_comment(result)
 
 
 def test_an_import_by_url_is_pinned_cached_and_refused_when_changed(

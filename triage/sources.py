@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import subprocess
 import tempfile
 import zipfile
@@ -166,13 +167,40 @@ def _affected(raw: Any, origin: str, path: str, warnings: list[str]) -> Affected
     return Affected(normalize_name(name), tuple(ranges), versions)
 
 
+_ADVISORY_ID = re.compile(r"[A-Za-z0-9._:-]+")
+
+
+def _advisory_id(value: Any, origin: str, path: str) -> str:
+    """An id goes into markers, keys, comments and shell lines: only [A-Za-z0-9._:-]+ is
+    accepted (SPEC §9), so a poisoned source cannot forge a marker or another finding's key."""
+    text = _require_str(value, origin, path)
+    if not _ADVISORY_ID.fullmatch(text):
+        raise _fail(origin, path, f"{text!r} is not an advisory id (letters, digits, . _ : -)")
+    return text
+
+
+def _aliases(value: Any, origin: str, warnings: list[str]) -> tuple[str, ...]:
+    """Aliases that are ids; one that is not (real data has `GHSA-jf66-3q76-h5p5,` with its
+    list's comma) is left out with a warning: it names no record, and could otherwise become
+    the id a finding's key and markers are made of."""
+    kept = []
+    for index, alias in enumerate(_str_list(value, origin, "aliases")):
+        if _ADVISORY_ID.fullmatch(alias):
+            kept.append(alias)
+        else:
+            warnings.append(
+                f"{origin}: aliases[{index}]: {alias!r} is not an advisory id; it is left out"
+            )
+    return tuple(kept)
+
+
 def parse_record(raw: Any, origin: str, warnings: list[str] | None = None) -> Advisory:
     """Validate one OSV record (or a snapshot entry, which is a subset of one). Problems that
     matching can live with are appended to `warnings`; the rest raise."""
     warnings = [] if warnings is None else warnings
     if not isinstance(raw, dict):
         raise _fail(origin, "(top level)", "an OSV record must be a table")
-    advisory_id = _require_str(raw.get("id"), origin, "id")
+    advisory_id = _advisory_id(raw.get("id"), origin, "id")
     modified = _require_str(raw.get("modified"), origin, "modified")
     affected_raw = raw.get("affected") or []
     if not isinstance(affected_raw, list):
@@ -192,7 +220,7 @@ def parse_record(raw: Any, origin: str, warnings: list[str] | None = None) -> Ad
         modified=modified,
         published=raw.get("published") if isinstance(raw.get("published"), str) else None,
         withdrawn=raw.get("withdrawn") if isinstance(raw.get("withdrawn"), str) else None,
-        aliases=_str_list(raw.get("aliases"), origin, "aliases"),
+        aliases=_aliases(raw.get("aliases"), origin, warnings),
         affected=affected,
         severity=severity,
         severity_vector=vector,

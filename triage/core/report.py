@@ -9,6 +9,7 @@ from typing import Any
 
 from packaging.version import Version
 
+from triage.core import escape
 from triage.core.diffing import DiffResult
 from triage.core.matching import parse_version
 from triage.core.tracking import KEY_MARKER
@@ -137,8 +138,7 @@ def scan_text(result: ScanResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+_cell = escape.text
 
 
 def scan_markdown(result: ScanResult) -> str:
@@ -158,7 +158,7 @@ def scan_markdown(result: ScanResult) -> str:
     if result.unpinned:
         lines += ["", "**Unpinned** (not matched):", ""]
         lines += [
-            f"- `{_cell(u.lockfile)}` {u.location}: {_cell(u.name)} — {_cell(u.reason)}"
+            f"- {escape.code(u.lockfile)} {_cell(u.location)}: {_cell(u.name)} — {_cell(u.reason)}"
             for u in result.unpinned
         ]
     if result.diagnostics:
@@ -178,10 +178,12 @@ PR_COMMENT_MARKER = "<!-- triage:pr-comment -->"
 
 
 def ignore_line(item: AssessedFinding) -> str:
-    """The exact command that accepts a finding (the reason and issue are the reviewer's)."""
+    """The exact command that accepts a finding (the reason and issue are the reviewer's);
+    `--package` keeps the ignore to this finding's package, not every package the advisory
+    names. The key is safe inside a code block: ids are validated at sync."""
     return (
         f'triage ignore {item.finding.key} --reason "<why this is acceptable>" '
-        f"--issue <tracking issue URL>"
+        "--issue <tracking issue URL> --package"
     )
 
 
@@ -211,11 +213,11 @@ def diff_json(result: DiffResult) -> str:
 
 
 def _rule_text(rule: IgnoreRule) -> str:
-    scope = f" for {rule.package}" if rule.package else " for every package"
+    scope = f" for {_cell(rule.package)}" if rule.package else " for every package"
     until = f", expires {rule.expires.isoformat()}" if rule.expires else ", no expiry"
     return (
-        f"`{rule.id}`{scope}: {_cell(rule.reason or '(no reason)')} "
-        f"({rule.issue or 'no tracking issue'}{until})"
+        f"{escape.code(rule.id)}{scope}: {_cell(rule.reason or '(no reason)')} "
+        f"({_cell(rule.issue or 'no tracking issue')}{until})"
     )
 
 
@@ -227,9 +229,10 @@ def _policy_lines(result: DiffResult) -> list[str]:
         for before, after in changes.ignores_loosened
     ]
     lines += [f"- ignore removed: {_rule_text(r)}" for r in changes.ignores_removed]
-    lines += [f"- trust store changed: `{path}`" for path in changes.trust_store_changed]
+    lines += [f"- trust store changed: {escape.code(p)}" for p in changes.trust_store_changed]
     lines += [
-        f"- **suppressed by this PR — needs review**: `{key}` is still reported as new "
+        f"- **suppressed by this PR — needs review**: {escape.code(str(key))} is still reported "
+        "as new "
         "above; the gate judges with the base branch's policy"
         for key in result.suppressed_by_head
     ]
@@ -237,10 +240,17 @@ def _policy_lines(result: DiffResult) -> list[str]:
 
 
 def _verdict(result: DiffResult) -> str:
+    """Derived from `result.fails`, the decision the exit code comes from."""
+    if not result.fails:
+        return "**Gate: passing** — no new finding at or above the threshold."
+    reasons = []
     failing = sum(1 for f in result.new if f.fails)
     if failing:
-        return f"**Gate: failing** — {failing} new finding(s) at or above the threshold."
-    return "**Gate: passing** — no new finding at or above the threshold."
+        reasons.append(f"{failing} new finding(s) at or above the threshold")
+    untrusted = len(result.became_untrusted)
+    if untrusted:
+        reasons.append(f"{untrusted} newly untrusted artifact(s)")
+    return f"**Gate: failing** — {'; '.join(reasons)}."
 
 
 def pr_comment(result: DiffResult) -> str:
@@ -275,11 +285,13 @@ def pr_comment(result: DiffResult) -> str:
         lines.append("```")
     if result.fixed:
         lines += ["", "### Fixed by this pull request", ""]
-        lines += [f"- `{f.finding.key}` ({_cell(_versions(f))})" for f in result.fixed]
+        lines += [
+            f"- {escape.code(str(f.finding.key))} ({_cell(_versions(f))})" for f in result.fixed
+        ]
     if result.became_untrusted:
         lines += ["", "### Newly untrusted dependencies", ""]
         lines += [
-            f"- `{r.evidence.filename}` ({_cell(r.evidence.package)} "
+            f"- {escape.code(r.evidence.filename)} ({_cell(r.evidence.package)} "
             f"{_cell(r.evidence.version)}): {r.verdict.value}: {_cell(r.reason)}"
             for r in result.became_untrusted
         ]
@@ -343,20 +355,20 @@ def suggested_response(item: AssessedFinding, dependency: Dependency) -> str:
     if dependency.direct is False:
         if fix:
             return (
-                f"Transitive dependency (via {via}): update what pulls it in, or pin "
-                f"`{package}>={fix}` in your constraints."
+                f"Transitive dependency (via {_cell(via)}): update what pulls it in, or pin "
+                f"{escape.code(f'{package}>={fix}')} in your constraints."
             )
         return (
-            f"Transitive dependency (via {via}) with no fix released: wait for a fix "
+            f"Transitive dependency (via {_cell(via)}) with no fix released: wait for a fix "
             "(this issue tracks it), document an ignore with a reason and expiry if the "
             "vulnerable code is unreachable, or drop what pulls it in."
         )
     kind = "Direct dependency" if dependency.direct else "Dependency"
     if fix:
-        return f"{kind}: update `{package}` to {fix} or later."
+        return f"{kind}: update {escape.code(package)} to {_cell(fix)} or later."
     return (
         f"{kind} with no fix released: document an ignore with a reason and expiry if the "
-        f"vulnerable code is unreachable, or block or replace `{package}`."
+        f"vulnerable code is unreachable, or block or replace {escape.code(package)}."
     )
 
 
@@ -376,14 +388,14 @@ def issue_body(item: AssessedFinding, dependency: Dependency) -> str:
     finding = item.finding
     lines = [
         KEY_MARKER.format(key=finding.key),
-        f"**{finding.advisory}** affects **{finding.package}** {_versions(item)} "
-        f"(severity: {finding.severity.label}).",
+        f"**{_cell(finding.advisory)}** affects **{_cell(finding.package)}** "
+        f"{_cell(_versions(item))} (severity: {finding.severity.label}).",
         "",
-        f"- Aliases: {', '.join(finding.aliases) or 'none'}",
-        f"- Fixed in: {_fixes(item)}",
-        f"- Lockfiles: {', '.join(f'`{path}`' for path in finding.lockfiles)}",
+        f"- Aliases: {_cell(', '.join(finding.aliases) or 'none')}",
+        f"- Fixed in: {_cell(_fixes(item))}",
+        f"- Lockfiles: {', '.join(escape.code(path) for path in finding.lockfiles)}",
         f"- Dependency: {_dependency_kind(dependency)}"
-        + (f" (via {', '.join(dependency.via)})" if dependency.via else ""),
+        + (f" (via {_cell(', '.join(dependency.via))})" if dependency.via else ""),
         "",
         f"**Suggested response:** {suggested_response(item, dependency)}",
         "",
@@ -394,7 +406,7 @@ def issue_body(item: AssessedFinding, dependency: Dependency) -> str:
         "```",
     ]
     if finding.references:
-        lines += ["", "References:", *[f"- {url}" for url in finding.references[:5]]]
+        lines += ["", "References:", *[f"- {_cell(url)}" for url in finding.references[:5]]]
     return "\n".join(lines)
 
 
@@ -447,9 +459,12 @@ def untrusted_issue_body(
 ) -> str:
     lines = [
         KEY_MARKER.format(key=f"untrusted/{package}=={version}"),
-        f"**{package} {version}** fails the `{mode}` trust policy.",
+        f"**{_cell(package)} {_cell(version)}** fails the `{mode}` trust policy.",
         "",
-        *[f"- `{r.evidence.filename}`: {r.verdict.value}: {_cell(r.reason)}" for r in results],
+        *[
+            f"- {escape.code(r.evidence.filename)}: {r.verdict.value}: {_cell(r.reason)}"
+            for r in results
+        ],
         "",
         "**Suggested response:** find out who published it. If the publisher is legitimate, "
         "list it in `trust-store/publishers.toml` (certified mode) or review the release and "
