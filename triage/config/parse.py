@@ -40,13 +40,22 @@ _SLA_KEYS = ("critical", "high", "medium", "low", "unknown")
 _REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
+LONGEST_DURATION = dt.timedelta(days=100 * 366)
+DURATION_WORDS = "an ISO 8601 duration of at most 100 years"
+
+
 def parse_duration(text: str) -> dt.timedelta | None:
     """ISO 8601 durations in weeks, days, hours, minutes, seconds (years and months are vague)."""
     found = _DURATION.match(text)
     if not found or text in ("P", "PT") or text.endswith("T"):
         return None
     parts = {k: int(v) for k, v in found.groupdict().items() if v}
-    return dt.timedelta(**parts)
+    try:
+        duration = dt.timedelta(**parts)
+    except OverflowError:
+        return None
+    # Added to a date, anything longer would pass the calendar's end.
+    return duration if duration <= LONGEST_DURATION else None
 
 
 class _Validator:
@@ -244,7 +253,7 @@ def _sla(v: _Validator, doc: Any) -> dict[str, dt.timedelta]:
     table = v.table(doc, "sla", _SLA_KEYS)
     result = Config().sla
     for key in _SLA_KEYS:
-        result[key] = v.get(table, "sla", key, _duration, "an ISO 8601 duration", result[key])
+        result[key] = v.get(table, "sla", key, _duration, DURATION_WORDS, result[key])
     return result
 
 
@@ -279,6 +288,8 @@ def parse_config(text: str, path: str) -> Config:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, [f"not valid TOML: {exc}"]) from exc
+    except (RecursionError, ValueError) as exc:  # nesting or numbers past any real file's
+        raise ConfigError(path, [f"not a deny.toml triage reads: {exc}"]) from exc
     v = _Validator()
     v.table(doc, "", ("advisories", "trust", "sla", "github", "schedule", "scan"))
     config = Config(

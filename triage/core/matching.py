@@ -29,9 +29,11 @@ ZERO = "0"
 
 @lru_cache(maxsize=65536)
 def parse_version(text: str) -> Version | None:
+    """A PEP 440 version, or None (for a release number too long for an int too: packaging
+    raises a plain ValueError there)."""
     try:
         return Version(text)
-    except InvalidVersion:
+    except (InvalidVersion, ValueError):
         return None
 
 

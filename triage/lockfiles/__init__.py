@@ -66,19 +66,33 @@ _TOML_READERS = {
 
 
 def read_text(kind: str, lock: LockText, includes: Includes) -> LockfileContents:
-    """A lockfile of format `kind` from its text; `includes` opens what it includes."""
+    """A lockfile of format `kind` from its text; `includes` opens what it includes. The
+    readers check the types they use and name the key; a value of a type no reader expected
+    still ends here as bad input naming the file, never as a traceback."""
+    try:
+        return _read(kind, lock, includes)
+    except (AttributeError, TypeError, KeyError) as exc:
+        raise LockfileError(
+            f"{lock.origin}: a value of an unexpected type ({type(exc).__name__}: {exc})",
+            hint="regenerate the lockfile with its tool, or pass the right file with --lockfile",
+        ) from exc
+
+
+def _read(kind: str, lock: LockText, includes: Includes) -> LockfileContents:
     if kind == "requirements":
         return read_requirements(lock, includes)
     if kind == "pipfile":
         return read_pipfile(lock.text, lock.origin, lock.shown)
+    hint = "regenerate the lockfile with its tool, or pass the right file with --lockfile"
+    name = posixpath.basename(lock.shown)
     try:
         document = tomllib.loads(lock.text)
     except tomllib.TOMLDecodeError as exc:
-        name = posixpath.basename(lock.shown)
         raise LockfileError(
-            f"{lock.origin}: not valid TOML, so not a {name}: {exc}",
-            hint="regenerate the lockfile with its tool, or pass the right file with --lockfile",
+            f"{lock.origin}: not valid TOML, so not a {name}: {exc}", hint=hint
         ) from exc
+    except (RecursionError, ValueError) as exc:  # nesting or numbers past any real lockfile's
+        raise LockfileError(f"{lock.origin}: not a {name}: {exc}", hint=hint) from exc
     return _TOML_READERS[kind](document, lock.origin, lock.shown)
 
 

@@ -44,6 +44,24 @@ def table_list(document: Mapping[str, Any], key: str, origin: str) -> list[Mappi
     return entries
 
 
+def table(value: Any, origin: str, where: str) -> Mapping[str, Any]:
+    """A table where the format has one (an absent one is empty); anything else is an error."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise fail(origin, where, f"expected a table, found {type(value).__name__}")
+    return value
+
+
+def array(value: Any, origin: str, where: str) -> list[Any]:
+    """An array where the format has one (an absent one is empty); anything else is an error."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise fail(origin, where, f"expected an array, found {type(value).__name__}")
+    return value
+
+
 def artifact_from_url(url: Any, digest: str | None, filename: Any = None) -> Artifact | None:
     name = filename if isinstance(filename, str) else None
     if name is None and isinstance(url, str):

@@ -7,19 +7,22 @@ import json
 from packaging.utils import canonicalize_name
 
 from triage.errors import LockfileError
-from triage.lockfiles.pinning import fail
+from triage.lockfiles.pinning import array, fail
 from triage.models import LockfileContents, Package, Unpinned
 
 
 def read_pipfile(text: str, origin: str, shown: str) -> LockfileContents:
+    hint = "regenerate it with `pipenv lock`, or pass the right file with --lockfile"
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise LockfileError(
             f"{origin}: line {exc.lineno}, column {exc.colno}: not valid JSON, so not a "
             f"Pipfile.lock: {exc.msg}",
-            hint="regenerate it with `pipenv lock`, or pass the right file with --lockfile",
+            hint=hint,
         ) from exc
+    except (RecursionError, ValueError) as exc:  # nesting or numbers past any real lockfile's
+        raise LockfileError(f"{origin}: not a Pipfile.lock: {exc}", hint=hint) from exc
     if not isinstance(document, dict) or not ({"default", "develop", "_meta"} & document.keys()):
         raise fail(origin, "(top level)", "expected the 'default' and 'develop' sections")
     packages: list[Package] = []
@@ -48,7 +51,7 @@ def read_pipfile(text: str, origin: str, shown: str) -> LockfileContents:
                 )
                 unpinned.append(Unpinned(name, shown, where, reason))
                 continue
-            hashes = entry.get("hashes", [])
+            hashes = array(entry.get("hashes"), origin, f"{where}.hashes")
             packages.append(
                 Package(
                     name=name,

@@ -8,7 +8,7 @@ from typing import Any
 from packaging.utils import canonicalize_name
 
 from triage.lockfiles.graph import Entry, GraphFormat, read_graph
-from triage.lockfiles.pinning import fail, sha256
+from triage.lockfiles.pinning import array, fail, sha256
 from triage.models import Artifact, LockfileContents
 
 
@@ -39,7 +39,7 @@ def read_poetry(document: Mapping[str, Any], origin: str, shown: str) -> Lockfil
         files = entry.get("files")
         if files is None and isinstance(legacy_files, Mapping):
             files = legacy_files.get(raw_name, legacy_files.get(canonicalize_name(raw_name), []))
-        for item in files or []:
+        for item in array(files, origin, f"{raw_name}.files"):
             if isinstance(item, Mapping) and isinstance(item.get("file"), str):
                 yield Artifact(item["file"], sha256(item.get("hash")))
 

@@ -10,22 +10,19 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from triage.lockfiles.pinning import fail, pinned_version, unpinned_reason
+from triage.lockfiles.pinning import fail, pinned_version, table, unpinned_reason
 from triage.models import LockfileContents, Package, Unpinned
 
 
 def read_pyproject(document: Mapping[str, Any], origin: str, shown: str) -> LockfileContents:
     """Exact `==` pins in PEP 621 dependencies and extras and PEP 735 dependency groups; every
     range is reported as unpinned. Not a lockfile, so discovery never picks it up."""
-    project = document.get("project", {})
+    project = table(document.get("project"), origin, "project")
     sections: list[tuple[str, Any]] = [("project.dependencies", project.get("dependencies", []))]
-    sections += [
-        (f"project.optional-dependencies.{k}", v)
-        for k, v in project.get("optional-dependencies", {}).items()
-    ]
-    sections += [
-        (f"dependency-groups.{k}", v) for k, v in document.get("dependency-groups", {}).items()
-    ]
+    extras = table(project.get("optional-dependencies"), origin, "project.optional-dependencies")
+    sections += [(f"project.optional-dependencies.{k}", v) for k, v in extras.items()]
+    groups = table(document.get("dependency-groups"), origin, "dependency-groups")
+    sections += [(f"dependency-groups.{k}", v) for k, v in groups.items()]
     packages: list[Package] = []
     unpinned: list[Unpinned] = []
     for section, specs in sections:
@@ -61,11 +58,15 @@ def read_pyproject(document: Mapping[str, Any], origin: str, shown: str) -> Lock
 
 def direct_names(pyproject_text: str) -> set[str]:
     """Names a pyproject.toml depends on directly: PEP 621 dependencies and extras, PEP 735
-    dependency groups, Poetry's dependency tables. Unreadable text names nothing."""
+    dependency groups, Poetry's dependency tables. It only tells direct dependencies from
+    transitive ones, so unreadable text, or values of other types, name nothing."""
     try:
-        document = tomllib.loads(pyproject_text)
-    except tomllib.TOMLDecodeError:
+        return _direct_names(tomllib.loads(pyproject_text))
+    except (tomllib.TOMLDecodeError, RecursionError, ValueError, AttributeError, TypeError):
         return set()
+
+
+def _direct_names(document: Mapping[str, Any]) -> set[str]:
     specs: list[Any] = []
     project = document.get("project", {})
     specs += project.get("dependencies", [])
@@ -83,6 +84,6 @@ def direct_names(pyproject_text: str) -> set[str]:
     poetry = document.get("tool", {}).get("poetry", {})
     tables = [poetry.get("dependencies", {}), poetry.get("dev-dependencies", {})]
     tables += [g.get("dependencies", {}) for g in poetry.get("group", {}).values()]
-    for table in tables:
-        names.update(canonicalize_name(n) for n in table if n.lower() != "python")
+    for found in tables:
+        names.update(canonicalize_name(n) for n in found if n.lower() != "python")
     return names
