@@ -275,3 +275,59 @@ def test_an_advisory_id_that_could_forge_a_marker_is_refused_at_sync(
     code, _, err = triage(capsys, "db", "sync", "--source", str(source), "--db", str(db))
     assert code == 2 and "evil.json: id: 'PYSEC-2010-1 --> <!--" in err
     assert "is not an advisory id" in err
+
+
+def test_a_database_with_corrupted_pages_is_exit_3_not_a_traceback(
+    capsys: pytest.CaptureFixture[str], synced_db: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    db = tmp_path / "t.db"
+    shutil.copy(synced_db, db)
+    data = bytearray(db.read_bytes())
+    for offset in range(len(data) // 3, len(data) - 4096, 4096):  # past the schema's pages
+        data[offset : offset + 64] = b"\xff" * 64
+    db.write_bytes(bytes(data))
+    (tmp_path / "requirements.txt").write_text("pillow==9.0.0\n")
+    code, out, err = triage(capsys, "scan", str(tmp_path), "--db", str(db))
+    assert code == 3 and not out
+    assert f"{db}: advisory database is unusable" in err and "fix:" in err
+
+
+def test_a_zip_entry_with_a_bad_crc_is_exit_2_and_imports_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import zipfile
+
+    export = tmp_path / "all.zip"
+    record = {
+        "id": "PYSEC-2010-1",
+        "modified": "2020-01-01T00:00:00Z",
+        "affected": [{"package": {"ecosystem": "PyPI", "name": "foo"}, "versions": ["1.0"]}],
+    }
+    with zipfile.ZipFile(export, "w") as archive:  # stored: the bytes are the record's own
+        archive.writestr("PYSEC-2010-1.json", json.dumps(record))
+    data = export.read_bytes()
+    export.write_bytes(data.replace(b'"1.0"', b'"1.1"'))  # the CRC-32 no longer matches
+    db = tmp_path / "t.db"
+    code, _, err = triage(capsys, "db", "sync", "--source", str(export), "--db", str(db))
+    assert code == 2 and "PYSEC-2010-1.json: cannot be read: Bad CRC-32" in err
+    assert "nothing was imported" in err
+
+
+@pytest.mark.parametrize("url", ["not a url", "ftp://github.example.com", "http://[::1"])
+def test_an_unusable_github_api_url_is_a_message(
+    capsys: pytest.CaptureFixture[str],
+    synced_db: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    url: str,
+) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("base", {"requirements.txt": "click==8.1.7\n"})
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_not_printed")
+    monkeypatch.setenv("GITHUB_API_URL", url)
+    argv = ["pr", str(repo.root), "--repo", "a/b", "--pr", "1", "--base", "main"]
+    code, _, err = triage(capsys, *argv, "--db", str(synced_db))
+    assert code == 2 and f"GITHUB_API_URL={url!r} is not an http(s) URL" in err
+    assert "ghp_not_printed" not in err

@@ -72,6 +72,23 @@ class Settings:
             private_keys=Path(config_home) / "triage" / "keys",
         )
 
+    def github_api(self) -> str:
+        """GITHUB_API_URL, checked before any client is built on it."""
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(self.github_api_url)
+            usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+        except ValueError:
+            usable = False
+        if not usable:
+            raise InputError(
+                f"GITHUB_API_URL={self.github_api_url!r} is not an http(s) URL",
+                hint=f"unset it for {DEFAULT_GITHUB_API}, or give your GitHub Enterprise API, "
+                "e.g. https://github.example.com/api/v3",
+            )
+        return self.github_api_url
+
     def github_timing(self) -> tuple[float, float]:
         """(backoff, pace) for the GitHub client; a malformed setting is bad input here."""
         for value in (self.github_backoff, self.github_pace):

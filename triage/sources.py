@@ -15,6 +15,7 @@ import re
 import subprocess
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -449,7 +450,15 @@ def iter_decoded(
 ) -> Iterator[tuple[Entry, Advisory]]:
     """Decode entries, naming each by its source so an error points at the file."""
     for entry in entries:
-        yield entry, decode_record(entry.read(), f"{listing.source}/{entry.name}", warnings)
+        origin = f"{listing.source}/{entry.name}"
+        try:
+            data = entry.read()
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:  # e.g. a bad CRC-32
+            raise InputError(
+                f"{origin}: cannot be read: {exc}; nothing was imported",
+                hint="download the export again, or sync from another copy",
+            ) from exc
+        yield entry, decode_record(data, origin, warnings)
 
 
 def scratch_dir() -> tempfile.TemporaryDirectory[str]:

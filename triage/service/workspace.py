@@ -82,4 +82,4 @@ class Workspace:
         from triage.github import GitHub
 
         backoff, pace = self.settings.github_timing()
-        return GitHub(token, self.settings.github_api_url, backoff, pace)
+        return GitHub(token, self.settings.github_api(), backoff, pace)

@@ -59,7 +59,15 @@ class Database:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
+        """Closes; an SQLite failure inside the block (corrupted pages, a read-only disk, a
+        full one) becomes a DatabaseError naming the file: exit 3, never a traceback."""
         self.close()
+        if isinstance(error, sqlite3.Error):
+            raise DatabaseError(
+                f"{self.path}: advisory database is unusable: {error}",
+                hint="check the disk it is on (writable, not full); if the file is damaged, "
+                "remove it and run `triage db sync`",
+            ) from error
 
     def close(self) -> None:
         self.db.close()
