@@ -23,7 +23,7 @@ def copy_records(into: Path, packages: list[str] = FEW) -> Path:
     return into
 
 
-def test_full_sync_then_noop_then_the_data_moves_on(tmp_path: Path) -> None:
+def test_full_sync_then_noop_then_the_data_moves_on(tmp_path: Path, synced_db: Path) -> None:
     source, db = tmp_path / "advisories", tmp_path / "t.db"
     shutil.copytree(ADVISORY_DB_OLD, source)
     first = sync.sync(workspace(db, NOW), [str(source)], require_all=True)
@@ -33,14 +33,17 @@ def test_full_sync_then_noop_then_the_data_moves_on(tmp_path: Path) -> None:
     assert (c.added, c.modified, c.withdrawn, c.removed, c.unchanged) == (0, 0, 0, 0, 2591)
     before = sync.status(workspace(db, NOW)).digest
     # The same checkout eight months later (../shared/data/README.md: 71 records added,
-    # 5 modified, 1 deleted). Two of the five edits kept their `modified` stamp, so they are
-    # unchanged by SPEC's rule; one of the three others withdrew its record.
+    # 5 modified, 1 deleted). Two of the five edits kept their `modified` stamp: one changed
+    # a fact matching uses, so it is rewritten (content decides, not the stamp); the other did
+    # not. One of the three others withdrew its record.
     shutil.rmtree(source)
     shutil.copytree(ADVISORY_DB, source)
     moved = sync.sync(workspace(db, NOW), [str(source)], require_all=True).counts
-    assert (moved.added, moved.modified, moved.withdrawn, moved.removed) == (71, 2, 1, 1)
+    assert (moved.added, moved.modified, moved.withdrawn, moved.removed) == (71, 3, 1, 1)
     info = sync.status(workspace(db, NOW))
     assert info.records == 2661 and info.digest != before
+    # The incremental sync ends where a fresh sync of the same data does.
+    assert info.digest == sync.status(workspace(synced_db, NOW)).digest
 
 
 def test_modified_record_is_rewritten_and_unchanged_modified_is_untouched(tmp_path: Path) -> None:

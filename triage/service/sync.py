@@ -58,14 +58,17 @@ def _apply_listing(
     counts.unchanged += len(listing.entries) - len(changed)
 
     def write() -> None:
-        previous = advisories.stored_modified(a.id for _, a in decoded)
+        # Content decides, not `modified`: upstream edits a record (a fix version, say)
+        # without moving its stamp, and an incremental sync must end where a fresh one does.
+        previous = advisories.stored_state(a.id for _, a in decoded)
         for entry, advisory in decoded:
             if not advisory.affected:
                 counts.skipped += 1
                 advisories.put_file(listing.source, entry.name, entry.fingerprint, None)
                 continue
             old = previous.get(advisory.id)
-            if old is not None and old[0] == advisory.modified:
+            digest = sources.record_digest(advisory)
+            if old is not None and old[0] == digest:
                 counts.unchanged += 1
             else:
                 if advisory.withdrawn and (old is None or not old[1]):
@@ -74,8 +77,8 @@ def _apply_listing(
                     counts.added += 1
                 else:
                     counts.modified += 1
-                advisories.put_advisory(advisory, listing.source, sources.record_digest(advisory))
-                previous[advisory.id] = (advisory.modified, advisory.withdrawn)
+                advisories.put_advisory(advisory, listing.source, digest)
+                previous[advisory.id] = (digest, advisory.withdrawn)
             advisories.put_file(listing.source, entry.name, entry.fingerprint, advisory.id)
         orphans = {stored[name].advisory_id for name in gone} - {None}
         for name in gone:

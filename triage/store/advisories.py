@@ -60,13 +60,14 @@ class AdvisoryStore:
         )
         return {r["name"]: StoredFile(r["fingerprint"], r["advisory_id"]) for r in rows}
 
-    def stored_modified(self, ids: Iterable[str]) -> dict[str, tuple[str, str | None]]:
+    def stored_state(self, ids: Iterable[str]) -> dict[str, tuple[str, str | None]]:
+        """By id: the stored record's content digest and its withdrawal time."""
         rows = self.db.query(
-            "select id, modified, withdrawn from advisories "
+            "select id, digest, withdrawn from advisories "
             "where id in (select value from json_each(?))",
             [json.dumps(list(ids))],
         )
-        return {r["id"]: (r["modified"], r["withdrawn"]) for r in rows}
+        return {r["id"]: (r["digest"], r["withdrawn"]) for r in rows}
 
     def ids_still_provided(self, ids: Iterable[str]) -> set[str]:
         rows = self.db.query(
