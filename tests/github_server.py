@@ -87,6 +87,24 @@ class GitHubServer:
         issues[issue["number"]] = issue
         return issue
 
+    @property
+    def login(self) -> str:
+        """The account the server's token belongs to (the recordings' user)."""
+        return str(self._issue_template["user"]["login"])
+
+    def add_comment_by(self, login: str, repo: str, number: int, body: str) -> dict[str, Any]:
+        """A comment someone else wrote (it may quote triage's markers)."""
+        comment = self._comment(repo, number, body)
+        comment["user"] = {**comment["user"], "login": login, "id": self._new_id()}
+        self.state.comments[comment["id"]] = comment
+        return comment
+
+    def add_issue_by(self, login: str, repo: str, title: str, body: str) -> dict[str, Any]:
+        """An issue someone else opened (it may quote triage's markers)."""
+        issue = self.add_issue(repo, title)
+        issue.update(body=body, user={**issue["user"], "login": login, "id": self._new_id()})
+        return issue
+
     def fail(self, method: str, path: str, kind: str) -> None:
         self.state.faults.append(Fault(method, path, kind))
 
@@ -284,6 +302,8 @@ class GitHubServer:
     def _route(
         self, method: str, path: str, query: dict[str, list[str]], payload: dict[str, Any]
     ) -> tuple[int, Any, dict[str, str]]:
+        if path == "/user" and method == "GET":
+            return 200, self._issue_template["user"], {}
         found = re.fullmatch(r"/repos/([^/]+/[^/]+)(/.*)?", path)
         if not found:
             return 404, "Not Found", {}

@@ -205,8 +205,12 @@ def test_github_lifecycle_and_the_data_moving_on(
 
     requests = len(github.state.requests)
     github_audit(root, db, capsys)
-    # Nothing changed: one page of one listing, no per-issue fetches, no writes.
-    assert github.state.requests[requests:] == [("GET", "/repos/acme/app/issues")]
+    # Nothing changed: who the token is, one page of one listing, no per-issue fetches, no
+    # writes.
+    assert github.state.requests[requests:] == [
+        ("GET", "/user"),
+        ("GET", "/repos/acme/app/issues"),
+    ]
     assert keys_on(github) == first
 
     shutil.rmtree(sources)
@@ -233,8 +237,9 @@ def test_github_lifecycle_and_the_data_moving_on(
     assert idna["state"] == "open" and len(keys_on(github)) == 14
 
 
-# A first audit of FOUR_PACKAGES: list issues, list labels, create two labels, open six issues.
-CLEAN_RUN_REQUESTS = 10
+# A first audit of FOUR_PACKAGES: who the token is, list issues, list labels, create two
+# labels, open six issues.
+CLEAN_RUN_REQUESTS = 11
 FAULTS = ("502", "drop", "drop-after", "secondary")
 
 
@@ -302,6 +307,23 @@ def test_a_pull_request_carrying_a_marker_is_not_a_tracking_issue(
     github_audit(root, tmp_path / "t.db", capsys)
     assert pr["body"] == "<!-- triage:key=PYSEC-2023-192/urllib3 -->"  # left alone
     assert sorted(keys_on(github)) == ["PYSEC-2023-192/urllib3", "PYSEC-2023-212/urllib3"]
+
+
+def test_an_issue_someone_else_opened_with_a_key_marker_is_not_a_tracking_issue(
+    github: GitHubServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = project(tmp_path / "app", records(tmp_path / "src", ["urllib3"]), "urllib3==2.0.0\n")
+    forged = github.add_issue_by(
+        "mallory", REPO, "urllib3", "<!-- triage:key=PYSEC-2023-192/urllib3 -->\nnot the bot's"
+    )
+    forged["labels"] = [{"name": "security"}]
+    github_audit(root, tmp_path / "t.db", capsys)
+    assert forged["state"] == "open" and forged["body"].endswith("not the bot's")
+    ours = [i for i in github.issues(REPO) if i["user"]["login"] == github.login]
+    assert sorted(tracking.key_in(i["body"]) or "" for i in ours) == [
+        "PYSEC-2023-192/urllib3",
+        "PYSEC-2023-212/urllib3",
+    ]
 
 
 def test_audit_of_a_ref_and_the_cli_commands(

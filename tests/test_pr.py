@@ -184,3 +184,19 @@ def test_pr_without_a_token_is_exit_2(
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     code = main(pr_args(repo, synced_db))
     assert code == 2 and "GITHUB_TOKEN is not set" in capsys.readouterr().err
+
+
+def test_a_comment_someone_else_wrote_with_the_marker_is_never_touched(
+    github: GitHubServer, repo: GitRepo, synced_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Quoting the bot's marker does not make a comment the bot's: it is neither edited nor
+    deleted, and the bot keeps its own."""
+    quoted = "As the bot said:\n<!-- triage:pr-comment -->\nlooks fine to me"
+    theirs = github.add_comment_by("mallory", REPO, 7, quoted)
+    for _ in range(2):
+        code, _, err = run_pr(capsys, repo, synced_db)
+        assert code == 1, err
+    comments = github.comments_on(REPO, 7)
+    assert theirs in comments and theirs["body"] == quoted
+    ours = [c for c in comments if c["user"]["login"] == github.login]
+    assert len(ours) == 1 and "pillow" in ours[0]["body"]

@@ -36,6 +36,8 @@ MAX_WAIT_SECONDS = 60.0
 REQUEST_INTERVAL_SECONDS = 0.25
 WRITE_INTERVAL_SECONDS = 1.0
 LABEL_COLOR = "b60205"
+# A GitHub Actions GITHUB_TOKEN may not read GET /user; its comments and issues are this bot's.
+ACTIONS_BOT = "github-actions[bot]"
 T = TypeVar("T")
 
 Outcome = Literal["created", "updated", "unchanged"]
@@ -109,6 +111,7 @@ class GitHub:
 
         _own_pygithub_logging(token)
         self._token = token
+        self._login: str | None = None
         self._api_url = api_url.rstrip("/")
         self._backoff = backoff
         retry = _retry_class()(
@@ -127,6 +130,24 @@ class GitHub:
             seconds_between_requests=REQUEST_INTERVAL_SECONDS * pace,
             seconds_between_writes=WRITE_INTERVAL_SECONDS * pace,
         )
+
+    def login(self) -> str:
+        """The account the token acts as: only what it wrote is ever edited, closed or deleted,
+        whatever markers other comments or issues quote."""
+        if self._login is None:
+
+            def attempt() -> str:
+                from github import GithubException
+
+                try:
+                    return str(self._client.get_user().login)
+                except GithubException as exc:
+                    if exc.status == 403:  # an installation token (Actions) has no user
+                        return ACTIONS_BOT
+                    raise
+
+            self._login = self._call("read the token's account", attempt)
+        return self._login
 
     def _redact(self, text: str) -> str:
         return text.replace(self._token, "***") if self._token else text
@@ -168,9 +189,13 @@ class GitHub:
         """Create the one comment carrying `marker`, or edit it in place; leave it untouched
         when the body is already right. Extra copies (from an older, interrupted run) go."""
 
+        me = self.login()
+
         def attempt() -> CommentResult:
             issue = self._client.get_repo(repository).get_issue(number)
-            mine: list[IssueComment] = [c for c in issue.get_comments() if marker in c.body]
+            mine: list[IssueComment] = [
+                c for c in issue.get_comments() if marker in c.body and c.user.login == me
+            ]
             if not mine:
                 created = issue.create_comment(body)
                 return CommentResult("created", created.html_url)
@@ -223,13 +248,15 @@ class GitHubTracker:
         filters: dict[str, Any] = {"state": "all"}
         if self._labels:
             filters["labels"] = self._labels[:1]
+        me = self._github.login()
         found: dict[str, TrackedIssue] = {}
         for issue in self._repo().get_issues(**filters):
             # Only attributes the listing carries are read: touching an absent one (such as
-            # `pull_request` on a plain issue) makes PyGithub fetch the issue again.
+            # `pull_request` on a plain issue) makes PyGithub fetch the issue again. An issue
+            # someone else wrote is never ours, whatever marker it quotes.
             is_pull_request = "/pull/" in issue.html_url
             key = key_in(issue.body or "")
-            if not is_pull_request and key and key not in found:
+            if not is_pull_request and key and key not in found and issue.user.login == me:
                 found[key] = TrackedIssue(
                     issue.number, key, issue.state == "open", issue.html_url, issue.body or ""
                 )
