@@ -331,3 +331,71 @@ def test_an_unusable_github_api_url_is_a_message(
     code, _, err = triage(capsys, *argv, "--db", str(synced_db))
     assert code == 2 and f"GITHUB_API_URL={url!r} is not an http(s) URL" in err
     assert "ghp_not_printed" not in err
+
+
+PILLOW_ENTRY = (
+    'name = "pillow"\nversion = "9.0.0"\nsource = { registry = "https://pypi.org/simple" }\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        (
+            "uv.lock",
+            'version = 1\n[[package]]\nname = "pillow"\nverison = "9.0.0"\n'
+            'source = { registry = "https://pypi.org/simple" }\n',
+            "uv.lock: package[0].version: missing: a locked package names its version",
+        ),
+        (
+            "poetry.lock",
+            '[[package]]\nname = "pillow"\nvresion = "9.0.0"\n',
+            "poetry.lock: package[0].version: missing: a locked package names its version",
+        ),
+        (
+            "pylock.toml",
+            'lock-version = "1.0"\n[[packages]]\nname = "pillow"\n'
+            'wheels = [{ url = "https://files.example/pillow-9.0.0-py3-none-any.whl" }]\n',
+            "pylock.toml: packages[0].version: missing: a package from an index names its version",
+        ),
+        (
+            "pylock.toml",
+            'lock-version = "2.0"\n[[packages]]\nname = "pillow"\nversion = "9.0.0"\n',
+            "pylock.toml: lock-version: format version 2.0 is newer than this triage reads",
+        ),
+        (
+            "uv.lock",
+            f"version = 2\n[[package]]\n{PILLOW_ENTRY}",
+            "uv.lock: version: format version 2 is newer than this triage reads",
+        ),
+    ],
+)
+def test_a_lock_entry_that_would_vanish_is_exit_2(
+    capsys: pytest.CaptureFixture[str], synced_db: Path, tmp_path: Path, name: str, text: str,
+    expected: str,
+) -> None:  # fmt: skip
+    """A misspelt version key used to list a vulnerable package as unpinned (exit 0)."""
+    (tmp_path / name).write_text(text)
+    code, out, err = triage(capsys, "scan", str(tmp_path), "--db", str(synced_db))
+    assert code == 2 and not out and expected in err
+
+
+def test_workspace_members_are_listed_apart_not_as_unpinned(
+    capsys: pytest.CaptureFixture[str], synced_db: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "uv.lock").write_text(
+        'version = 1\n[[package]]\nname = "app"\nsource = { editable = "." }\n'
+        'dependencies = [{ name = "pillow" }]\n'
+        f"[[package]]\n{PILLOW_ENTRY}"
+    )
+    code, document = scanned(capsys, synced_db, str(tmp_path))
+    assert code == 1 and document["unpinned"] == []
+    assert document["lockfiles"] == [
+        {
+            "path": "uv.lock",
+            "format": "uv.lock",
+            "packages": 1,
+            "unpinned": 0,
+            "workspace_members": ["app"],
+        }
+    ]

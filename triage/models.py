@@ -149,6 +149,7 @@ class LockfileContents:
     path: str
     packages: tuple[Package, ...]
     unpinned: tuple[Unpinned, ...]
+    members: tuple[str, ...] = ()  # the project's own workspace members: not dependencies
 
 
 # --- findings ---------------------------------------------------------------------------------
@@ -244,6 +245,7 @@ class LockfileRead:
     format: str
     packages: int  # locked packages, those of the files it includes too
     unpinned: int
+    members: tuple[str, ...] = ()  # the project's own workspace members, listed apart
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,13 @@ def scan_json(result: ScanResult) -> str:
         },
         "packages": result.package_count,
         "lockfiles": [
-            {"path": r.path, "format": r.format, "packages": r.packages, "unpinned": r.unpinned}
+            {
+                "path": r.path,
+                "format": r.format,
+                "packages": r.packages,
+                "unpinned": r.unpinned,
+                "workspace_members": list(r.members),
+            }
             for r in result.lockfiles
         ],
     }

@@ -30,7 +30,7 @@ def contents_from_json(text: str, path: str) -> LockfileContents:
         for p in raw["packages"]
     )
     unpinned = tuple(Unpinned(**{**u, "lockfile": path}) for u in raw["unpinned"])
-    return LockfileContents(path, packages, unpinned)
+    return LockfileContents(path, packages, unpinned, tuple(raw.get("members", ())))
 
 
 def is_self_contained(contents: LockfileContents) -> bool:

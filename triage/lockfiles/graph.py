@@ -9,8 +9,8 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from triage.lockfiles.pinning import name_of, reverse_graph, table_list
-from triage.models import Artifact, LockfileContents, Package, Unpinned
+from triage.lockfiles.pinning import fail, name_of, reverse_graph, table_list
+from triage.models import Artifact, LockfileContents, Package
 
 Entry = Mapping[str, Any]
 
@@ -39,17 +39,19 @@ def read_graph(
         edges.extend((name, canonicalize_name(dep)) for dep in lock.dependencies(entry))
     parents = reverse_graph(edges)
     packages: list[Package] = []
-    unpinned: list[Unpinned] = []
+    local_members: list[str] = []
     for index, entry in enumerate(entries):
         where = f"package[{index}]"
         raw_name = name_of(entry, origin, where)
         name = canonicalize_name(raw_name)
         version = entry.get("version")
-        local = lock.local_source(entry)
-        if local or not isinstance(version, str):
-            reason = f"{local} source: not a published release" if local else "no version given"
-            unpinned.append(Unpinned(name, shown, where, reason))
+        if lock.local_source(entry):
+            local_members.append(name)  # the project itself (versionless in real uv.locks)
             continue
+        if not isinstance(version, str):
+            # A registry or git entry always names its version: one without (a misspelt
+            # key, say) would make a vulnerable package vanish from the scan.
+            raise fail(origin, f"{where}.version", "missing: a locked package names its version")
         via = tuple(sorted(parents.get(name, set())))
         packages.append(
             Package(
@@ -68,4 +70,4 @@ def read_graph(
                 else None,
             )
         )
-    return LockfileContents(shown, tuple(packages), tuple(unpinned))
+    return LockfileContents(shown, tuple(packages), (), tuple(local_members))

@@ -44,6 +44,21 @@ def table_list(document: Mapping[str, Any], key: str, origin: str) -> list[Mappi
     return entries
 
 
+def known_major(value: Any, origin: str, key: str, newest: int) -> None:
+    """A lock format's version: a major version newer than the reader knows is refused, as
+    its entries may mean something else."""
+    text = str(value)
+    major = text.split(".", 1)[0]
+    if not major.isdigit():
+        raise fail(origin, key, f"{value!r} is not a lock format version")
+    if int(major) > newest:
+        raise fail(
+            origin,
+            key,
+            f"format version {text} is newer than this triage reads (up to {newest}.x)",
+        )
+
+
 def table(value: Any, origin: str, where: str) -> Mapping[str, Any]:
     """A table where the format has one (an absent one is empty); anything else is an error."""
     if value is None:

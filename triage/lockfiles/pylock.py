@@ -9,13 +9,23 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from triage.lockfiles.pinning import artifact_from_url, fail, name_of, sha256, table_list
+from triage.lockfiles.pinning import (
+    artifact_from_url,
+    fail,
+    known_major,
+    name_of,
+    sha256,
+    table_list,
+)
 from triage.models import LockfileContents, Package, Unpinned
+
+NEWEST_LOCK_VERSION = 1
 
 
 def read_pylock(document: Mapping[str, Any], origin: str, shown: str) -> LockfileContents:
     if "lock-version" not in document:
         raise fail(origin, "lock-version", "missing: this is not a PEP 751 lockfile")
+    known_major(document["lock-version"], origin, "lock-version", NEWEST_LOCK_VERSION)
     packages: list[Package] = []
     unpinned: list[Unpinned] = []
     for index, entry in enumerate(table_list(document, "packages", origin)):
@@ -24,8 +34,13 @@ def read_pylock(document: Mapping[str, Any], origin: str, shown: str) -> Lockfil
         version = entry.get("version")
         if not isinstance(version, str):
             kind = next((k for k in ("vcs", "directory", "archive") if k in entry), None)
-            reason = f"{kind} source without a version" if kind else "no version given"
-            unpinned.append(Unpinned(canonicalize_name(name), shown, where, reason))
+            if kind is None:  # from an index: PEP 751 requires its version
+                raise fail(
+                    origin, f"{where}.version", "missing: a package from an index names its version"
+                )
+            unpinned.append(
+                Unpinned(canonicalize_name(name), shown, where, f"{kind} source without a version")
+            )
             continue
         artifacts = []
         for wheel in entry.get("wheels", []) or []:

@@ -7,10 +7,11 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from triage.lockfiles.graph import Entry, GraphFormat, read_graph
-from triage.lockfiles.pinning import artifact_from_url, fail, sha256
+from triage.lockfiles.pinning import artifact_from_url, fail, known_major, sha256
 from triage.models import Artifact, LockfileContents
 
 LOCAL_SOURCES = ("editable", "virtual", "directory")
+NEWEST_UV_LOCK = 1
 
 
 def _dependencies(entry: Entry) -> Iterator[str]:
@@ -53,4 +54,5 @@ UV = GraphFormat(
 def read_uv(document: Mapping[str, Any], origin: str, shown: str) -> LockfileContents:
     if "version" not in document:
         raise fail(origin, "version", "missing: this is not a uv.lock")
+    known_major(document["version"], origin, "version", NEWEST_UV_LOCK)
     return read_graph(document, origin, shown, UV)

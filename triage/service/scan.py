@@ -52,6 +52,7 @@ def summary(
             lockfiles.FORMAT_NAMES.get(lockfiles.lockfile_format(PurePosixPath(c.path)) or "", ""),
             len(c.packages),
             len(c.unpinned),
+            c.members,
         )
         for c in contents
     ]
