@@ -399,3 +399,29 @@ def test_workspace_members_are_listed_apart_not_as_unpinned(
             "workspace_members": ["app"],
         }
     ]
+
+
+def test_a_lockfile_moved_out_of_discovery_is_flagged_for_review(
+    capsys: pytest.CaptureFixture[str], synced_db: Path, tmp_path: Path
+) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit(
+        "base", {"requirements.txt": "click==8.1.7\n", "requirements-dev.txt": "click==8.1.7\n"}
+    )
+    repo.branch("feature")
+    repo.commit(
+        "move the pins where discovery does not look",
+        {"requirements.txt": None, "deps/pins.txt": "click==8.1.7\npillow==9.0.0\n"},
+    )
+    code, document, err = diff(capsys, repo, synced_db)
+    assert code == 0 and document is not None, err
+    assert document["policy_changes"]["lockfiles_removed"] == ["requirements.txt"]
+    code, body, _ = triage(
+        capsys, "diff", str(repo.root), "--base", "main", "--db", str(synced_db),
+        "--format", "markdown",
+    )  # fmt: skip
+    assert "### Policy changes — flagged for review" in body
+    assert (
+        "lockfile no longer scanned (deleted, or moved out of discovery): `requirements.txt`"
+        in (body)
+    )

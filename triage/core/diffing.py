@@ -29,10 +29,16 @@ class PolicyChanges:
     ignores_removed: tuple[IgnoreRule, ...] = ()
     ignores_loosened: tuple[tuple[IgnoreRule, IgnoreRule], ...] = ()  # (base, head)
     trust_store_changed: tuple[str, ...] = ()  # paths under trust-store/ added, removed, edited
+    lockfiles_removed: tuple[str, ...] = ()  # scanned at base, not at head (deleted or moved)
 
     @property
     def needs_review(self) -> bool:
-        return bool(self.ignores_added or self.ignores_loosened or self.trust_store_changed)
+        return bool(
+            self.ignores_added
+            or self.ignores_loosened
+            or self.trust_store_changed
+            or self.lockfiles_removed
+        )
 
 
 @dataclass(frozen=True)
@@ -65,8 +71,11 @@ def policy_changes(
     head: Sequence[IgnoreRule],
     base_trust: Mapping[str, str],
     head_trust: Mapping[str, str],
+    lockfiles: tuple[Sequence[str], Sequence[str]] = ((), ()),
 ) -> PolicyChanges:
-    """Ignores are paired by (id, package), then by id alone; trust-store files by path."""
+    """Ignores are paired by (id, package), then by id alone; trust-store files by path;
+    `lockfiles` are the paths scanned at (base, head): one the head no longer has was deleted
+    or moved out of discovery, and is flagged for review."""
     unpaired_base = list(base)
     added: list[IgnoreRule] = []
     loosened: list[tuple[IgnoreRule, IgnoreRule]] = []
@@ -93,7 +102,11 @@ def policy_changes(
         for path in set(base_trust) | set(head_trust)
         if base_trust.get(path) != head_trust.get(path)
     )
-    return PolicyChanges(tuple(added), tuple(unpaired_base), tuple(loosened), tuple(changed))
+    base_locks, head_locks = lockfiles
+    removed = tuple(sorted(set(base_locks) - set(head_locks)))
+    return PolicyChanges(
+        tuple(added), tuple(unpaired_base), tuple(loosened), tuple(changed), removed
+    )
 
 
 def became_untrusted(

@@ -211,6 +211,7 @@ def diff_json(result: DiffResult) -> str:
             ],
             "trust_store_changed": bool(changes.trust_store_changed),
             "trust_store_paths": list(changes.trust_store_changed),
+            "lockfiles_removed": list(changes.lockfiles_removed),
             "suppressed_by_pr": [str(key) for key in result.suppressed_by_head],
         },
         "trust": {"became_untrusted": [trust_artifact_json(r) for r in result.became_untrusted]},
@@ -236,6 +237,10 @@ def _policy_lines(result: DiffResult) -> list[str]:
     ]
     lines += [f"- ignore removed: {_rule_text(r)}" for r in changes.ignores_removed]
     lines += [f"- trust store changed: {escape.code(p)}" for p in changes.trust_store_changed]
+    lines += [
+        f"- lockfile no longer scanned (deleted, or moved out of discovery): {escape.code(p)}"
+        for p in changes.lockfiles_removed
+    ]
     lines += [
         f"- **suppressed by this PR — needs review**: {escape.code(str(key))} is still reported "
         "as new "

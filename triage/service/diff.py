@@ -60,6 +60,7 @@ def diff(ws: Workspace, base_ref: str, head_ref: str) -> diffing.DiffResult:
         head_side.config.advisories.ignore,
         base_side.trust,
         head_side.trust,
+        ([c.path for c in base_side.contents], [c.path for c in head_side.contents]),
     )
     result = diffing.diff(
         base,
