@@ -425,3 +425,27 @@ def test_a_lockfile_moved_out_of_discovery_is_flagged_for_review(
         "lockfile no longer scanned (deleted, or moved out of discovery): `requirements.txt`"
         in (body)
     )
+
+
+def test_the_small_ways_a_user_was_misled(
+    capsys: pytest.CaptureFixture[str], synced_db: Path, tmp_path: Path
+) -> None:
+    """A missing --config says so with the right fix; db sync honours --format json; a text
+    diff states the data's age."""
+    (tmp_path / "requirements.txt").write_text("click==8.1.7\n")
+    code, _, err = triage(
+        capsys, "scan", str(tmp_path), "--db", str(synced_db), "--config", str(tmp_path / "no.toml")
+    )
+    assert code == 2 and "file not found (named with --config)" in err
+    assert "leave --config out to use ./deny.toml" in err
+    source = tmp_path / "advisories"
+    source.mkdir()
+    code, out, _ = triage(
+        capsys, "db", "sync", "--source", str(source), "--db", str(tmp_path / "t.db"),
+        "--format", "json",
+    )  # fmt: skip
+    assert code == 0 and json.loads(out)["schema"] == "triage/sync-v1"
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("base", {"requirements.txt": "click==8.1.7\n"})
+    code, out, _ = triage(capsys, "diff", str(repo.root), "--base", "main", "--db", str(synced_db))
+    assert code == 0 and "advisory data: 2661 records, newest modified" in out

@@ -677,3 +677,21 @@ def test_show_reads_past_an_undecodable_pyproject(
     (root / "pyproject.toml").write_bytes(b'[project]\nname = "\xff"\n')
     code, out = cli(capsys, root, db, "show", URLLIB3_HIGH, str(root), "--format", "json")
     assert code == 0 and json.loads(out)["dependency"] == {"direct": None, "via": []}
+
+
+def test_claim_accepts_any_alias_and_answers_in_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, db = synced(tmp_path)
+    local_audit(root, db, NOW)
+    code, out = cli(
+        capsys, root, db, "claim", "CVE-2023-45803/urllib3", "--as", "alice", "--format", "json"
+    )
+    assert code == 0, out
+    claimed = json.loads(out[: out.rindex("}") + 1])
+    assert claimed["schema"] == "triage/claim-v1"
+    assert (claimed["key"], claimed["state"], claimed["assignee"]) == (
+        URLLIB3_MEDIUM,
+        "claimed",
+        "alice",
+    )

@@ -34,11 +34,11 @@ class LockfileError(InputError):
 class ConfigError(InputError):
     """deny.toml is malformed; carries every problem found, each with its key path."""
 
-    def __init__(self, path: str, problems: list[str]) -> None:
+    def __init__(self, path: str, problems: list[str], *, hint: str | None = None) -> None:
         listing = "\n".join(f"  - {problem}" for problem in problems)
         super().__init__(
             f"{path}: {len(problems)} problem(s) in the configuration:\n{listing}",
-            hint="correct the keys named above; see the template in README.md",
+            hint=hint or "correct the keys named above; see the template in README.md",
         )
         self.problems = problems
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import click
@@ -38,6 +39,19 @@ def db_sync(sources: tuple[str, ...], common: Common) -> int:
     if report.used_snapshot:
         common.say("warning: no source was reachable; loaded the embedded offline snapshot")
     c = report.counts
+    if common.output_format == "json":
+        document = {
+            "schema": "triage/sync-v1",
+            "database": str(ws.db_path),
+            "sources": names,
+            "counts": dataclasses.asdict(c),
+            "records": report.records,
+            "used_snapshot": report.used_snapshot,
+            "unreachable": report.unreachable,
+            "warnings": report.warnings,
+        }
+        click.echo(json.dumps(document, indent=2))
+        return EXIT_OK
     click.echo(
         f"synced {len(names)} source(s) into {ws.db_path}: added {c.added}, modified "
         f"{c.modified}, withdrawn {c.withdrawn}, removed {c.removed}, unchanged {c.unchanged}, "

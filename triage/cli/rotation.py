@@ -78,6 +78,18 @@ def claim(key: str, name: str | None, common: Common) -> int:
     from triage.service import rotation
 
     result = rotation.claim(common.workspace, key, name or None)
+    if common.output_format == "json":
+        import json
+
+        document = {
+            "schema": "triage/claim-v1",
+            "key": result.record.key,
+            "state": result.record.state.value,
+            "assignee": result.record.assignee,
+            "github": result.github,
+        }
+        click.echo(json.dumps(document, indent=2))
+        return EXIT_OK
     click.echo(
         f"{result.record.key}: {result.record.state.value}, assigned to "
         f"{result.record.assignee} ({result.github})"

@@ -319,7 +319,12 @@ def load_config(path: Path, *, required: bool) -> Config:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         if required:
-            raise ConfigError(str(path), ["file not found"]) from None
+            raise ConfigError(
+                str(path),
+                ["file not found (named with --config)"],
+                hint="check the path, or leave --config out to use ./deny.toml (all defaults "
+                "when there is none)",
+            ) from None
         return Config(path=str(path))
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(str(path), [f"cannot be read: {exc}"]) from exc

@@ -313,7 +313,12 @@ def pr_comment(result: DiffResult) -> str:
 
 
 def diff_text(result: DiffResult) -> str:
-    lines = [f"merge-base {result.base[:12]} -> head {result.head[:12]}"]
+    db = result.database
+    age = f"{db.age_days} days old" if db.age_days is not None else "age unknown"
+    lines = [
+        f"merge-base {result.base[:12]} -> head {result.head[:12]}",
+        f"advisory data: {db.records} records, newest modified {db.newest_modified or '-'} ({age})",
+    ]
     for title, items in (("new", result.new), ("fixed", result.fixed)):
         lines += [
             f"{title:5}  {f.finding.key}  {f.finding.package} {_versions(f)}  "

@@ -84,12 +84,13 @@ class ClaimResult:
 def claim(ws: Workspace, key: str, assignee: str | None = None) -> ClaimResult:
     """Assign a recorded finding (to `assignee`, else whoever runs the command); its GitHub
     tracking issue too when the assignee is a login GitHub lets be assigned there."""
-    finding_key = str(rotation.parse_key(key))
+    parsed = rotation.parse_key(key)
     who = assignee if assignee is not None else ws.settings.user
     if not who.strip():
         raise InputError("--as is empty", hint="name who takes the finding, e.g. --as octocat")
     with ws.database() as db:
         states = store.TriageStore(db)
+        finding_key = _recorded_key(db, parsed)
         record = states.record(finding_key)
         if record is None:
             raise InputError(
@@ -102,6 +103,17 @@ def claim(ws: Workspace, key: str, assignee: str | None = None) -> ClaimResult:
         claimed, change = rotation.claim(record, who, who, ws.now())
         states.save([claimed], [change])
     return ClaimResult(claimed, outcome)
+
+
+def _recorded_key(db: store.Database, key: FindingKey) -> str:
+    """The key a finding is recorded under, for a key naming any alias of its advisory
+    (`CVE-2023-45803/urllib3` finds `PYSEC-2023-212/urllib3`), as `show` accepts."""
+    candidates, groups = store.AdvisoryStore(db).candidates([key.package])
+    for advisory in candidates:
+        if key.advisory == advisory.id or key.advisory in advisory.aliases:
+            group = groups.get(advisory.id)
+            return f"{group.preferred if group else advisory.id}/{key.package}"
+    return str(key)
 
 
 def _assign_on_github(ws: Workspace, record: TriageRecord, login: str) -> str:
