@@ -695,3 +695,37 @@ def test_claim_accepts_any_alias_and_answers_in_json(
         "claimed",
         "alice",
     )
+
+
+def test_claim_with_a_refused_token_says_so(
+    github: GitHubServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    root, db = synced(tmp_path)
+    ws = workspace(
+        db, NOW, root, config_path=root / "deny.toml", settings=Settings.from_environment()
+    )
+    audit.audit(ws, audit.tracker_factory(ws, REPO))
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_wrong_secret")
+    code, out, err = run(capsys, "claim", URLLIB3_HIGH, "--as", "octocat", "--db", str(db))
+    assert code == 4 and "401 Bad credentials" in err and "assignable" not in out + err
+    assert "ghp_wrong_secret" not in out + err
+
+
+def test_a_lockfile_named_from_outside_reads_its_includes_in_its_own_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], synced_db: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "common.txt").write_text("pillow==9.0.0\n")
+    (elsewhere / "requirements.txt").write_text("-r common.txt\nclick==8.1.7\n")
+    project = tmp_path / "project"
+    project.mkdir()
+    code, out, err = run(
+        capsys, "scan", str(project), "--lockfile", str(elsewhere / "requirements.txt"),
+        "--db", str(synced_db), "--format", "json",
+    )  # fmt: skip
+    assert code == 1, err
+    assert {f["package"] for f in json.loads(out)["findings"]} == {"pillow"}

@@ -316,7 +316,9 @@ class GitHubTracker:
 
     def assign(self, number: int, login: str) -> bool:
         """Assign the issue to `login` when GitHub knows it as an assignee of the repository
-        (GitHub silently drops anyone else); False when it does not."""
+        (GitHub silently drops anyone else); False when it does not. The token is checked
+        first: the assignee check answers 'no' to a refused token too."""
+        self._github.login()
 
         def attempt() -> bool:
             repo = self._repo()

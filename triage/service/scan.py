@@ -71,7 +71,14 @@ def read_lockfiles(
             hint="run triage at the repository's root, name the file with --lockfile, or "
             "add [scan] include globs to deny.toml",
         )
-    return [lockfiles.read_lockfile(path, root) for path in paths]
+    inside = root.resolve()
+    # A lockfile named from outside the project reads its includes inside its own folder.
+    return [
+        lockfiles.read_lockfile(
+            path, root if path.resolve().is_relative_to(inside) else path.parent
+        )
+        for path in paths
+    ]
 
 
 def _working_tree_pyproject(root: Path) -> str:
