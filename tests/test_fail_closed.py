@@ -449,3 +449,24 @@ def test_the_small_ways_a_user_was_misled(
     repo.commit("base", {"requirements.txt": "click==8.1.7\n"})
     code, out, _ = triage(capsys, "diff", str(repo.root), "--base", "main", "--db", str(synced_db))
     assert code == 0 and "advisory data: 2661 records, newest modified" in out
+
+
+def test_unpinned_requirements_admitting_an_affected_version_follow_the_unpinned_level(
+    capsys: pytest.CaptureFixture[str], synced_db: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "requirements.txt").write_text("urllib3>=2.0\nclick\n")
+    code, document = scanned(capsys, synced_db, str(tmp_path))
+    assert code == 0 and document["findings"] == []  # warn, the default: reported, passes
+    by_name = {u["package"]: u["possibly_affected"] for u in document["unpinned"]}
+    assert {"PYSEC-2023-192", "PYSEC-2023-212"} <= set(by_name["urllib3"])
+    warned = [v for v in document["policy"]["violations"] if v["code"] == "unpinned"]
+    assert [v["level"] for v in warned] == ["warn"]
+    assert "urllib3 is not pinned (>=2.0) and admits versions affected by" in warned[0]["message"]
+    (tmp_path / "deny.toml").write_text('[advisories]\nunpinned = "deny"\n')
+    config = ["--config", str(tmp_path / "deny.toml")]
+    assert scanned(capsys, synced_db, str(tmp_path), *config)[0] == 1
+    (tmp_path / "deny.toml").write_text('[advisories]\nunpinned = "allow"\n')
+    code, document = scanned(capsys, synced_db, str(tmp_path), *config)
+    assert code == 0 and not [
+        v for v in document["policy"]["violations"] if v["code"] == "unpinned"
+    ]

@@ -27,6 +27,7 @@ class LintCode(StrEnum):
     IGNORE_EXPIRING = "ignore-expiring"
     UNKNOWN_ADVISORY = "unknown-advisory"
     IGNORE_ISSUE_CLOSED = "ignore-issue-closed"
+    UNPINNED = "unpinned"  # an unpinned requirement admits a version an advisory affects
 
 
 class TrustMode(StrEnum):
@@ -142,6 +143,9 @@ class Unpinned:
     lockfile: str
     location: str
     reason: str
+    specifier: str | None = None  # the versions it admits from the index ("" for any); None
+    # when they are not known (URL, VCS, editable, local sources)
+    possibly_affected: tuple[str, ...] = ()  # advisory groups affecting an admitted version
 
 
 @dataclass(frozen=True)
@@ -278,6 +282,7 @@ class AdvisoriesConfig:
     severity_threshold: Severity = Severity.LOW
     unknown_severity: Severity = Severity.HIGH
     unused_ignored_advisory: Level = Level.WARN
+    unpinned: Level = Level.WARN  # possibly-affected unpinned requirements
     ignore: tuple[IgnoreRule, ...] = ()
     lints: Mapping[LintCode, Level] = field(
         default_factory=dict

@@ -178,6 +178,7 @@ def _advisories(v: _Validator, doc: Any) -> AdvisoriesConfig:
         "severity-threshold",
         "unknown-severity",
         "unused-ignored-advisory",
+        "unpinned",
         "ignore",
         "lints",
     )
@@ -215,6 +216,7 @@ def _advisories(v: _Validator, doc: Any) -> AdvisoriesConfig:
             level_words,
             defaults.unused_ignored_advisory,
         ),
+        unpinned=v.get(table, path, "unpinned", _level, level_words, defaults.unpinned),
         ignore=_ignore_rules(v, table["ignore"]) if "ignore" in table else (),
         lints=_lints(v, table["lints"]) if "lints" in table else {},
     )

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
@@ -247,3 +248,50 @@ def match(
             )
         )
     return MatchResult(tuple(findings), tuple(unmatchable))
+
+
+def _named_versions(entry: Affected) -> set[str]:
+    """Every version an affected entry names: listed ones and its ranges' event versions."""
+    named = set(entry.versions)
+    named.update(e.version for r in entry.ranges for e in r.events if e.version != ZERO)
+    return named
+
+
+def possibly_affected(
+    unpinned: Sequence[Unpinned],
+    advisories: Sequence[Advisory],
+    groups: Mapping[str, AliasGroup],
+) -> tuple[Unpinned, ...]:
+    """Each unpinned requirement with the advisory groups (preferred ids) affecting a version
+    it admits, among the versions the data names: `>=2.0` admits 2.0.6, which PYSEC-… lists as
+    affected. Nothing is resolved; a requirement whose versions are unknown (a URL) is left."""
+    by_package: dict[str, list[tuple[Advisory, Affected]]] = defaultdict(list)
+    for advisory in advisories:
+        if advisory.withdrawn:
+            continue
+        for entry in advisory.affected:
+            by_package[entry.package].append((advisory, entry))
+    result = []
+    for item in unpinned:
+        if item.specifier is None or item.name not in by_package:
+            result.append(item)
+            continue
+        try:
+            admits = SpecifierSet(item.specifier)
+        except InvalidSpecifier:
+            result.append(item)
+            continue
+        found: set[str] = set()
+        for advisory, entry in by_package[item.name]:
+            for text in _named_versions(entry):
+                version = parse_version(text)
+                if (
+                    version is not None
+                    and admits.contains(version, prereleases=True)
+                    and affects(entry, text, version)
+                ):
+                    group = groups.get(advisory.id)
+                    found.add(group.preferred if group else advisory.id)
+                    break
+        result.append(replace(item, possibly_affected=tuple(sorted(found, key=preference_key))))
+    return tuple(result)

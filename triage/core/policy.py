@@ -15,6 +15,7 @@ from triage.models import (
     LintCode,
     Severity,
     Status,
+    Unpinned,
 )
 
 # The ledger lints whose level [advisories.lints] may set, with their defaults. An ignore that
@@ -79,8 +80,10 @@ def apply_policy(
     config: AdvisoriesConfig,
     now: dt.datetime,
     newest_modified: dt.datetime | None,
+    unpinned: Sequence[Unpinned] = (),
 ) -> tuple[list[AssessedFinding], list[IgnoreRule], list[Diagnostic]]:
-    """Statuses for every finding, the ignores that matched nothing, and the diagnostics."""
+    """Statuses for every finding, the ignores that matched nothing, and the diagnostics
+    (among them `[advisories] unpinned` for requirements that admit an affected version)."""
     today = now.date()
     assessed: list[AssessedFinding] = []
     used: set[int] = set()
@@ -110,6 +113,18 @@ def apply_policy(
                 rule,
             )
             for rule in unused
+        )
+    if config.unpinned is not Level.ALLOW:
+        diagnostics.extend(
+            Diagnostic(
+                LintCode.UNPINNED,
+                config.unpinned,
+                f"{item.lockfile}:{item.location}: {item.name} is not pinned "
+                f"({item.specifier or 'any version'}) and admits versions affected by "
+                f"{', '.join(item.possibly_affected)}; pin it",
+            )
+            for item in unpinned
+            if item.possibly_affected
         )
     if (
         newest_modified is not None

@@ -52,6 +52,7 @@ def unpinned_json(item: Unpinned) -> dict[str, Any]:
         "lockfile": item.lockfile,
         "location": item.location,
         "reason": item.reason,
+        "possibly_affected": list(item.possibly_affected),
     }
 
 
@@ -135,7 +136,13 @@ def scan_text(result: ScanResult) -> str:
     if result.unpinned:
         lines.append("")
         lines.extend(
-            f"unpinned  {u.lockfile}:{u.location}  {u.name}: {u.reason}" for u in result.unpinned
+            f"unpinned  {u.lockfile}:{u.location}  {u.name}: {u.reason}"
+            + (
+                f"; possibly affected: {', '.join(u.possibly_affected)}"
+                if u.possibly_affected
+                else ""
+            )
+            for u in result.unpinned
         )
     if result.diagnostics:
         lines.append("")
@@ -165,6 +172,11 @@ def scan_markdown(result: ScanResult) -> str:
         lines += ["", "**Unpinned** (not matched):", ""]
         lines += [
             f"- {escape.code(u.lockfile)} {_cell(u.location)}: {_cell(u.name)} — {_cell(u.reason)}"
+            + (
+                f"; possibly affected: {_cell(', '.join(u.possibly_affected))}"
+                if u.possibly_affected
+                else ""
+            )
             for u in result.unpinned
         ]
     if result.diagnostics:

@@ -39,7 +39,10 @@ def read_pyproject(document: Mapping[str, Any], origin: str, shown: str) -> Lock
             name = canonicalize_name(req.name)
             version = None if req.url else pinned_version(req.specifier)
             if version is None:
-                unpinned.append(Unpinned(name, shown, where, unpinned_reason(req.specifier)))
+                admitted = None if req.url else str(req.specifier)
+                unpinned.append(
+                    Unpinned(name, shown, where, unpinned_reason(req.specifier), admitted)
+                )
                 continue
             packages.append(
                 Package(

@@ -262,7 +262,9 @@ def read_requirements(lock: LockText, includes: Includes) -> LockfileContents:
             continue
         version = req.legacy_version or pinned_version(req.specifier)
         if version is None:
-            unpinned.append(Unpinned(name, shown, location, unpinned_reason(req.specifier)))
+            unpinned.append(
+                Unpinned(name, shown, location, unpinned_reason(req.specifier), str(req.specifier))
+            )
             continue
         via, direct = _via_annotations(raw_lines[shown], req.line_number - 1)
         packages.append(

@@ -51,8 +51,8 @@ def diff(ws: Workspace, base_ref: str, head_ref: str) -> diffing.DiffResult:
         base_label = f"{base_ref}@{base[:12]}"
         base_side = read_side(repo, base, base_label, db, paths, required=False)
         head_side = read_side(repo, head, head_ref, db, paths, base_side.config.scan)
-        head_match = match(db, head_side.packages)
-        base_match = match(db, base_side.packages)
+        head_match, _ = match(db, head_side.packages)
+        base_match, _ = match(db, base_side.packages)
         info = sync.database_info(db, now)
         newly_untrusted = _trust_change(ws, db, base_side, head_side, trust_dir, warnings)
     changes = diffing.policy_changes(

@@ -103,24 +103,31 @@ def at_ref(ws: Workspace, db: store.Database, ref: str) -> Project:
     return Project(side.config, packages, unpinned, read, trees.pyproject_at(ws.root, sha))
 
 
-def match(db: store.Database, packages: Sequence[Package]) -> matching.MatchResult:
-    advisories, groups = store.AdvisoryStore(db).candidates(p.name for p in packages)
-    return matching.match(packages, advisories, groups)
+def match(
+    db: store.Database, packages: Sequence[Package], unpinned: Sequence[Unpinned] = ()
+) -> tuple[matching.MatchResult, tuple[Unpinned, ...]]:
+    """Findings of the pinned packages; the unpinned requirements with the advisories that
+    affect a version they admit."""
+    names = [p.name for p in packages] + [u.name for u in unpinned]
+    advisories, groups = store.AdvisoryStore(db).candidates(names)
+    found = matching.match(packages, advisories, groups)
+    return found, matching.possibly_affected(unpinned, advisories, groups)
 
 
 def assess(db: store.Database, project: Project, now: dt.datetime) -> ScanResult:
     """Match the project's packages and apply its policy."""
-    matched = match(db, project.packages)
+    matched, unpinned = match(db, project.packages, project.unpinned)
     info = sync.database_info(db, now)
     assessed, unused, diagnostics = policy.apply_policy(
         matched.findings,
         project.config.advisories,
         now,
         store.parse_stamp(info.newest_modified),
+        unpinned,
     )
     return ScanResult(
         findings=tuple(assessed),
-        unpinned=tuple(project.unpinned) + matched.unmatchable,
+        unpinned=unpinned + matched.unmatchable,
         diagnostics=tuple(diagnostics),
         unused_ignores=tuple(unused),
         database=info,
