@@ -386,6 +386,8 @@ def test_queue_text_is_plain_within_80_columns_when_piped_and_styled_on_a_termin
     code, out = cli(capsys, root, db, "queue")
     # Keys stay whole for copying; the long name folds within its column.
     assert re.search(r"^PYSEC-2023-192/urllib3 .* a-rather", out, re.MULTILINE)
+    # Due dates are read whole, never cut or folded to fit.
+    assert re.search(r"^PYSEC-2023-192/urllib3 .* \d{4}-\d\d-\d\d ", out, re.MULTILINE)
     monkeypatch.setenv("FORCE_COLOR", "1")
     monkeypatch.setenv("TTY_COMPATIBLE", "1")
     code, out = cli(capsys, root, db, "queue")

@@ -74,8 +74,11 @@ def print_queue(out: Console, records: Sequence[TriageRecord], now: dt.datetime)
         out.print("the queue is empty")
         return
     table = _table(out, "key", "version", "severity", "age", "due", "assignee", "issue")
-    # The key is what people copy into `show` and `claim`: never broken. Names give way.
+    # The key is what people copy into `show` and `claim`, and a due date is read whole:
+    # neither is broken. Versions and names give way.
     table.columns[0].no_wrap = True
+    table.columns[4].no_wrap = True
+    table.columns[1].overflow = "fold"
     table.columns[5].overflow = "fold"
     for record in records:
         table.add_row(
@@ -145,7 +148,7 @@ def print_show(out: Console, details: FindingDetails, now: dt.datetime) -> None:
             advisory.id + withdrawn,
             (advisory.published or "-")[:10],
             advisory.modified[:10],
-            advisory.severity_vector or advisory.severity.label,
+            advisory.severity.label,
         )
     out.print(records)
 
