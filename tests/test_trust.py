@@ -639,3 +639,15 @@ def test_a_failing_integrity_api_is_asked_once(
     assert code == 0 and len(asked) == 1
     assert "PyPI answered 503; 2 file(s) not checked, using cached provenance only" in err
     assert {v for v, _ in verdicts.values()} == {"unsigned"}
+
+
+def test_provenance_dir_names_the_files_it_skipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The real folder holds files no verifier reads (.attestation, .sigstore, .slsa, the
+    distributions list): they are named, not silently passed over."""
+    lock(tmp_path, *real_artifacts())
+    code, _, err = check(capsys, tmp_path, "basic")
+    assert code in (0, 1)
+    assert f"{PEP740}: 6 file(s) skipped, not named <artifact>.provenance" in err
+    assert "distributions.json" in err and "pypi_attestations-0.0.19.tar.gz.slsa.attestation" in err

@@ -128,23 +128,28 @@ def fetch_provenance(index: str, project: str, version: str, filename: str) -> s
     return None if body is None else body.decode("utf-8", errors="replace")
 
 
-def load_directory(directory: Path) -> dict[str, list[Claim]]:
-    """Claims by artifact file name."""
+def load_directory(directory: Path) -> tuple[dict[str, list[Claim]], list[str]]:
+    """Claims by artifact file name, and the names of the files that hold none (not named
+    <artifact>.provenance, .publish.attestation or .sig), so they can be reported."""
     if not directory.is_dir():
         raise InputError(
             f"{directory}: no such provenance directory",
             hint="point --provenance-dir at a folder of .provenance files",
         )
     claims: dict[str, list[Claim]] = {}
+    skipped: list[str] = []
     for path in sorted(directory.iterdir()):
         if path.name.endswith(SIGNATURE_SUFFIX):
             claims.setdefault(path.name.removesuffix(SIGNATURE_SUFFIX), []).append(
                 _load_signature(path)
             )
-        for suffix in PROVENANCE_SUFFIXES:
-            if path.name.endswith(suffix):
-                claims.setdefault(path.name.removesuffix(suffix), []).extend(_load(path))
-    return claims
+            continue
+        suffix = next((s for s in PROVENANCE_SUFFIXES if path.name.endswith(s)), None)
+        if suffix is None:
+            skipped.append(path.name)
+            continue
+        claims.setdefault(path.name.removesuffix(suffix), []).extend(_load(path))
+    return claims, skipped
 
 
 def _publisher_identity(publisher: Any) -> Identity | None:

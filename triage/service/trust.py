@@ -175,7 +175,12 @@ def judge_packages(
     claims: dict[str, list[Claim]] = {}
     with db.transaction():
         if provenance_dir is not None:
-            claims = attestations.load_directory(provenance_dir)
+            claims, skipped = attestations.load_directory(provenance_dir)
+            if skipped:
+                warnings.append(
+                    f"{provenance_dir}: {len(skipped)} file(s) skipped, not named "
+                    "<artifact>.provenance, .publish.attestation or .sig: " + ", ".join(skipped)
+                )
         elif cfg.trust.mode is not TrustMode.AUDIT:
             claims = _fetched_claims(
                 caches, locked_artifacts(packages, {}), ws.settings.pypi_url, ws.now(), warnings
