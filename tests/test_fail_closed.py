@@ -470,3 +470,21 @@ def test_unpinned_requirements_admitting_an_affected_version_follow_the_unpinned
     assert code == 0 and not [
         v for v in document["policy"]["violations"] if v["code"] == "unpinned"
     ]
+
+
+def test_a_submodule_in_the_head_tree_is_reported(
+    capsys: pytest.CaptureFixture[str], synced_db: Path, tmp_path: Path
+) -> None:
+    """A submodule's files are not in the tree: its lockfiles cannot be read, and the diff
+    says so instead of passing over it."""
+    repo = GitRepo(tmp_path / "repo")
+    base = repo.commit("base", {"requirements.txt": "click==8.1.7\n"})
+    tree = repo.git("write-tree")
+    listing = repo.git("ls-tree", tree)
+    with_submodule = repo.git("mktree", input_text=f"{listing}\n160000 commit {base}\tvendor-lib\n")
+    head = repo.git("commit-tree", with_submodule, "-p", base, "-m", "vendor a submodule")
+    code, _, err = triage(
+        capsys, "diff", str(repo.root), "--base", "main", "--head", head, "--db", str(synced_db)
+    )
+    assert code == 0, err
+    assert f"{head}:vendor-lib: a git submodule; lockfiles inside it are not read" in err

@@ -10,6 +10,7 @@ from pathlib import Path
 from triage.errors import InputError
 
 SYMLINK_MODE = "120000"
+SUBMODULE_MODE = "160000"
 GIT_TIMEOUT_SECONDS = 120
 
 
@@ -81,7 +82,8 @@ def merge_base(repo: Path, base: str, head: str, base_ref: str, head_ref: str) -
 
 
 def tree(repo: Path, commit: str) -> list[TreeEntry]:
-    """Every file of a commit's tree, with its mode and blob id."""
+    """Every file of a commit's tree, with its mode and blob id; submodules too (mode
+    160000, the id of the commit they pin), whose own files the tree does not hold."""
     done = _git(repo, "ls-tree", "-r", "-z", "--full-tree", commit)
     if done.returncode != 0:
         raise InputError(f"{repo}: cannot list the tree of {commit}: {done.stderr.decode()}")
@@ -91,7 +93,7 @@ def tree(repo: Path, commit: str) -> list[TreeEntry]:
             continue
         meta, _, path = record.partition(b"\t")
         mode, kind, blob = meta.decode().split()
-        if kind == "blob":
+        if kind in ("blob", "commit"):
             entries.append(TreeEntry(path.decode(errors="surrogateescape"), mode, blob))
     return entries
 

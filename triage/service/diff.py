@@ -51,6 +51,10 @@ def diff(ws: Workspace, base_ref: str, head_ref: str) -> diffing.DiffResult:
         base_label = f"{base_ref}@{base[:12]}"
         base_side = read_side(repo, base, base_label, db, paths, required=False)
         head_side = read_side(repo, head, head_ref, db, paths, base_side.config.scan)
+        warnings += [
+            f"{head_ref}:{path}: a git submodule; lockfiles inside it are not read"
+            for path in head_side.submodules
+        ]
         head_match, _ = match(db, head_side.packages)
         base_match, _ = match(db, base_side.packages)
         info = sync.database_info(db, now)

@@ -20,6 +20,7 @@ class TreeSide:
     config: Config
     trust: dict[str, str]  # path -> blob id, under the trust store
     contents: list[LockfileContents]
+    submodules: tuple[str, ...] = ()  # their lockfiles, if any, are not in this tree
 
     @property
     def packages(self) -> list[Package]:
@@ -142,7 +143,9 @@ def read_side(
     (in a diff the base side decides). A tree with no lockfile is refused when `required`
     (a pull request's base may have none yet)."""
     config_path, trust_dir = paths
-    entries = {e.path: e for e in gitrepo.tree(repo, sha)}
+    listed = gitrepo.tree(repo, sha)
+    submodules = tuple(e.path for e in listed if e.mode == gitrepo.SUBMODULE_MODE)
+    entries = {e.path: e for e in listed if e.mode != gitrepo.SUBMODULE_MODE}
     cfg = _config_at(repo, entries, config_path, label)
     prefix = trust_dir.rstrip("/") + "/"
     trust = {path: e.blob for path, e in entries.items() if path.startswith(prefix)}
@@ -153,13 +156,20 @@ def read_side(
             f"{label}: no lockfile in the tree (looked for {lockfiles.CONVENTIONS})",
             hint="commit the project's lockfile, or add [scan] include globs to deny.toml",
         )
-    return TreeSide(sha, cfg, trust, contents)
+    return TreeSide(sha, cfg, trust, contents, submodules)
 
 
 def pyproject_at(repo: Path, sha: str) -> str:
     """pyproject.toml's text at a commit, only to tell direct dependencies from transitive
     ones: undecodable bytes are replaced rather than stopping the command."""
-    entry = next((e for e in gitrepo.tree(repo, sha) if e.path == "pyproject.toml"), None)
+    entry = next(
+        (
+            e
+            for e in gitrepo.tree(repo, sha)
+            if e.path == "pyproject.toml" and e.mode != gitrepo.SUBMODULE_MODE
+        ),
+        None,
+    )
     if entry is None:
         return ""
     return gitrepo.read_blobs(repo, [entry.blob])[entry.blob].decode("utf-8", "replace")
