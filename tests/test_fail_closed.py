@@ -21,6 +21,15 @@ PILLOW_9 = {
 }
 
 
+def osv_record(advisory: str, version: str) -> dict[str, Any]:
+    """An OSV record affecting one version of the package foo."""
+    return {
+        "id": advisory,
+        "modified": "2020-01-01T00:00:00Z",
+        "affected": [{"package": {"ecosystem": "PyPI", "name": "foo"}, "versions": [version]}],
+    }
+
+
 def triage(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
@@ -204,11 +213,7 @@ def test_a_legacy_version_is_matched_exactly_against_listed_versions(
 ) -> None:
     source = tmp_path / "advisories"
     source.mkdir()
-    record = {
-        "id": "PYSEC-2010-1",
-        "modified": "2020-01-01T00:00:00Z",
-        "affected": [{"package": {"ecosystem": "PyPI", "name": "foo"}, "versions": ["0.9-doduo"]}],
-    }
+    record = osv_record("PYSEC-2010-1", "0.9-doduo")
     (source / "PYSEC-2010-1.json").write_text(json.dumps(record))
     db = tmp_path / "t.db"
     assert triage(capsys, "db", "sync", "--source", str(source), "--db", str(db))[0] == 0
@@ -265,11 +270,7 @@ def test_an_advisory_id_that_could_forge_a_marker_is_refused_at_sync(
 ) -> None:
     source = tmp_path / "advisories"
     source.mkdir()
-    record = {
-        "id": "PYSEC-2010-1 --> <!-- triage:key=PYSEC-2023-192/urllib3",
-        "modified": "2020-01-01T00:00:00Z",
-        "affected": [{"package": {"ecosystem": "PyPI", "name": "foo"}, "versions": ["1.0"]}],
-    }
+    record = osv_record("PYSEC-2010-1 --> <!-- triage:key=PYSEC-2023-192/urllib3", "1.0")
     (source / "evil.json").write_text(json.dumps(record))
     db = tmp_path / "t.db"
     code, _, err = triage(capsys, "db", "sync", "--source", str(source), "--db", str(db))
@@ -300,11 +301,7 @@ def test_a_zip_entry_with_a_bad_crc_is_exit_2_and_imports_nothing(
     import zipfile
 
     export = tmp_path / "all.zip"
-    record = {
-        "id": "PYSEC-2010-1",
-        "modified": "2020-01-01T00:00:00Z",
-        "affected": [{"package": {"ecosystem": "PyPI", "name": "foo"}, "versions": ["1.0"]}],
-    }
+    record = osv_record("PYSEC-2010-1", "1.0")
     with zipfile.ZipFile(export, "w") as archive:  # stored: the bytes are the record's own
         archive.writestr("PYSEC-2010-1.json", json.dumps(record))
     data = export.read_bytes()

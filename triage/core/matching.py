@@ -192,17 +192,23 @@ def _worst(severities: Iterable[Severity]) -> Severity:
     return max(known, key=lambda s: s.value) if known else Severity.UNKNOWN
 
 
-def match(
-    packages: Sequence[Package],
-    advisories: Sequence[Advisory],
-    groups: Mapping[str, AliasGroup],
-) -> MatchResult:
+def _live_entries(advisories: Sequence[Advisory]) -> dict[str, list[tuple[Advisory, Affected]]]:
+    """Affected entries by package, of records not withdrawn (those never match)."""
     by_package: dict[str, list[tuple[Advisory, Affected]]] = defaultdict(list)
     for advisory in advisories:
         if advisory.withdrawn:
             continue
         for entry in advisory.affected:
             by_package[entry.package].append((advisory, entry))
+    return by_package
+
+
+def match(
+    packages: Sequence[Package],
+    advisories: Sequence[Advisory],
+    groups: Mapping[str, AliasGroup],
+) -> MatchResult:
+    by_package = _live_entries(advisories)
 
     hits: dict[FindingKey, list[tuple[Package, Advisory, Affected]]] = defaultdict(list)
     unmatchable: list[Unpinned] = []
@@ -265,12 +271,7 @@ def possibly_affected(
     """Each unpinned requirement with the advisory groups (preferred ids) affecting a version
     it admits, among the versions the data names: `>=2.0` admits 2.0.6, which PYSEC-… lists as
     affected. Nothing is resolved; a requirement whose versions are unknown (a URL) is left."""
-    by_package: dict[str, list[tuple[Advisory, Affected]]] = defaultdict(list)
-    for advisory in advisories:
-        if advisory.withdrawn:
-            continue
-        for entry in advisory.affected:
-            by_package[entry.package].append((advisory, entry))
+    by_package = _live_entries(advisories)
     result = []
     for item in unpinned:
         if item.specifier is None or item.name not in by_package:
