@@ -485,3 +485,21 @@ def test_a_submodule_in_the_head_tree_is_reported(
     )
     assert code == 0, err
     assert f"{head}:vendor-lib: a git submodule; lockfiles inside it are not read" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["ignore", "PYSEC-2023-192/urllib3", "--reason", "r", "--issue", "https://x.test/1"],
+        ["unignore", "PYSEC-2023-192"],
+        ["trust", "keygen", "ci"],
+        ["trust", "certify", "urllib3==2.0.7", "--criteria", "safe-to-run", "--key", "ci"],
+        ["schedule"],
+    ],
+)
+def test_format_json_is_refused_where_there_is_no_report(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    """--format json on a command that prints a message is an error, never silently text."""
+    code, out, err = triage(capsys, *argv, "--format", "json")
+    assert code == 2 and not out and "'json' is not 'text'" in err

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from triage.cli.common import Common, common_options, path_argument
+from triage.cli.common import TEXT_ONLY, Common, common_options, path_argument
 from triage.errors import EXIT_OK, EXIT_POLICY, TriageError
 
 
@@ -52,7 +52,7 @@ def audit(path: Path | None, ref: str | None, repository: str | None, common: Co
 
 @click.command()
 @path_argument
-@common_options()
+@common_options(TEXT_ONLY)
 def schedule(path: Path | None, common: Common) -> int:
     """Run the audit on [schedule] audit (cron, UTC) until SIGTERM or SIGINT."""
     from jobs.audit import AuditJob

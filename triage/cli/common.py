@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from triage.service.workspace import Progress, Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
+# Commands whose output is a message, not a report: --format json is refused, not ignored.
+TEXT_ONLY = ("text",)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import click
 
-from triage.cli.common import Common, as_option, common_options, lockfile_options, path_argument
+from triage.cli.common import (
+    TEXT_ONLY,
+    Common,
+    as_option,
+    common_options,
+    lockfile_options,
+    path_argument,
+)
 from triage.errors import EXIT_OK, EXIT_POLICY
 
 # Severity's labels, most severe first (spelt out: importing the models costs --help ~25 ms;
@@ -111,7 +118,7 @@ def claim(key: str, name: str | None, common: Common) -> int:
 @click.option("--package", "package_only", is_flag=True, help="Only this key's package.")
 @click.option("--force", is_flag=True, help="Accept an expiry more than a year away.")
 @as_option("Who is recorded in the history [default: $USER].")
-@common_options()
+@common_options(TEXT_ONLY)
 def ignore(
     key: str,
     path: Path | None,
@@ -150,7 +157,7 @@ def _history_note(keys: Sequence[str]) -> str:
 @click.command()
 @click.argument("ident", metavar="ID")
 @as_option("Who is recorded in the history [default: $USER].")
-@common_options()
+@common_options(TEXT_ONLY)
 def unignore(ident: str, name: str | None, common: Common) -> int:
     """Remove the ignore of advisory ID (or ID/package) from deny.toml, in place."""
     from triage.service import ledger

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from triage.cli.common import Common, F, common_options, lockfile_options
+from triage.cli.common import TEXT_ONLY, Common, F, common_options, lockfile_options
 from triage.errors import EXIT_OK, EXIT_POLICY
 
 
@@ -54,7 +54,7 @@ def private_dir_option(verb: str) -> Callable[[F], F]:
 @trust.command("keygen")
 @click.argument("name")
 @private_dir_option("goes")
-@common_options()
+@common_options(TEXT_ONLY)
 def trust_keygen(name: str, private_dir: Path | None, common: Common) -> int:
     """New ed25519 key NAME: private key 0600 outside the repository, public key in
     trust-store/keys/NAME.pub (id ed25519:NAME)."""
@@ -73,7 +73,7 @@ def trust_keygen(name: str, private_dir: Path | None, common: Common) -> int:
 @click.option("--who", default=None, help="Auditor [default: $USER].")
 @click.option("--from", "from_version", default=None, help="Delta audit from this version.")
 @private_dir_option("is")
-@common_options()
+@common_options(TEXT_ONLY)
 def trust_certify(
     requirement: str,
     criteria: str,
