@@ -503,3 +503,48 @@ def test_format_json_is_refused_where_there_is_no_report(
     """--format json on a command that prints a message is an error, never silently text."""
     code, out, err = triage(capsys, *argv, "--format", "json")
     assert code == 2 and not out and "'json' is not 'text'" in err
+
+
+def test_a_database_on_a_read_only_disk_is_exit_3_not_a_traceback(
+    capsys: pytest.CaptureFixture[str], synced_db: Path
+) -> None:
+    """Root writes through file permissions, so the file is made immutable (chattr +i, on a
+    disk filesystem: /dev/shm's tmpfs has no such flag)."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(dir="/var/tmp"))
+    db = folder / "t.db"
+    shutil.copy(synced_db, db)
+    (folder / "requirements.txt").write_text("click==8.1.7\n")
+    if subprocess.run(["chattr", "+i", str(db)], capture_output=True).returncode != 0:
+        shutil.rmtree(folder)
+        pytest.skip("chattr +i is not available here")
+    try:
+        code, _, err = triage(capsys, "db", "sync", "--source", str(folder), "--db", str(db))
+    finally:
+        subprocess.run(["chattr", "-i", str(db)], check=True)
+        shutil.rmtree(folder)
+    assert code == 3 and "attempt to write a readonly database" in err and "fix:" in err
+
+
+def test_an_included_file_that_is_not_utf8_names_itself(
+    capsys: pytest.CaptureFixture[str], synced_db: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "requirements.txt").write_text("-r base.txt\nclick==8.1.7\n")
+    (tmp_path / "base.txt").write_bytes("pillow==9.0.0  # caf\xe9\n".encode("latin-1"))
+    code, out, err = triage(capsys, "scan", str(tmp_path), "--db", str(synced_db))
+    assert code == 2 and not out and f"{tmp_path / 'base.txt'}: not UTF-8 text" in err
+
+
+def test_a_duration_past_any_date_is_a_message(
+    capsys: pytest.CaptureFixture[str], synced_db: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "requirements.txt").write_text("click==8.1.7\n")
+    (tmp_path / "deny.toml").write_text('[advisories]\nmaximum-db-staleness = "P99999999999D"\n')
+    code, _, err = triage(
+        capsys, "scan", str(tmp_path), "--db", str(synced_db),
+        "--config", str(tmp_path / "deny.toml"),
+    )  # fmt: skip
+    assert code == 2 and "advisories.maximum-db-staleness: 'P99999999999D' is not" in err
