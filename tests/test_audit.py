@@ -340,6 +340,7 @@ def test_audit_of_a_ref_and_the_cli_commands(
     db = tmp_path / "t.db"
     args = ["audit", str(repo.root), "--db", str(db), "--config", str(repo.root / "deny.toml")]
     assert main([*args, "--ref", "HEAD"]) == 1  # the committed, vulnerable tree
+    assert "1 package(s) in 1 lockfile(s)" in capsys.readouterr().out
     assert main(args) == 0  # the working tree: fixed
     capsys.readouterr()
     assert main(["issues", "--all", "--db", str(db)]) == 0

@@ -548,3 +548,29 @@ def test_a_duration_past_any_date_is_a_message(
         "--config", str(tmp_path / "deny.toml"),
     )  # fmt: skip
     assert code == 2 and "advisories.maximum-db-staleness: 'P99999999999D' is not" in err
+
+
+def test_an_interrupted_sync_leaves_no_scratch_folder_and_no_change(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    from triage import sources
+
+    source = tmp_path / "advisories"
+    source.mkdir()
+    (source / "PYSEC-2010-1.json").write_text(json.dumps(osv_record("PYSEC-2010-1", "1.0")))
+    db = tmp_path / "t.db"
+    scratch = Path(tempfile.gettempdir())
+    before = set(scratch.glob("triage-sync-*"))
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sources, "decode_record", interrupted)  # Ctrl-C while reading
+    code, _, err = triage(capsys, "db", "sync", "--source", str(source), "--db", str(db))
+    assert code == 2 and "aborted" in err
+    assert set(scratch.glob("triage-sync-*")) == before
+    monkeypatch.undo()
+    code, out, _ = triage(capsys, "db", "status", "--db", str(db), "--format", "json")
+    assert code == 0 and json.loads(out)["records"] == 0

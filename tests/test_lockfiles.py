@@ -142,7 +142,6 @@ def test_discovery_skips_fixtures_hidden_and_virtualenv_folders(tmp_path: Path) 
     (tmp_path / "venv" / "pyvenv.cfg").write_text("")
     secret = tmp_path.parent / f"{tmp_path.name}-netrc"
     secret.write_text("machine github.com password hunter2\n")
-    (tmp_path / "requirements-prod.txt").symlink_to(secret)
     (tmp_path / "requirements-same.txt").symlink_to(tmp_path / "requirements-dev.txt")
     found = sorted(p.relative_to(tmp_path).as_posix() for p in discover(tmp_path))
     assert found == [
@@ -153,6 +152,10 @@ def test_discovery_skips_fixtures_hidden_and_virtualenv_folders(tmp_path: Path) 
         "requirements/prod.txt",
         "uv.lock",
     ]
+    # A link leading out of the root is refused, not passed over (SPEC §3).
+    (tmp_path / "requirements-prod.txt").symlink_to(secret)
+    with pytest.raises(LockfileError, match=r"requirements-prod\.txt: a symbolic link leading out"):
+        discover(tmp_path)
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
+from triage.errors import LockfileError
 from triage.models import ScanConfig
 
 # Directories a repository walk never enters: tool state, virtualenvs, and test fixtures
@@ -98,8 +99,9 @@ NO_SCAN_RULES = ScanConfig()
 
 
 def discover(root: Path, scan: ScanConfig = NO_SCAN_RULES) -> list[Path]:
-    """Lockfiles under the root of a working tree, by `select`'s rule. Links that lead out of
-    the root are left out (a pull request may commit a symlink to ~/.netrc)."""
+    """Lockfiles under the root of a working tree, by `select`'s rule. A link is followed
+    inside the root and refused when it leads out (a pull request may commit a symlink to
+    ~/.netrc): an installer would read what the scan cannot vouch for."""
     inside = root.resolve()
     relative: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root):
@@ -110,8 +112,11 @@ def discover(root: Path, scan: ScanConfig = NO_SCAN_RULES) -> list[Path]:
             dirnames[:] = [d for d in dirnames if not skipped_directory(d)]
         top = here.relative_to(root)
         relative.extend((top / f).as_posix() for f in filenames)
-    return [
-        root / path
-        for path in select(relative, scan)
-        if (root / path).resolve().is_relative_to(inside)
-    ]
+    found = [root / path for path in select(relative, scan)]
+    for path in found:
+        if not path.resolve().is_relative_to(inside):
+            raise LockfileError(
+                f"{path}: a symbolic link leading out of {root}",
+                hint="commit the lockfile itself, not a link to a file outside the repository",
+            )
+    return found
