@@ -731,3 +731,32 @@ def test_a_lockfile_named_from_outside_reads_its_includes_in_its_own_folder(
     )  # fmt: skip
     assert code == 1, err
     assert {f["package"] for f in json.loads(out)["findings"]} == {"pillow"}
+
+
+def test_a_long_key_with_several_versions_cuts_nothing_at_80_columns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keys, severities, ages, due dates and issues are read whole; versions and names fold."""
+    package = "some-long-package-name"
+    sources = tmp_path / "src"
+    sources.mkdir()
+    record = {
+        "id": "GHSA-xxxx-yyyy-zzzz",
+        "modified": "2026-11-01T00:00:00Z",
+        "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],
+        "affected": [
+            {"package": {"ecosystem": "PyPI", "name": package}, "versions": ["1.0.0", "1.0.1"]}
+        ],
+    }
+    (sources / "GHSA-xxxx-yyyy-zzzz.json").write_text(json.dumps(record))
+    root = project(tmp_path / "app", sources, f"{package}==1.0.0\n")
+    (root / "requirements-dev.txt").write_text(f"{package}==1.0.1\n")
+    db = tmp_path / "t.db"
+    local_audit(root, db, NOW)
+    key = f"GHSA-xxxx-yyyy-zzzz/{package}"
+    rotation.claim(workspace(db, NOW), key, "a-rather-long-assignee-name")
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out = cli(capsys, root, db, "queue")
+    assert code == 0 and "…" not in out
+    assert max(len(line.rstrip()) for line in out.splitlines()) <= 80, out
+    assert re.search(rf"^{key} .* critical .* \d+d .* \d{{4}}-\d\d-\d\d ", out, re.MULTILINE), out

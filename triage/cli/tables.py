@@ -74,10 +74,10 @@ def print_queue(out: Console, records: Sequence[TriageRecord], now: dt.datetime)
         out.print("the queue is empty")
         return
     table = _table(out, "key", "version", "severity", "age", "due", "assignee", "issue")
-    # The key is what people copy into `show` and `claim`, and a due date is read whole:
-    # neither is broken. Versions and names give way.
-    table.columns[0].no_wrap = True
-    table.columns[4].no_wrap = True
+    # The key is what people copy into `show` and `claim`; severity, age, due date and issue
+    # are read whole: none is cut. Versions and names fold, keeping every character.
+    for whole in (0, 2, 3, 4, 6):
+        table.columns[whole].no_wrap = True
     table.columns[1].overflow = "fold"
     table.columns[5].overflow = "fold"
     for record in records:
