@@ -361,6 +361,11 @@ PILLOW_ENTRY = (
             "pylock.toml: lock-version: format version 2.0 is newer than this triage reads",
         ),
         (
+            "Pipfile.lock",
+            '{"_meta": {}, "default": {"pillow": {"vresion": "==9.0.0"}}, "develop": {}}',
+            "Pipfile.lock: default.pillow.version: missing: a locked package names its version",
+        ),
+        (
             "uv.lock",
             f"version = 2\n[[package]]\n{PILLOW_ENTRY}",
             "uv.lock: version: format version 2 is newer than this triage reads",

@@ -760,3 +760,5 @@ def test_a_long_key_with_several_versions_cuts_nothing_at_80_columns(
     assert code == 0 and "…" not in out
     assert max(len(line.rstrip()) for line in out.splitlines()) <= 80, out
     assert re.search(rf"^{key} .* critical .* \d+d .* \d{{4}}-\d\d-\d\d ", out, re.MULTILINE), out
+    code, out = cli(capsys, root, db, "show", key, str(root))
+    assert code == 0 and "critical" in out and "CVSS:3.1" not in out  # a severity, not a vector

@@ -44,10 +44,16 @@ def read_pipfile(text: str, origin: str, shown: str) -> LockfileContents:
                     ),
                     None,
                 )
+                if kind is None and version is None:
+                    # A registry entry always names its version: one without (a misspelt
+                    # key, say) would make a vulnerable package vanish from the scan.
+                    raise fail(
+                        origin, f"{where}.version", "missing: a locked package names its version"
+                    )
                 reason = (
                     f"{kind} requirement without a pinned version"
                     if kind
-                    else f"not pinned to one version ({version or 'no version given'})"
+                    else f"not pinned to one version ({version})"
                 )
                 unpinned.append(Unpinned(name, shown, where, reason))
                 continue
