@@ -352,3 +352,25 @@ def test_audit_of_a_ref_and_the_cli_commands(
     with store.audit_lock(db):
         assert main(args) == 0
     assert "audit skipped: another audit is running" in capsys.readouterr().err
+
+
+def test_an_audit_of_a_ref_applies_the_policy_committed_there(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--config names deny.toml by a path inside the repository (absolute or not); at a ref
+    the policy committed there is read, never silently the defaults."""
+    from tests.gitrepos import GitRepo
+
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    repo = GitRepo(tmp_path / "app")
+    project(repo.root, records(tmp_path / "src", ["urllib3"]), "urllib3==2.0.0\n")
+    deny = repo.root / "deny.toml"
+    deny.write_text(
+        deny.read_text().replace(
+            "[advisories]\n", '[advisories]\nseverity-threshold = "critical"\n'
+        )
+    )
+    repo.commit("accept below critical")
+    args = ["audit", str(repo.root), "--db", str(tmp_path / "t.db"), "--config", str(deny)]
+    assert main([*args, "--ref", "HEAD"]) == 0
+    assert "0 failing the policy" in capsys.readouterr().out

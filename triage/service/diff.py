@@ -16,21 +16,8 @@ from triage.errors import InputError
 from triage.models import TrustResult
 from triage.service import sync, trust
 from triage.service.scan import match
-from triage.service.trees import TreeSide, read_side
+from triage.service.trees import TreeSide, read_side, repo_relative
 from triage.service.workspace import Workspace
-
-
-def repo_relative(path: Path, repo: Path) -> str:
-    """A --config/--trust-store path (relative ones from the repository root) as a path inside
-    the git tree."""
-    absolute = path if path.is_absolute() else repo / path
-    try:
-        return absolute.resolve().relative_to(repo.resolve()).as_posix()
-    except ValueError:
-        raise InputError(
-            f"{path}: not inside the repository {repo}",
-            hint="diff reads the policy from git objects; name a file inside the repository",
-        ) from None
 
 
 def diff(ws: Workspace, base_ref: str, head_ref: str) -> diffing.DiffResult:

@@ -98,7 +98,9 @@ def working_tree(ws: Workspace) -> Project:
 def at_ref(ws: Workspace, db: store.Database, ref: str) -> Project:
     """The project as committed at `ref`: its own deny.toml and lockfiles, from git objects."""
     sha = gitrepo.resolve(ws.root, ref)
-    side = trees.read_side(ws.root, sha, ref, db, (ws.config.path, "trust-store"))
+    # The policy committed at the ref, at the path --config names inside the repository.
+    config_path = trees.repo_relative(ws.config_path, ws.root)
+    side = trees.read_side(ws.root, sha, ref, db, (config_path, "trust-store"))
     packages, unpinned, read = summary(side.contents)
     return Project(side.config, packages, unpinned, read, trees.pyproject_at(ws.root, sha))
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from triage import __version__, config, gitrepo, lockfiles, store
-from triage.errors import ConfigError, LockfileError
+from triage.errors import ConfigError, InputError, LockfileError
 from triage.models import Config, LockfileContents, Package, ScanConfig
 
 CACHE_PREFIX = f"triage-{__version__}:"
@@ -37,6 +37,19 @@ def _config_at(repo: Path, entries: dict[str, gitrepo.TreeEntry], path: str, lab
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{label}:{path}", [f"not UTF-8 text: {exc}"]) from exc
     return config.parse_config(text, f"{label}:{path}")
+
+
+def repo_relative(path: Path, repo: Path) -> str:
+    """A --config/--trust-store path (relative ones from the repository root) as a path inside
+    the git tree."""
+    absolute = path if path.is_absolute() else repo / path
+    try:
+        return absolute.resolve().relative_to(repo.resolve()).as_posix()
+    except ValueError:
+        raise InputError(
+            f"{path}: not inside the repository {repo}",
+            hint="diff reads the policy from git objects; name a file inside the repository",
+        ) from None
 
 
 MAX_LINK_HOPS = 8
@@ -84,8 +97,13 @@ def _lockfiles_at(
     the tree's names); symbolic links are followed inside the tree only. Readings are cached
     by reader and blob id, so an unchanged or moved lockfile is never parsed twice."""
     wanted = [entries[path] for path in lockfiles.select(entries, scan)]
+    # Link targets are read only when a lockfile is a link (a chain may pass other links).
+    linked = any(e.mode == gitrepo.SYMLINK_MODE for e in wanted)
     links = gitrepo.read_blobs(
-        repo, sorted({e.blob for e in entries.values() if e.mode == gitrepo.SYMLINK_MODE})
+        repo,
+        sorted({e.blob for e in entries.values() if e.mode == gitrepo.SYMLINK_MODE})
+        if linked
+        else [],
     )
     found: list[LockfileContents] = []
     missing: list[tuple[str, gitrepo.TreeEntry, gitrepo.TreeEntry]] = []
