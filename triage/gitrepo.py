@@ -34,17 +34,6 @@ def _git(repo: Path, *args: str, stdin: bytes | None = None) -> subprocess.Compl
         raise InputError(f"{repo}: git failed: {exc}", hint="is git installed?") from exc
 
 
-def toplevel(folder: Path) -> Path | None:
-    """The root of the git working tree holding `folder`, as git finds it; None outside one
-    (or without git)."""
-    try:
-        done = _git(folder, "rev-parse", "--show-toplevel")
-    except InputError:
-        return None
-    found = done.stdout.decode(errors="replace").strip()
-    return Path(found) if done.returncode == 0 and found else None
-
-
 def resolve(repo: Path, ref: str) -> str:
     """The commit a ref names, or an error that names the ref."""
     if ref.startswith("-"):

@@ -154,6 +154,7 @@ class LockfileContents:
     packages: tuple[Package, ...]
     unpinned: tuple[Unpinned, ...]
     members: tuple[str, ...] = ()  # the project's own workspace members: not dependencies
+    includes: tuple[str, ...] = ()  # other files its reading read (-r), by shown path
 
 
 # --- findings ---------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from triage.cli.entry import build_workspace, located
 from triage.settings import Settings
 
 if TYPE_CHECKING:
@@ -35,9 +36,7 @@ class Common:
 
     def at(self, root: Path | None, lockfiles: Sequence[Path] = ()) -> Workspace:
         """The workspace for the project at PATH (default: the repository's root)."""
-        from triage.service.workspace import project_root
-
-        return replace(self.workspace, root=project_root(root), lockfiles=tuple(lockfiles))
+        return located(self.workspace, root, lockfiles)
 
     def say(self, message: str) -> None:
         if self.verbosity >= 0:
@@ -103,16 +102,7 @@ def common_options(formats: Sequence[str] = ("text", "json")) -> Callable[[F], F
             quiet: int,
             **kwargs: Any,
         ) -> Any:
-            from triage.service.workspace import Workspace
-
-            found = settings()
-            workspace = Workspace(
-                db_path=db or found.db_path,
-                config_path=config or Path("deny.toml"),
-                config_required=config is not None,
-                trust_store=trust_store,
-                settings=found,
-            )
+            workspace = build_workspace(settings(), db=db, config=config, trust_store=trust_store)
             common = Common(output_format, workspace, verbose - quiet)
             return command(*args, common=common, **kwargs)
 

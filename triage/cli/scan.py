@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING
 import click
 
 from triage.cli.common import Common, common_options, lockfile_options, path_argument
-from triage.errors import EXIT_OK, EXIT_POLICY, TriageError
+from triage.cli.entry import SCAN_FORMATS, run_scan
+from triage.errors import EXIT_OK, EXIT_POLICY
 
 if TYPE_CHECKING:
     from triage.core.diffing import DiffResult
 
-FORMATS = ("text", "json", "markdown")
+FORMATS = SCAN_FORMATS
 
 
 @click.command()
@@ -21,15 +22,7 @@ FORMATS = ("text", "json", "markdown")
 @common_options(FORMATS)
 def scan(path: Path | None, lockfiles: tuple[Path, ...], common: Common) -> int:
     """Findings of the working tree at PATH, policy applied."""
-    from triage.core.report import RENDERERS
-    from triage.service import scan as use_case
-
-    ws = common.at(path, lockfiles)
-    if not ws.root.is_dir():
-        raise TriageError(f"{ws.root}: no such directory to scan")
-    result = use_case.scan(ws)
-    click.echo(RENDERERS[common.output_format](result), nl=False)
-    return EXIT_POLICY if result.fails else EXIT_OK
+    return run_scan(common.at(path, lockfiles), common.output_format)
 
 
 @click.command()

@@ -10,8 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from packaging.utils import canonicalize_name
-
+from triage.core.matching import normalize_name
 from triage.core.policy import LINT_CODES
 from triage.errors import ConfigError
 from triage.models import (
@@ -160,7 +159,7 @@ def _ignore_rules(v: _Validator, entries: Any) -> tuple[IgnoreRule, ...]:
             IgnoreRule(
                 id=advisory_id,
                 index=index,
-                package=canonicalize_name(package) if package else None,
+                package=normalize_name(package) if package else None,
                 reason=v.get(table, here, "reason", _string, "a string", None),
                 issue=v.get(table, here, "issue", _url, "an http(s) URL", None),
                 expires=v.get(table, here, "expires", _date, "a date (YYYY-MM-DD)", None),

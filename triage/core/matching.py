@@ -8,8 +8,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from triage.models import (
@@ -39,6 +37,9 @@ def parse_version(text: str) -> Version | None:
 
 
 def normalize_name(name: str) -> str:
+    # packaging.utils is loaded on use: it brings packaging.tags, which a scan never needs.
+    from packaging.utils import canonicalize_name
+
     return canonicalize_name(name)
 
 
@@ -271,6 +272,10 @@ def possibly_affected(
     """Each unpinned requirement with the advisory groups (preferred ids) affecting a version
     it admits, among the versions the data names: `>=2.0` admits 2.0.6, which PYSEC-… lists as
     affected. Nothing is resolved; a requirement whose versions are unknown (a URL) is left."""
+    if not unpinned:
+        return ()
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet  # only for unpinned ones
+
     by_package = _live_entries(advisories)
     result = []
     for item in unpinned:

@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.version import Version
 
 from triage.core import escape
-from triage.core.diffing import DiffResult
 from triage.core.matching import parse_version
-from triage.core.tracking import KEY_MARKER
 from triage.models import AssessedFinding, IgnoreRule, ScanResult, TrustResult, Unpinned
+
+if TYPE_CHECKING:
+    from triage.core.diffing import DiffResult
 
 SCAN_SCHEMA = "triage/scan-v1"
 
@@ -413,6 +414,8 @@ def issue_title(item: AssessedFinding) -> str:
 def issue_body(item: AssessedFinding, dependency: Dependency) -> str:
     """The tracking issue's text; stable for the same facts, so an unchanged finding never
     causes a write."""
+    from triage.core.tracking import KEY_MARKER  # the tracking rules: not needed by a scan
+
     finding = item.finding
     lines = [
         KEY_MARKER.format(key=finding.key),
@@ -485,6 +488,8 @@ def trust_text(results: Sequence[TrustResult], mode: str) -> str:
 def untrusted_issue_body(
     package: str, version: str, mode: str, results: Sequence[TrustResult]
 ) -> str:
+    from triage.core.tracking import KEY_MARKER
+
     lines = [
         KEY_MARKER.format(key=f"untrusted/{package}=={version}"),
         f"**{_cell(package)} {_cell(version)}** fails the `{mode}` trust policy.",

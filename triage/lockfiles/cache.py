@@ -1,12 +1,43 @@
-"""Readings kept in the database cache: a lockfile's contents as JSON, relabelled on the way
-back with the path its blob has now."""
+"""Readings kept in the database cache: a lockfile's contents as JSON, keyed by the reader
+and the content's digest, relabelled on the way back with the path the content has now."""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+from functools import cache
+from pathlib import Path
+from typing import Protocol
 
+from triage import __version__
 from triage.models import Artifact, LockfileContents, Package, Unpinned
+
+
+class ReadingCache(Protocol):
+    """Where readings are kept (the database's lockfile cache)."""
+
+    def cached_lockfile(self, key: str) -> str | None: ...
+
+    def cache_lockfile(self, key: str, contents: str) -> None: ...
+
+
+@cache
+def reader_id() -> str:
+    """triage's version and a digest of the readers' own source (and the models they fill):
+    a reading cached by one build of the readers is never served by another, released or
+    not."""
+    digest = hashlib.sha256(__version__.encode())
+    here = Path(__file__).parent
+    for source in [*sorted(here.glob("*.py")), here.parent / "models.py"]:
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    return f"{__version__}+{digest.hexdigest()[:16]}"
+
+
+def reading_key(kind: str, content_id: str) -> str:
+    """The cache key of a reading: reader build, format (the name chooses the reader) and the
+    content's id (a git blob id, or sha256:… of a working-tree file)."""
+    return f"triage-{reader_id()}:{kind}:{content_id}"
 
 
 def contents_to_json(contents: LockfileContents) -> str:
@@ -30,11 +61,14 @@ def contents_from_json(text: str, path: str) -> LockfileContents:
         for p in raw["packages"]
     )
     unpinned = tuple(Unpinned(**{**u, "lockfile": path}) for u in raw["unpinned"])
-    return LockfileContents(path, packages, unpinned, tuple(raw.get("members", ())))
+    return LockfileContents(path, packages, unpinned, tuple(raw["members"]))
 
 
 def is_self_contained(contents: LockfileContents) -> bool:
-    """True when everything came from the one file (no -r include), so its blob id is a key."""
-    return all(p.lockfile == contents.path for p in contents.packages) and all(
-        u.lockfile == contents.path for u in contents.unpinned
+    """True when the reading read nothing but the one file (no -r include, even of an empty
+    file, which may fill later), so its content is a key."""
+    return (
+        not contents.includes
+        and all(p.lockfile == contents.path for p in contents.packages)
+        and all(u.lockfile == contents.path for u in contents.unpinned)
     )

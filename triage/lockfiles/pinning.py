@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -14,13 +13,6 @@ from packaging.version import Version
 
 from triage.errors import LockfileError
 from triage.models import Artifact
-
-
-def display_path(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
 
 
 def fail(origin: str, where: str, message: str) -> LockfileError:

@@ -281,4 +281,5 @@ def read_requirements(lock: LockText, includes: Includes) -> LockfileContents:
                 direct=(direct or not via) if annotated[shown] else None,
             )
         )
-    return LockfileContents(lock.shown, tuple(packages), tuple(unpinned))
+    included = tuple(shown for shown in seen if shown != lock.shown)
+    return LockfileContents(lock.shown, tuple(packages), tuple(unpinned), includes=included)

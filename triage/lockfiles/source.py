@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from triage.errors import LockfileError
-from triage.lockfiles.pinning import display_path
 
 
 @dataclass(frozen=True)
@@ -23,6 +22,13 @@ class LockText:
 Includes = Callable[[LockText, str, str], LockText]  # (including file, target, where) -> text
 
 
+def display_path(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
 def decode(data: bytes, origin: str) -> str:
     try:
         return data.decode("utf-8")
@@ -33,11 +39,15 @@ def decode(data: bytes, origin: str) -> str:
         ) from exc
 
 
-def read_path(path: Path, root: Path) -> LockText:
+def read_bytes(path: Path) -> bytes:
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise LockfileError(f"{path}: cannot be read: {exc.strerror or exc}") from exc
+
+
+def read_path(path: Path, root: Path) -> LockText:
+    data = read_bytes(path)
     return LockText(decode(data, str(path)), display_path(path, root), str(path))
 
 

@@ -8,9 +8,10 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
-from triage import gitrepo, lockfiles, store
-from triage.core import matching, policy, report, tracked
+from triage import lockfiles, store
+from triage.core import index, matching, policy
 from triage.errors import LockfileError
 from triage.models import (
     Config,
@@ -21,8 +22,11 @@ from triage.models import (
     ScanResult,
     Unpinned,
 )
-from triage.service import sync, trees
+from triage.service import sync
 from triage.service.workspace import Workspace
+
+if TYPE_CHECKING:
+    from triage.core import report
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,8 @@ class Project:
     pyproject_text: str  # only to tell direct dependencies from transitive ones
 
     def dependencies(self) -> dict[str, report.Dependency]:
+        from triage.core import tracked  # what audits track: not needed by a scan
+
         direct = lockfiles.direct_names(self.pyproject_text)
         return tracked.dependencies(self.packages, direct)
 
@@ -60,10 +66,16 @@ def summary(
 
 
 def read_lockfiles(
-    root: Path, explicit: Sequence[Path], scan: ScanConfig, *, required: bool = True
+    root: Path,
+    explicit: Sequence[Path],
+    scan: ScanConfig,
+    *,
+    required: bool = True,
+    cache: lockfiles.ReadingCache | None = None,
 ) -> list[LockfileContents]:
     """Every lockfile named with --lockfile, else every one discovered under `root`; finding
-    none is bad input when `required`, never a clean report over nothing."""
+    none is bad input when `required`, never a clean report over nothing. With a cache, an
+    unchanged lockfile's reading is taken from it rather than parsed again."""
     paths = list(explicit) if explicit else lockfiles.discover(root, scan)
     if not paths and required:
         raise LockfileError(
@@ -75,7 +87,7 @@ def read_lockfiles(
     # A lockfile named from outside the project reads its includes inside its own folder.
     return [
         lockfiles.read_lockfile(
-            path, root if path.resolve().is_relative_to(inside) else path.parent
+            path, root if path.resolve().is_relative_to(inside) else path.parent, cache
         )
         for path in paths
     ]
@@ -90,13 +102,18 @@ def _working_tree_pyproject(root: Path) -> str:
         return ""
 
 
-def working_tree(ws: Workspace) -> Project:
-    packages, unpinned, read = summary(read_lockfiles(ws.root, ws.lockfiles, ws.config.scan))
+def working_tree(ws: Workspace, cache: lockfiles.ReadingCache | None = None) -> Project:
+    packages, unpinned, read = summary(
+        read_lockfiles(ws.root, ws.lockfiles, ws.config.scan, cache=cache)
+    )
     return Project(ws.config, packages, unpinned, read, _working_tree_pyproject(ws.root))
 
 
 def at_ref(ws: Workspace, db: store.Database, ref: str) -> Project:
     """The project as committed at `ref`: its own deny.toml and lockfiles, from git objects."""
+    from triage import gitrepo
+    from triage.service import trees  # git objects: only for a ref
+
     sha = gitrepo.resolve(ws.root, ref)
     # The policy committed at the ref, at the path --config names inside the repository.
     config_path = trees.repo_relative(ws.config_path, ws.root)
@@ -109,9 +126,13 @@ def match(
     db: store.Database, packages: Sequence[Package], unpinned: Sequence[Unpinned] = ()
 ) -> tuple[matching.MatchResult, tuple[Unpinned, ...]]:
     """Findings of the pinned packages; the unpinned requirements with the advisories that
-    affect a version they admit."""
-    names = [p.name for p in packages] + [u.name for u in unpinned]
-    advisories, groups = store.AdvisoryStore(db).candidates(names)
+    affect a version they admit. The match index names the records that affect each pinned
+    version; only those records are read and matched in full."""
+    advisories_store = store.AdvisoryStore(db)
+    hits, whole = index.hits(packages, advisories_store.compiled(p.name for p in packages))
+    whole |= {u.name for u in unpinned}
+    only = {name: ids for name, ids in hits.items() if name not in whole}
+    advisories, groups = advisories_store.candidates(hits.keys() | whole, only)
     found = matching.match(packages, advisories, groups)
     return found, matching.possibly_affected(unpinned, advisories, groups)
 
@@ -141,7 +162,8 @@ def assess(db: store.Database, project: Project, now: dt.datetime) -> ScanResult
 def scan_project(ws: Workspace) -> tuple[ScanResult, Project]:
     """The working tree's findings, and what was read. An empty database is first filled from
     the embedded snapshot, so a first run works offline."""
-    project = working_tree(ws)
+    with ws.database() as db:
+        project = working_tree(ws, store.Caches(db))
     sync.ensure_data(ws)
     with ws.database() as db:
         return assess(db, project, ws.now()), project

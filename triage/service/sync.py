@@ -1,4 +1,7 @@
-"""Sync: advisory sources into the database, incrementally and atomically; and its status."""
+"""Sync: advisory sources into the database, incrementally and atomically; and its status.
+
+`sources` (YAML, zip archives, downloads) is imported by the functions that sync: a scan
+asks only for the status and must not pay for loading it."""
 
 from __future__ import annotations
 
@@ -6,12 +9,16 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from triage import sources, store
-from triage.core import matching, policy
+from triage import store
+from triage.core import policy
 from triage.errors import UpstreamError
 from triage.models import DatabaseInfo
 from triage.service.workspace import Progress, Workspace
+
+if TYPE_CHECKING:
+    from triage import sources
 
 
 @dataclass
@@ -41,6 +48,8 @@ def _apply_listing(
 ) -> Callable[[], None]:
     """Decode what changed in one source (raising before anything is written) and return the
     write step, to be run inside the sync's single transaction."""
+    from triage import sources
+
     stored = advisories.stored_files(listing.source)
     changed = [
         e
@@ -98,6 +107,8 @@ def _listings(
     progress: Progress | None,
     require_all: bool,
 ) -> list[sources.SourceListing]:
+    from triage import sources
+
     listings = []
     for index, name in enumerate(source_names):
         workdir = Path(scratch, str(index))
@@ -120,6 +131,9 @@ def sync(ws: Workspace, source_names: Sequence[str], *, require_all: bool = Fals
     """Import every source in one transaction; fall back to the embedded snapshot when the
     database would otherwise be empty. A malformed record aborts before anything is written;
     so does an unreachable source when `require_all` (the user named the sources)."""
+    from triage import sources
+    from triage.core import matching
+
     report = SyncReport()
     now = ws.now()
     with ws.database() as db, sources.scratch_dir() as scratch:

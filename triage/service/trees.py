@@ -7,11 +7,9 @@ import posixpath
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from triage import __version__, config, gitrepo, lockfiles, store
+from triage import config, gitrepo, lockfiles, store
 from triage.errors import ConfigError, InputError, LockfileError
 from triage.models import Config, LockfileContents, Package, ScanConfig
-
-CACHE_PREFIX = f"triage-{__version__}:"
 
 
 @dataclass(frozen=True)
@@ -81,11 +79,6 @@ def _link_target(
     raise LockfileError(f"{label}:{entry.path}: symbolic links in a circle")
 
 
-def _cache_key(kind: str, blob: str) -> str:
-    """The reading of a blob depends on the reader its name chooses, and on triage's version."""
-    return f"{CACHE_PREFIX}{kind}:{blob}"
-
-
 def _lockfiles_at(
     repo: Path,
     entries: dict[str, gitrepo.TreeEntry],
@@ -116,7 +109,7 @@ def _lockfiles_at(
                 hint=f"include only {lockfiles.CONVENTIONS} or *.txt requirements files",
             )
         target = _link_target(entry, entries, links, label)
-        cached = caches.cached_lockfile(_cache_key(kind, target.blob))
+        cached = caches.cached_lockfile(lockfiles.reading_key(kind, target.blob))
         if cached is None:
             missing.append((kind, entry, target))
         else:
@@ -140,7 +133,7 @@ def _lockfiles_at(
         contents = lockfiles.read_text(kind, lock, lockfiles.tree_includes(files, label))
         if lockfiles.is_self_contained(contents):
             caches.cache_lockfile(
-                _cache_key(kind, target.blob), lockfiles.contents_to_json(contents)
+                lockfiles.reading_key(kind, target.blob), lockfiles.contents_to_json(contents)
             )
         found.append(contents)
     return found

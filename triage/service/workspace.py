@@ -27,12 +27,16 @@ def utc_now() -> dt.datetime:
 
 def project_root(path: Path | None) -> Path:
     """PATH as given; else the root of the git repository holding the current folder (run
-    from a subfolder, a scan still reads every lockfile), else the current folder."""
+    from a subfolder, a scan still reads every lockfile), else the current folder. The root
+    is the nearest folder up with a `.git` (a directory, or the file of a worktree or
+    submodule), found without starting git, which would cost a scan more than matching."""
     if path is not None:
         return path
-    from triage import gitrepo
-
-    return gitrepo.toplevel(Path.cwd()) or Path(".")
+    here = Path.cwd()
+    for candidate in (here, *here.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return Path(".")
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+import sqlite3
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from triage.core.index import compile_package
 from triage.models import (
     Advisory,
     Affected,
@@ -20,6 +22,9 @@ from triage.models import (
     VersionRange,
 )
 from triage.store.connection import Database, stamp
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 @dataclass(frozen=True)
@@ -46,13 +51,57 @@ def _ranges_from_json(text: str) -> tuple[VersionRange, ...]:
     return tuple(VersionRange(tuple(Event(k, v) for k, v in r)) for r in json.loads(text))
 
 
+def compile_index(conn: sqlite3.Connection, packages: Iterable[str] | None) -> None:
+    """Recompiles the match index of `packages` (None: every package) from the stored
+    records, in the caller's transaction."""
+    query = (
+        "select f.package, f.ranges, f.versions, a.id, a.withdrawn "
+        "from affected f join advisories a on a.id = f.advisory_id"
+    )
+    parameters: list[str] = []
+    if packages is None:
+        conn.execute("delete from match_index")
+    else:
+        wanted = json.dumps(sorted(set(packages)))
+        conn.execute(
+            "delete from match_index where package in (select value from json_each(?))", [wanted]
+        )
+        query += " where f.package in (select value from json_each(?))"
+        parameters.append(wanted)
+    by_package: dict[str, list[tuple[Advisory, Affected]]] = {}
+    for package, ranges, versions, advisory_id, withdrawn in conn.execute(query, parameters):
+        entry = Affected(package, _ranges_from_json(ranges), tuple(json.loads(versions)))
+        record = Advisory(
+            id=advisory_id,
+            modified="",
+            published=None,
+            withdrawn=withdrawn,
+            aliases=(),
+            affected=(entry,),
+            severity=Severity.UNKNOWN,
+            severity_vector=None,
+            references=(),
+        )
+        by_package.setdefault(package, []).append((record, entry))
+    rows = []
+    for package, records in by_package.items():
+        compiled = compile_package(records)
+        if compiled is not None:
+            rows.append((package, compiled))
+    conn.executemany("insert into match_index (package, compiled) values (?, ?)", rows)
+
+
 class AdvisoryStore:
     def __init__(self, database: Database) -> None:
         self.database = database
-        self.db = database.db
+        self.touched: set[str] = set()  # packages whose records changed: recompiled at the end
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        return self.database.db
 
     def record_count(self) -> int:
-        return int(self.db.table("advisories").count)
+        return int(self.database.rows("select count(*) from advisories")[0][0])
 
     def stored_files(self, source: str) -> dict[str, StoredFile]:
         rows = self.db.query(
@@ -91,7 +140,17 @@ class AdvisoryStore:
     def drop_file(self, source: str, name: str) -> None:
         self.db.execute("delete from source_files where source = ? and name = ?", [source, name])
 
+    def _touch(self, advisory_id: str) -> None:
+        self.touched.update(
+            package
+            for (package,) in self.database.rows(
+                "select package from affected where advisory_id = ?", [advisory_id]
+            )
+        )
+
     def put_advisory(self, advisory: Advisory, source: str, digest: str) -> None:
+        self._touch(advisory.id)
+        self.touched.update(entry.package for entry in advisory.affected)
         self.db.execute("delete from affected where advisory_id = ?", [advisory.id])
         self.db.table("advisories").upsert(
             {
@@ -119,6 +178,7 @@ class AdvisoryStore:
         )
 
     def drop_advisory(self, advisory_id: str) -> None:
+        self._touch(advisory_id)
         self.db.execute("delete from affected where advisory_id = ?", [advisory_id])
         self.db.execute("delete from advisories where id = ?", [advisory_id])
 
@@ -151,7 +211,11 @@ class AdvisoryStore:
         )
 
     def finish_sync(self, sources: Iterable[SourceRow], now: dt.datetime) -> None:
-        """The content digest over every record, the sync's time, and the sources it read."""
+        """The match index of the packages whose records changed, the content digest over
+        every record, the sync's time, and the sources it read."""
+        if self.touched:
+            compile_index(self.database.conn, self.touched)
+            self.touched.clear()
         lines = "".join(
             f"{r['id']}:{r['digest']}\n"
             for r in self.db.query("select id, digest from advisories order by id")
@@ -175,53 +239,67 @@ class AdvisoryStore:
 
     # --- lookups ------------------------------------------------------------------------------
 
-    def candidates(self, names: Iterable[str]) -> tuple[list[Advisory], dict[str, AliasGroup]]:
-        """Records with an affected entry for any of `names` (only those entries), and groups."""
-        rows = self.db.query(
-            "select f.package, f.ranges, f.versions, a.id, a.modified, a.published, a.withdrawn, "
-            "a.aliases, a.severity, a.severity_vector, a.refs, a.group_id, a.group_ids "
-            "from affected f join advisories a on a.id = f.advisory_id "
-            "where f.package in (select value from json_each(?))",
+    def compiled(self, names: Iterable[str]) -> dict[str, str]:
+        """The match index's compiled form of each of `names` that any live record affects."""
+        rows = self.database.rows(
+            "select package, compiled from match_index "
+            "where package in (select value from json_each(?))",
             [json.dumps(sorted(set(names)))],
         )
+        return {package: compiled for package, compiled in rows}
+
+    def candidates(
+        self, names: Iterable[str], only: Mapping[str, Collection[str]] | None = None
+    ) -> tuple[list[Advisory], dict[str, AliasGroup]]:
+        """Records with an affected entry for any of `names` (only those entries), and their
+        groups; for a package in `only`, just the records it names."""
+        query = (
+            "select f.package, f.ranges, f.versions, a.id, a.modified, a.published, "
+            "a.withdrawn, a.aliases, a.severity, a.severity_vector, a.refs, a.group_id, "
+            "a.group_ids from affected f join advisories a on a.id = f.advisory_id "
+            "where f.package in (select value from json_each(?))"
+        )
+        only = only or {}
         entries: dict[str, list[Affected]] = {}
-        heads: dict[str, dict[str, Any]] = {}
-        for r in rows:
-            heads.setdefault(r["id"], r)
-            entries.setdefault(r["id"], []).append(
-                Affected(
-                    r["package"], _ranges_from_json(r["ranges"]), tuple(json.loads(r["versions"]))
-                )
+        heads: dict[str, tuple[Any, ...]] = {}
+        for row in self.database.rows(query, [json.dumps(sorted(set(names)))]):
+            if row[0] in only and row[3] not in only[row[0]]:
+                continue
+            heads.setdefault(row[3], row)
+            entries.setdefault(row[3], []).append(
+                Affected(row[0], _ranges_from_json(row[1]), tuple(json.loads(row[2])))
             )
         advisories = []
         groups: dict[str, AliasGroup] = {}
         for advisory_id, head in heads.items():
+            (_, _, _, _, modified, published, withdrawn, aliases, severity, vector, refs) = head[
+                :11
+            ]
+            group_id, group_ids = head[11], head[12]
             advisories.append(
                 Advisory(
                     id=advisory_id,
-                    modified=head["modified"],
-                    published=head["published"],
-                    withdrawn=head["withdrawn"],
-                    aliases=tuple(json.loads(head["aliases"])),
+                    modified=modified,
+                    published=published,
+                    withdrawn=withdrawn,
+                    aliases=tuple(json.loads(aliases)),
                     affected=tuple(entries[advisory_id]),
-                    severity=Severity.parse(head["severity"]),
-                    severity_vector=head["severity_vector"],
-                    references=tuple(json.loads(head["refs"])),
+                    severity=Severity.parse(severity),
+                    severity_vector=vector,
+                    references=tuple(json.loads(refs)),
                 )
             )
-            if head["group_id"]:
-                groups[advisory_id] = AliasGroup(
-                    head["group_id"], tuple(json.loads(head["group_ids"]))
-                )
+            if group_id:
+                groups[advisory_id] = AliasGroup(group_id, tuple(json.loads(group_ids)))
         return advisories, groups
 
     def info(self) -> DatabaseInfo:
-        newest = list(self.db.query("select max(modified) as newest from advisories"))
-        sources = [r["source"] for r in self.db.query("select source from sources order by source")]
+        ((records, newest),) = self.database.rows("select count(*), max(modified) from advisories")
+        sources = [r[0] for r in self.database.rows("select source from sources order by source")]
         return DatabaseInfo(
             digest=self.database.meta("digest") or "sha256:" + hashlib.sha256(b"").hexdigest(),
-            records=self.record_count(),
-            newest_modified=newest[0]["newest"] if newest else None,
+            records=int(records),
+            newest_modified=newest,
             age_days=None,
             sources=tuple(sources),
             last_sync=self.database.meta("last_sync"),

@@ -4,13 +4,21 @@ provenance from PyPI, imported audit files by their pinned sha256, lockfile read
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from triage.store.connection import Database, parse_stamp, stamp
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 class Caches:
     def __init__(self, database: Database) -> None:
-        self.db = database.db
+        self.database = database
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        return self.database.db
 
     def cached_provenance(
         self, filename: str, sha256: str
@@ -46,8 +54,12 @@ class Caches:
         self.db.table("import_cache").upsert({"sha256": sha256, "content": content}, pk="sha256")
 
     def cached_lockfile(self, key: str) -> str | None:
-        rows = list(self.db.query("select contents from lockfile_cache where blob = ?", [key]))
-        return rows[0]["contents"] if rows else None
+        rows = self.database.rows("select contents from lockfile_cache where blob = ?", [key])
+        return str(rows[0][0]) if rows else None
 
     def cache_lockfile(self, key: str, contents: str) -> None:
-        self.db.table("lockfile_cache").upsert({"blob": key, "contents": contents}, pk="blob")
+        self.database.write(
+            "insert into lockfile_cache (blob, contents) values (?, ?) "
+            "on conflict (blob) do update set contents = excluded.contents",
+            [key, contents],
+        )

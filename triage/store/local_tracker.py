@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from triage.core.tracking import TrackedIssue
 from triage.store.connection import Database, inserted_id, stamp
+
+if TYPE_CHECKING:
+    from triage.core.tracking import TrackedIssue
 
 
 class LocalTracker:
@@ -19,6 +21,8 @@ class LocalTracker:
         self.now = stamp(now)
 
     def _issue(self, row: Mapping[str, Any]) -> TrackedIssue:
+        from triage.core.tracking import TrackedIssue  # the tracking rules: not for a scan
+
         return TrackedIssue(
             row["number"],
             row["key"],
@@ -57,7 +61,7 @@ class LocalTracker:
                 }
             )
             number = inserted_id(table)
-        return TrackedIssue(number, key, True, f"triage-local:{number}", body)
+        return self._issue({"number": number, "key": key, "state": "open", "body": body})
 
     def comment(self, number: int, text: str) -> None:
         self.db.table("local_comments").insert(

@@ -138,5 +138,17 @@ def _audit_and_triage(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (_advisories, _audit_and_triage)
+def _match_index(db: sqlite_utils.Database) -> None:
+    """3: the match index compiled at sync (each package's ranges as slot intervals), and each
+    source's own fingerprint so a sync skips an unchanged source before reading its files."""
+    from triage.store.advisories import compile_index
+
+    db.table("match_index").create(
+        {"package": str, "compiled": str}, pk="package", if_not_exists=True
+    )
+    _add_columns(db, "sources", {"fingerprint": str})
+    compile_index(db.conn, None)
+
+
+MIGRATIONS: tuple[Migration, ...] = (_advisories, _audit_and_triage, _match_index)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,193 @@
+"""The fast scan path (issue 12) gives the same results as a straightforward one: the match
+index against OSV's evaluation, the cached readings against fresh ones, the click-free
+`triage scan` against click's."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import triage.lockfiles.uv
+from tests.conftest import LOCKFILES
+from triage import lockfiles, store
+from triage.cli import main
+from triage.cli.app import run
+from triage.core import index, matching
+from triage.service import scan as scan_service
+from triage.settings import Settings
+from triage.store import migrations
+
+REAL_LOCKFILES = sorted(p for p in LOCKFILES.iterdir() if p.is_file() and p.suffix != ".md")
+
+
+def test_the_schema_version_the_connection_knows_is_the_last_migration() -> None:
+    assert store.connection.SCHEMA_VERSION == migrations.SCHEMA_VERSION
+
+
+def test_the_match_index_agrees_with_osv_evaluation_on_every_named_version(
+    synced_db: Path,
+) -> None:
+    """Every version any record names, and its neighbours (pre-, post-, dev- and local
+    releases around it), placed by the index and by the reference evaluation."""
+    with store.Database(synced_db) as db:
+        names = [row[0] for row in db.rows("select distinct package from affected")]
+        advisories, _ = store.AdvisoryStore(db).candidates(names)
+        compiled = store.AdvisoryStore(db).compiled(names)
+    live = matching._live_entries(advisories)
+    checked = 0
+    for name in names:
+        texts = {"0", "0.0.1", "1!0", "9999"}
+        for _, entry in live.get(name, []):
+            texts.update(entry.versions)
+            texts.update(e.version for r in entry.ranges for e in r.events)
+        texts |= {f"{t}{suffix}" for t in list(texts) for suffix in (".1", "a1", ".post1", "+x")}
+        for text in sorted(texts):
+            version = matching.parse_version(text)
+            if version is None:
+                continue
+            expected = {a.id for a, e in live.get(name, []) if matching.affects(e, text, version)}
+            found = index.affecting(compiled[name], version) if name in compiled else set()
+            assert found == expected, (name, text)
+            checked += 1
+    assert checked > 50_000
+
+
+@pytest.mark.parametrize("lockfile", REAL_LOCKFILES, ids=lambda p: p.name)
+def test_findings_through_the_index_equal_the_reference_path(
+    synced_db: Path, lockfile: Path
+) -> None:
+    """Every real lockfile: the scan's matching (index, then the records it names) against
+    matching every record of every locked name."""
+    contents = lockfiles.read_lockfile(lockfile, lockfile.parent)
+    with store.Database(synced_db) as db:
+        found, unpinned = scan_service.match(db, contents.packages, contents.unpinned)
+        advisories, groups = store.AdvisoryStore(db).candidates(
+            {p.name for p in contents.packages} | {u.name for u in contents.unpinned}
+        )
+    reference = matching.match(contents.packages, advisories, groups)
+    assert found == reference
+    assert unpinned == matching.possibly_affected(contents.unpinned, advisories, groups)
+
+
+def _scan(capsys: pytest.CaptureFixture[str], root: Path, db: Path) -> tuple[int, str]:
+    code = main(["scan", str(root), "--db", str(db), "--format", "json"])
+    return code, capsys.readouterr().out
+
+
+def test_an_unchanged_lockfile_is_read_from_the_cache_and_a_changed_one_again(
+    synced_db: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    db = tmp_path / "t.db"
+    shutil.copy(synced_db, db)
+    root = tmp_path / "project"
+    root.mkdir()
+    shutil.copy(
+        LOCKFILES / "fastapi__full-stack-fastapi-template__backend__uv.lock", root / "uv.lock"
+    )
+    first = _scan(capsys, root, db)
+
+    def no_parsing(*args: object) -> None:
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(triage.lockfiles.uv, "read_uv", no_parsing)
+    assert _scan(capsys, root, db) == first  # served from the cache: the same report
+    # One byte more (a trailing newline) is another content: it is read again.
+    with (root / "uv.lock").open("a") as handle:
+        handle.write("\n")
+    with pytest.raises(AssertionError, match="parsed again"):
+        _scan(capsys, root, db)
+
+
+def test_a_requirements_file_with_an_include_is_never_served_from_the_cache(
+    synced_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The included file may change while the including one does not: its reading must not
+    be keyed by the including file alone (an empty include filling later went unseen)."""
+    db = tmp_path / "t.db"
+    shutil.copy(synced_db, db)
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "requirements.txt").write_text("-r base.txt\n")
+    (root / "base.txt").write_text("")
+    code, _ = _scan(capsys, root, db)
+    assert code == 0
+    (root / "base.txt").write_text("urllib3==2.0.0\n")
+    code, out = _scan(capsys, root, db)
+    assert code == 1 and '"package": "urllib3"' in out
+
+
+PLAIN_FORMS = [
+    [],
+    ["--format", "json"],
+    ["--format=markdown", "-q"],
+    ["--lockfile", "requirements.txt", "-v"],
+    ["--lockfile=requirements.txt", "--lockfile", "requirements.txt"],
+    ["--config", "deny.toml", "--trust-store", "anchors", "--quiet", "--verbose"],
+]
+CLICK_FORMS = [
+    ["--help"],
+    ["--format", "yaml"],
+    ["--format"],
+    ["--db"],
+    ["-qq"],
+    ["--format", "json", "--format", "text"],
+    ["--unknown"],
+    ["requirements.txt"],  # a file where PATH names a folder
+    ["--", "x"],
+    ["a", "b"],
+]
+
+
+@pytest.mark.parametrize("form", PLAIN_FORMS + CLICK_FORMS, ids=" ".join)
+def test_the_click_free_scan_answers_as_click_does(
+    form: list[str],
+    synced_db: Path,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    db = tmp_path / "t.db"
+    shutil.copy(synced_db, db)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "requirements.txt").write_text("urllib3==2.0.0\nrequests>=2\n")
+    (project / "deny.toml").write_text("[advisories]\nignore = []\n")
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("TRIAGE_DB", str(db))
+    args = ["scan", *form]
+    quick = main(args), capfd.readouterr()
+    by_click = run(args, Settings.from_environment()), capfd.readouterr()
+    assert quick == by_click
+    if form in PLAIN_FORMS:
+        assert quick[0] == 1 and "urllib3" in quick[1].out  # really scanned
+
+
+HEAVY = ("click", "sqlite_utils", "yaml", "rich", "dataclasses_json", "pip_requirements_parser")
+
+
+def test_a_warm_scan_loads_none_of_the_heavy_modules(synced_db: Path, tmp_path: Path) -> None:
+    """What the scan path must not import (issue 12), seen in a fresh interpreter running the
+    entry point twice: once to fill the reading cache, once warm."""
+    db = tmp_path / "t.db"
+    shutil.copy(synced_db, db)
+    root = tmp_path / "project"
+    root.mkdir()
+    shutil.copy(LOCKFILES / "invoke-ai__InvokeAI__uv.lock", root / "uv.lock")
+    probe = (
+        "import sys\n"
+        "from triage.cli import main\n"
+        f"code = main(['scan', {str(root)!r}, '--db', {str(db)!r}, '-q'])\n"
+        f"print(code, sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+        )
+    assert done.stdout.splitlines()[-1] == "0 []"

@@ -1,0 +1,131 @@
+"""What the click commands and the click-free path of `triage scan` share: the workspace
+the common options build, running a scan, and how an error reaches the user. No click here.
+
+The click-free path serves `triage scan` with the options CI uses (PATH, --lockfile, --db,
+--config, --trust-store, --format, -q, -v) in their plain spellings; anything else (--help,
+a bad value, an unknown option, bundled flags) is left to click, which says what is wrong
+exactly as before. A test runs every form through both and compares."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from triage.errors import EXIT_OK, EXIT_POLICY, TriageError
+from triage.settings import Settings
+
+if TYPE_CHECKING:
+    from triage.service.workspace import Workspace
+
+SCAN_FORMATS = ("text", "json", "markdown")
+_VALUED = {"--format", "--db", "--config", "--trust-store", "--lockfile"}
+_COUNTED = {"-q": -1, "--quiet": -1, "-v": 1, "--verbose": 1}
+
+
+def report_error(error: TriageError) -> int:
+    print(f"error: {error}", file=sys.stderr)
+    return error.exit_code
+
+
+def build_workspace(
+    settings: Settings,
+    *,
+    db: Path | None,
+    config: Path | None,
+    trust_store: Path,
+) -> Workspace:
+    """The workspace the common options (SPEC §6) describe."""
+    from triage.service.workspace import Workspace
+
+    return Workspace(
+        db_path=db or settings.db_path,
+        config_path=config or Path("deny.toml"),
+        config_required=config is not None,
+        trust_store=trust_store,
+        settings=settings,
+    )
+
+
+def located(ws: Workspace, root: Path | None, lockfiles: Sequence[Path] = ()) -> Workspace:
+    """The workspace for the project at PATH (default: the repository's root)."""
+    from dataclasses import replace
+
+    from triage.service.workspace import project_root
+
+    return replace(ws, root=project_root(root), lockfiles=tuple(lockfiles))
+
+
+def run_scan(ws: Workspace, output_format: str) -> int:
+    """`triage scan` once its arguments are read: the report on stdout, exit 1 when a
+    finding fails the policy."""
+    from triage.core.report import RENDERERS
+    from triage.service import scan as use_case
+
+    if not ws.root.is_dir():
+        raise TriageError(f"{ws.root}: no such directory to scan")
+    result = use_case.scan(ws)
+    sys.stdout.write(RENDERERS[output_format](result))
+    sys.stdout.flush()
+    return EXIT_POLICY if result.fails else EXIT_OK
+
+
+def _parse_scan(args: Sequence[str]) -> dict[str, list[str]] | None:
+    """The options of a plain `scan` invocation by name, or None for anything click should
+    read (so that its messages, and --help, stay the only ones)."""
+    found: dict[str, list[str]] = {"path": [], "--lockfile": []}
+    position = 0
+    while position < len(args):
+        word = args[position]
+        name, equals, value = word.partition("=")
+        if word in _COUNTED:
+            found.setdefault("count", []).append(word)
+        elif name in _VALUED:
+            if not equals:
+                position += 1
+                if position == len(args):
+                    return None
+                value = args[position]
+            if not value or value.startswith("-"):
+                return None
+            if name != "--lockfile" and name in found:
+                return None  # given twice: left to click's rule
+            found.setdefault(name, []).append(value)
+        elif word.startswith("-") or found["path"]:
+            return None
+        else:
+            found["path"].append(word)
+        position += 1
+    if found.get("--format", ["text"])[0] not in SCAN_FORMATS:
+        return None
+    if found["path"] and (not found["path"][0] or Path(found["path"][0]).is_file()):
+        return None  # click says the path is a file
+    return found
+
+
+def quick_scan(args: Sequence[str], settings: Settings) -> int | None:
+    """Runs `triage scan` without click when its arguments are plain; None otherwise."""
+    if not args or args[0] != "scan":
+        return None
+    found = _parse_scan(args[1:])
+    if found is None:
+        return None
+
+    def one(name: str) -> Path | None:
+        return Path(found[name][0]) if name in found else None
+
+    try:
+        ws = build_workspace(
+            settings,
+            db=one("--db"),
+            config=one("--config"),
+            trust_store=one("--trust-store") or Path("trust-store"),
+        )
+        path = Path(found["path"][0]) if found["path"] else None
+        ws = located(ws, path, [Path(p) for p in found["--lockfile"]])
+        return run_scan(ws, found.get("--format", ["text"])[0])
+    except TriageError as exc:
+        return report_error(exc)
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,174 @@
+"""The match index: one package's advisory data compiled at sync into a form a scan matches
+without parsing it (SPEC §4's evaluation, done once per package and not once per scan).
+
+A package's boundary versions (every version its ranges and lists name) are parsed once and
+ordered. A locked version then sits in one *slot*: slot 2i+1 is "equal to boundary i", slot
+2i is "between boundary i-1 and boundary i" (slot 0 is below them all, slot 2n above). An
+affected entry becomes the slots it affects, as inclusive intervals, so matching a locked
+version is a binary search over the boundaries and an interval test per record.
+
+Only the index's verdict "these records affect this version" is used: the findings are then
+built by `matching.match` from those records alone, so a finding reads exactly as before."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+
+from packaging.version import Version
+
+from triage.core.matching import ZERO, parse_version
+from triage.models import Advisory, Affected, Event, Package
+
+Interval = tuple[int, int]
+
+
+def _boundaries(entries: Sequence[Affected]) -> list[tuple[str, Version]]:
+    """Every PEP 440 version the entries name, in order, one per equal version."""
+    named: dict[Version, str] = {}
+    for entry in entries:
+        texts = list(entry.versions)
+        texts += [e.version for r in entry.ranges for e in r.events if e.version != ZERO]
+        for text in texts:
+            parsed = parse_version(text)
+            if parsed is not None:
+                named.setdefault(parsed, text)
+    return [(named[v], v) for v in sorted(named)]
+
+
+def _slot_of(position: dict[Version, int], text: str) -> int | None:
+    """The slot "equal to" the boundary `text` is, or None when it is not PEP 440."""
+    parsed = parse_version(text)
+    return None if parsed is None else 2 * position[parsed] + 1
+
+
+def _range_slots(events: Sequence[Event], position: dict[Version, int], slots: int) -> set[int]:
+    """The slots a range affects, by OSV's walk: events in version order ("introduced 0"
+    first), the last that applies at a version decides; a version must lie below a limit
+    when the range has any."""
+    limits = [e for e in events if e.kind == "limit"]
+    allowed = range(slots)
+    if limits:
+        tops = [_slot_of(position, e.version) for e in limits]
+        # Below a limit: up to the slot just under its boundary.
+        highest = max((top - 1 for top in tops if top is not None), default=-1)
+        allowed = range(highest + 1)
+    # (where the event sits in the walk's order, the slot it starts to apply at, its kind)
+    placed: list[tuple[int, int, str]] = []
+    for event in events:
+        if event.kind == "limit":
+            continue
+        if event.kind == "introduced" and event.version == ZERO:
+            placed.append((-1, 0, event.kind))  # before every version
+            continue
+        at = _slot_of(position, event.version)
+        if at is None:
+            continue  # not PEP 440: it cannot be placed (sync warned about it)
+        # last_affected stops applying only above its version.
+        placed.append((at, at + 1 if event.kind == "last_affected" else at, event.kind))
+    placed.sort(key=lambda item: item[0])  # stable: ties keep the record's order
+    affected: set[int] = set()
+    for slot in allowed:
+        state = False
+        for _, start, kind in placed:
+            if slot >= start:
+                state = kind == "introduced"
+        if state:
+            affected.add(slot)
+    return affected
+
+
+def _intervals(slots: set[int]) -> list[Interval]:
+    result: list[Interval] = []
+    for slot in sorted(slots):
+        if result and result[-1][1] == slot - 1:
+            result[-1] = (result[-1][0], slot)
+        else:
+            result.append((slot, slot))
+    return result
+
+
+def compile_package(records: Sequence[tuple[Advisory, Affected]]) -> str | None:
+    """One package's compiled form, from its (record, affected entry) pairs; withdrawn records
+    never match and are left out. None when nothing is left."""
+    live = [(a.id, e) for a, e in records if not a.withdrawn]
+    if not live:
+        return None
+    bounds = _boundaries([e for _, e in live])
+    position = {v: i for i, (_, v) in enumerate(bounds)}
+    slots = 2 * len(bounds) + 1
+    compiled = []
+    for advisory_id, entry in live:
+        affected: set[int] = set()
+        for vrange in entry.ranges:
+            affected |= _range_slots(vrange.events, position, slots)
+        for text in entry.versions:
+            slot = _slot_of(position, text)
+            if slot is not None:
+                affected.add(slot)
+        if affected:
+            compiled.append([advisory_id, _intervals(affected)])
+    return json.dumps({"bounds": [text for text, _ in bounds], "records": compiled})
+
+
+def slot(bounds: Sequence[str], version: Version) -> int:
+    """Where `version` sits among the ordered boundaries (parsing about log2(n) of them)."""
+    low, high = 0, len(bounds)
+    while low < high:
+        middle = (low + high) // 2
+        bound = parse_version(bounds[middle])
+        if bound is not None and bound < version:
+            low = middle + 1
+        else:
+            high = middle
+    if low < len(bounds) and parse_version(bounds[low]) == version:
+        return 2 * low + 1
+    return 2 * low
+
+
+Compiled = tuple[list[str], list[tuple[str, list[Interval]]]]  # (boundaries, records)
+
+
+def _affecting(form: Compiled, version: Version) -> set[str]:
+    bounds, records = form
+    where = slot(bounds, version)
+    return {
+        advisory_id
+        for advisory_id, intervals in records
+        if any(start <= where <= end for start, end in intervals)
+    }
+
+
+def _decode(compiled: str) -> Compiled:
+    form = json.loads(compiled)
+    return form["bounds"], form["records"]
+
+
+def affecting(compiled: str, version: Version) -> set[str]:
+    """The ids of the records that affect `version`, from a package's compiled form."""
+    return _affecting(_decode(compiled), version)
+
+
+def hits(
+    packages: Sequence[Package], compiled: Mapping[str, str]
+) -> tuple[dict[str, set[str]], set[str]]:
+    """By package name, the records that affect one of its locked versions; and the names
+    whose every record must be read, because a locked version is not PEP 440 (matched only
+    against the versions records list, as text)."""
+    found: dict[str, set[str]] = {}
+    whole: set[str] = set()
+    forms: dict[str, Compiled] = {}
+    for package in packages:
+        text = compiled.get(package.name)
+        version = parse_version(package.version)
+        if version is None:
+            whole.add(package.name)
+            continue
+        if text is None:
+            continue
+        if package.name not in forms:
+            forms[package.name] = _decode(text)
+        affected = _affecting(forms[package.name], version)
+        if affected:
+            found.setdefault(package.name, set()).update(affected)
+    return found, whole
