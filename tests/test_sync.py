@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import zipfile
@@ -10,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ADVISORY_DB, ADVISORY_DB_OLD, NOW, workspace
-from triage import store
+from triage import sources, store
+from triage.cli import main
 from triage.errors import AdvisoryRecordError, DatabaseError, InputError
 from triage.service import sync
 
@@ -201,3 +203,38 @@ def test_unreachable_sources_leave_the_stored_data_and_its_sync_time(tmp_path: P
     assert report.unreachable and "download failed" in report.unreachable[0]
     assert not report.used_snapshot
     assert sync.status(workspace(db, later)).last_sync == before.last_sync
+
+
+def test_a_noop_sync_reads_no_record_file_and_a_same_size_edit_is_still_seen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 12: an unchanged local source is skipped by its own fingerprint, before any file
+    is opened; an edit that keeps the size and puts the modification time back is seen by
+    the change time, which nobody can set back."""
+    source = copy_records(tmp_path / "src")
+    db = tmp_path / "t.db"
+    # Files written a moment ago may change again within the file system's clock tick; here
+    # they are taken as settled so the test need not wait.
+    monkeypatch.setattr(sources, "RACY_SECONDS", 0.0)
+    command = ["db", "sync", "--source", str(source), "--db", str(db)]
+    assert main(command) == 0
+    total = len(list(source.rglob("*.yaml")))
+    opened: list[str] = []
+    reading = sources._directory_entries
+
+    def counted(root: Path) -> list[sources.Entry]:
+        opened.append(str(root))
+        return reading(root)
+
+    monkeypatch.setattr(sources, "_directory_entries", counted)
+    capsys.readouterr()
+    assert main(command) == 0
+    assert opened == [] and f"unchanged {total}," in capsys.readouterr().out
+    record = source / "vulns" / "jinja2" / "PYSEC-2019-217.yaml"
+    before = record.stat()
+    text = record.read_text()
+    record.write_text(text.replace("fixed: 2.10.1", "fixed: 2.10.2", 1))
+    os.utime(record, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert record.stat().st_size == before.st_size and record.read_text() != text
+    assert main(command) == 0
+    assert opened == [str(source)] and "modified 1," in capsys.readouterr().out

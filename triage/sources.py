@@ -14,15 +14,15 @@ import os
 import re
 import subprocess
 import tempfile
+import time
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from pathlib import Path, PurePosixPath
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from triage import http
 from triage.core.matching import ZERO, normalize_name, parse_version
@@ -45,15 +45,25 @@ MAX_ZIP_ENTRY_RATIO = 200
 DOWNLOAD_TIMEOUT_SECONDS = 60
 
 
-class _StringScalarLoader(yaml.CSafeLoader):
+if TYPE_CHECKING:
+    import yaml
+
+
+@cache
+def _string_scalar_loader() -> type[yaml.CSafeLoader]:
     """YAML with every scalar kept as text but for booleans and nulls: versions like 1.10 and
-    timestamps must not turn into floats or datetimes."""
+    timestamps must not turn into floats or datetimes. Built when a record is first decoded:
+    a sync that finds nothing changed never loads YAML."""
+    import yaml
 
+    class StringScalarLoader(yaml.CSafeLoader):
+        pass
 
-_StringScalarLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag.endswith((":bool", ":null"))]
-    for first, resolvers in yaml.CSafeLoader.yaml_implicit_resolvers.items()
-}
+    StringScalarLoader.yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag.endswith((":bool", ":null"))]
+        for first, resolvers in yaml.CSafeLoader.yaml_implicit_resolvers.items()
+    }
+    return StringScalarLoader
 
 
 # --- records --------------------------------------------------------------------------------
@@ -267,9 +277,11 @@ def record_digest(advisory: Advisory) -> str:
 
 def decode_record(data: bytes, origin: str, warnings: list[str] | None = None) -> Advisory:
     """Decode `.json` or `.yaml` bytes by the entry's suffix."""
+    import yaml
+
     try:
         if origin.endswith((".yaml", ".yml")):
-            raw = yaml.load(data, Loader=_StringScalarLoader)
+            raw = yaml.load(data, Loader=_string_scalar_loader())
         else:
             raw = json.loads(data)
     except (yaml.YAMLError, ValueError) as exc:
@@ -303,22 +315,67 @@ def _is_record_name(name: str) -> bool:
     return name.endswith((".json", ".yaml", ".yml"))
 
 
+def _record_files(root: Path) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """(relative name, directory entry) of each record file under `root`, in name order;
+    hidden folders and links to folders are not entered (as os.walk does). Plain strings and
+    directory entries: pathlib's objects cost more than the walk for thousands of files."""
+
+    def walk(folder: str, prefix: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
+        with os.scandir(folder) as listing:
+            entries = sorted(listing, key=lambda e: e.name)
+        for entry in entries:
+            if entry.is_dir():
+                if not entry.name.startswith(".") and not entry.is_symlink():
+                    yield from walk(entry.path, f"{prefix}{entry.name}/")
+            elif _is_record_name(entry.name):
+                yield f"{prefix}{entry.name}", entry
+
+    yield from walk(str(root), "")
+
+
+# A file changed this close to the fingerprint's making may change again within the same
+# tick of the file system's clock and keep its time: such a fingerprint is not kept.
+RACY_SECONDS = 2.0
+
+
+def fingerprint(source: str) -> str | None:
+    """A local source as the file system describes it (each record file's name, size, inode,
+    modification and change times), read without opening one: an equal fingerprint means a
+    sync would find nothing changed (a change time cannot be set back). None for a download
+    (known only once fetched) and when a file changed within RACY_SECONDS."""
+    location = resolve_source(source)
+    if location.startswith(("http://", "https://")):
+        return None
+    path = Path(location)
+    if path.is_dir():
+        files = [(name, entry.stat()) for name, entry in _record_files(path)]
+    elif path.is_file():
+        files = [(path.name, path.stat())]
+    else:
+        return None
+    now = time.time()
+    digest = hashlib.sha256(f"{path.resolve()}\n".encode())
+    for name, info in files:
+        if now - max(info.st_mtime, info.st_ctime) < RACY_SECONDS:
+            return None
+        digest.update(
+            f"{name}\0{info.st_size}\0{info.st_ino}\0{info.st_mtime_ns}\0{info.st_ctime_ns}\n".encode()
+        )
+    return "stat-sha256:" + digest.hexdigest()
+
+
 def _directory_entries(root: Path) -> list[Entry]:
     entries = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for filename in sorted(filenames):
-            if not _is_record_name(filename):
-                continue
-            path = Path(dirpath, filename)
-            data = path.read_bytes()
-            entries.append(
-                Entry(
-                    name=path.relative_to(root).as_posix(),
-                    fingerprint=hashlib.sha256(data).hexdigest(),
-                    read=lambda data=data: data,  # type: ignore[misc]
-                )
+    for name, entry in _record_files(root):
+        with open(entry.path, "rb") as handle:
+            data = handle.read()
+        entries.append(
+            Entry(
+                name=name,
+                fingerprint=hashlib.sha256(data).hexdigest(),
+                read=lambda data=data: data,  # type: ignore[misc]
             )
+        )
     return entries
 
 

@@ -138,7 +138,17 @@ def sync(ws: Workspace, source_names: Sequence[str], *, require_all: bool = Fals
     now = ws.now()
     with ws.database() as db, sources.scratch_dir() as scratch:
         advisories = store.AdvisoryStore(db)
-        listings = _listings(source_names, scratch, report, ws.progress, require_all)
+        # A local source whose files the file system describes as before is not read at all.
+        fingerprints = {name: sources.fingerprint(name) for name in source_names}
+        unchanged = advisories.unchanged_sources(fingerprints)
+        report.counts.unchanged += sum(unchanged.values())
+        if unchanged:
+            advisories.mark_checked(unchanged, now)
+        if unchanged and len(unchanged) == len(set(source_names)):
+            report.records = advisories.record_count()
+            return report
+        to_read = [name for name in source_names if name not in unchanged]
+        listings = _listings(to_read, scratch, report, ws.progress, require_all)
         if listings:
             if advisories.stored_files(sources.SNAPSHOT_SOURCE):
                 # Real data replaces the embedded snapshot entirely.
@@ -159,7 +169,11 @@ def sync(ws: Workspace, source_names: Sequence[str], *, require_all: bool = Fals
                 advisories.finish_sync(
                     (
                         store.SourceRow(
-                            listing.source, listing.kind, listing.revision, len(listing.entries)
+                            listing.source,
+                            listing.kind,
+                            listing.revision,
+                            len(listing.entries),
+                            fingerprints.get(listing.source),
                         )
                         for listing in listings
                         if listing.entries

@@ -41,6 +41,7 @@ class SourceRow:
     kind: str
     revision: str | None
     records: int
+    fingerprint: str | None = None  # the source's own, when it has one (see sources)
 
 
 def _ranges_json(affected: Affected) -> str:
@@ -230,12 +231,32 @@ class AdvisoryStore:
                     "revision": row.revision,
                     "last_sync": stamp(now),
                     "records": row.records,
+                    "fingerprint": row.fingerprint,
                 },
                 pk="source",
             )
         self.db.execute(
             "delete from sources where source not in (select distinct source from source_files)"
         )
+
+    def unchanged_sources(self, fingerprints: Mapping[str, str | None]) -> dict[str, int]:
+        """Of the sources given with their fingerprint now, those stored with the same one, and
+        how many record files each had."""
+        rows = self.database.rows("select source, fingerprint, records from sources")
+        return {
+            source: int(records or 0)
+            for source, stored, records in rows
+            if stored is not None and fingerprints.get(source) == stored
+        }
+
+    def mark_checked(self, sources: Iterable[str], now: dt.datetime) -> None:
+        """A sync that found these sources unchanged still counts as a sync."""
+        moment = stamp(now)
+        for source in sources:
+            self.database.write(
+                "update sources set last_sync = ? where source = ?", [moment, source]
+            )
+        self.database.set_meta("last_sync", moment)
 
     # --- lookups ------------------------------------------------------------------------------
 
