@@ -3,7 +3,8 @@
     python scripts/build_snapshot.py [../shared/data/pypa-advisory-db]
 
 Writes triage/data/advisories-snapshot.json.gz: ids, aliases, dates, affected ranges and
-versions, severity vectors and reference URLs; no prose. Deterministic for the same input.
+versions, severity vectors, reference URLs and each record's one-line summary. Deterministic
+for the same input. Uses this checkout's triage, not the installed one.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from triage import sources
-
 REPOSITORY = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPOSITORY))
+
+from triage import sources  # noqa: E402
+
 DEFAULT_SOURCE = REPOSITORY.parent / "shared" / "data" / "pypa-advisory-db"
 TARGET = REPOSITORY / "triage" / "data" / sources.SNAPSHOT_RESOURCE
 

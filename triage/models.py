@@ -84,7 +84,7 @@ class Affected:
 
 @dataclass(frozen=True)
 class Advisory:
-    """The facts of one OSV record that matching and reporting need; no prose."""
+    """The facts of one OSV record that matching and reporting need, and one line of prose."""
 
     id: str
     modified: str
@@ -95,6 +95,7 @@ class Advisory:
     severity: Severity
     severity_vector: str | None
     references: tuple[str, ...]
+    summary: str | None = None  # OSV's summary, else the first line of its details
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,7 @@ class Finding:
     severity: Severity
     record_ids: tuple[str, ...]  # the records that matched
     references: tuple[str, ...] = ()
+    summary: str | None = None
 
     @property
     def advisory(self) -> str:

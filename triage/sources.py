@@ -236,11 +236,27 @@ def parse_record(raw: Any, origin: str, warnings: list[str] | None = None) -> Ad
         severity=severity,
         severity_vector=vector,
         references=tuple(dict.fromkeys(references)),
+        summary=_summary(raw),
     )
 
 
+SUMMARY_LIMIT = 200
+
+
+def _summary(raw: dict[str, Any]) -> str | None:
+    """OSV's one-line summary; PyPA's records rarely have one, so else the first line of the
+    details, cut at SUMMARY_LIMIT characters."""
+    for key in ("summary", "details"):
+        text = raw.get(key)
+        if isinstance(text, str) and text.strip():
+            line = " ".join(text.strip().splitlines()[0].split())
+            return line if len(line) <= SUMMARY_LIMIT else line[: SUMMARY_LIMIT - 1] + "…"
+    return None
+
+
 def facts(advisory: Advisory) -> dict[str, Any]:
-    """The OSV-shaped subset kept in the snapshot: ids, dates, ranges, severity, reference URLs."""
+    """The OSV-shaped subset kept in the snapshot: ids, dates, ranges, severity, reference URLs
+    and the one-line summary."""
     record: dict[str, Any] = {
         "id": advisory.id,
         "modified": advisory.modified,
@@ -258,6 +274,8 @@ def facts(advisory: Advisory) -> dict[str, Any]:
         ],
         "references": [{"url": url} for url in advisory.references],
     }
+    if advisory.summary:
+        record["summary"] = advisory.summary
     if advisory.published:
         record["published"] = advisory.published
     if advisory.withdrawn:

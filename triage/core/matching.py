@@ -252,9 +252,16 @@ def match(
                 severity=_worst(a.severity for a in records.values()),
                 record_ids=tuple(sorted(records)),
                 references=tuple(dict.fromkeys(u for a in records.values() for u in a.references)),
+                summary=_summary(key.advisory, records),
             )
         )
     return MatchResult(tuple(findings), tuple(unmatchable))
+
+
+def _summary(preferred: str, records: Mapping[str, Advisory]) -> str | None:
+    """The preferred record's summary, else the first record's that has one."""
+    ordered = sorted(records.values(), key=lambda a: (a.id != preferred, a.id))
+    return next((a.summary for a in ordered if a.summary), None)
 
 
 def _named_versions(entry: Affected) -> set[str]:

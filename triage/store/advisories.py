@@ -163,6 +163,7 @@ class AdvisoryStore:
                 "severity": advisory.severity.label,
                 "severity_vector": advisory.severity_vector,
                 "refs": json.dumps(list(advisory.references)),
+                "summary": advisory.summary,
                 "source": source,
                 "digest": digest,
             },
@@ -277,7 +278,7 @@ class AdvisoryStore:
         query = (
             "select f.package, f.ranges, f.versions, a.id, a.modified, a.published, "
             "a.withdrawn, a.aliases, a.severity, a.severity_vector, a.refs, a.group_id, "
-            "a.group_ids from affected f join advisories a on a.id = f.advisory_id "
+            "a.group_ids, a.summary from affected f join advisories a on a.id = f.advisory_id "
             "where f.package in (select value from json_each(?))"
         )
         only = only or {}
@@ -308,6 +309,7 @@ class AdvisoryStore:
                     severity=Severity.parse(severity),
                     severity_vector=vector,
                     references=tuple(json.loads(refs)),
+                    summary=head[13],
                 )
             )
             if group_id:

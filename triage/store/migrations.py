@@ -150,5 +150,13 @@ def _match_index(db: sqlite_utils.Database) -> None:
     compile_index(db.conn, None)
 
 
-MIGRATIONS: tuple[Migration, ...] = (_advisories, _audit_and_triage, _match_index)
+def _summaries(db: sqlite_utils.Database) -> None:
+    """4: each record's one-line summary (SARIF rules, SBOM vulnerabilities). Records are
+    read again at the next sync to fill it: every file counts as changed once."""
+    _add_columns(db, "advisories", {"summary": str})
+    db.execute("update source_files set fingerprint = ''")
+    db.execute("update sources set fingerprint = null")
+
+
+MIGRATIONS: tuple[Migration, ...] = (_advisories, _audit_and_triage, _match_index, _summaries)
 SCHEMA_VERSION = len(MIGRATIONS)
