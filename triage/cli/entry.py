@@ -19,7 +19,7 @@ from triage.settings import Settings
 if TYPE_CHECKING:
     from triage.service.workspace import Workspace
 
-SCAN_FORMATS = ("text", "json", "markdown")
+SCAN_FORMATS = ("text", "json", "markdown", "sarif")
 _VALUED = {"--format", "--db", "--config", "--trust-store", "--lockfile"}
 _COUNTED = {"-q": -1, "--quiet": -1, "-v": 1, "--verbose": 1}
 
@@ -65,8 +65,12 @@ def run_scan(ws: Workspace, output_format: str) -> int:
 
     if not ws.root.is_dir():
         raise TriageError(f"{ws.root}: no such directory to scan")
-    result = use_case.scan(ws)
-    sys.stdout.write(RENDERERS[output_format](result))
+    if output_format == "sarif":
+        result, text = use_case.scan_sarif(ws)
+    else:
+        result = use_case.scan(ws)
+        text = RENDERERS[output_format](result)
+    sys.stdout.write(text)
     sys.stdout.flush()
     return EXIT_POLICY if result.fails else EXIT_OK
 

@@ -14,12 +14,12 @@ from triage.errors import EXIT_OK, EXIT_POLICY
 if TYPE_CHECKING:
     from triage.core.diffing import DiffResult
 
-FORMATS = SCAN_FORMATS
+FORMATS = ("text", "json", "markdown")
 
 
 @click.command()
 @lockfile_options
-@common_options(FORMATS)
+@common_options(SCAN_FORMATS)
 def scan(path: Path | None, lockfiles: tuple[Path, ...], common: Common) -> int:
     """Findings of the working tree at PATH, policy applied."""
     return run_scan(common.at(path, lockfiles), common.output_format)
@@ -29,20 +29,23 @@ def scan(path: Path | None, lockfiles: tuple[Path, ...], common: Common) -> int:
 @path_argument
 @click.option("--base", "base_ref", required=True, help="Base branch or commit.")
 @click.option("--head", "head_ref", default="HEAD", show_default=True, help="Head ref.")
-@common_options(FORMATS)
+@common_options((*FORMATS, "sarif"))
 def diff(path: Path | None, base_ref: str, head_ref: str, common: Common) -> int:
     """Findings new at HEAD against the merge-base; reads git objects, never checks out."""
     from triage.service import diff as use_case
 
+    if common.output_format == "sarif":
+        result, text = use_case.diff_sarif(common.at(path), base_ref, head_ref)
+        return _report_diff(result, common, text)
     return _report_diff(use_case.diff(common.at(path), base_ref, head_ref), common)
 
 
-def _report_diff(result: DiffResult, common: Common) -> int:
+def _report_diff(result: DiffResult, common: Common, text: str | None = None) -> int:
     from triage.core.report import DIFF_RENDERERS
 
     for warning in result.warnings:
         common.say(f"warning: {warning}")
-    click.echo(DIFF_RENDERERS[common.output_format](result), nl=False)
+    click.echo(text or DIFF_RENDERERS[common.output_format](result), nl=False)
     return EXIT_POLICY if result.fails else EXIT_OK
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from triage.lockfiles.source import (
     tree_path,
     working_tree_includes,
 )
-from triage.models import LockfileContents
+from triage.models import LockfileContents, Package
 
 __all__ = [
     "CONVENTIONS",
@@ -53,6 +53,7 @@ __all__ = [
     "display_path",
     "is_self_contained",
     "lockfile_format",
+    "pin_lines",
     "read_lockfile",
     "read_text",
     "reading_key",
@@ -65,6 +66,12 @@ TomlReader = Callable[[Mapping[str, Any], str, str], LockfileContents]
 
 # The readers (and packaging's specifiers, pip's parser, the TOML parser they need) load when
 # a lockfile must really be parsed: a scan whose readings are all cached never loads them.
+
+
+def pin_lines(kind: str, text: str, packages: Iterable[Package]) -> dict[tuple[str, str, str], int]:
+    from triage.lockfiles.lines import pin_lines as find
+
+    return find(kind, text, packages)
 
 
 def direct_names(pyproject_text: str) -> set[str]:

@@ -15,7 +15,7 @@ from triage.core.trust import locked_artifacts
 from triage.errors import InputError
 from triage.models import TrustResult
 from triage.service import sync, trust
-from triage.service.scan import match
+from triage.service.scan import match, pin_lines
 from triage.service.trees import TreeSide, read_side, repo_relative
 from triage.service.workspace import Workspace
 
@@ -23,6 +23,31 @@ from triage.service.workspace import Workspace
 def diff(ws: Workspace, base_ref: str, head_ref: str) -> diffing.DiffResult:
     """Findings new at head against the merge-base of the two refs, fixed ones, and the policy
     the change makes."""
+    return _diff(ws, base_ref, head_ref)[0]
+
+
+def diff_sarif(ws: Workspace, base_ref: str, head_ref: str) -> tuple[diffing.DiffResult, str]:
+    """The diff, and the SARIF log of the head's findings (each marked new or not) located in
+    the head's lockfiles, for code scanning."""
+    from triage import __version__
+    from triage.core import sarif
+
+    result, head_side = _diff(ws, base_ref, head_ref)
+    entries = {e.path: e for e in gitrepo.tree(ws.root, head_side.sha)}
+    wanted = {p.lockfile for p in head_side.packages if p.lockfile in entries}
+    blobs = gitrepo.read_blobs(ws.root, sorted({entries[path].blob for path in wanted}))
+
+    def text_of(shown: str) -> str | None:
+        entry = entries.get(shown)
+        data = blobs.get(entry.blob) if entry is not None else None
+        return data.decode("utf-8", "replace") if data is not None else None
+
+    lines = pin_lines(head_side.packages, text_of)
+    findings = [(item, True) for item in result.new] + [(item, False) for item in result.unchanged]
+    return result, sarif.document(findings, lines, __version__)
+
+
+def _diff(ws: Workspace, base_ref: str, head_ref: str) -> tuple[diffing.DiffResult, TreeSide]:
     repo = ws.root
     config_path = repo_relative(ws.config_path, repo)
     trust_dir = repo_relative(ws.trust_store or Path("trust-store"), repo)
@@ -64,7 +89,8 @@ def diff(ws: Workspace, base_ref: str, head_ref: str) -> diffing.DiffResult:
         info,
         now,
     )
-    return replace(result, became_untrusted=newly_untrusted, warnings=tuple(warnings))
+    result = replace(result, became_untrusted=newly_untrusted, warnings=tuple(warnings))
+    return result, head_side
 
 
 def _trust_change(

@@ -5,7 +5,7 @@ that scans goes through."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -172,3 +172,39 @@ def scan_project(ws: Workspace) -> tuple[ScanResult, Project]:
 def scan(ws: Workspace) -> ScanResult:
     """Findings of the working tree with the policy applied."""
     return scan_project(ws)[0]
+
+
+def pin_lines(
+    packages: Sequence[Package], text_of: Callable[[str], str | None]
+) -> dict[tuple[str, str, str], int]:
+    """The line pinning each package, by lockfile; `text_of` gives a lockfile's text by its
+    shown path (None when it cannot be read: its packages get no line)."""
+    by_file: dict[str, list[Package]] = {}
+    for package in packages:
+        by_file.setdefault(package.lockfile, []).append(package)
+    found: dict[tuple[str, str, str], int] = {}
+    for shown, listed in by_file.items():
+        kind = lockfiles.lockfile_format(PurePosixPath(shown)) or "requirements"
+        # A requirements reading already knows its lines (its includes' too).
+        text = "" if kind == "requirements" else text_of(shown)
+        if text is not None:
+            found.update(lockfiles.pin_lines(kind, text, listed))
+    return found
+
+
+def scan_sarif(ws: Workspace) -> tuple[ScanResult, str]:
+    """The scan, and its SARIF log for code scanning."""
+    from triage import __version__
+    from triage.core import sarif
+
+    result, project = scan_project(ws)
+
+    def text_of(shown: str) -> str | None:
+        path = Path(shown) if Path(shown).is_absolute() else ws.root / shown
+        try:
+            return path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+
+    lines = pin_lines(project.packages, text_of)
+    return result, sarif.document(((f, None) for f in result.findings), lines, __version__)
