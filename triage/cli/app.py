@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import click
 
-from triage.cli import audit, db, rotation, scan, trust
+from triage.cli import audit, db, rotation, sbom, scan, trust
 from triage.cli.entry import report_error
 from triage.errors import EXIT_INPUT, EXIT_OK, TriageError
 from triage.settings import Settings
@@ -35,6 +35,7 @@ for command in (
     rotation.unignore,
     rotation.policy,
     rotation.stats,
+    sbom.sbom,
 ):
     cli.add_command(command)
 

@@ -66,7 +66,7 @@ def common_options(formats: Sequence[str] = ("text", "json")) -> Callable[[F], F
             "--format",
             "output_format",
             type=click.Choice(list(formats)),
-            default="text",
+            default=formats[0],
             show_default=True,
             help="Output format.",
         )

@@ -1,0 +1,116 @@
+"""`triage sbom` (issue 13, SPEC §11): CycloneDX 1.6 that cyclonedx-python-lib's own
+validator accepts, one component per locked package, VEX from the ledger and the rotation."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import pytest
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
+
+from tests.conftest import LOCKFILES
+from tests.test_rotation import PILLOW_KEYS, URLLIB3_HIGH, synced
+from triage import lockfiles
+from triage.cli import main
+
+VALIDATOR = JsonStrictValidator(SchemaVersion.V1_6)
+NAMES = {
+    "requirements": "requirements.txt",
+    "pylock": "pylock.toml",
+    "uv": "uv.lock",
+    "poetry": "poetry.lock",
+    "pipfile": "Pipfile.lock",
+}
+# Every real lockfile (redash's pyproject.toml is its poetry.lock's companion, not a lock).
+REAL = [
+    p
+    for p in sorted(LOCKFILES.iterdir())
+    if p.is_file() and p.suffix != ".md" and lockfiles.lockfile_format(p) != "pyproject"
+]
+
+
+def sbom(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
+    assert main(["sbom", *args]) == 0
+    text = capsys.readouterr().out
+    assert VALIDATOR.validate_str(text) is None
+    document: dict[str, Any] = json.loads(text)
+    return document
+
+
+@pytest.mark.parametrize("lockfile", REAL, ids=lambda p: p.name)
+def test_every_real_lockfile_gives_a_valid_sbom_with_one_component_per_package(
+    synced_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], lockfile: Path
+) -> None:
+    kind = lockfiles.lockfile_format(lockfile) or "requirements"
+    root = tmp_path / "project"
+    root.mkdir()
+    shutil.copy(lockfile, root / NAMES[kind])
+    document = sbom(capsys, str(root), "--db", str(synced_db))
+    read = lockfiles.read_lockfile(root / NAMES[kind], root)
+    locked = {(p.name, p.version) for p in read.packages}
+    purls = {unquote(c["purl"]) for c in document["components"]}  # 1.0+cpu is 1.0%2Bcpu
+    assert len(document["components"]) == len(locked) == len(purls)
+    assert purls == {f"pkg:pypi/{name}@{version}" for name, version in locked}
+    refs = {c["bom-ref"] for c in document["components"]}
+    for vulnerability in document.get("vulnerabilities", []):
+        assert {a["ref"] for a in vulnerability["affects"]} <= refs
+    subject = document["metadata"]["component"]["bom-ref"]
+    graph = {d["ref"]: d.get("dependsOn", []) for d in document["dependencies"]}
+    assert set(graph) == refs | {subject} and graph[subject]
+    lock_property = next(
+        p["value"] for p in document["metadata"]["properties"] if p["name"] == "triage:lockfile"
+    )
+    assert lock_property.startswith(f"{NAMES[kind]} sha256:")
+
+
+def test_hashes_from_the_lockfile_and_the_graph_it_states(
+    synced_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "project"
+    root.mkdir()
+    shutil.copy(
+        LOCKFILES / "fastapi__full-stack-fastapi-template__backend__uv.lock", root / "uv.lock"
+    )
+    document = sbom(capsys, str(root), "--db", str(synced_db))
+    components = {c["name"].lower(): c for c in document["components"]}
+    assert all(h["alg"] == "SHA-256" for h in components["fastapi"]["hashes"])
+    assert components["fastapi"]["hashes"]
+    graph = {d["ref"]: set(d.get("dependsOn", [])) for d in document["dependencies"]}
+    fastapi = components["fastapi"]["bom-ref"]
+    starlette = components["starlette"]["bom-ref"]
+    assert starlette in graph[fastapi]  # fastapi requires starlette, as uv.lock says
+
+
+def test_vex_from_the_ledger_and_the_rotation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reason = "the proxy in front strips the header"
+    issue = "https://github.com/o/r/issues/12"
+    advisory, package = URLLIB3_HIGH.split("/")
+    root, db = synced(
+        tmp_path,
+        "[[advisories.ignore]]\n"
+        f'id = "{advisory}"\npackage = "{package}"\nreason = "{reason}"\nissue = "{issue}"\n',
+    )
+    common = ["--db", str(db), "--config", str(root / "deny.toml")]
+    assert main(["audit", str(root), *common]) == 1  # records the findings for the rotation
+    assert main(["claim", PILLOW_KEYS[0], "--as", "alice", *common]) == 0
+    capsys.readouterr()
+    document = sbom(capsys, str(root), *common)
+    analyses = {v["bom-ref"]: v["analysis"] for v in document["vulnerabilities"]}
+    assert analyses[URLLIB3_HIGH]["state"] == "not_affected"
+    assert reason in analyses[URLLIB3_HIGH]["detail"] and issue in analyses[URLLIB3_HIGH]["detail"]
+    assert analyses[PILLOW_KEYS[0]]["state"] == "in_triage"
+    assert "alice" in analyses[PILLOW_KEYS[0]]["detail"]
+    assert analyses[PILLOW_KEYS[1]]["state"] == "exploitable"
+
+    vex = sbom(capsys, str(root), *common, "--vex-only")
+    subject = vex["metadata"]["component"]["bom-ref"]
+    assert all(not d.get("dependsOn") for d in vex["dependencies"] if d["ref"] != subject)
+    assert {c["name"] for c in vex["components"]} == {"urllib3", "pillow"}
+    assert len(vex["vulnerabilities"]) == len(document["vulnerabilities"])

@@ -1,0 +1,203 @@
+"""CycloneDX 1.6 (SPEC §11) through cyclonedx-python-lib, the only home of that library: the
+locked packages as components with purls and hashes, the dependency graph the lockfiles
+state, and the findings as vulnerabilities whose VEX analysis comes from the ledger (an
+ignore's reason and issue) and the triage state (a claim)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from cyclonedx.model import HashAlgorithm, HashType, Property, XsUri
+from cyclonedx.model.bom import Bom, BomMetaData
+from cyclonedx.model.component import Component, ComponentType
+from cyclonedx.model.impact_analysis import ImpactAnalysisResponse, ImpactAnalysisState
+from cyclonedx.model.vulnerability import (
+    BomTarget,
+    BomTargetVersionRange,
+    Vulnerability,
+    VulnerabilityAnalysis,
+    VulnerabilityReference,
+    VulnerabilitySource,
+)
+from cyclonedx.output.json import JsonV1Dot6
+from packageurl import PackageURL
+
+from triage import __version__
+from triage.models import AssessedFinding, Package, Status, TriageState
+
+OSV = VulnerabilitySource(name="OSV", url=XsUri("https://osv.dev/"))
+# A fixed namespace: the same inputs give the same serial number.
+SERIAL_NAMESPACE = uuid.UUID("7d9c1f4e-2b7a-4c1e-9a51-3f0d2c6b8e11")
+
+
+@dataclass(frozen=True)
+class SbomInput:
+    project: str  # the scanned folder's name, the BOM's subject
+    packages: Sequence[Package]
+    findings: Sequence[AssessedFinding]
+    states: Mapping[str, tuple[TriageState, str | None]]  # finding key -> (state, assignee)
+    lockfiles: Sequence[tuple[str, str]]  # (path, sha256 of its bytes)
+    database_digest: str
+    moment: dt.datetime
+
+
+def purl(package: Package) -> PackageURL:
+    return PackageURL(type="pypi", name=package.name, version=package.version)
+
+
+def _hashes(package: Package) -> list[HashType]:
+    found = {h.removeprefix("sha256:") for h in package.hashes if h.startswith("sha256:")}
+    found |= {a.sha256 for a in package.artifacts if a.sha256}
+    return [HashType(alg=HashAlgorithm.SHA_256, content=digest) for digest in sorted(found)]
+
+
+def _components(packages: Iterable[Package]) -> dict[tuple[str, str], Component]:
+    """One component per (name, version), whatever number of lockfiles pin it."""
+    merged: dict[tuple[str, str], list[Package]] = {}
+    for package in packages:
+        merged.setdefault((package.name, package.version), []).append(package)
+    components = {}
+    for (name, version), copies in sorted(merged.items()):
+        first = copies[0]
+        hashes = {h.content: h for p in copies for h in _hashes(p)}
+        components[name, version] = Component(
+            type=ComponentType.LIBRARY,
+            name=first.display_name or name,
+            version=version,
+            purl=purl(first),
+            bom_ref=str(purl(first)),
+            hashes=[hashes[key] for key in sorted(hashes)],
+            properties=[
+                Property(name="triage:lockfile", value=path)
+                for path in sorted({p.lockfile for p in copies})
+            ],
+        )
+    return components
+
+
+def _analysis(
+    item: AssessedFinding, state: tuple[TriageState, str | None] | None
+) -> VulnerabilityAnalysis:
+    finding = item.finding
+    if item.status is Status.IGNORED and item.ignore is not None:
+        detail = item.ignore.reason or "ignored in deny.toml"
+        if item.ignore.issue:
+            detail += f"; tracking issue: {item.ignore.issue}"
+        if item.ignore.expires:
+            detail += f"; accepted until {item.ignore.expires.isoformat()}"
+        return VulnerabilityAnalysis(
+            state=ImpactAnalysisState.NOT_AFFECTED,
+            responses=[ImpactAnalysisResponse.WILL_NOT_FIX],
+            detail=detail,
+        )
+    if state is not None and state[0] is TriageState.CLAIMED:
+        who = f" by {state[1]}" if state[1] else ""
+        return VulnerabilityAnalysis(
+            state=ImpactAnalysisState.IN_TRIAGE, detail=f"claimed{who} in the triage rotation"
+        )
+    detail = "active: fails the policy" if item.fails else "active"
+    if item.status is Status.IGNORE_EXPIRED and item.ignore and item.ignore.expires:
+        detail += f"; its ignore expired on {item.ignore.expires.isoformat()}"
+    responses = [ImpactAnalysisResponse.UPDATE] if finding.fixed_versions else []
+    return VulnerabilityAnalysis(
+        state=ImpactAnalysisState.EXPLOITABLE, responses=responses, detail=detail
+    )
+
+
+def _vulnerability(
+    item: AssessedFinding,
+    components: Mapping[tuple[str, str], Component],
+    state: tuple[TriageState, str | None] | None,
+) -> Vulnerability:
+    finding = item.finding
+    targets = [
+        BomTarget(
+            ref=str(components[finding.package, version].bom_ref),
+            versions=[BomTargetVersionRange(version=version)],
+        )
+        for version in finding.versions
+        if (finding.package, version) in components
+    ]
+    fixes = ", ".join(finding.fixed_versions)
+    return Vulnerability(
+        bom_ref=str(finding.key),
+        id=finding.advisory,
+        source=OSV,
+        references=[VulnerabilityReference(id=alias, source=OSV) for alias in finding.aliases],
+        description=finding.summary,
+        recommendation=f"upgrade {finding.package} to {fixes}" if fixes else None,
+        affects=targets,
+        analysis=_analysis(item, state),
+        properties=[Property(name="triage:severity", value=finding.severity.label)],
+    )
+
+
+def cyclonedx_json(given: SbomInput, *, vex_only: bool = False) -> str:
+    """The BOM as CycloneDX 1.6 JSON; with `vex_only`, the vulnerabilities alone (components
+    they refer to stay, so each reference resolves)."""
+    components = _components(given.packages)
+    subject = Component(
+        type=ComponentType.APPLICATION, name=given.project, bom_ref=f"project:{given.project}"
+    )
+    properties = [Property(name="triage:database-digest", value=given.database_digest)]
+    properties += [
+        Property(name="triage:lockfile", value=f"{path} sha256:{digest}")
+        for path, digest in given.lockfiles
+    ]
+    serial = uuid.uuid5(
+        SERIAL_NAMESPACE,
+        "\n".join([given.project, given.database_digest, *(d for _, d in given.lockfiles)]),
+    )
+    bom = Bom(
+        serial_number=serial,
+        metadata=BomMetaData(
+            timestamp=given.moment,
+            component=subject,
+            properties=properties,
+        ),
+    )
+    bom.metadata.tools.components.add(
+        Component(type=ComponentType.APPLICATION, name="triage", version=__version__)
+    )
+    affected = {(f.finding.package, v) for f in given.findings for v in f.finding.versions}
+    kept = [c for key, c in components.items() if not vex_only or key in affected]
+    for component in kept:
+        bom.components.add(component)
+    if vex_only:
+        bom.register_dependency(subject, kept)  # the subject holds them; no graph beyond
+    else:
+        _dependencies(bom, subject, components, given.packages)
+    for item in given.findings:
+        bom.vulnerabilities.add(
+            _vulnerability(item, components, given.states.get(str(item.finding.key)))
+        )
+    return str(JsonV1Dot6(bom).output_as_string(indent=2)) + "\n"
+
+
+def _dependencies(
+    bom: Bom,
+    subject: Component,
+    components: Mapping[tuple[str, str], Component],
+    packages: Sequence[Package],
+) -> None:
+    """The graph as the lockfiles state it (`via`): each package's dependents; packages no
+    other requires hang off the project."""
+    by_name: dict[str, list[Component]] = {}
+    for (name, _), component in components.items():
+        by_name.setdefault(name, []).append(component)
+    children: dict[str, dict[str, Component]] = {}
+    roots: dict[str, Component] = {}
+    for package in packages:
+        component = components[package.name, package.version]
+        parents = [p for name in package.via for p in by_name.get(name, [])]
+        if not parents:
+            roots[str(component.bom_ref)] = component
+        for parent in parents:
+            children.setdefault(str(parent.bom_ref), {})[str(component.bom_ref)] = component
+    bom.register_dependency(subject, [roots[k] for k in sorted(roots)])
+    for component in components.values():
+        below = children.get(str(component.bom_ref), {})
+        bom.register_dependency(component, [below[k] for k in sorted(below)])

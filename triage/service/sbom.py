@@ -1,0 +1,41 @@
+"""`triage sbom`: the working tree's locked packages and findings as CycloneDX, the findings'
+VEX analysis from the ledger and the triage state."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from triage import sbom, store
+from triage.service.scan import scan_project
+from triage.service.workspace import Workspace
+
+
+def _sha256(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return "unreadable"
+
+
+def cyclonedx(ws: Workspace, *, vex_only: bool = False) -> str:
+    result, project = scan_project(ws)
+    with ws.database() as db:
+        states = {r.key: (r.state, r.assignee) for r in store.TriageStore(db).records()}
+    lockfiles = [
+        (
+            read.path,
+            _sha256(Path(read.path) if Path(read.path).is_absolute() else ws.root / read.path),
+        )
+        for read in project.read
+    ]
+    given = sbom.SbomInput(
+        project=ws.root.resolve().name or "project",
+        packages=project.packages,
+        findings=result.findings,
+        states=states,
+        lockfiles=lockfiles,
+        database_digest=result.database.digest,
+        moment=ws.now(),
+    )
+    return sbom.cyclonedx_json(given, vex_only=vex_only)
