@@ -253,6 +253,7 @@ class LockfileRead:
     packages: int  # locked packages, those of the files it includes too
     unpinned: int
     members: tuple[str, ...] = ()  # the project's own workspace members, listed apart
+    includes: tuple[str, ...] = ()  # the files its -r lines read
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import click
 
-from triage.cli import audit, db, rotation, sbom, scan, trust
+from triage.cli import audit, db, rotation, sbom, scan, trust, witness
 from triage.cli.entry import report_error
 from triage.errors import EXIT_INPUT, EXIT_OK, TriageError
 from triage.settings import Settings
@@ -36,6 +36,7 @@ for command in (
     rotation.policy,
     rotation.stats,
     sbom.sbom,
+    witness.witness,
 ):
     cli.add_command(command)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from triage.cli.common import TEXT_ONLY, Common, common_options, path_argument
+from triage.cli.common import TEXT_ONLY, Common, common_options, path_argument, witness_option
 from triage.errors import EXIT_OK, EXIT_POLICY, TriageError
 
 
@@ -22,8 +22,15 @@ from triage.errors import EXIT_OK, EXIT_POLICY, TriageError
     metavar="OWNER/NAME",
     help="GitHub repository for tracking issues [default: [github] repository].",
 )
+@witness_option
 @common_options(("text", "json", "markdown"))
-def audit(path: Path | None, ref: str | None, repository: str | None, common: Common) -> int:
+def audit(
+    path: Path | None,
+    ref: str | None,
+    repository: str | None,
+    witness: Path | None,
+    common: Common,
+) -> int:
     """Daily job: sync, scan the default branch, reconcile tracking issues, record the run.
 
     Tracking issues go to GitHub when GITHUB_TOKEN is set and a repository is known, else to
@@ -42,6 +49,11 @@ def audit(path: Path | None, ref: str | None, repository: str | None, common: Co
     for message in report.sync.unreachable + report.sync.warnings + report.warnings:
         common.say(f"warning: {message}")
     click.echo(RENDERERS[common.output_format](report.scan), nl=False)
+    if witness is not None:
+        from triage.service import witness as recorder
+
+        pinned = recorder.pinned(ws)
+        recorder.write(witness, recorder.audit_fields(pinned, ref))
     done = ", ".join(f"{what} {n}" for what, n in report.actions.items())
     verdicts = [item.verdict.value for item in report.trust]
     trusted = ", ".join(f"{verdicts.count(v)} {v}" for v in ("trusted", "untrusted", "unsigned"))

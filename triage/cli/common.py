@@ -131,6 +131,17 @@ def lockfile_options(command: F) -> F:
     return path_argument(command)
 
 
+def witness_option(command: F) -> F:
+    """--witness FILE on scan, diff and audit (SPEC §12)."""
+    return click.option(
+        "--witness",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Also write a scan witness here: what the verdict was computed from and what "
+        "came out, for `triage witness verify` (the policy's clock is then the start of "
+        "the day, UTC).",
+    )(command)
+
+
 def as_option(help_text: str) -> Callable[[F], F]:
     return click.option("--as", "name", default=None, metavar="NAME", help=help_text)
 

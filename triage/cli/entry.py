@@ -57,19 +57,25 @@ def located(ws: Workspace, root: Path | None, lockfiles: Sequence[Path] = ()) ->
     return replace(ws, root=project_root(root), lockfiles=tuple(lockfiles))
 
 
-def run_scan(ws: Workspace, output_format: str) -> int:
-    """`triage scan` once its arguments are read: the report on stdout, exit 1 when a
-    finding fails the policy."""
+def run_scan(ws: Workspace, output_format: str, witness: Path | None = None) -> int:
+    """`triage scan` once its arguments are read: the report on stdout (and the witness in
+    `witness`), exit 1 when a finding fails the policy."""
     from triage.core.report import RENDERERS
     from triage.service import scan as use_case
 
     if not ws.root.is_dir():
         raise TriageError(f"{ws.root}: no such directory to scan")
+    if witness is not None:
+        from triage.service import witness as recorder
+
+        ws = recorder.pinned(ws)
+    result, project = use_case.scan_project(ws)
     if output_format == "sarif":
-        result, text = use_case.scan_sarif(ws)
+        text = use_case.sarif_log(ws, result, project)
     else:
-        result = use_case.scan(ws)
         text = RENDERERS[output_format](result)
+    if witness is not None:
+        recorder.write(witness, recorder.working_tree_fields(ws, "scan", result, project))
     sys.stdout.write(text)
     sys.stdout.flush()
     return EXIT_POLICY if result.fails else EXIT_OK

@@ -7,7 +7,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from triage.cli.common import Common, common_options, lockfile_options, path_argument
+from triage.cli.common import (
+    Common,
+    common_options,
+    lockfile_options,
+    path_argument,
+    witness_option,
+)
 from triage.cli.entry import SCAN_FORMATS, run_scan
 from triage.errors import EXIT_OK, EXIT_POLICY
 
@@ -19,25 +25,39 @@ FORMATS = ("text", "json", "markdown")
 
 @click.command()
 @lockfile_options
+@witness_option
 @common_options(SCAN_FORMATS)
-def scan(path: Path | None, lockfiles: tuple[Path, ...], common: Common) -> int:
+def scan(
+    path: Path | None, lockfiles: tuple[Path, ...], witness: Path | None, common: Common
+) -> int:
     """Findings of the working tree at PATH, policy applied."""
-    return run_scan(common.at(path, lockfiles), common.output_format)
+    return run_scan(common.at(path, lockfiles), common.output_format, witness)
 
 
 @click.command()
 @path_argument
 @click.option("--base", "base_ref", required=True, help="Base branch or commit.")
 @click.option("--head", "head_ref", default="HEAD", show_default=True, help="Head ref.")
+@witness_option
 @common_options((*FORMATS, "sarif"))
-def diff(path: Path | None, base_ref: str, head_ref: str, common: Common) -> int:
+def diff(
+    path: Path | None, base_ref: str, head_ref: str, witness: Path | None, common: Common
+) -> int:
     """Findings new at HEAD against the merge-base; reads git objects, never checks out."""
     from triage.service import diff as use_case
 
-    if common.output_format == "sarif":
-        result, text = use_case.diff_sarif(common.at(path), base_ref, head_ref)
-        return _report_diff(result, common, text)
-    return _report_diff(use_case.diff(common.at(path), base_ref, head_ref), common)
+    ws = common.at(path)
+    if common.output_format != "sarif" and witness is None:
+        return _report_diff(use_case.diff(ws, base_ref, head_ref), common)
+    from triage.service import witness as recorder
+
+    if witness is not None:
+        ws = recorder.pinned(ws)
+    result, base, head = use_case.diff_sides(ws, base_ref, head_ref)
+    text = use_case.sarif_log(ws, result, head) if common.output_format == "sarif" else None
+    if witness is not None:
+        recorder.write(witness, recorder.diff_fields(ws, result, base, head))
+    return _report_diff(result, common, text)
 
 
 def _report_diff(result: DiffResult, common: Common, text: str | None = None) -> int:

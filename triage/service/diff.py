@@ -23,16 +23,15 @@ from triage.service.workspace import Workspace
 def diff(ws: Workspace, base_ref: str, head_ref: str) -> diffing.DiffResult:
     """Findings new at head against the merge-base of the two refs, fixed ones, and the policy
     the change makes."""
-    return _diff(ws, base_ref, head_ref)[0]
+    return diff_sides(ws, base_ref, head_ref)[0]
 
 
-def diff_sarif(ws: Workspace, base_ref: str, head_ref: str) -> tuple[diffing.DiffResult, str]:
-    """The diff, and the SARIF log of the head's findings (each marked new or not) located in
-    the head's lockfiles, for code scanning."""
+def sarif_log(ws: Workspace, result: diffing.DiffResult, head_side: TreeSide) -> str:
+    """The SARIF log of the head's findings (each marked new or not) located in the head's
+    lockfiles, for code scanning."""
     from triage import __version__
     from triage.core import sarif
 
-    result, head_side = _diff(ws, base_ref, head_ref)
     entries = {e.path: e for e in gitrepo.tree(ws.root, head_side.sha)}
     wanted = {p.lockfile for p in head_side.packages if p.lockfile in entries}
     blobs = gitrepo.read_blobs(ws.root, sorted({entries[path].blob for path in wanted}))
@@ -44,10 +43,13 @@ def diff_sarif(ws: Workspace, base_ref: str, head_ref: str) -> tuple[diffing.Dif
 
     lines = pin_lines(head_side.packages, text_of)
     findings = [(item, True) for item in result.new] + [(item, False) for item in result.unchanged]
-    return result, sarif.document(findings, lines, __version__)
+    return sarif.document(findings, lines, __version__)
 
 
-def _diff(ws: Workspace, base_ref: str, head_ref: str) -> tuple[diffing.DiffResult, TreeSide]:
+def diff_sides(
+    ws: Workspace, base_ref: str, head_ref: str
+) -> tuple[diffing.DiffResult, TreeSide, TreeSide]:
+    """The diff, with both sides as read (for the SARIF log and the witness)."""
     repo = ws.root
     config_path = repo_relative(ws.config_path, repo)
     trust_dir = repo_relative(ws.trust_store or Path("trust-store"), repo)
@@ -90,7 +92,7 @@ def _diff(ws: Workspace, base_ref: str, head_ref: str) -> tuple[diffing.DiffResu
         now,
     )
     result = replace(result, became_untrusted=newly_untrusted, warnings=tuple(warnings))
-    return result, head_side
+    return result, base_side, head_side
 
 
 def _trust_change(

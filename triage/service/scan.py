@@ -27,6 +27,7 @@ from triage.service.workspace import Workspace
 
 if TYPE_CHECKING:
     from triage.core import report
+    from triage.service.trees import TreeSide
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ def summary(
             len(c.packages),
             len(c.unpinned),
             c.members,
+            c.includes,
         )
         for c in contents
     ]
@@ -111,6 +113,11 @@ def working_tree(ws: Workspace, cache: lockfiles.ReadingCache | None = None) -> 
 
 def at_ref(ws: Workspace, db: store.Database, ref: str) -> Project:
     """The project as committed at `ref`: its own deny.toml and lockfiles, from git objects."""
+    return at_ref_side(ws, db, ref)[0]
+
+
+def at_ref_side(ws: Workspace, db: store.Database, ref: str) -> tuple[Project, TreeSide]:
+    """`at_ref`, and the side of the tree it read (blob ids, for the witness)."""
     from triage import gitrepo
     from triage.service import trees  # git objects: only for a ref
 
@@ -119,7 +126,8 @@ def at_ref(ws: Workspace, db: store.Database, ref: str) -> Project:
     config_path = trees.repo_relative(ws.config_path, ws.root)
     side = trees.read_side(ws.root, sha, ref, db, (config_path, "trust-store"))
     packages, unpinned, read = summary(side.contents)
-    return Project(side.config, packages, unpinned, read, trees.pyproject_at(ws.root, sha))
+    project = Project(side.config, packages, unpinned, read, trees.pyproject_at(ws.root, sha))
+    return project, side
 
 
 def match(
@@ -192,12 +200,10 @@ def pin_lines(
     return found
 
 
-def scan_sarif(ws: Workspace) -> tuple[ScanResult, str]:
-    """The scan, and its SARIF log for code scanning."""
+def sarif_log(ws: Workspace, result: ScanResult, project: Project) -> str:
+    """The scan's SARIF log for code scanning, located in the working tree's lockfiles."""
     from triage import __version__
     from triage.core import sarif
-
-    result, project = scan_project(ws)
 
     def text_of(shown: str) -> str | None:
         path = Path(shown) if Path(shown).is_absolute() else ws.root / shown
@@ -207,4 +213,4 @@ def scan_sarif(ws: Workspace) -> tuple[ScanResult, str]:
             return None
 
     lines = pin_lines(project.packages, text_of)
-    return result, sarif.document(((f, None) for f in result.findings), lines, __version__)
+    return sarif.document(((f, None) for f in result.findings), lines, __version__)

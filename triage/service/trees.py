@@ -4,7 +4,8 @@ locked packages. Nothing is checked out; lockfile readings are cached by blob id
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from triage import config, gitrepo, lockfiles, store
@@ -19,6 +20,7 @@ class TreeSide:
     trust: dict[str, str]  # path -> blob id, under the trust store
     contents: list[LockfileContents]
     submodules: tuple[str, ...] = ()  # their lockfiles, if any, are not in this tree
+    blobs: Mapping[str, str] = field(default_factory=dict)  # path -> blob id of what was read
 
     @property
     def packages(self) -> list[Package]:
@@ -167,7 +169,10 @@ def read_side(
             f"{label}: no lockfile in the tree (looked for {lockfiles.CONVENTIONS})",
             hint="commit the project's lockfile, or add [scan] include globs to deny.toml",
         )
-    return TreeSide(sha, cfg, trust, contents, submodules)
+    read = [config_path] if config_path in entries else []
+    read += [path for c in contents for path in (c.path, *c.includes)]
+    blobs = {path: entries[path].blob for path in read if path in entries}
+    return TreeSide(sha, cfg, trust, contents, submodules, blobs)
 
 
 def pyproject_at(repo: Path, sha: str) -> str:

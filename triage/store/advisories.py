@@ -261,6 +261,27 @@ class AdvisoryStore:
 
     # --- lookups ------------------------------------------------------------------------------
 
+    def content_digest(self) -> str:
+        """A digest of every stored fact matching and reports use, computed from the rows
+        themselves (the digest recorded at sync is only as honest as the file)."""
+        digest = hashlib.sha256()
+        for table, query in (
+            (
+                "advisories",
+                "select id, modified, published, withdrawn, aliases, severity, "
+                "severity_vector, refs, summary, group_id, group_ids from advisories order by id",
+            ),
+            (
+                "affected",
+                "select advisory_id, package, ranges, versions from affected "
+                "order by advisory_id, package, ranges, versions",
+            ),
+        ):
+            digest.update(f"{table}\n".encode())
+            for row in self.database.conn.execute(query):
+                digest.update(json.dumps(row, separators=(",", ":")).encode() + b"\n")
+        return "sha256:" + digest.hexdigest()
+
     def compiled(self, names: Iterable[str]) -> dict[str, str]:
         """The match index's compiled form of each of `names` that any live record affects."""
         rows = self.database.rows(
