@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
+from xml.etree import ElementTree
 
 import pytest
 from cyclonedx.schema import SchemaVersion
@@ -114,3 +115,19 @@ def test_vex_from_the_ledger_and_the_rotation(
     assert all(not d.get("dependsOn") for d in vex["dependencies"] if d["ref"] != subject)
     assert {c["name"] for c in vex["components"]} == {"urllib3", "pillow"}
     assert len(vex["vulnerabilities"]) == len(document["vulnerabilities"])
+
+
+def test_the_same_bom_as_xml(
+    synced_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "project"
+    root.mkdir()
+    shutil.copy(LOCKFILES / "CTFd__CTFd__requirements.txt", root / "requirements.txt")
+    as_json = sbom(capsys, str(root), "--db", str(synced_db))
+    assert main(["sbom", str(root), "--db", str(synced_db), "--format", "cyclonedx-xml"]) == 0
+    tree = ElementTree.fromstring(capsys.readouterr().out)
+    space = {"c": "http://cyclonedx.org/schema/bom/1.6"}
+    purls = {e.text for e in tree.findall("c:components/c:component/c:purl", space)}
+    assert purls == {c["purl"] for c in as_json["components"]}
+    ids = [e.text or "" for e in tree.findall("c:vulnerabilities/c:vulnerability/c:id", space)]
+    assert sorted(ids) == sorted(v["id"] for v in as_json["vulnerabilities"])

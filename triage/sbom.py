@@ -23,6 +23,7 @@ from cyclonedx.model.vulnerability import (
     VulnerabilitySource,
 )
 from cyclonedx.output.json import JsonV1Dot6
+from cyclonedx.output.xml import XmlV1Dot6
 from packageurl import PackageURL
 
 from triage import __version__
@@ -135,9 +136,10 @@ def _vulnerability(
     )
 
 
-def cyclonedx_json(given: SbomInput, *, vex_only: bool = False) -> str:
-    """The BOM as CycloneDX 1.6 JSON; with `vex_only`, the vulnerabilities alone (components
-    they refer to stay, so each reference resolves)."""
+def cyclonedx_json(given: SbomInput, *, vex_only: bool = False, xml: bool = False) -> str:
+    """The BOM as CycloneDX 1.6 JSON (or XML, which the library writes from the same model);
+    with `vex_only`, the vulnerabilities alone (components they refer to stay, so each
+    reference resolves)."""
     components = _components(given.packages)
     subject = Component(
         type=ComponentType.APPLICATION, name=given.project, bom_ref=f"project:{given.project}"
@@ -174,6 +176,8 @@ def cyclonedx_json(given: SbomInput, *, vex_only: bool = False) -> str:
         bom.vulnerabilities.add(
             _vulnerability(item, components, given.states.get(str(item.finding.key)))
         )
+    if xml:
+        return str(XmlV1Dot6(bom).output_as_string(indent=2)) + "\n"
     return str(JsonV1Dot6(bom).output_as_string(indent=2)) + "\n"
 
 

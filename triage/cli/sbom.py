@@ -15,11 +15,13 @@ from triage.errors import EXIT_OK
 @click.option(
     "--vex-only", is_flag=True, help="Only the vulnerabilities (and the components they name)."
 )
-@common_options(("cyclonedx",))
+@common_options(("cyclonedx", "cyclonedx-xml"))
 def sbom(path: Path | None, lockfiles: tuple[Path, ...], vex_only: bool, common: Common) -> int:
     """CycloneDX 1.6 JSON: every locked package (purl, hashes, dependency graph) and every
     finding with its VEX analysis from the ledger and the triage state."""
     from triage.service import sbom as use_case
 
-    click.echo(use_case.cyclonedx(common.at(path, lockfiles), vex_only=vex_only), nl=False)
+    xml = common.output_format == "cyclonedx-xml"
+    text = use_case.cyclonedx(common.at(path, lockfiles), vex_only=vex_only, xml=xml)
+    click.echo(text, nl=False)
     return EXIT_OK

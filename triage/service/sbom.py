@@ -18,7 +18,7 @@ def _sha256(path: Path) -> str:
         return "unreadable"
 
 
-def cyclonedx(ws: Workspace, *, vex_only: bool = False) -> str:
+def cyclonedx(ws: Workspace, *, vex_only: bool = False, xml: bool = False) -> str:
     result, project = scan_project(ws)
     with ws.database() as db:
         states = {r.key: (r.state, r.assignee) for r in store.TriageStore(db).records()}
@@ -38,4 +38,4 @@ def cyclonedx(ws: Workspace, *, vex_only: bool = False) -> str:
         database_digest=result.database.digest,
         moment=ws.now(),
     )
-    return sbom.cyclonedx_json(given, vex_only=vex_only)
+    return sbom.cyclonedx_json(given, vex_only=vex_only, xml=xml)
