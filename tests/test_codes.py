@@ -11,12 +11,23 @@ import pytest
 from tests.conftest import REPOSITORY
 from triage.cli.rotation import SEVERITY_CHOICES
 from triage.core.policy import LINT_CODES
-from triage.models import Level, LintCode, Severity, TriageState, TrustMode, Verdict
+from triage.models import (
+    Level,
+    LicensesConfig,
+    LicenseVerdict,
+    LintCode,
+    Severity,
+    TriageState,
+    TrustMode,
+    Verdict,
+)
 
 README = (REPOSITORY / "README.md").read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("kind", [LintCode, TrustMode, TriageState, Level, Severity, Verdict])
+@pytest.mark.parametrize(
+    "kind", [LintCode, TrustMode, TriageState, Level, Severity, Verdict, LicenseVerdict]
+)
 def test_values_are_unique_and_documented(kind: type[Enum]) -> None:
     members = list(kind.__members__.values())
     values = [m.value for m in members]
@@ -28,8 +39,17 @@ def test_values_are_unique_and_documented(kind: type[Enum]) -> None:
 
 def test_every_ledger_lint_has_a_default_level() -> None:
     own_keys = {LintCode.UNUSED_IGNORED_ADVISORY, LintCode.STALE_DB, LintCode.UNPINNED}
-    ledger_lints = set(LintCode) - own_keys
+    license_lints = {code for code in LintCode if code.value.startswith("license-")}
+    ledger_lints = set(LintCode) - own_keys - license_lints
     assert set(LINT_CODES) == ledger_lints
+    # [licenses] keys of their own, each with a documented default.
+    defaults = {code: LicensesConfig().level(code) for code in license_lints}
+    assert defaults == {
+        LintCode.LICENSE_NOT_ALLOWED: Level.DENY,
+        LintCode.LICENSE_UNKNOWN: Level.WARN,
+        LintCode.LICENSE_EXCEPTION_UNUSED: Level.WARN,
+        LintCode.LICENSE_CLARIFY_UNUSED: Level.WARN,
+    }
 
 
 def test_the_cli_offers_every_severity_a_finding_can_have() -> None:

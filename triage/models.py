@@ -28,6 +28,10 @@ class LintCode(StrEnum):
     UNKNOWN_ADVISORY = "unknown-advisory"
     IGNORE_ISSUE_CLOSED = "ignore-issue-closed"
     UNPINNED = "unpinned"  # an unpinned requirement admits a version an advisory affects
+    LICENSE_NOT_ALLOWED = "license-not-allowed"
+    LICENSE_UNKNOWN = "license-unknown"
+    LICENSE_EXCEPTION_UNUSED = "license-exception-unused"
+    LICENSE_CLARIFY_UNUSED = "license-clarify-unused"
 
 
 class TrustMode(StrEnum):
@@ -320,6 +324,46 @@ class ScanConfig:
 
 
 @dataclass(frozen=True)
+class LicenseException:
+    """[[licenses.exceptions]]: licenses allowed for one package only."""
+
+    name: str  # normalised
+    allow: tuple[str, ...]
+    index: int  # position, for key paths
+
+
+@dataclass(frozen=True)
+class Clarification:
+    """[[licenses.clarify]]: the expression that holds for a package's versions, over what
+    its metadata says."""
+
+    name: str  # normalised
+    version: str  # a PEP 440 specifier ("" for every version)
+    expression: str
+    index: int
+
+
+@dataclass(frozen=True)
+class LicensesConfig:
+    """[licenses], cargo-deny's shape (SPEC §12)."""
+
+    allow: tuple[str, ...] = ()
+    exceptions: tuple[LicenseException, ...] = ()
+    clarify: tuple[Clarification, ...] = ()
+    unlicensed: Level = Level.DENY
+    lints: Mapping[LintCode, Level] = field(default_factory=dict)
+
+    def level(self, code: LintCode) -> Level:
+        defaults = {
+            LintCode.LICENSE_NOT_ALLOWED: Level.DENY,
+            LintCode.LICENSE_UNKNOWN: Level.WARN,
+            LintCode.LICENSE_EXCEPTION_UNUSED: Level.WARN,
+            LintCode.LICENSE_CLARIFY_UNUSED: Level.WARN,
+        }
+        return self.lints.get(code, defaults.get(code, Level.WARN))
+
+
+@dataclass(frozen=True)
 class Config:
     path: str = "deny.toml"
     advisories: AdvisoriesConfig = field(default_factory=AdvisoriesConfig)
@@ -328,6 +372,37 @@ class Config:
     github: GithubConfig = field(default_factory=GithubConfig)
     schedule_audit: str = "0 9 * * *"
     scan: ScanConfig = field(default_factory=ScanConfig)
+    licenses: LicensesConfig = field(default_factory=LicensesConfig)
+
+
+# --- licenses (SPEC §12) ------------------------------------------------------------------------
+
+
+class LicenseVerdict(StrEnum):
+    ALLOWED = "allowed"
+    NOT_ALLOWED = "not-allowed"
+    UNKNOWN = "unknown"  # metadata names no license triage can read as SPDX
+    UNLICENSED = "unlicensed"  # metadata names no license at all
+    NOT_JUDGED = "not-judged"  # offline, and not in the cache
+
+
+@dataclass(frozen=True)
+class LicenseInfo:
+    """What a package version's metadata says of its license."""
+
+    expression: str | None  # SPDX, normalised; None when unknown or absent
+    source: str  # license-expression | license | classifiers | clarify | none
+    raw: str = ""  # the text it came from, kept when it could not be read
+
+
+@dataclass(frozen=True)
+class LicenseResult:
+    name: str
+    version: str
+    info: LicenseInfo | None  # None: not judged (offline, not cached)
+    verdict: LicenseVerdict
+    level: Level  # what the verdict counts as: deny fails the check
+    why: str
 
 
 # --- trust (SPEC §7) ----------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import click
 
-from triage.cli import audit, db, rotation, sbom, scan, trust, witness
+from triage.cli import audit, db, licenses, rotation, sbom, scan, trust, witness
 from triage.cli.entry import report_error
 from triage.errors import EXIT_INPUT, EXIT_OK, TriageError
 from triage.settings import Settings
@@ -37,6 +37,7 @@ for command in (
     rotation.stats,
     sbom.sbom,
     witness.witness,
+    licenses.licenses,
 ):
     cli.add_command(command)
 

@@ -15,10 +15,13 @@ from triage.core.policy import LINT_CODES
 from triage.errors import ConfigError
 from triage.models import (
     AdvisoriesConfig,
+    Clarification,
     Config,
     GithubConfig,
     IgnoreRule,
     Level,
+    LicenseException,
+    LicensesConfig,
     LintCode,
     ScanConfig,
     Severity,
@@ -274,6 +277,69 @@ def _github(v: _Validator, doc: Any) -> GithubConfig:
     return GithubConfig(repository=repo, labels=labels)
 
 
+_LICENSE_LINTS = (
+    LintCode.LICENSE_NOT_ALLOWED,
+    LintCode.LICENSE_UNKNOWN,
+    LintCode.LICENSE_EXCEPTION_UNUSED,
+    LintCode.LICENSE_CLARIFY_UNUSED,
+)
+
+
+def _specifier(value: Any) -> str | None:
+    """A PEP 440 specifier's text ("" for any version); checked when clarifications apply."""
+    return value.strip() if isinstance(value, str) else None
+
+
+def _license_entries(v: _Validator, doc: Any, path: str, keys: tuple[str, ...]) -> list[Any]:
+    if not isinstance(doc, list):
+        v.problem(path, "must be an array of tables")
+        return []
+    return [(index, v.table(entry, f"{path}[{index}]", keys)) for index, entry in enumerate(doc)]
+
+
+def _licenses(v: _Validator, doc: Any) -> LicensesConfig:
+    """[licenses]. SPDX ids and expressions are checked by the licenses reader (it alone
+    holds the SPDX index); here, shapes and types."""
+    path = "licenses"
+    table = v.table(doc, path, ("allow", "exceptions", "clarify", "unlicensed", *_LICENSE_LINTS))
+    exceptions = []
+    for index, entry in _license_entries(
+        v, table.get("exceptions", []), f"{path}.exceptions", ("name", "allow")
+    ):
+        here = f"{path}.exceptions[{index}]"
+        name = v.get(entry, here, "name", _string, "a package name", "")
+        if not name:
+            v.problem(f"{here}.name", "is required")
+        none: tuple[str, ...] = ()
+        allow = v.get(entry, here, "allow", _string_list, "a list of SPDX ids", none)
+        exceptions.append(LicenseException(normalize_name(name) if name else "", allow, index))
+    clarify = []
+    keys = ("name", "version", "expression")
+    for index, entry in _license_entries(v, table.get("clarify", []), f"{path}.clarify", keys):
+        here = f"{path}.clarify[{index}]"
+        name = v.get(entry, here, "name", _string, "a package name", "")
+        expression = v.get(entry, here, "expression", _string, "an SPDX expression", "")
+        for key, value in (("name", name), ("expression", expression)):
+            if not value:
+                v.problem(f"{here}.{key}", "is required")
+        version = v.get(entry, here, "version", _specifier, 'a version specifier such as ">=2"', "")
+        clarify.append(
+            Clarification(normalize_name(name) if name else "", version, expression, index)
+        )
+    levels = "one of allow, warn, deny"
+    return LicensesConfig(
+        allow=v.get(table, path, "allow", _string_list, "a list of SPDX ids", LicensesConfig.allow),
+        exceptions=tuple(exceptions),
+        clarify=tuple(clarify),
+        unlicensed=v.get(table, path, "unlicensed", _level, levels, Level.DENY),
+        lints={
+            LintCode(code): v.get(table, path, code, _level, levels, Level.WARN)
+            for code in _LICENSE_LINTS
+            if code in table
+        },
+    )
+
+
 def _scan(v: _Validator, doc: Any) -> ScanConfig:
     table = v.table(doc, "scan", ("include", "exclude"))
     globs = "a list of glob strings"
@@ -292,7 +358,7 @@ def parse_config(text: str, path: str) -> Config:
     except (RecursionError, ValueError) as exc:  # nesting or numbers past any real file's
         raise ConfigError(path, [f"not a deny.toml triage reads: {exc}"]) from exc
     v = _Validator()
-    v.table(doc, "", ("advisories", "trust", "sla", "github", "schedule", "scan"))
+    v.table(doc, "", ("advisories", "trust", "sla", "github", "schedule", "scan", "licenses"))
     config = Config(
         path=path,
         advisories=_advisories(v, doc.get("advisories", {})),
@@ -308,6 +374,7 @@ def parse_config(text: str, path: str) -> Config:
             "0 9 * * *",
         ),
         scan=_scan(v, doc.get("scan", {})),
+        licenses=_licenses(v, doc.get("licenses", {})),
     )
     if v.problems:
         raise ConfigError(path, v.problems)

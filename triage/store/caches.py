@@ -4,6 +4,8 @@ provenance from PyPI, imported audit files by their pinned sha256, lockfile read
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from triage.store.connection import Database, parse_stamp, stamp
@@ -62,4 +64,23 @@ class Caches:
             "insert into lockfile_cache (blob, contents) values (?, ?) "
             "on conflict (blob) do update set contents = excluded.contents",
             [key, contents],
+        )
+
+    def cached_licenses(self, releases: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """License metadata (JSON; "null" when PyPI has no such release) by (name, version)."""
+        wanted = json.dumps([list(r) for r in releases])
+        rows = self.database.rows(
+            "select c.name, c.version, c.metadata from license_cache c "
+            "join json_each(?) w on c.name = json_extract(w.value, '$[0]') "
+            "and c.version = json_extract(w.value, '$[1]')",
+            [wanted],
+        )
+        return {(name, version): metadata for name, version, metadata in rows}
+
+    def cache_license(self, name: str, version: str, metadata: str, fetched: dt.datetime) -> None:
+        self.database.write(
+            "insert into license_cache (name, version, metadata, fetched) values (?, ?, ?, ?) "
+            "on conflict (name, version) do update set metadata = excluded.metadata, "
+            "fetched = excluded.fetched",
+            [name, version, metadata, stamp(fetched)],
         )

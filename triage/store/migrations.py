@@ -158,5 +158,20 @@ def _summaries(db: sqlite_utils.Database) -> None:
     db.execute("update sources set fingerprint = null")
 
 
-MIGRATIONS: tuple[Migration, ...] = (_advisories, _audit_and_triage, _match_index, _summaries)
+def _license_cache(db: sqlite_utils.Database) -> None:
+    """5: license metadata per (name, version) as PyPI gave it, so later checks run offline."""
+    db.table("license_cache").create(
+        {"name": str, "version": str, "metadata": str, "fetched": str},
+        pk=("name", "version"),
+        if_not_exists=True,
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _advisories,
+    _audit_and_triage,
+    _match_index,
+    _summaries,
+    _license_cache,
+)
 SCHEMA_VERSION = len(MIGRATIONS)

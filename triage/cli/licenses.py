@@ -1,0 +1,78 @@
+"""`triage licenses check`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from triage.cli.common import Common, common_options, lockfile_options
+from triage.errors import EXIT_OK, EXIT_POLICY
+
+if TYPE_CHECKING:
+    from triage.service.licenses import LicenseReport
+
+
+@click.group()
+def licenses() -> None:
+    """Licenses of the locked packages, judged by [licenses] (SPEC §12)."""
+
+
+def _json(report: LicenseReport) -> str:
+    document = {
+        "schema": "triage/licenses-v1",
+        "packages": [
+            {
+                "name": r.name,
+                "version": r.version,
+                "expression": r.info.expression if r.info else None,
+                "source": r.info.source if r.info else None,
+                "raw": r.info.raw if r.info and r.info.raw else None,
+                "verdict": r.verdict.value,
+                "level": r.level.value,
+                "why": r.why,
+            }
+            for r in report.results
+        ],
+        "diagnostics": [
+            {"code": d.code.value, "level": d.level.value, "message": d.message}
+            for d in report.diagnostics
+        ],
+        "not_judged": report.not_judged,
+        "fails": report.fails,
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
+def _text(report: LicenseReport) -> str:
+    lines = []
+    for r in report.results:
+        expression = r.info.expression if r.info and r.info.expression else "-"
+        mark = {"deny": "FAIL", "warn": "warn"}.get(r.level.value, "ok")
+        lines.append(f"{mark:<4}  {r.name} {r.version}  {expression}  [{r.verdict.value}]")
+        if r.level.value != "allow":
+            lines.append(f"      {r.why}")
+    lines += [f"{d.level.value}[{d.code.value}]: {d.message}" for d in report.diagnostics]
+    failing = sum(1 for r in report.results if r.level.value == "deny")
+    lines.append(
+        f"{len(report.results)} package(s), {failing} failing the license policy, "
+        f"{report.not_judged} not judged"
+    )
+    return "\n".join(lines) + "\n"
+
+
+@licenses.command("check")
+@lockfile_options
+@click.option("--offline", is_flag=True, help="Use the license cache only; fetch nothing.")
+@common_options()
+def check(path: Path | None, lockfiles: tuple[Path, ...], offline: bool, common: Common) -> int:
+    """Each locked package's license expression and verdict; exit 1 on a deny."""
+    from triage.service import licenses as use_case
+
+    report = use_case.check(common.at(path, lockfiles), offline=offline)
+    for warning in report.warnings:
+        common.say(f"warning: {warning}")
+    click.echo(_json(report) if common.output_format == "json" else _text(report), nl=False)
+    return EXIT_POLICY if report.fails else EXIT_OK

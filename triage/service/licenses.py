@@ -1,0 +1,153 @@
+"""`triage licenses check`: every locked package version's license, from its PyPI metadata
+(fetched once, 8 at a time, and kept in the database so later checks run offline), judged by
+`[licenses]`."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+from triage import licenses, store
+from triage.core import licenses as policy
+from triage.core.matching import parse_version
+from triage.errors import ConfigError, UpstreamError
+from triage.models import Clarification, Config, Diagnostic, LicenseInfo, LicenseResult
+from triage.service.scan import read_lockfiles
+from triage.service.workspace import Workspace
+
+FETCH_WORKERS = 8
+Release = tuple[str, str]
+
+
+@dataclass
+class LicenseReport:
+    results: list[LicenseResult] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def not_judged(self) -> int:
+        return sum(1 for r in self.results if r.info is None)
+
+    @property
+    def fails(self) -> bool:
+        return policy.fails(self.results, self.diagnostics)
+
+
+def validate(config: Config) -> None:
+    """SPDX ids and expressions of [licenses], checked against the SPDX index: every problem,
+    with its key path, in one error (exit 2)."""
+    rules = config.licenses
+    problems = [
+        f"licenses.allow: {key!r} is not an SPDX license id"
+        for key in licenses.unknown_ids(rules.allow)
+    ]
+    for exception in rules.exceptions:
+        problems += [
+            f"licenses.exceptions[{exception.index}].allow: {key!r} is not an SPDX license id"
+            for key in licenses.unknown_ids(exception.allow)
+        ]
+    for clarification in rules.clarify:
+        where = f"licenses.clarify[{clarification.index}]"
+        if clarification.expression and licenses.normalise(clarification.expression) is None:
+            problems.append(
+                f"{where}.expression: {clarification.expression!r} is not an SPDX expression"
+            )
+        try:
+            SpecifierSet(clarification.version)
+        except InvalidSpecifier:
+            problems.append(f"{where}.version: {clarification.version!r} is not a specifier")
+    if problems:
+        raise ConfigError(config.path, problems)
+
+
+def _fetch_missing(
+    ws: Workspace, caches: store.Caches, missing: list[Release], report: LicenseReport
+) -> dict[Release, str]:
+    """Metadata of releases the cache lacks, FETCH_WORKERS at a time; after a first failure
+    no more are sent (each could wait for its timeout), and the rest stay unjudged."""
+    index = ws.settings.pypi_url
+
+    def fetch(release: Release) -> UpstreamError | str:
+        try:
+            return json.dumps(licenses.fetch_metadata(index, *release))
+        except UpstreamError as exc:
+            return exc
+
+    answers = [fetch(missing[0])]
+    if not isinstance(answers[0], UpstreamError):
+        with ThreadPoolExecutor(max_workers=FETCH_WORKERS) as pool:
+            answers += list(pool.map(fetch, missing[1:]))
+    fetched: dict[Release, str] = {}
+    now = ws.now()
+    for release, answer in zip(missing, answers, strict=False):
+        if isinstance(answer, UpstreamError):
+            continue
+        caches.cache_license(*release, answer, now)
+        fetched[release] = answer
+    failures = [a for a in answers if isinstance(a, UpstreamError)]
+    if failures:
+        report.warnings.append(
+            f"{failures[0].message}; {len(missing) - len(fetched)} package(s) not judged"
+        )
+    return fetched
+
+
+def _clarified(name: str, version: str, rules: tuple[Clarification, ...]) -> Clarification | None:
+    parsed = parse_version(version)
+    for clarification in rules:
+        if clarification.name != name:
+            continue
+        if not clarification.version or (
+            parsed is not None
+            and SpecifierSet(clarification.version).contains(parsed, prereleases=True)
+        ):
+            return clarification
+    return None
+
+
+def _info(metadata: str | None) -> LicenseInfo | None:
+    if metadata is None:
+        return None
+    found: Any = json.loads(metadata)
+    if found is None:
+        return LicenseInfo(None, "license", "no such release on the index")
+    return licenses.from_metadata(found if isinstance(found, dict) else {})
+
+
+def check(ws: Workspace, *, offline: bool = False) -> LicenseReport:
+    validate(ws.config)
+    rules = ws.config.licenses
+    contents = read_lockfiles(ws.root, ws.lockfiles, ws.config.scan)
+    releases = sorted({(p.name, p.version) for c in contents for p in c.packages})
+    report = LicenseReport()
+    with ws.database() as db:
+        caches = store.Caches(db)
+        metadata: dict[Release, str] = caches.cached_licenses(releases)
+        missing = [r for r in releases if r not in metadata]
+        if missing and not offline:
+            metadata.update(_fetch_missing(ws, caches, missing, report))
+    exceptions_used: set[int] = set()
+    clarified: set[int] = set()
+    for name, version in releases:
+        info = _info(metadata.get((name, version)))
+        clarification = _clarified(name, version, rules.clarify)
+        if clarification is not None:
+            clarified.add(clarification.index)
+            info = LicenseInfo(licenses.normalise(clarification.expression), "clarify")
+        node = licenses.tree(info.expression) if info and info.expression else None
+        judged = policy.judge(name, version, info, node, rules)
+        if judged.exception_used is not None:
+            exceptions_used.add(judged.exception_used)
+        report.results.append(judged.result)
+    report.diagnostics = policy.unused(rules, exceptions_used, clarified)
+    if offline and report.not_judged:
+        report.warnings.append(
+            f"offline: {report.not_judged} package(s) not in the license cache could not be "
+            "judged; run once online to fill it"
+        )
+    return report
