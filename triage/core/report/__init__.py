@@ -1,0 +1,57 @@
+"""Reports (DESIGN: core/report/): what a scan, a diff, a tracking issue and a trust check
+say, as text, JSON and markdown. SARIF lives in core/sarif.py."""
+
+from triage.core.report.diff import (
+    DIFF_RENDERERS,
+    DIFF_SCHEMA,
+    PR_COMMENT_MARKER,
+    diff_json,
+    diff_text,
+    pr_comment,
+)
+from triage.core.report.issues import (
+    Dependency,
+    issue_body,
+    issue_title,
+    suggested_response,
+    untrusted_issue_body,
+)
+from triage.core.report.scan import (
+    RENDERERS,
+    SCAN_SCHEMA,
+    finding_json,
+    ignore_json,
+    ignore_line,
+    scan_json,
+    scan_markdown,
+    scan_text,
+    unpinned_json,
+)
+from triage.core.report.trust import TRUST_SCHEMA, trust_artifact_json, trust_json, trust_text
+
+__all__ = [
+    "DIFF_RENDERERS",
+    "DIFF_SCHEMA",
+    "PR_COMMENT_MARKER",
+    "RENDERERS",
+    "SCAN_SCHEMA",
+    "TRUST_SCHEMA",
+    "Dependency",
+    "diff_json",
+    "diff_text",
+    "finding_json",
+    "ignore_json",
+    "ignore_line",
+    "issue_body",
+    "issue_title",
+    "pr_comment",
+    "scan_json",
+    "scan_markdown",
+    "scan_text",
+    "suggested_response",
+    "trust_artifact_json",
+    "trust_json",
+    "trust_text",
+    "unpinned_json",
+    "untrusted_issue_body",
+]

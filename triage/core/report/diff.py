@@ -1,0 +1,171 @@
+"""The diff report and the pull request's one comment (triage/diff-v1)."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from triage.core import escape
+from triage.core.report.scan import (
+    _cell,
+    _fixes,
+    _versions,
+    finding_json,
+    ignore_json,
+    ignore_line,
+)
+from triage.core.report.trust import trust_artifact_json
+from triage.models import IgnoreRule
+
+if TYPE_CHECKING:
+    from triage.core.diffing import DiffResult
+
+DIFF_SCHEMA = "triage/diff-v1"
+PR_COMMENT_MARKER = "<!-- triage:pr-comment -->"
+
+
+def diff_json(result: DiffResult) -> str:
+    changes = result.policy
+    document = {
+        "schema": DIFF_SCHEMA,
+        "base": result.base,
+        "head": result.head,
+        "new": [finding_json(f) for f in result.new],
+        "fixed": [finding_json(f) for f in result.fixed],
+        "unchanged": [finding_json(f) for f in result.unchanged],
+        "policy_changes": {
+            "ignores_added": [ignore_json(r) for r in changes.ignores_added],
+            "ignores_removed": [ignore_json(r) for r in changes.ignores_removed],
+            "ignores_loosened": [
+                {"before": ignore_json(before), "after": ignore_json(after)}
+                for before, after in changes.ignores_loosened
+            ],
+            "trust_store_changed": bool(changes.trust_store_changed),
+            "trust_store_paths": list(changes.trust_store_changed),
+            "lockfiles_removed": list(changes.lockfiles_removed),
+            "suppressed_by_pr": [str(key) for key in result.suppressed_by_head],
+        },
+        "trust": {"became_untrusted": [trust_artifact_json(r) for r in result.became_untrusted]},
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
+def _rule_text(rule: IgnoreRule) -> str:
+    scope = f" for {_cell(rule.package)}" if rule.package else " for every package"
+    until = f", expires {rule.expires.isoformat()}" if rule.expires else ", no expiry"
+    return (
+        f"{escape.code(rule.id)}{scope}: {_cell(rule.reason or '(no reason)')} "
+        f"({_cell(rule.issue or 'no tracking issue')}{until})"
+    )
+
+
+def _policy_lines(result: DiffResult) -> list[str]:
+    changes = result.policy
+    lines = [f"- ignore added: {_rule_text(r)}" for r in changes.ignores_added]
+    lines += [
+        f"- ignore loosened: {_rule_text(before)} → {_rule_text(after)}"
+        for before, after in changes.ignores_loosened
+    ]
+    lines += [f"- ignore removed: {_rule_text(r)}" for r in changes.ignores_removed]
+    lines += [f"- trust store changed: {escape.code(p)}" for p in changes.trust_store_changed]
+    lines += [
+        f"- lockfile no longer scanned (deleted, or moved out of discovery): {escape.code(p)}"
+        for p in changes.lockfiles_removed
+    ]
+    lines += [
+        f"- **suppressed by this PR — needs review**: {escape.code(str(key))} is still reported "
+        "as new "
+        "above; the gate judges with the base branch's policy"
+        for key in result.suppressed_by_head
+    ]
+    return lines
+
+
+def _verdict(result: DiffResult) -> str:
+    """Derived from `result.fails`, the decision the exit code comes from."""
+    if not result.fails:
+        return "**Gate: passing** — no new finding at or above the threshold."
+    reasons = []
+    failing = sum(1 for f in result.new if f.fails)
+    if failing:
+        reasons.append(f"{failing} new finding(s) at or above the threshold")
+    untrusted = len(result.became_untrusted)
+    if untrusted:
+        reasons.append(f"{untrusted} newly untrusted artifact(s)")
+    return f"**Gate: failing** — {'; '.join(reasons)}."
+
+
+def pr_comment(result: DiffResult) -> str:
+    """The one comment a pull request gets; the marker finds it again on the next push."""
+    db = result.database
+    age = f"{db.age_days} days old" if db.age_days is not None else "age unknown"
+    lines = [
+        PR_COMMENT_MARKER,
+        f"## triage: {len(result.new)} new advisory finding(s) in this pull request",
+        "",
+        _verdict(result),
+        "",
+        f"_merge-base `{result.base[:12]}` → head `{result.head[:12]}`; advisory data: "
+        f"{db.records} records, newest modified {db.newest_modified or '-'} ({age})_",
+    ]
+    if result.new:
+        lines += [
+            "",
+            "### New",
+            "",
+            "| advisory | package | version | severity | fixed in | lockfiles |",
+            "|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {_cell(f.finding.advisory)} | {_cell(f.finding.package)} | {_cell(_versions(f))} "
+            f"| {f.finding.severity.label} | {_cell(_fixes(f))} | "
+            f"{_cell(', '.join(f.finding.lockfiles))} |"
+            for f in result.new
+        ]
+        lines += ["", "To accept one, record a reviewed ignore:", "", "```sh"]
+        lines += [ignore_line(f) for f in result.new]
+        lines.append("```")
+    if result.fixed:
+        lines += ["", "### Fixed by this pull request", ""]
+        lines += [
+            f"- {escape.code(str(f.finding.key))} ({_cell(_versions(f))})" for f in result.fixed
+        ]
+    if result.became_untrusted:
+        lines += ["", "### Newly untrusted dependencies", ""]
+        lines += [
+            f"- {escape.code(r.evidence.filename)} ({_cell(r.evidence.package)} "
+            f"{_cell(r.evidence.version)}): {r.verdict.value}: {_cell(r.reason)}"
+            for r in result.became_untrusted
+        ]
+    policy_lines = _policy_lines(result)
+    if policy_lines:
+        lines += ["", "### Policy changes — flagged for review", "", *policy_lines]
+    return "\n".join(lines) + "\n"
+
+
+def diff_text(result: DiffResult) -> str:
+    db = result.database
+    age = f"{db.age_days} days old" if db.age_days is not None else "age unknown"
+    lines = [
+        f"merge-base {result.base[:12]} -> head {result.head[:12]}",
+        f"advisory data: {db.records} records, newest modified {db.newest_modified or '-'} ({age})",
+    ]
+    for title, items in (("new", result.new), ("fixed", result.fixed)):
+        lines += [
+            f"{title:5}  {f.finding.key}  {f.finding.package} {_versions(f)}  "
+            f"[{f.finding.severity.label}{', FAIL' if f.fails and title == 'new' else ''}]"
+            for f in items
+        ]
+    lines.append(f"{len(result.unchanged)} unchanged finding(s)")
+    lines += [
+        f"untrusted  {r.evidence.filename}  ({r.evidence.package} {r.evidence.version}): {r.reason}"
+        for r in result.became_untrusted
+    ]
+    policy_lines = _policy_lines(result)
+    if policy_lines:
+        lines += ["policy changes (review):", *policy_lines]
+    lines.append(_verdict(result).replace("**", ""))
+    return "\n".join(lines) + "\n"
+
+
+DIFF_RENDERERS = {"text": diff_text, "json": diff_json, "markdown": pr_comment}

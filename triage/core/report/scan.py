@@ -1,0 +1,192 @@
+"""Scan reports: text, JSON (triage/scan-v1), markdown; and the line that accepts a finding."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from triage.core import escape
+from triage.models import AssessedFinding, IgnoreRule, ScanResult, Unpinned
+
+SCAN_SCHEMA = "triage/scan-v1"
+
+
+def ignore_json(rule: IgnoreRule | None) -> dict[str, Any] | None:
+    if rule is None:
+        return None
+    return {
+        "id": rule.id,
+        "package": rule.package,
+        "reason": rule.reason,
+        "issue": rule.issue,
+        "expires": rule.expires.isoformat() if rule.expires else None,
+    }
+
+
+def finding_json(item: AssessedFinding) -> dict[str, Any]:
+    finding = item.finding
+    return {
+        "key": str(finding.key),
+        "advisory": finding.advisory,
+        "aliases": list(finding.aliases),
+        "package": finding.package,
+        "version": finding.versions[0],
+        "lockfiles": list(finding.lockfiles),
+        "fixed_versions": list(finding.fixed_versions),
+        "severity": finding.severity.label,
+        "status": item.status.value,
+        "ignore": ignore_json(item.ignore),
+    }
+
+
+def unpinned_json(item: Unpinned) -> dict[str, Any]:
+    return {
+        "package": item.name,
+        "lockfile": item.lockfile,
+        "location": item.location,
+        "reason": item.reason,
+        "possibly_affected": list(item.possibly_affected),
+    }
+
+
+def scan_json(result: ScanResult) -> str:
+    db = result.database
+    document = {
+        "schema": SCAN_SCHEMA,
+        "database": {
+            "digest": db.digest,
+            "records": db.records,
+            "newest_modified": db.newest_modified,
+            "age_days": db.age_days,
+        },
+        "findings": [finding_json(f) for f in result.findings],
+        "unpinned": [unpinned_json(u) for u in result.unpinned],
+        "policy": {
+            "violations": [
+                {"code": d.code, "level": d.level.value, "message": d.message}
+                for d in result.diagnostics
+            ],
+            "unused_ignores": [ignore_json(rule) for rule in result.unused_ignores],
+        },
+        "packages": result.package_count,
+        "lockfiles": [
+            {
+                "path": r.path,
+                "format": r.format,
+                "packages": r.packages,
+                "unpinned": r.unpinned,
+                "workspace_members": list(r.members),
+            }
+            for r in result.lockfiles
+        ],
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
+def _data_line(result: ScanResult) -> str:
+    db = result.database
+    age = f"{db.age_days} days old" if db.age_days is not None else "age unknown"
+    return (
+        f"advisory data: {db.records} records, newest modified {db.newest_modified or '-'} "
+        f"({age}), {db.digest[:19]}"
+    )
+
+
+def _versions(item: AssessedFinding) -> str:
+    return ", ".join(item.finding.versions)
+
+
+def _fixes(item: AssessedFinding) -> str:
+    return ", ".join(item.finding.fixed_versions) or "no fix yet"
+
+
+def _summary(result: ScanResult) -> str:
+    failing = sum(1 for f in result.findings if f.fails)
+    return (
+        f"{len(result.findings)} finding(s), {failing} failing the policy; "
+        f"{result.package_count} package(s) in {len(result.lockfiles)} lockfile(s); "
+        f"{len(result.unpinned)} unpinned"
+    )
+
+
+def scan_text(result: ScanResult) -> str:
+    lines = [_data_line(result)]
+    if result.findings:
+        lines.append("")
+    for item in result.findings:
+        finding = item.finding
+        mark = "FAIL" if item.fails else "note"
+        lines.append(
+            f"{mark}  {finding.key}  {finding.package} {_versions(item)}  "
+            f"[{finding.severity.label}, {item.status.value}]"
+        )
+        if finding.aliases:
+            lines.append(f"      aliases: {', '.join(finding.aliases)}")
+        lines.append(f"      fixed in: {_fixes(item)};  lockfiles: {', '.join(finding.lockfiles)}")
+        if item.ignore is not None:
+            until = item.ignore.expires.isoformat() if item.ignore.expires else "no expiry"
+            lines.append(f"      ignore: {item.ignore.reason or '(no reason)'} ({until})")
+    if result.unpinned:
+        lines.append("")
+        lines.extend(
+            f"unpinned  {u.lockfile}:{u.location}  {u.name}: {u.reason}"
+            + (
+                f"; possibly affected: {', '.join(u.possibly_affected)}"
+                if u.possibly_affected
+                else ""
+            )
+            for u in result.unpinned
+        )
+    if result.diagnostics:
+        lines.append("")
+        lines.extend(f"{d.level.value}[{d.code}]: {d.message}" for d in result.diagnostics)
+    lines.extend(["", _summary(result)])
+    return "\n".join(lines) + "\n"
+
+
+_cell = escape.text
+
+
+def scan_markdown(result: ScanResult) -> str:
+    lines = ["## triage scan", "", f"_{_data_line(result)}_", ""]
+    if result.findings:
+        lines += [
+            "| advisory | package | version | severity | status | fixed in |",
+            "|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {_cell(f.finding.advisory)} | {_cell(f.finding.package)} | {_cell(_versions(f))} "
+            f"| {f.finding.severity.label} | {f.status.value} | {_cell(_fixes(f))} |"
+            for f in result.findings
+        ]
+    else:
+        lines.append("No known advisories affect the locked dependencies.")
+    if result.unpinned:
+        lines += ["", "**Unpinned** (not matched):", ""]
+        lines += [
+            f"- {escape.code(u.lockfile)} {_cell(u.location)}: {_cell(u.name)} — {_cell(u.reason)}"
+            + (
+                f"; possibly affected: {_cell(', '.join(u.possibly_affected))}"
+                if u.possibly_affected
+                else ""
+            )
+            for u in result.unpinned
+        ]
+    if result.diagnostics:
+        lines += ["", "**Policy:**", ""]
+        lines += [f"- {d.level.value} `{d.code}`: {_cell(d.message)}" for d in result.diagnostics]
+    lines += ["", _summary(result)]
+    return "\n".join(lines) + "\n"
+
+
+RENDERERS = {"text": scan_text, "json": scan_json, "markdown": scan_markdown}
+
+
+def ignore_line(item: AssessedFinding) -> str:
+    """The exact command that accepts a finding (the reason and issue are the reviewer's);
+    `--package` keeps the ignore to this finding's package, not every package the advisory
+    names. The key is safe inside a code block: ids are validated at sync."""
+    return (
+        f'triage ignore {item.finding.key} --reason "<why this is acceptable>" '
+        "--issue <tracking issue URL> --package"
+    )
