@@ -13,13 +13,15 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPOSITORY
+from tests.gitrepos import GitRepo
 from tests.http_stub import serve_get
 from triage.cli import main
 
 FIXTURES = REPOSITORY / "tests" / "fixtures" / "pypi-licenses"
-RELEASES = {
+RELEASES = {  # one version of each package (cryptography's older one is for the diff)
     json.loads(p.read_text())["info"]["name"].lower(): json.loads(p.read_text())["info"]["version"]
-    for p in FIXTURES.glob("*.json")
+    for p in sorted(FIXTURES.glob("*.json"))
+    if p.name != "cryptography-3.4.8.json"
 }
 ALLOW = '["MIT", "BSD-3-Clause", "Apache-2.0", "ISC", "Unlicense"]'
 
@@ -225,3 +227,54 @@ def test_an_unreachable_index_judges_nothing_silently(
     code, document = check(capsys, root, tmp_path)
     assert code == 1 and document["not_judged"] == 1
     assert document["packages"][0]["verdict"] == "not-judged"
+
+
+def test_a_pull_request_bumping_into_a_disallowed_license_fails_the_gate(
+    pypi: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """cryptography 3.4.8 says "BSD or Apache License, Version 2.0" (free text: unknown, a
+    warning); 44.0.0 says Apache-2.0 OR BSD-3-Clause, which the base does not allow. The
+    pull request also allows Apache-2.0: listed for review, not applied."""
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit(
+        "base",
+        requirements_dot_txt="attrs==25.3.0\ncryptography==3.4.8\n",
+        deny_dot_toml='[licenses]\nallow = ["MIT"]\n',
+    )
+    repo.branch("bump")
+    repo.commit(
+        "bump",
+        requirements_dot_txt="attrs==25.3.0\ncryptography==44.0.0\nclick==8.2.1\n",
+        deny_dot_toml='[licenses]\nallow = ["MIT", "Apache-2.0"]\n',
+    )
+    common = ["--base", "main", "--db", str(tmp_path / "t.db")]
+    code = main(["diff", str(repo.root), *common, "--format", "json"])
+    document = json.loads(capsys.readouterr().out)
+    assert code == 1
+    changes = {c["package"]: c for c in document["licenses"]}
+    assert set(changes) == {"cryptography", "click"}  # attrs did not change
+    assert changes["cryptography"]["previous"] == ["unknown"]
+    assert changes["cryptography"]["expression"] == "Apache-2.0 OR BSD-3-Clause"
+    assert changes["cryptography"]["verdict"] == "not-allowed"
+    assert changes["click"]["new_package"] and changes["click"]["level"] == "deny"
+    assert document["policy_changes"]["licenses_changed"] == ["license allowed: Apache-2.0"]
+    assert main(["diff", str(repo.root), *common, "--format", "markdown"]) == 1
+    comment = capsys.readouterr().out
+    assert (
+        "| cryptography | 44.0.0 | Apache-2.0 OR BSD-3-Clause | unknown | not-allowed (fails) |"
+        in comment
+    )
+    assert "- license allowed: Apache-2.0" in comment
+    assert "2 license(s) the base policy does not allow" in comment
+
+
+def test_without_licenses_in_the_base_policy_a_diff_asks_pypi_nothing(
+    pypi: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("base", requirements_dot_txt="attrs==25.3.0\n")
+    repo.branch("add")
+    repo.commit("add", requirements_dot_txt="attrs==25.3.0\nchardet==5.2.0\n")
+    code = main(["diff", str(repo.root), "--base", "main", "--db", str(tmp_path / "t.db")])
+    assert code == 0 and pypi == []
+    assert "license" not in capsys.readouterr().out

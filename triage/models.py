@@ -352,6 +352,7 @@ class LicensesConfig:
     clarify: tuple[Clarification, ...] = ()
     unlicensed: Level = Level.DENY
     lints: Mapping[LintCode, Level] = field(default_factory=dict)
+    enabled: bool = False  # deny.toml has a [licenses] table: diffs and audits judge licenses
 
     def level(self, code: LintCode) -> Level:
         defaults = {
@@ -403,6 +404,19 @@ class LicenseResult:
     verdict: LicenseVerdict
     level: Level  # what the verdict counts as: deny fails the check
     why: str
+
+
+@dataclass(frozen=True)
+class LicenseChange:
+    """A license a pull request brings: a new package, or a version whose expression
+    changed; judged by the base's policy."""
+
+    result: LicenseResult
+    previous: tuple[str, ...] = ()  # the base's expressions of the package; () for a new one
+
+    @property
+    def new_package(self) -> bool:
+        return not self.previous
 
 
 # --- trust (SPEC §7) ----------------------------------------------------------------------------

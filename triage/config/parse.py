@@ -277,6 +277,7 @@ def _github(v: _Validator, doc: Any) -> GithubConfig:
     return GithubConfig(repository=repo, labels=labels)
 
 
+_ABSENT: dict[str, Any] = {}  # a [licenses] table the file does not have
 _LICENSE_LINTS = (
     LintCode.LICENSE_NOT_ALLOWED,
     LintCode.LICENSE_UNKNOWN,
@@ -337,6 +338,7 @@ def _licenses(v: _Validator, doc: Any) -> LicensesConfig:
             for code in _LICENSE_LINTS
             if code in table
         },
+        enabled=isinstance(doc, dict) and doc is not _ABSENT,
     )
 
 
@@ -374,7 +376,7 @@ def parse_config(text: str, path: str) -> Config:
             "0 9 * * *",
         ),
         scan=_scan(v, doc.get("scan", {})),
-        licenses=_licenses(v, doc.get("licenses", {})),
+        licenses=_licenses(v, doc.get("licenses", _ABSENT)),
     )
     if v.problems:
         raise ConfigError(path, v.problems)

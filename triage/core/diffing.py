@@ -18,6 +18,8 @@ from triage.models import (
     Finding,
     FindingKey,
     IgnoreRule,
+    Level,
+    LicenseChange,
     Status,
     TrustResult,
 )
@@ -30,6 +32,7 @@ class PolicyChanges:
     ignores_loosened: tuple[tuple[IgnoreRule, IgnoreRule], ...] = ()  # (base, head)
     trust_store_changed: tuple[str, ...] = ()  # paths under trust-store/ added, removed, edited
     lockfiles_removed: tuple[str, ...] = ()  # scanned at base, not at head (deleted or moved)
+    licenses_changed: tuple[str, ...] = ()  # [licenses] differences, described
 
     @property
     def needs_review(self) -> bool:
@@ -38,6 +41,7 @@ class PolicyChanges:
             or self.ignores_loosened
             or self.trust_store_changed
             or self.lockfiles_removed
+            or self.licenses_changed
         )
 
 
@@ -53,10 +57,15 @@ class DiffResult:
     database: DatabaseInfo
     became_untrusted: tuple[TrustResult, ...] = ()  # judged with the base's trust store
     warnings: tuple[str, ...] = ()
+    license_changes: tuple[LicenseChange, ...] = ()  # judged with the base's [licenses]
 
     @property
     def fails(self) -> bool:
-        return any(item.fails for item in self.new) or bool(self.became_untrusted)
+        return (
+            any(item.fails for item in self.new)
+            or bool(self.became_untrusted)
+            or any(change.result.level is Level.DENY for change in self.license_changes)
+        )
 
 
 def _wider(base: IgnoreRule, head: IgnoreRule) -> bool:

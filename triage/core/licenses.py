@@ -102,3 +102,28 @@ def fails(results: Sequence[LicenseResult], diagnostics: Sequence[Diagnostic]) -
     return any(r.level is Level.DENY for r in results) or any(
         d.level is Level.DENY for d in diagnostics
     )
+
+
+def policy_changes(base: LicensesConfig, head: LicensesConfig) -> tuple[str, ...]:
+    """What a pull request changes in [licenses], described for review (the base's policy
+    still judges it)."""
+    found = [f"license allowed: {key}" for key in head.allow if key not in base.allow]
+    found += [f"license no longer allowed: {key}" for key in base.allow if key not in head.allow]
+    described: dict[str, tuple[set[str], set[str]]] = {
+        "exception": (
+            {f"{e.name} {' '.join(e.allow)}" for e in base.exceptions},
+            {f"{e.name} {' '.join(e.allow)}" for e in head.exceptions},
+        ),
+        "clarification": (
+            {f"{c.name} {c.version or '*'} {c.expression}" for c in base.clarify},
+            {f"{c.name} {c.version or '*'} {c.expression}" for c in head.clarify},
+        ),
+    }
+    for kind, (before, after) in described.items():
+        found += [f"license {kind} added: {entry}" for entry in sorted(after - before)]
+        found += [f"license {kind} removed: {entry}" for entry in sorted(before - after)]
+    if base.unlicensed is not head.unlicensed or dict(base.lints) != dict(head.lints):
+        found.append("license lint levels changed")
+    if base.enabled and not head.enabled:
+        found.append("[licenses] removed")
+    return tuple(found)

@@ -14,7 +14,7 @@ from triage.core import diffing, report
 from triage.core.trust import locked_artifacts
 from triage.errors import InputError
 from triage.models import TrustResult
-from triage.service import sync, trust
+from triage.service import licenses, sync, trust
 from triage.service.scan import match, pin_lines
 from triage.service.trees import TreeSide, read_side, repo_relative
 from triage.service.workspace import Workspace
@@ -91,7 +91,19 @@ def diff_sides(
         info,
         now,
     )
-    result = replace(result, became_untrusted=newly_untrusted, warnings=tuple(warnings))
+    license_changes, licenses_changed = licenses.changes(
+        ws,
+        (base_side.config, base_side.packages),
+        (head_side.config, head_side.packages),
+        warnings,
+    )
+    result = replace(
+        result,
+        became_untrusted=newly_untrusted,
+        warnings=tuple(warnings),
+        license_changes=license_changes,
+        policy=replace(result.policy, licenses_changed=licenses_changed),
+    )
     return result, base_side, head_side
 
 

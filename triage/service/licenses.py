@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +16,16 @@ from triage import licenses, store
 from triage.core import licenses as policy
 from triage.core.matching import parse_version
 from triage.errors import ConfigError, UpstreamError
-from triage.models import Clarification, Config, Diagnostic, LicenseInfo, LicenseResult
+from triage.models import (
+    Clarification,
+    Config,
+    Diagnostic,
+    LicenseChange,
+    LicenseInfo,
+    LicenseResult,
+    LicensesConfig,
+    Package,
+)
 from triage.service.scan import read_lockfiles
 from triage.service.workspace import Workspace
 
@@ -119,35 +129,102 @@ def _info(metadata: str | None) -> LicenseInfo | None:
     return licenses.from_metadata(found if isinstance(found, dict) else {})
 
 
+def _metadata(
+    ws: Workspace, releases: list[Release], report: LicenseReport, *, offline: bool
+) -> dict[Release, str]:
+    """Cached license metadata of `releases`; what the cache lacks is fetched unless
+    `offline`."""
+    with ws.database() as db:
+        caches = store.Caches(db)
+        metadata = caches.cached_licenses(releases)
+        missing = [r for r in releases if r not in metadata]
+        if missing and not offline:
+            metadata.update(_fetch_missing(ws, caches, missing, report))
+    return metadata
+
+
+@dataclass(frozen=True)
+class _Judgements:
+    results: dict[Release, LicenseResult]
+    exceptions_used: set[int]
+    clarified: set[int]
+
+
+def _judge_all(
+    releases: list[Release], metadata: dict[Release, str], rules: LicensesConfig
+) -> _Judgements:
+    found = _Judgements({}, set(), set())
+    for name, version in releases:
+        info = _info(metadata.get((name, version)))
+        clarification = _clarified(name, version, rules.clarify)
+        if clarification is not None:
+            found.clarified.add(clarification.index)
+            info = LicenseInfo(licenses.normalise(clarification.expression), "clarify")
+        node = licenses.tree(info.expression) if info and info.expression else None
+        judged = policy.judge(name, version, info, node, rules)
+        if judged.exception_used is not None:
+            found.exceptions_used.add(judged.exception_used)
+        found.results[name, version] = judged.result
+    return found
+
+
 def check(ws: Workspace, *, offline: bool = False) -> LicenseReport:
     validate(ws.config)
     rules = ws.config.licenses
     contents = read_lockfiles(ws.root, ws.lockfiles, ws.config.scan)
     releases = sorted({(p.name, p.version) for c in contents for p in c.packages})
     report = LicenseReport()
-    with ws.database() as db:
-        caches = store.Caches(db)
-        metadata: dict[Release, str] = caches.cached_licenses(releases)
-        missing = [r for r in releases if r not in metadata]
-        if missing and not offline:
-            metadata.update(_fetch_missing(ws, caches, missing, report))
-    exceptions_used: set[int] = set()
-    clarified: set[int] = set()
-    for name, version in releases:
-        info = _info(metadata.get((name, version)))
-        clarification = _clarified(name, version, rules.clarify)
-        if clarification is not None:
-            clarified.add(clarification.index)
-            info = LicenseInfo(licenses.normalise(clarification.expression), "clarify")
-        node = licenses.tree(info.expression) if info and info.expression else None
-        judged = policy.judge(name, version, info, node, rules)
-        if judged.exception_used is not None:
-            exceptions_used.add(judged.exception_used)
-        report.results.append(judged.result)
-    report.diagnostics = policy.unused(rules, exceptions_used, clarified)
+    judged = _judge_all(releases, _metadata(ws, releases, report, offline=offline), rules)
+    report.results = [judged.results[r] for r in releases]
+    report.diagnostics = policy.unused(rules, judged.exceptions_used, judged.clarified)
     if offline and report.not_judged:
         report.warnings.append(
             f"offline: {report.not_judged} package(s) not in the license cache could not be "
             "judged; run once online to fill it"
         )
     return report
+
+
+def _expression(result: LicenseResult) -> str:
+    if result.info is None:
+        return "not judged"
+    return result.info.expression or "unknown"
+
+
+def changes(
+    ws: Workspace,
+    base: tuple[Config, Sequence[Package]],
+    head: tuple[Config, Sequence[Package]],
+    warnings: list[str],
+) -> tuple[tuple[LicenseChange, ...], tuple[str, ...]]:
+    """The licenses a pull request brings (a new package, or a version whose expression
+    changed), judged by the base's [licenses]; and what it changes in [licenses] itself.
+    Nothing is judged when the base has no [licenses]."""
+    (base_config, base_packages), (head_config, head_packages) = base, head
+    described = policy.policy_changes(base_config.licenses, head_config.licenses)
+    if head_config.licenses.enabled and not base_config.licenses.enabled:
+        described = ("[licenses] added (it applies once merged)", *described)
+    if not base_config.licenses.enabled:
+        return (), described
+    validate(base_config)
+    before = {(p.name, p.version) for p in base_packages}
+    after = {(p.name, p.version) for p in head_packages}
+    brought = sorted(after - before)
+    if not brought:
+        return (), described
+    names = {name for name, _ in brought}
+    earlier = sorted(r for r in before if r[0] in names)
+    report = LicenseReport()
+    metadata = _metadata(ws, brought + earlier, report, offline=False)
+    warnings += report.warnings
+    judged = _judge_all(brought + earlier, metadata, base_config.licenses)
+    found = []
+    for release in brought:
+        result = judged.results[release]
+        previous = tuple(
+            sorted({_expression(judged.results[r]) for r in earlier if r[0] == release[0]})
+        )
+        if previous and result.info is not None and _expression(result) in previous:
+            continue  # a version bump under the same license
+        found.append(LicenseChange(result, previous))
+    return tuple(found), described

@@ -15,7 +15,7 @@ from triage.core.report.scan import (
     ignore_line,
 )
 from triage.core.report.trust import trust_artifact_json
-from triage.models import IgnoreRule
+from triage.models import IgnoreRule, Level, LicenseChange
 
 if TYPE_CHECKING:
     from triage.core.diffing import DiffResult
@@ -43,9 +43,23 @@ def diff_json(result: DiffResult) -> str:
             "trust_store_changed": bool(changes.trust_store_changed),
             "trust_store_paths": list(changes.trust_store_changed),
             "lockfiles_removed": list(changes.lockfiles_removed),
+            "licenses_changed": list(changes.licenses_changed),
             "suppressed_by_pr": [str(key) for key in result.suppressed_by_head],
         },
         "trust": {"became_untrusted": [trust_artifact_json(r) for r in result.became_untrusted]},
+        "licenses": [
+            {
+                "package": c.result.name,
+                "version": c.result.version,
+                "expression": c.result.info.expression if c.result.info else None,
+                "previous": list(c.previous),
+                "new_package": c.new_package,
+                "verdict": c.result.verdict.value,
+                "level": c.result.level.value,
+                "why": c.result.why,
+            }
+            for c in result.license_changes
+        ],
     }
     return json.dumps(document, indent=2) + "\n"
 
@@ -72,6 +86,7 @@ def _policy_lines(result: DiffResult) -> list[str]:
         f"- lockfile no longer scanned (deleted, or moved out of discovery): {escape.code(p)}"
         for p in changes.lockfiles_removed
     ]
+    lines += [f"- {_cell(change)}" for change in changes.licenses_changed]
     lines += [
         f"- **suppressed by this PR — needs review**: {escape.code(str(key))} is still reported "
         "as new "
@@ -79,6 +94,15 @@ def _policy_lines(result: DiffResult) -> list[str]:
         for key in result.suppressed_by_head
     ]
     return lines
+
+
+def _license(change: LicenseChange) -> str:
+    info = change.result.info
+    if info is None:
+        return "not judged"
+    if info.expression:
+        return info.expression
+    return f"unknown ({info.raw})" if info.raw else "none"
 
 
 def _verdict(result: DiffResult) -> str:
@@ -92,6 +116,9 @@ def _verdict(result: DiffResult) -> str:
     untrusted = len(result.became_untrusted)
     if untrusted:
         reasons.append(f"{untrusted} newly untrusted artifact(s)")
+    denied = sum(1 for c in result.license_changes if c.result.level is Level.DENY)
+    if denied:
+        reasons.append(f"{denied} license(s) the base policy does not allow")
     return f"**Gate: failing** — {'; '.join(reasons)}."
 
 
@@ -137,6 +164,20 @@ def pr_comment(result: DiffResult) -> str:
             f"{_cell(r.evidence.version)}): {r.verdict.value}: {_cell(r.reason)}"
             for r in result.became_untrusted
         ]
+    if result.license_changes:
+        lines += [
+            "",
+            "### Licenses this pull request brings (judged by the base's policy)",
+            "",
+            "| package | version | license | before | verdict |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {_cell(c.result.name)} | {_cell(c.result.version)} | {_cell(_license(c))} "
+            f"| {_cell(', '.join(c.previous) or 'new package')} | {c.result.verdict.value}"
+            f"{' (fails)' if c.result.level is Level.DENY else ''} |"
+            for c in result.license_changes
+        ]
     policy_lines = _policy_lines(result)
     if policy_lines:
         lines += ["", "### Policy changes — flagged for review", "", *policy_lines]
@@ -160,6 +201,12 @@ def diff_text(result: DiffResult) -> str:
     lines += [
         f"untrusted  {r.evidence.filename}  ({r.evidence.package} {r.evidence.version}): {r.reason}"
         for r in result.became_untrusted
+    ]
+    lines += [
+        f"license  {c.result.name} {c.result.version}  {_license(c)}  "
+        f"(before: {', '.join(c.previous) or 'new package'})  [{c.result.verdict.value}"
+        f"{', FAIL' if c.result.level is Level.DENY else ''}]"
+        for c in result.license_changes
     ]
     policy_lines = _policy_lines(result)
     if policy_lines:
