@@ -318,7 +318,9 @@ def test_cli_diff_json_schema(
         "unchanged",
         "policy_changes",
         "trust",
+        "licenses",  # issue 14: the licenses the pull request brings ([] without [licenses])
     ]
+    assert document["licenses"] == []
     assert document["schema"] == "triage/diff-v1"
     assert document["head"] == repo.git("rev-parse", "HEAD")
     assert {f["key"] for f in document["new"]} == PILLOW_9
