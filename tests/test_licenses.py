@@ -278,3 +278,23 @@ def test_without_licenses_in_the_base_policy_a_diff_asks_pypi_nothing(
     code = main(["diff", str(repo.root), "--base", "main", "--db", str(tmp_path / "t.db")])
     assert code == 0 and pypi == []
     assert "license" not in capsys.readouterr().out
+
+
+def test_the_sbom_carries_each_components_license(
+    pypi: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    pins = {"attrs": "25.3.0", "cryptography": "44.0.0", "idna": "3.10"}
+    root = project(tmp_path, f"allow = {ALLOW}\n", pins)
+    args = ["sbom", str(root), "--db", str(tmp_path / "t.db"), "--config", str(root / "deny.toml")]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(text) is None
+    licensed = {c["name"]: c.get("licenses") for c in json.loads(text)["components"]}
+    assert licensed == {
+        "attrs": [{"license": {"id": "MIT"}}],
+        "cryptography": [{"expression": "Apache-2.0 OR BSD-3-Clause"}],
+        "idna": None,  # "BSD License" names no one license: none is claimed
+    }

@@ -8,12 +8,13 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cyclonedx.model import HashAlgorithm, HashType, Property, XsUri
 from cyclonedx.model.bom import Bom, BomMetaData
 from cyclonedx.model.component import Component, ComponentType
 from cyclonedx.model.impact_analysis import ImpactAnalysisResponse, ImpactAnalysisState
+from cyclonedx.model.license import DisjunctiveLicense, LicenseExpression
 from cyclonedx.model.vulnerability import (
     BomTarget,
     BomTargetVersionRange,
@@ -43,6 +44,7 @@ class SbomInput:
     lockfiles: Sequence[tuple[str, str]]  # (path, sha256 of its bytes)
     database_digest: str
     moment: dt.datetime
+    licenses: Mapping[tuple[str, str], str] = field(default_factory=dict)  # SPDX expression
 
 
 def purl(package: Package) -> PackageURL:
@@ -55,7 +57,17 @@ def _hashes(package: Package) -> list[HashType]:
     return [HashType(alg=HashAlgorithm.SHA_256, content=digest) for digest in sorted(found)]
 
 
-def _components(packages: Iterable[Package]) -> dict[tuple[str, str], Component]:
+def _license(expression: str | None) -> list[LicenseExpression | DisjunctiveLicense]:
+    if not expression:
+        return []
+    if " " in expression:  # an expression (OR, AND, WITH)
+        return [LicenseExpression(expression)]
+    return [DisjunctiveLicense(id=expression)]
+
+
+def _components(
+    packages: Iterable[Package], licenses: Mapping[tuple[str, str], str]
+) -> dict[tuple[str, str], Component]:
     """One component per (name, version), whatever number of lockfiles pin it."""
     merged: dict[tuple[str, str], list[Package]] = {}
     for package in packages:
@@ -71,6 +83,7 @@ def _components(packages: Iterable[Package]) -> dict[tuple[str, str], Component]
             purl=purl(first),
             bom_ref=str(purl(first)),
             hashes=[hashes[key] for key in sorted(hashes)],
+            licenses=_license(licenses.get((name, version))),
             properties=[
                 Property(name="triage:lockfile", value=path)
                 for path in sorted({p.lockfile for p in copies})
@@ -140,7 +153,7 @@ def cyclonedx_json(given: SbomInput, *, vex_only: bool = False, xml: bool = Fals
     """The BOM as CycloneDX 1.6 JSON (or XML, which the library writes from the same model);
     with `vex_only`, the vulnerabilities alone (components they refer to stay, so each
     reference resolves)."""
-    components = _components(given.packages)
+    components = _components(given.packages, given.licenses)
     subject = Component(
         type=ComponentType.APPLICATION, name=given.project, bom_ref=f"project:{given.project}"
     )

@@ -168,6 +168,22 @@ def _judge_all(
     return found
 
 
+def expressions(ws: Workspace, releases: list[Release]) -> dict[Release, str]:
+    """Each release's SPDX expression, for the SBOM: from the cache, and fetched too when
+    deny.toml has [licenses] (a release whose license is unknown is left out)."""
+    report = LicenseReport()
+    metadata = _metadata(ws, releases, report, offline=not ws.config.licenses.enabled)
+    found = {}
+    for release in releases:
+        info = _info(metadata.get(release))
+        clarification = _clarified(*release, ws.config.licenses.clarify)
+        if clarification is not None:
+            info = LicenseInfo(licenses.normalise(clarification.expression), "clarify")
+        if info is not None and info.expression:
+            found[release] = info.expression
+    return found
+
+
 def check(ws: Workspace, *, offline: bool = False) -> LicenseReport:
     validate(ws.config)
     rules = ws.config.licenses

@@ -7,6 +7,7 @@ import hashlib
 from pathlib import Path
 
 from triage import sbom, store
+from triage.service import licenses
 from triage.service.scan import scan_project
 from triage.service.workspace import Workspace
 
@@ -29,6 +30,7 @@ def cyclonedx(ws: Workspace, *, vex_only: bool = False, xml: bool = False) -> st
         )
         for read in project.read
     ]
+    releases = sorted({(p.name, p.version) for p in project.packages})
     given = sbom.SbomInput(
         project=ws.root.resolve().name or "project",
         packages=project.packages,
@@ -37,5 +39,6 @@ def cyclonedx(ws: Workspace, *, vex_only: bool = False, xml: bool = False) -> st
         lockfiles=lockfiles,
         database_digest=result.database.digest,
         moment=ws.now(),
+        licenses=licenses.expressions(ws, releases),
     )
     return sbom.cyclonedx_json(given, vex_only=vex_only, xml=xml)
