@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -298,3 +299,31 @@ def test_the_sbom_carries_each_components_license(
         "cryptography": [{"expression": "Apache-2.0 OR BSD-3-Clause"}],
         "idna": None,  # "BSD License" names no one license: none is claimed
     }
+
+
+def test_the_audit_keeps_one_issue_per_disallowed_package_and_closes_it_when_it_goes(
+    pypi: list[str],
+    synced_db: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    db = tmp_path / "t.db"
+    shutil.copy(synced_db, db)
+    root = project(tmp_path, 'allow = ["MIT"]\n', {"attrs": "25.3.0", "chardet": "5.2.0"})
+    (root / "deny.toml").write_text('[advisories]\nsources = []\n[licenses]\nallow = ["MIT"]\n')
+    common = ["--db", str(db), "--config", str(root / "deny.toml")]
+
+    def issues() -> dict[str, str]:
+        capsys.readouterr()
+        assert main(["issues", "--all", "--format", "json", "--db", str(db)]) == 0
+        return {row["title"]: row["state"] for row in json.loads(capsys.readouterr().out)}
+
+    assert main(["audit", str(root), *common]) == 1  # chardet's LGPL is denied
+    assert issues() == {"License not allowed: chardet": "open"}
+    assert main(["audit", str(root), *common]) == 1
+    assert issues() == {"License not allowed: chardet": "open"}  # the same one, not a second
+    (root / "requirements.txt").write_text("attrs==25.3.0\n")
+    assert main(["audit", str(root), *common]) == 0
+    assert issues() == {"License not allowed: chardet": "closed"}

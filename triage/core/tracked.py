@@ -1,12 +1,13 @@
 """What each tracking issue is about, derived from findings, lockfiles and trust verdicts:
-direct or transitive dependencies, the issue wanted per finding, and per untrusted package."""
+direct or transitive dependencies, the issue wanted per finding, per untrusted package and
+per package whose license the policy denies."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from triage.core import report, tracking
-from triage.models import AssessedFinding, Package, Status, TrustResult
+from triage.models import AssessedFinding, Level, LicenseResult, Package, Status, TrustResult
 
 
 def dependencies(packages: Sequence[Package], direct: set[str]) -> dict[str, report.Dependency]:
@@ -54,4 +55,24 @@ def untrusted(results: Sequence[TrustResult], mode: str) -> list[tracking.Tracke
             recorded=tracking.Recorded("untrusted", ()),
         )
         for (package, version), items in sorted(failing.items())
+    ]
+
+
+def disallowed_licenses(results: Sequence[LicenseResult]) -> list[tracking.Tracked]:
+    """One tracked item per package whose locked license the policy denies (`license/<name>`:
+    a version bump under the same verdict keeps the same issue)."""
+    by_name: dict[str, list[LicenseResult]] = {}
+    for result in results:
+        if result.level is Level.DENY:
+            by_name.setdefault(result.name, []).append(result)
+    return [
+        tracking.Tracked(
+            key=f"license/{name}",
+            status=Status.ACTIVE,
+            ignore=None,
+            title=f"License not allowed: {name}",
+            body=report.license_issue_body(name, items),
+            recorded=tracking.Recorded("license", ()),
+        )
+        for name, items in sorted(by_name.items())
     ]

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from triage import store
 from triage.core import rotation, tracked, tracking
 from triage.errors import TriageError
-from triage.models import ScanResult, Status, TriageState, TrustResult
-from triage.service import scan, sync, trust
+from triage.models import Level, LicenseResult, ScanResult, Status, TriageState, TrustResult
+from triage.service import licenses, scan, sync, trust
 from triage.service.workspace import Workspace
 
 ACTIONS = ("opened", "commented", "edited", "closed", "reopened")
@@ -25,13 +25,15 @@ class AuditReport:
     sync: sync.SyncReport | None = None
     actions: dict[str, int] = field(default_factory=dict)
     trust: list[TrustResult] = field(default_factory=list)
+    licenses: list[LicenseResult] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     open_findings: int | None = None  # findings not fixed after the run
 
     @property
     def fails(self) -> bool:
         untrusted = any(item.fails for item in self.trust)
-        return untrusted or (self.scan is not None and self.scan.fails)
+        denied = any(item.level is Level.DENY for item in self.licenses)
+        return untrusted or denied or (self.scan is not None and self.scan.fails)
 
 
 TrackerFactory = Callable[[store.Database], tracking.IssueTracker]
@@ -137,9 +139,11 @@ def _audit_tracking(
     result.trust = trust.judge_packages(
         ws, db, project.packages, cfg, ws.trust_dir, result.warnings
     )
+    result.licenses = licenses.judge_packages(ws, project.packages, cfg, result.warnings)
     tracker = tracker_for(db)
     issues = tracker.tracked_issues()
     wanted = tracked.untrusted(result.trust, cfg.trust.mode)
+    wanted += tracked.disallowed_licenses(result.licenses)
     present: list[tracking.Tracked] = []
     dependencies = project.dependencies()
     for item in result.scan.findings:

@@ -184,6 +184,21 @@ def expressions(ws: Workspace, releases: list[Release]) -> dict[Release, str]:
     return found
 
 
+def judge_packages(
+    ws: Workspace, packages: Sequence[Package], config: Config, warnings: list[str]
+) -> list[LicenseResult]:
+    """The audit's look at licenses: each locked release judged by `config`'s [licenses]
+    (nothing when it has none)."""
+    if not config.licenses.enabled:
+        return []
+    validate(config)
+    releases = sorted({(p.name, p.version) for p in packages})
+    report = LicenseReport()
+    judged = _judge_all(releases, _metadata(ws, releases, report, offline=False), config.licenses)
+    warnings += report.warnings
+    return [judged.results[r] for r in releases]
+
+
 def check(ws: Workspace, *, offline: bool = False) -> LicenseReport:
     validate(ws.config)
     rules = ws.config.licenses

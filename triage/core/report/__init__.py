@@ -13,6 +13,7 @@ from triage.core.report.issues import (
     Dependency,
     issue_body,
     issue_title,
+    license_issue_body,
     suggested_response,
     untrusted_issue_body,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "ignore_line",
     "issue_body",
     "issue_title",
+    "license_issue_body",
     "pr_comment",
     "scan_json",
     "scan_markdown",

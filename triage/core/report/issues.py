@@ -10,7 +10,7 @@ from packaging.version import Version
 from triage.core import escape
 from triage.core.matching import parse_version
 from triage.core.report.scan import _cell, _fixes, _versions, ignore_line
-from triage.models import AssessedFinding, TrustResult
+from triage.models import AssessedFinding, LicenseResult, TrustResult
 
 
 @dataclass(frozen=True)
@@ -116,5 +116,26 @@ def untrusted_issue_body(
         "list it in `trust-store/publishers.toml` (certified mode) or review the release and "
         f"record it with `triage trust certify {package}=={version} --criteria safe-to-deploy "
         "--key NAME` (audit mode); otherwise pin a version that is trusted.",
+    ]
+    return "\n".join(lines)
+
+
+def license_issue_body(name: str, results: Sequence[LicenseResult]) -> str:
+    from triage.core.tracking import KEY_MARKER
+
+    lines = [
+        KEY_MARKER.format(key=f"license/{name}"),
+        f"**{_cell(name)}** is locked under a license the `[licenses]` policy does not allow.",
+        "",
+        *[
+            f"- {_cell(r.version)}: "
+            f"{_cell(r.info.expression or r.info.raw or 'none') if r.info else 'not judged'} "
+            f"({r.verdict.value}): {_cell(r.why)}"
+            for r in results
+        ],
+        "",
+        "**Suggested response:** replace the dependency, pin a version under an allowed "
+        "license, or, after legal review, allow the license for this package only with a "
+        f'`[[licenses.exceptions]]` entry (`name = "{name}"`) in deny.toml.',
     ]
     return "\n".join(lines)
