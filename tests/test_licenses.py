@@ -327,3 +327,22 @@ def test_the_audit_keeps_one_issue_per_disallowed_package_and_closes_it_when_it_
     (root / "requirements.txt").write_text("attrs==25.3.0\n")
     assert main(["audit", str(root), *common]) == 0
     assert issues() == {"License not allowed: chardet": "closed"}
+
+
+def test_a_release_naming_no_license_is_unlicensed_and_denied_by_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No real release without any license metadata turned up among the 45 wheels looked at
+    (tests/fixtures/pypi-licenses/SOURCES.md), so this one record is made up: attrs' with its
+    license fields emptied, as PyPI shows such a release (`"license": ""`, no classifier)."""
+    bare = json.loads((FIXTURES / "attrs-25.3.0.json").read_text())
+    bare["info"].update(license="", license_expression=None, classifiers=["Typing :: Typed"])
+    with serve_get(lambda path: (200, json.dumps(bare).encode())) as (url, _):
+        monkeypatch.setenv("TRIAGE_PYPI_URL", url)
+        root = project(tmp_path, f"allow = {ALLOW}\n", {"attrs": "25.3.0"})
+        code, document = check(capsys, root, tmp_path)
+        assert code == 1
+        assert verdicts(document) == {"attrs": ("unlicensed", None, "none")}
+        (root / "deny.toml").write_text(f'[licenses]\nallow = {ALLOW}\nunlicensed = "warn"\n')
+        code, document = check(capsys, root, tmp_path)
+        assert code == 0 and document["packages"][0]["level"] == "warn"

@@ -46,21 +46,18 @@ def _json(report: LicenseReport) -> str:
     return json.dumps(document, indent=2) + "\n"
 
 
-def _text(report: LicenseReport) -> str:
-    lines = []
-    for r in report.results:
-        expression = r.info.expression if r.info and r.info.expression else "-"
-        mark = {"deny": "FAIL", "warn": "warn"}.get(r.level.value, "ok")
-        lines.append(f"{mark:<4}  {r.name} {r.version}  {expression}  [{r.verdict.value}]")
-        if r.level.value != "allow":
-            lines.append(f"      {r.why}")
-    lines += [f"{d.level.value}[{d.code.value}]: {d.message}" for d in report.diagnostics]
+def _print_text(report: LicenseReport) -> None:
+    from triage.cli.tables import console, print_licenses
+
+    out = console()
+    print_licenses(out, report.results)
+    for d in report.diagnostics:
+        out.print(f"{d.level.value}[{d.code.value}]: {d.message}", markup=False)
     failing = sum(1 for r in report.results if r.level.value == "deny")
-    lines.append(
+    out.print(
         f"{len(report.results)} package(s), {failing} failing the license policy, "
         f"{report.not_judged} not judged"
     )
-    return "\n".join(lines) + "\n"
 
 
 @licenses.command("check")
@@ -74,5 +71,8 @@ def check(path: Path | None, lockfiles: tuple[Path, ...], offline: bool, common:
     report = use_case.check(common.at(path, lockfiles), offline=offline)
     for warning in report.warnings:
         common.say(f"warning: {warning}")
-    click.echo(_json(report) if common.output_format == "json" else _text(report), nl=False)
+    if common.output_format == "json":
+        click.echo(_json(report), nl=False)
+    else:
+        _print_text(report)
     return EXIT_POLICY if report.fails else EXIT_OK

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from triage.core.rotation import Stats, is_overdue
 from triage.core.rotation_report import FindingDetails, age_days
-from triage.models import TriageRecord
+from triage.models import LicenseResult, TriageRecord
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -185,3 +185,26 @@ def print_stats(out: Console, stats: Stats) -> None:
     summary.add_row(f"median time to triage ({stats.triaged})", days(stats.median_days_to_triage))
     summary.add_row(f"median time to fix ({stats.fixed})", days(stats.median_days_to_fix))
     out.print(summary)
+
+
+VERDICT_STYLES = {"deny": "red", "warn": "yellow"}
+
+
+def print_licenses(out: Console, results: Sequence[LicenseResult]) -> None:
+    """Package, version, expression, verdict and why; the why folds, the rest stay whole."""
+    table = _table(out, "package", "version", "license", "verdict", "why")
+    table.columns[3].no_wrap = True
+    for column in (0, 1, 2, 4):
+        table.columns[column].overflow = "fold"
+    for r in results:
+        expression = (r.info.expression or r.info.raw or "none") if r.info else "-"
+        verdict = r.verdict.value if r.level.value != "deny" else f"{r.verdict.value} (deny)"
+        style = VERDICT_STYLES.get(r.level.value) if out.is_terminal else None
+        table.add_row(
+            r.name,
+            r.version,
+            expression,
+            f"[{style}]{verdict}[/]" if style else verdict,
+            "" if r.level.value == "allow" else r.why,
+        )
+    out.print(table)

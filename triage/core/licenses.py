@@ -57,7 +57,7 @@ def judge(
             why = "its metadata names no license"
             verdict, level = LicenseVerdict.UNLICENSED, config.unlicensed
         else:
-            why = f"not an SPDX license: {info.raw}"
+            why = "not an SPDX license (the metadata's text is kept)"
             verdict, level = LicenseVerdict.UNKNOWN, config.level(LintCode.LICENSE_UNKNOWN)
         return Judged(LicenseResult(name, version, info, verdict, level, why))
     if allowed(node, config.allow):
@@ -70,7 +70,7 @@ def judge(
             result = LicenseResult(name, version, info, LicenseVerdict.ALLOWED, Level.ALLOW, why)
             return Judged(result, exception.index)
     level = config.level(LintCode.LICENSE_NOT_ALLOWED)
-    why = f"{info.expression} is not allowed by [licenses] allow"
+    why = "not in [licenses] allow"
     return Judged(LicenseResult(name, version, info, LicenseVerdict.NOT_ALLOWED, level, why))
 
 
