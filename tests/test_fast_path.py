@@ -38,22 +38,25 @@ def test_the_match_index_agrees_with_osv_evaluation_on_every_named_version(
         advisories, _ = store.AdvisoryStore(db).candidates(names)
         compiled = store.AdvisoryStore(db).compiled(names)
     live = matching._live_entries(advisories)
+    forms = {name: index.decode(text) for name, text in compiled.items()}
     checked = 0
     for name in names:
         texts = {"0", "0.0.1", "1!0", "9999"}
         for _, entry in live.get(name, []):
             texts.update(entry.versions)
             texts.update(e.version for r in entry.ranges for e in r.events)
-        texts |= {f"{t}{suffix}" for t in list(texts) for suffix in (".1", "a1", ".post1", "+x")}
+        # Each named version's neighbours on either side: a post-release just above it, a
+        # pre-release just below it.
+        texts |= {f"{t}{suffix}" for t in list(texts) for suffix in (".post1", "a1")}
         for text in sorted(texts):
             version = matching.parse_version(text)
             if version is None:
                 continue
             expected = {a.id for a, e in live.get(name, []) if matching.affects(e, text, version)}
-            found = index.affecting(compiled[name], version) if name in compiled else set()
+            found = index.affecting(forms[name], version) if name in forms else set()
             assert found == expected, (name, text)
             checked += 1
-    assert checked > 50_000
+    assert checked > 30_000
 
 
 @pytest.mark.parametrize("lockfile", REAL_LOCKFILES, ids=lambda p: p.name)

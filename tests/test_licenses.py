@@ -36,6 +36,12 @@ def answer(path: str) -> tuple[int, bytes]:
     return 404, b'{"message": "Not Found"}'
 
 
+@pytest.fixture(autouse=True)
+def database(synced_db: Path, tmp_path: Path) -> None:
+    """t.db starts as the synced advisory database: a diff or SBOM need not load the snapshot."""
+    shutil.copy(synced_db, tmp_path / "t.db")
+
+
 @pytest.fixture
 def pypi(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     with serve_get(answer) as (url, asked):

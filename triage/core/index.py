@@ -129,7 +129,8 @@ def slot(bounds: Sequence[str], version: Version) -> int:
 Compiled = tuple[list[str], list[tuple[str, list[Interval]]]]  # (boundaries, records)
 
 
-def _affecting(form: Compiled, version: Version) -> set[str]:
+def affecting(form: Compiled, version: Version) -> set[str]:
+    """The ids of the records that affect `version`, from a package's decoded form."""
     bounds, records = form
     where = slot(bounds, version)
     return {
@@ -139,14 +140,9 @@ def _affecting(form: Compiled, version: Version) -> set[str]:
     }
 
 
-def _decode(compiled: str) -> Compiled:
+def decode(compiled: str) -> Compiled:
     form = json.loads(compiled)
     return form["bounds"], form["records"]
-
-
-def affecting(compiled: str, version: Version) -> set[str]:
-    """The ids of the records that affect `version`, from a package's compiled form."""
-    return _affecting(_decode(compiled), version)
 
 
 def hits(
@@ -167,8 +163,8 @@ def hits(
         if text is None:
             continue
         if package.name not in forms:
-            forms[package.name] = _decode(text)
-        affected = _affecting(forms[package.name], version)
+            forms[package.name] = decode(text)
+        affected = affecting(forms[package.name], version)
         if affected:
             found.setdefault(package.name, set()).update(affected)
     return found, whole
