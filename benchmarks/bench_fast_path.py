@@ -32,7 +32,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.bench_foundation import ADVISORIES, BIN, DATA, TRIAGE, real_pins, write_requirements
+from benchmarks.bench_foundation import (
+    ADVISORIES,
+    BIN,
+    DATA,
+    TRIAGE,
+    pip_audit_command,
+    real_pins,
+    write_requirements,
+)
 from benchmarks.osv_server import load_index, serve
 
 UV_PROJECTS = [
@@ -121,23 +129,7 @@ def pip_audit(scratch: Path, url: str, db: Path, runs: int) -> None:
     write_requirements(medium, real_pins(600, one_per_name=True))
     cache = scratch / "pip-audit-cache"
     commands: dict[str, Command] = {
-        "pip-audit": [
-            str(BIN / "pip-audit"),
-            "-r",
-            str(medium),
-            "--no-deps",
-            "--disable-pip",
-            "-s",
-            "osv",
-            "--osv-url",
-            url,
-            "--format",
-            "json",
-            "--progress-spinner",
-            "off",
-            "--cache-dir",
-            str(cache),
-        ],
+        "pip-audit": pip_audit_command(medium, url, cache),
         "triage scan": [TRIAGE, "scan", str(scratch), "--lockfile", str(medium), "--db", str(db)],
     }
     times = alternate(commands, max(runs // 4, 3))

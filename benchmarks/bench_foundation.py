@@ -57,6 +57,27 @@ def real_pins(count: int, *, one_per_name: bool) -> list[tuple[str, str]]:
     return sorted(pins)[:count]
 
 
+def pip_audit_command(requirements: Path, osv_url: str, cache: Path) -> list[str]:
+    """pip-audit at its fastest: no pip, no resolution, OSV at `osv_url`, JSON out."""
+    return [
+        str(BIN / "pip-audit"),
+        "-r",
+        str(requirements),
+        "--no-deps",
+        "--disable-pip",
+        "-s",
+        "osv",
+        "--osv-url",
+        osv_url,
+        "--format",
+        "json",
+        "--progress-spinner",
+        "off",
+        "--cache-dir",
+        str(cache),
+    ]
+
+
 def write_requirements(path: Path, pins: list[tuple[str, str]]) -> None:
     path.write_text("".join(f"{name}=={version}\n" for name, version in pins))
 
@@ -95,23 +116,7 @@ def main() -> None:
         medium = scratch / "requirements-600.txt"
         write_requirements(medium, real_pins(600, one_per_name=True))
         server, url = serve(load_index(ADVISORIES))
-        audit = [
-            str(BIN / "pip-audit"),
-            "-r",
-            str(medium),
-            "--no-deps",
-            "--disable-pip",
-            "-s",
-            "osv",
-            "--osv-url",
-            url,
-            "--format",
-            "json",
-            "--progress-spinner",
-            "off",
-            "--cache-dir",
-            str(scratch / "cache"),
-        ]
+        audit = pip_audit_command(medium, url, scratch / "cache")
         shutil.rmtree(scratch / "cache", ignore_errors=True)
         start = time.perf_counter()
         audited = subprocess.run(audit, capture_output=True, text=True, check=False)

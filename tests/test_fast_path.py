@@ -76,6 +76,14 @@ def test_findings_through_the_index_equal_the_reference_path(
     assert unpinned == matching.possibly_affected(contents.unpinned, advisories, groups)
 
 
+def _copy_db(synced_db: Path, tmp_path: Path) -> Path:
+    """A copy of the synced database and an empty project folder beside it."""
+    db = tmp_path / "t.db"
+    shutil.copy(synced_db, db)
+    (tmp_path / "project").mkdir()
+    return db
+
+
 def _scan(capsys: pytest.CaptureFixture[str], root: Path, db: Path) -> tuple[int, str]:
     code = main(["scan", str(root), "--db", str(db), "--format", "json"])
     return code, capsys.readouterr().out
@@ -87,10 +95,8 @@ def test_an_unchanged_lockfile_is_read_from_the_cache_and_a_changed_one_again(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    db = tmp_path / "t.db"
-    shutil.copy(synced_db, db)
+    db = _copy_db(synced_db, tmp_path)
     root = tmp_path / "project"
-    root.mkdir()
     shutil.copy(
         LOCKFILES / "fastapi__full-stack-fastapi-template__backend__uv.lock", root / "uv.lock"
     )
@@ -113,10 +119,8 @@ def test_a_requirements_file_with_an_include_is_never_served_from_the_cache(
 ) -> None:
     """The included file may change while the including one does not: its reading must not
     be keyed by the including file alone (an empty include filling later went unseen)."""
-    db = tmp_path / "t.db"
-    shutil.copy(synced_db, db)
+    db = _copy_db(synced_db, tmp_path)
     root = tmp_path / "project"
-    root.mkdir()
     (root / "requirements.txt").write_text("-r base.txt\n")
     (root / "base.txt").write_text("")
     code, _ = _scan(capsys, root, db)
@@ -156,10 +160,8 @@ def test_the_click_free_scan_answers_as_click_does(
     capfd: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    db = tmp_path / "t.db"
-    shutil.copy(synced_db, db)
+    db = _copy_db(synced_db, tmp_path)
     project = tmp_path / "project"
-    project.mkdir()
     (project / "requirements.txt").write_text("urllib3==2.0.0\nrequests>=2\n")
     (project / "deny.toml").write_text("[advisories]\nignore = []\n")
     monkeypatch.chdir(project)
@@ -178,10 +180,8 @@ HEAVY = ("click", "sqlite_utils", "yaml", "rich", "dataclasses_json", "pip_requi
 def test_a_warm_scan_loads_none_of_the_heavy_modules(synced_db: Path, tmp_path: Path) -> None:
     """What the scan path must not import (issue 12), seen in a fresh interpreter running the
     entry point twice: once to fill the reading cache, once warm."""
-    db = tmp_path / "t.db"
-    shutil.copy(synced_db, db)
+    db = _copy_db(synced_db, tmp_path)
     root = tmp_path / "project"
-    root.mkdir()
     shutil.copy(LOCKFILES / "invoke-ai__InvokeAI__uv.lock", root / "uv.lock")
     probe = (
         "import sys\n"

@@ -207,25 +207,10 @@ def test_offline_uses_the_cache_and_says_how_many_it_could_not_judge(
         online = check(capsys, project(tmp_path, f"allow = {ALLOW}\n", some), tmp_path)
     monkeypatch.setenv("TRIAGE_PYPI_URL", "http://127.0.0.1:9")  # nothing listens
     root = project(tmp_path, f"allow = {ALLOW}\n", {**some, "six": "1.16.0"})
-    code = main(
-        [
-            "licenses",
-            "check",
-            str(root),
-            "--db",
-            str(tmp_path / "t.db"),
-            "--config",
-            str(root / "deny.toml"),
-            "--offline",
-            "--format",
-            "json",
-        ]
-    )
-    captured = capsys.readouterr()
-    offline = json.loads(captured.out)
+    code, offline = check(capsys, root, tmp_path, "--offline")
     assert [p for p in offline["packages"] if p["name"] != "six"] == online[1]["packages"]
     assert offline["not_judged"] == 1 and code == 1
-    assert "offline: 1 package(s) not in the license cache could not be judged" in captured.err
+    assert "offline: 1 package(s) not in the license cache could not be judged" in ERRORS[-1]
 
 
 def test_an_unreachable_index_judges_nothing_silently(

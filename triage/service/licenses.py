@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,10 +25,10 @@ from triage.models import (
     LicensesConfig,
     Package,
 )
+from triage.service.fetching import fetch_all
 from triage.service.scan import read_lockfiles
 from triage.service.workspace import Workspace
 
-FETCH_WORKERS = 8
 Release = tuple[str, str]
 
 
@@ -78,20 +77,13 @@ def validate(config: Config) -> None:
 def _fetch_missing(
     ws: Workspace, caches: store.Caches, missing: list[Release], report: LicenseReport
 ) -> dict[Release, str]:
-    """Metadata of releases the cache lacks, FETCH_WORKERS at a time; after a first failure
-    no more are sent (each could wait for its timeout), and the rest stay unjudged."""
+    """Metadata of releases the cache lacks (see fetching: after a first failure no more
+    are sent), kept in the cache; what was not fetched stays unjudged."""
     index = ws.settings.pypi_url
 
-    def fetch(release: Release) -> UpstreamError | str:
-        try:
-            return json.dumps(licenses.fetch_metadata(index, *release))
-        except UpstreamError as exc:
-            return exc
-
-    answers = [fetch(missing[0])]
-    if not isinstance(answers[0], UpstreamError):
-        with ThreadPoolExecutor(max_workers=FETCH_WORKERS) as pool:
-            answers += list(pool.map(fetch, missing[1:]))
+    answers = fetch_all(
+        missing, lambda release: json.dumps(licenses.fetch_metadata(index, *release))
+    )
     fetched: dict[Release, str] = {}
     now = ws.now()
     for release, answer in zip(missing, answers, strict=False):

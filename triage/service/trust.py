@@ -7,7 +7,6 @@ import datetime as dt
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,13 +22,13 @@ from triage.errors import InputError, UpstreamError
 from triage.models import ArtifactEvidence, Config, Package, TrustMode, TrustResult
 from triage.provenance import attestations, signing, trust_store
 from triage.provenance.attestations import Claim
+from triage.service.fetching import fetch_all
 from triage.service.scan import read_lockfiles, summary
 from triage.service.workspace import Workspace
 
 # Attestations are uploaded with the file they describe, so a file PyPI has none for
 # practically never gains one; asking again monthly catches the rare backfill.
 NO_PROVENANCE_RECHECK = dt.timedelta(days=30)
-FETCH_WORKERS = 8
 Artifacts = Sequence[tuple[Package, str, str]]
 
 
@@ -69,19 +68,11 @@ def _fetched_claims(
     if not wanted:
         return _claims_from(texts, artifacts, index)
 
-    def fetch(item: tuple[Package, str, str]) -> UpstreamError | str | None:
+    def fetch(item: tuple[Package, str, str]) -> str | None:
         package, filename, _ = item
-        try:
-            return attestations.fetch_provenance(index, package.name, package.version, filename)
-        except UpstreamError as exc:
-            return exc
+        return attestations.fetch_provenance(index, package.name, package.version, filename)
 
-    # One request first: when PyPI cannot be reached, no more are sent (each could wait for
-    # its timeout); otherwise the rest go FETCH_WORKERS at a time.
-    answers = [fetch(wanted[0])]
-    if not isinstance(answers[0], UpstreamError):
-        with ThreadPoolExecutor(max_workers=FETCH_WORKERS) as pool:
-            answers += list(pool.map(fetch, wanted[1:]))
+    answers = fetch_all(wanted, fetch)
     failures = [a for a in answers if isinstance(a, UpstreamError)]
     if failures:
         unchecked = len(wanted) - len(answers) + len(failures)
