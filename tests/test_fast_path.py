@@ -5,6 +5,7 @@ index against OSV's evaluation, the cached readings against fresh ones, the clic
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -194,3 +195,20 @@ def test_a_warm_scan_loads_none_of_the_heavy_modules(synced_db: Path, tmp_path: 
             [sys.executable, "-c", probe], capture_output=True, text=True, check=True
         )
     assert done.stdout.splitlines()[-1] == "0 []"
+
+
+def test_a_damaged_cache_or_index_is_read_around_not_trusted(
+    synced_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An edited database: a cached reading that is not one, a compiled form that is not
+    one. The lockfile is read again and every record of the package matched: the same
+    findings, no traceback."""
+    db = _copy_db(synced_db, tmp_path)
+    root = tmp_path / "project"
+    (root / "requirements.txt").write_text("urllib3==2.0.0\npillow==9.0.0\n")
+    expected = _scan(capsys, root, db)
+    with sqlite3.connect(db) as connection:
+        connection.execute("update lockfile_cache set contents = '{\"packages\": 7}'")
+        connection.execute("update match_index set compiled = '[1, 2' where package = 'urllib3'")
+    assert _scan(capsys, root, db) == expected
+    assert expected[0] == 1 and '"package": "urllib3"' in expected[1]

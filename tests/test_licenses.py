@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -332,3 +333,14 @@ def test_a_release_naming_no_license_is_unlicensed_and_denied_by_default(
     (root / "deny.toml").write_text(f'[licenses]\nallow = {ALLOW}\nunlicensed = "warn"\n')
     code, document = check(capsys, root, tmp_path)
     assert code == 0 and document["packages"][0]["level"] == "warn"
+
+
+def test_a_damaged_license_cache_entry_is_not_judged_not_guessed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], pypi: list[str]
+) -> None:
+    root = project(tmp_path, f"allow = {ALLOW}\n", {"attrs": "25.3.0"})
+    assert check(capsys, root, tmp_path)[0] == 0
+    with sqlite3.connect(tmp_path / "t.db") as connection:
+        connection.execute("update license_cache set metadata = '{\"info\": ['")
+    code, document = check(capsys, root, tmp_path, "--offline")
+    assert code == 1 and document["packages"][0]["verdict"] == "not-judged"

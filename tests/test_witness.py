@@ -122,3 +122,27 @@ def test_an_audit_witness_verifies(project: Path, capsys: pytest.CaptureFixture[
     assert main(["audit", ".", "--witness", "a.json"]) == 1
     assert json.loads((project / "a.json").read_text())["command"] == "audit"
     assert verify(capsys, project / "a.json")[0] == 0
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        {"findings": ["not", "a", "table"]},
+        {"subject": "working-tree"},
+        {"policy": ["deny.toml"]},
+        {"policy": {"../../../etc/passwd": "absent"}},
+        {"as_of": "yesterday"},
+        {"schema": "something-else"},
+    ],
+    ids=lambda edit: next(iter(edit)),
+)
+def test_a_hostile_witness_ends_in_a_message_not_a_traceback(
+    project: Path, capsys: pytest.CaptureFixture[str], edit: dict[str, object]
+) -> None:
+    main(["scan", "--witness", "w.json"])
+    document = json.loads((project / "w.json").read_text())
+    (project / "w.json").write_text(json.dumps({**document, **edit}))
+    code, lines = verify(capsys, project / "w.json")
+    assert code in (1, 2)
+    if code == 1:
+        assert lines and all(line.startswith("mismatch: ") for line in lines)

@@ -365,12 +365,15 @@ def fingerprint(source: str) -> str | None:
     if location.startswith(("http://", "https://")):
         return None
     path = Path(location)
-    if path.is_dir():
-        files = [(name, entry.stat()) for name, entry in _record_files(path)]
-    elif path.is_file():
-        files = [(path.name, path.stat())]
-    else:
-        return None
+    try:
+        if path.is_dir():
+            files = [(name, entry.stat()) for name, entry in _record_files(path)]
+        elif path.is_file():
+            files = [(path.name, path.stat())]
+        else:
+            return None
+    except OSError:
+        return None  # the listing says what it cannot read
     now = time.time()
     digest = hashlib.sha256(f"{path.resolve()}\n".encode())
     for name, info in files:

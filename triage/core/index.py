@@ -162,9 +162,15 @@ def hits(
             continue
         if text is None:
             continue
-        if package.name not in forms:
-            forms[package.name] = decode(text)
-        affected = affecting(forms[package.name], version)
+        try:
+            if package.name not in forms:
+                forms[package.name] = decode(text)
+            affected = affecting(forms[package.name], version)
+        except (ValueError, KeyError, TypeError):
+            # Not a compiled form (a damaged or edited database): every record of the
+            # package is read and matched instead, never fewer.
+            whole.add(package.name)
+            continue
         if affected:
             found.setdefault(package.name, set()).update(affected)
     return found, whole

@@ -60,6 +60,10 @@ def unseal(document: Mapping[str, Any]) -> bool:
     return document.get(SEAL) == sha256(_canonical(body))
 
 
+def _table(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _mapping_changes(name: str, recorded: Any, now: Any) -> list[str]:
     if not isinstance(recorded, dict) or not isinstance(now, dict):
         return [] if recorded == now else [f"{name}: recorded {recorded!r}, now {now!r}"]
@@ -86,10 +90,11 @@ def compare(recorded: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
         problems.append(
             f"database digest: {recorded.get('database')} recorded, {now.get('database')} now"
         )
-    before, after = recorded.get("findings") or {}, now.get("findings") or {}
+    before, after = _table(recorded.get("findings")), _table(now.get("findings"))
     if before.get("digest") != after.get("digest"):
-        gone = sorted(set(before.get("keys", [])) - set(after.get("keys", [])))
-        new = sorted(set(after.get("keys", [])) - set(before.get("keys", [])))
+        keys_before = {str(k) for k in before.get("keys") or [] if isinstance(k, str)}
+        keys_after = {str(k) for k in after.get("keys") or [] if isinstance(k, str)}
+        gone, new = sorted(keys_before - keys_after), sorted(keys_after - keys_before)
         detail = "; ".join(
             part
             for part in (

@@ -154,8 +154,9 @@ def read_lockfile(path: Path, root: Path, cache: ReadingCache | None = None) -> 
     key = reading_key(kind, "sha256:" + hashlib.sha256(data).hexdigest()) if cache else None
     if cache is not None and key is not None:
         cached = cache.cached_lockfile(key)
-        if cached is not None:
-            return contents_from_json(cached, shown)
+        reading = contents_from_json(cached, shown) if cached is not None else None
+        if reading is not None:
+            return reading
     lock = LockText(decode(data, str(path)), shown, str(path))
     contents = read_text(kind, lock, working_tree_includes(root))
     if cache is not None and key is not None and is_self_contained(contents):

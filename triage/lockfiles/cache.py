@@ -8,7 +8,7 @@ import hashlib
 import json
 from functools import cache
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from triage import __version__
 from triage.models import Artifact, LockfileContents, Package, Unpinned
@@ -44,9 +44,17 @@ def contents_to_json(contents: LockfileContents) -> str:
     return json.dumps(dataclasses.asdict(contents))
 
 
-def contents_from_json(text: str, path: str) -> LockfileContents:
-    """A cached reading, relabelled with the path the same blob has now (it may have moved)."""
-    raw = json.loads(text)
+def contents_from_json(text: str, path: str) -> LockfileContents | None:
+    """A cached reading, relabelled with the path the same content has now (it may have
+    moved); None when the cached text is not a reading (a damaged or edited database): the
+    file is then read again, never trusted half-way."""
+    try:
+        return _contents(json.loads(text), path)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _contents(raw: Any, path: str) -> LockfileContents:
     packages = tuple(
         Package(
             **{

@@ -115,7 +115,10 @@ def _clarified(name: str, version: str, rules: tuple[Clarification, ...]) -> Cla
 def _info(metadata: str | None) -> LicenseInfo | None:
     if metadata is None:
         return None
-    found: Any = json.loads(metadata)
+    try:
+        found: Any = json.loads(metadata)
+    except ValueError:
+        return None  # a damaged cache entry: not judged, never guessed
     if found is None:
         return LicenseInfo(None, "license", "no such release on the index")
     return licenses.from_metadata(found if isinstance(found, dict) else {})

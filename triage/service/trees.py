@@ -112,10 +112,11 @@ def _lockfiles_at(
             )
         target = _link_target(entry, entries, links, label)
         cached = caches.cached_lockfile(lockfiles.reading_key(kind, target.blob))
-        if cached is None:
+        reading = lockfiles.contents_from_json(cached, entry.path) if cached else None
+        if reading is None:
             missing.append((kind, entry, target))
         else:
-            found.append(lockfiles.contents_from_json(cached, entry.path))
+            found.append(reading)
     if not missing:
         return found
     # Requirements files may -r include other text files of the tree: read those too.

@@ -166,9 +166,16 @@ def _recompute(ws: Workspace, recorded: dict[str, Any]) -> dict[str, Any]:
         raise InputError("the witness names no subject", hint="verify a witness triage wrote")
     kind = subject.get("kind")
     if kind == "working-tree":
-        policy = recorded.get("policy") or {}
-        config = next(iter(policy), "deny.toml")
-        ws = replace(ws, config_path=_inside(ws, Path(config)), config_required=False)
+        policy = recorded.get("policy")
+        config = _inside(
+            ws, Path(next(iter(policy), "deny.toml") if isinstance(policy, dict) else "deny.toml")
+        )
+        if not config.resolve().is_relative_to(ws.root.resolve()):
+            raise InputError(
+                f"the witness names a policy outside the repository: {config}",
+                hint="verify a witness of this repository, with --repo",
+            )
+        ws = replace(ws, config_path=config, config_required=False)
         result, project = scan.scan_project(ws)
         return working_tree_fields(ws, command, result, project)
     if kind == "commit":
