@@ -4,6 +4,7 @@ index against OSV's evaluation, the cached readings against fresh ones, the clic
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 import subprocess
@@ -212,3 +213,42 @@ def test_a_damaged_cache_or_index_is_read_around_not_trusted(
         connection.execute("update match_index set compiled = '[1, 2' where package = 'urllib3'")
     assert _scan(capsys, root, db) == expected
     assert expected[0] == 1 and '"package": "urllib3"' in expected[1]
+
+
+def test_a_record_with_two_entries_for_one_package_reports_the_fix_of_the_one_that_applies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """PyPA's data has no such record, OSV allows it: each entry is evaluated, so the fix shown
+    is the one of the range the locked version is in."""
+    source = tmp_path / "records"
+    source.mkdir()
+    record = {
+        "id": "PYSEC-2099-1",
+        "modified": "2099-01-01T00:00:00Z",
+        "affected": [
+            {
+                "package": {"ecosystem": "PyPI", "name": "demo"},
+                "ranges": [
+                    {"type": "ECOSYSTEM", "events": [{"introduced": "1.0"}, {"fixed": "1.6"}]}
+                ],
+            },
+            {
+                "package": {"ecosystem": "PyPI", "name": "demo"},
+                "ranges": [
+                    {"type": "ECOSYSTEM", "events": [{"introduced": "2.0"}, {"fixed": "2.6"}]}
+                ],
+            },
+        ],
+    }
+    (source / "PYSEC-2099-1.json").write_text(json.dumps(record))
+    db = tmp_path / "t.db"
+    assert main(["db", "sync", "--source", str(source), "--db", str(db), "-q"]) == 0
+    root = tmp_path / "project"
+    root.mkdir()
+    for locked, fix in (("1.5", ["1.6"]), ("2.5", ["2.6"]), ("1.7", None)):
+        (root / "requirements.txt").write_text(f"demo=={locked}\n")
+        capsys.readouterr()
+        code, out = _scan(capsys, root, db)
+        findings = json.loads(out)["findings"]
+        assert [f["fixed_versions"] for f in findings] == ([fix] if fix else [])
+        assert code == (1 if fix else 0)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from packaging.version import Version
 
@@ -145,22 +146,29 @@ def decode(compiled: str) -> Compiled:
     return form["bounds"], form["records"]
 
 
-def hits(
-    packages: Sequence[Package], compiled: Mapping[str, str]
-) -> tuple[dict[str, set[str]], set[str]]:
-    """By package name, the records that affect one of its locked versions; and the names
-    whose every record must be read, because a locked version is not PEP 440 (matched only
-    against the versions records list, as text)."""
-    found: dict[str, set[str]] = {}
-    whole: set[str] = set()
+@dataclass(frozen=True)
+class Hits:
+    """What the index says of a list of packages."""
+
+    by_name: dict[str, set[str]]  # the records affecting some locked version of the name
+    by_package: list[frozenset[str] | None]  # per package, in order; None: not from the index
+    whole: set[str]  # names whose every record must be read and matched
+
+
+def hits(packages: Sequence[Package], compiled: Mapping[str, str]) -> Hits:
+    """The records affecting each locked version. A version that is not PEP 440 is matched
+    only against the versions records list, as text, so its name's every record is read."""
+    found = Hits({}, [], set())
     forms: dict[str, Compiled] = {}
     for package in packages:
         text = compiled.get(package.name)
         version = parse_version(package.version)
         if version is None:
-            whole.add(package.name)
+            found.whole.add(package.name)
+            found.by_package.append(None)
             continue
         if text is None:
+            found.by_package.append(frozenset())
             continue
         try:
             if package.name not in forms:
@@ -169,8 +177,10 @@ def hits(
         except (ValueError, KeyError, TypeError):
             # Not a compiled form (a damaged or edited database): every record of the
             # package is read and matched instead, never fewer.
-            whole.add(package.name)
+            found.whole.add(package.name)
+            found.by_package.append(None)
             continue
+        found.by_package.append(frozenset(affected))
         if affected:
-            found.setdefault(package.name, set()).update(affected)
-    return found, whole
+            found.by_name.setdefault(package.name, set()).update(affected)
+    return found

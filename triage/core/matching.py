@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -52,7 +52,8 @@ def version_order(text: str) -> tuple[int, Version]:
     return (0, _LOWEST) if parsed is None else (1, parsed)
 
 
-def sorted_events(vrange: VersionRange) -> list[tuple[str, Version | None]]:
+@lru_cache(maxsize=65536)
+def sorted_events(vrange: VersionRange) -> tuple[tuple[str, Version | None], ...]:
     """Events ordered by version, introduced "0" first (as None). An event whose version is
     not PEP 440 cannot be placed in the order and is left out (sync warned about it)."""
     placed: list[tuple[str, Version | None]] = []
@@ -64,7 +65,7 @@ def sorted_events(vrange: VersionRange) -> list[tuple[str, Version | None]]:
         elif (parsed := parse_version(event.version)) is not None:
             placed.append((event.kind, parsed))
     placed.sort(key=lambda kv: (0, _LOWEST) if kv[1] is None else (1, kv[1]))
-    return placed
+    return tuple(placed)  # cached: a record's ranges are walked for every version matched
 
 
 def in_range(version: Version, vrange: VersionRange) -> bool:
@@ -208,13 +209,28 @@ def match(
     packages: Sequence[Package],
     advisories: Sequence[Advisory],
     groups: Mapping[str, AliasGroup],
+    named: Sequence[frozenset[str] | None] | None = None,
 ) -> MatchResult:
+    """Findings of `packages`. `named`, when given, holds per package the ids of the records
+    the match index says affect it (None: unknown): only those are evaluated."""
     by_package = _live_entries(advisories)
 
     hits: dict[FindingKey, list[tuple[Package, Advisory, Affected]]] = defaultdict(list)
     unmatchable: list[Unpinned] = []
-    for package in packages:
+    for position, package in enumerate(packages):
         candidates = by_package.get(package.name)
+        only = named[position] if named is not None else None
+        if only is not None and candidates:
+            candidates = [(a, e) for a, e in candidates if a.id in only]
+            entries = Counter(a.id for a, _ in candidates)
+            # A record the index names with one entry for the package: that entry is the one
+            # affecting the version, with nothing left to evaluate.
+            for advisory, entry in candidates:
+                if entries[advisory.id] == 1:
+                    group = groups.get(advisory.id) or AliasGroup(advisory.id, (advisory.id,))
+                    key = FindingKey(group.preferred, package.name)
+                    hits[key].append((package, advisory, entry))
+            candidates = [(a, e) for a, e in candidates if entries[a.id] > 1]
         version = parse_version(package.version)
         if version is None:
             unmatchable.append(

@@ -137,11 +137,11 @@ def match(
     affect a version they admit. The match index names the records that affect each pinned
     version; only those records are read and matched in full."""
     advisories_store = store.AdvisoryStore(db)
-    hits, whole = index.hits(packages, advisories_store.compiled(p.name for p in packages))
-    whole |= {u.name for u in unpinned}
-    only = {name: ids for name, ids in hits.items() if name not in whole}
-    advisories, groups = advisories_store.candidates(hits.keys() | whole, only)
-    found = matching.match(packages, advisories, groups)
+    hits = index.hits(packages, advisories_store.compiled(p.name for p in packages))
+    whole = hits.whole | {u.name for u in unpinned}
+    only = {name: ids for name, ids in hits.by_name.items() if name not in whole}
+    advisories, groups = advisories_store.candidates(hits.by_name.keys() | whole, only)
+    found = matching.match(packages, advisories, groups, hits.by_package)
     return found, matching.possibly_affected(unpinned, advisories, groups)
 
 
