@@ -17,7 +17,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.bench_foundation import ADVISORIES, TRIAGE, real_pins, timed, write_requirements
+from benchmarks.bench_foundation import (
+    TRIAGE,
+    real_pins,
+    synced_database,
+    timed,
+    write_requirements,
+)
 
 
 def git(repo: Path, *args: str) -> None:
@@ -31,12 +37,7 @@ def git(repo: Path, *args: str) -> None:
 def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="triage-bench-diff-"))
     try:
-        db = scratch / "t.db"
-        subprocess.run(
-            [TRIAGE, "db", "sync", "--source", str(ADVISORIES), "--db", str(db), "-q"],
-            check=True,
-            capture_output=True,
-        )
+        db = synced_database(scratch / "t.db")
         repo = scratch / "repo"
         repo.mkdir()
         git(repo, "init", "-q", "-b", "main")

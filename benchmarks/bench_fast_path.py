@@ -39,6 +39,7 @@ from benchmarks.bench_foundation import (
     TRIAGE,
     pip_audit_command,
     real_pins,
+    synced_database,
     write_requirements,
 )
 from benchmarks.osv_server import load_index, serve
@@ -208,12 +209,7 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="triage-bench-fast-"))
     server = None
     try:
-        db = scratch / "t.db"
-        subprocess.run(
-            [TRIAGE, "db", "sync", "--source", str(ADVISORIES), "--db", str(db), "-q"],
-            check=True,
-            capture_output=True,
-        )
+        db = synced_database(scratch / "t.db")
         server, url = serve(load_index(ADVISORIES))
         base = url.removesuffix("/v1/query")
         uv_projects(scratch, f"{base}/simple", db, runs)

@@ -57,6 +57,16 @@ def real_pins(count: int, *, one_per_name: bool) -> list[tuple[str, str]]:
     return sorted(pins)[:count]
 
 
+def synced_database(db: Path) -> Path:
+    """A database synced from the PyPA advisory data, through the command."""
+    subprocess.run(
+        [TRIAGE, "db", "sync", "--source", str(ADVISORIES), "--db", str(db), "-q"],
+        check=True,
+        capture_output=True,
+    )
+    return db
+
+
 def pip_audit_command(requirements: Path, osv_url: str, cache: Path) -> list[str]:
     """pip-audit at its fastest: no pip, no resolution, OSV at `osv_url`, JSON out."""
     return [
