@@ -29,7 +29,7 @@ def reader_id() -> str:
     not."""
     digest = hashlib.sha256(__version__.encode())
     here = Path(__file__).parent
-    for source in [*sorted(here.glob("*.py")), here.parent / "models.py"]:
+    for source in [*sorted(here.glob("*.py")), *sorted((here.parent / "models").glob("*.py"))]:
         digest.update(source.name.encode() + b"\0" + source.read_bytes())
     return f"{__version__}+{digest.hexdigest()[:16]}"
 

@@ -1,0 +1,224 @@
+"""Advisories, locked packages, findings and what a scan reports."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from triage.models.codes import Level, LintCode, Severity
+
+# --- advisories -------------------------------------------------------------------------------
+
+EVENT_KINDS = ("introduced", "fixed", "last_affected", "limit")
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str  # one of EVENT_KINDS
+    version: str
+
+
+@dataclass(frozen=True)
+class VersionRange:
+    """One OSV `ECOSYSTEM` range; other range types never decide a PyPI match."""
+
+    events: tuple[Event, ...]
+
+
+@dataclass(frozen=True)
+class Affected:
+    package: str  # PEP 503 normalised
+    ranges: tuple[VersionRange, ...]
+    versions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Advisory:
+    """The facts of one OSV record that matching and reporting need, and one line of prose."""
+
+    id: str
+    modified: str
+    published: str | None
+    withdrawn: str | None
+    aliases: tuple[str, ...]
+    affected: tuple[Affected, ...]
+    severity: Severity
+    severity_vector: str | None
+    references: tuple[str, ...]
+    summary: str | None = None  # OSV's summary, else the first line of its details
+
+
+@dataclass(frozen=True)
+class AliasGroup:
+    """Records that are aliases of each other, transitively, named by the preferred id."""
+
+    preferred: str
+    ids: tuple[str, ...]  # every id in the group, sorted, preferred included
+
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        return tuple(i for i in self.ids if i != self.preferred)
+
+
+# --- lockfiles --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A distribution file named in a lockfile, with the digest the lockfile pins."""
+
+    filename: str
+    sha256: str | None
+
+
+@dataclass(frozen=True)
+class Package:
+    name: str  # PEP 503 normalised
+    version: str
+    lockfile: str  # path relative to the scanned root, posix separators
+    location: str  # where in the lockfile, e.g. "line 12" or "package[3]"
+    display_name: str = ""
+    hashes: tuple[str, ...] = ()  # "sha256:<hex>" as pinned, without file names
+    artifacts: tuple[Artifact, ...] = ()
+    markers: str | None = None
+    extras: tuple[str, ...] = ()
+    via: tuple[str, ...] = ()  # normalised names of the packages that require this one
+    direct: bool | None = None  # None when the lockfile does not say
+
+
+@dataclass(frozen=True)
+class Unpinned:
+    """A requirement that names no single version: reported, never resolved."""
+
+    name: str
+    lockfile: str
+    location: str
+    reason: str
+    specifier: str | None = None  # the versions it admits from the index ("" for any); None
+    # when they are not known (URL, VCS, editable, local sources)
+    possibly_affected: tuple[str, ...] = ()  # advisory groups affecting an admitted version
+
+
+@dataclass(frozen=True)
+class LockfileContents:
+    path: str
+    packages: tuple[Package, ...]
+    unpinned: tuple[Unpinned, ...]
+    members: tuple[str, ...] = ()  # the project's own workspace members: not dependencies
+    includes: tuple[str, ...] = ()  # other files its reading read (-r), by shown path
+
+
+# --- findings ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, order=True)
+class FindingKey:
+    """(advisory group id, normalised package): neither version nor lockfile path is part of it."""
+
+    advisory: str
+    package: str
+
+    def __str__(self) -> str:
+        return f"{self.advisory}/{self.package}"
+
+
+@dataclass(frozen=True)
+class Finding:
+    key: FindingKey
+    aliases: tuple[str, ...]
+    versions: tuple[str, ...]  # affected versions present in the lockfiles, ascending
+    lockfiles: tuple[str, ...]
+    fixed_versions: tuple[str, ...]
+    severity: Severity
+    record_ids: tuple[str, ...]  # the records that matched
+    references: tuple[str, ...] = ()
+    summary: str | None = None
+
+    @property
+    def advisory(self) -> str:
+        return self.key.advisory
+
+    @property
+    def package(self) -> str:
+        return self.key.package
+
+    def all_ids(self) -> frozenset[str]:
+        return frozenset((self.advisory, *self.aliases, *self.record_ids))
+
+
+# --- policy -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IgnoreRule:
+    id: str
+    index: int  # position in advisories.ignore, for key paths in messages
+    package: str | None = None
+    reason: str | None = None
+    issue: str | None = None
+    expires: dt.date | None = None
+
+
+class Status(StrEnum):
+    ACTIVE = "active"
+    IGNORED = "ignored"
+    IGNORE_EXPIRED = "ignore-expired"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """A policy message with a stable kebab-case code and the level the config gives it."""
+
+    code: LintCode
+    level: Level
+    message: str
+    ignore: IgnoreRule | None = None
+
+
+@dataclass(frozen=True)
+class AssessedFinding:
+    finding: Finding
+    status: Status
+    ignore: IgnoreRule | None
+    fails: bool  # counts against the exit code: active/expired and at or above the threshold
+
+
+@dataclass(frozen=True)
+class DatabaseInfo:
+    digest: str
+    records: int
+    newest_modified: str | None
+    age_days: int | None
+    sources: tuple[str, ...] = ()
+    last_sync: str | None = None
+
+
+@dataclass(frozen=True)
+class LockfileRead:
+    """One lockfile a scan read: what it held, so that "nothing found" over 141 packages is
+    told apart from nothing read."""
+
+    path: str
+    format: str
+    packages: int  # locked packages, those of the files it includes too
+    unpinned: int
+    members: tuple[str, ...] = ()  # the project's own workspace members, listed apart
+    includes: tuple[str, ...] = ()  # the files its -r lines read
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    findings: tuple[AssessedFinding, ...]
+    unpinned: tuple[Unpinned, ...]
+    diagnostics: tuple[Diagnostic, ...]
+    unused_ignores: tuple[IgnoreRule, ...]
+    database: DatabaseInfo
+    lockfiles: tuple[LockfileRead, ...] = field(default=())
+    package_count: int = 0
+
+    @property
+    def fails(self) -> bool:
+        return any(f.fails for f in self.findings) or any(
+            d.level is Level.DENY for d in self.diagnostics
+        )
