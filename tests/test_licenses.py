@@ -344,3 +344,17 @@ def test_a_damaged_license_cache_entry_is_not_judged_not_guessed(
         connection.execute("update license_cache set metadata = '{\"info\": ['")
     code, document = check(capsys, root, tmp_path, "--offline")
     assert code == 1 and document["packages"][0]["verdict"] == "not-judged"
+
+
+def test_the_sbom_refuses_a_malformed_clarification_too(
+    pypi: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = project(
+        tmp_path,
+        'allow = ["MIT"]\n[[licenses.clarify]]\n'
+        'name = "attrs"\nversion = "=>1"\nexpression = "MIT"\n',
+        {"attrs": "25.3.0"},
+    )
+    args = ["sbom", str(root), "--db", str(tmp_path / "t.db"), "--config", str(root / "deny.toml")]
+    assert main(args) == 2
+    assert "licenses.clarify[0].version: '=>1' is not a specifier" in capsys.readouterr().err

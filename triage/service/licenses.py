@@ -166,6 +166,7 @@ def _judge_all(
 def expressions(ws: Workspace, releases: list[Release]) -> dict[Release, str]:
     """Each release's SPDX expression, for the SBOM: from the cache, and fetched too when
     deny.toml has [licenses] (a release whose license is unknown is left out)."""
+    validate(ws.config)  # its clarifications apply here too
     report = LicenseReport()
     metadata = _metadata(ws, releases, report, offline=not ws.config.licenses.enabled)
     found = {}
