@@ -325,3 +325,36 @@ def test_cli_diff_json_schema(
     assert document["head"] == repo.git("rev-parse", "HEAD")
     assert {f["key"] for f in document["new"]} == PILLOW_9
     assert document["policy_changes"]["trust_store_changed"] is False
+
+
+def test_a_crafted_base_trust_store_cannot_write_outside_the_scratch_folder(
+    repo: GitRepo, synced_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The base's trust store is copied to a scratch folder for the trust check: only the
+    files it reads, by their fixed names. A `..` entry under trust-store/ is not written."""
+    import tempfile
+    import uuid
+
+    escaped = f"triage-escape-{uuid.uuid4().hex}.toml"
+    blob = repo.git("hash-object", "-w", "--stdin", input_text="# no publishers\n")
+    up = repo.git("mktree", input_text=f"100644 blob {blob}\t{escaped}\n")
+    store = repo.git(
+        "mktree", input_text=f"040000 tree {up}\t..\n100644 blob {blob}\tpublishers.toml\n"
+    )
+    clean = repo.git("hash-object", "-w", "--stdin", input_text=CLEAN)
+    tree = repo.git(
+        "mktree",
+        input_text=f"040000 tree {store}\ttrust-store\n100644 blob {clean}\trequirements.txt\n",
+    )
+    base = repo.git("commit-tree", tree, "-p", "HEAD", "-m", "crafted base")
+    repo.git("update-ref", "refs/heads/main", base)
+    bumped = repo.git("hash-object", "-w", "--stdin", input_text=CLEAN + "pillow==9.0.0\n")
+    head_tree = repo.git(
+        "mktree",
+        input_text=f"040000 tree {store}\ttrust-store\n100644 blob {bumped}\trequirements.txt\n",
+    )
+    head = repo.git("commit-tree", head_tree, "-p", base, "-m", "pr")
+    code, _, err = diff_cli(repo, synced_db, capsys, "--head", head)
+    assert code in (0, 1), err
+    for folder in {Path(tempfile.gettempdir()), repo.root.parent, repo.root}:
+        assert not (folder / escaped).exists()

@@ -13,8 +13,8 @@ from triage import gitrepo, store
 from triage.core import diffing, report
 from triage.core.trust import locked_artifacts
 from triage.errors import InputError
-from triage.models import TrustResult
-from triage.service import licenses, sync, trust
+from triage.models import LicenseChange, TrustResult
+from triage.service import sync, trust
 from triage.service.scan import match, pin_lines
 from triage.service.trees import TreeSide, read_side, repo_relative
 from triage.service.workspace import Workspace
@@ -91,12 +91,17 @@ def diff_sides(
         info,
         now,
     )
-    license_changes, licenses_changed = licenses.changes(
-        ws,
-        (base_side.config, base_side.packages),
-        (head_side.config, head_side.packages),
-        warnings,
-    )
+    license_changes: tuple[LicenseChange, ...] = ()
+    licenses_changed: tuple[str, ...] = ()
+    if base_side.config.licenses.enabled or head_side.config.licenses.enabled:
+        from triage.service import licenses  # SPDX and PyPI metadata: only with [licenses]
+
+        license_changes, licenses_changed = licenses.changes(
+            ws,
+            (base_side.config, base_side.packages),
+            (head_side.config, head_side.packages),
+            warnings,
+        )
     result = replace(
         result,
         became_untrusted=newly_untrusted,
@@ -105,6 +110,26 @@ def diff_sides(
         policy=replace(result.policy, licenses_changed=licenses_changed),
     )
     return result, base_side, head_side
+
+
+_STORE_FILES = ("publishers.toml", "audits.toml", "imports.toml")
+_KEY_FILE = re.compile(r"[A-Za-z0-9_.-]+\.pub")  # one path component: keygen's names
+
+
+def _trust_store_name(relative: PurePosixPath) -> str | None:
+    """Where a base-tree trust-store file goes in the scratch copy: only the files the trust
+    store reads, by their fixed names (keys by the name pattern keygen writes); anything else,
+    `..` entries of a crafted tree included, is not written at all."""
+    text = relative.as_posix()
+    if text in _STORE_FILES:
+        return text
+    if (
+        len(relative.parts) == 2
+        and relative.parts[0] == "keys"
+        and _KEY_FILE.fullmatch(relative.parts[1])
+    ):
+        return text
+    return None
 
 
 def _trust_change(
@@ -119,11 +144,15 @@ def _trust_change(
     objects); only they can have become untrusted, so only their provenance is fetched."""
     with tempfile.TemporaryDirectory(prefix="triage-trust-") as scratch:
         trust_store = Path(scratch)
-        blobs = gitrepo.read_blobs(ws.root, sorted(set(base.trust.values())))
-        for path, blob in base.trust.items():
-            target = trust_store / PurePosixPath(path).relative_to(trust_dir)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(blobs[blob])
+        wanted = {
+            path: name
+            for path, blob in base.trust.items()
+            if (name := _trust_store_name(PurePosixPath(path).relative_to(trust_dir)))
+        }
+        blobs = gitrepo.read_blobs(ws.root, sorted({base.trust[path] for path in wanted}))
+        (trust_store / "keys").mkdir()
+        for path, name in wanted.items():
+            (trust_store / name).write_bytes(blobs[base.trust[path]])
         locked_before = {(name, sha) for _, name, sha in locked_artifacts(base.packages, {})}
         changed = [
             p
