@@ -67,6 +67,8 @@ def test_every_real_lockfile_gives_a_valid_sbom_with_one_component_per_package(
         p["value"] for p in document["metadata"]["properties"] if p["name"] == "triage:lockfile"
     )
     assert lock_property.startswith(f"{NAMES[kind]} sha256:")
+    database = [p["value"] for p in document["metadata"]["properties"] if "database" in p["name"]]
+    assert database and database[0].startswith("sha256:")
 
 
 def test_hashes_from_the_lockfile_and_the_graph_it_states(

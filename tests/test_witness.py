@@ -146,3 +146,14 @@ def test_a_hostile_witness_ends_in_a_message_not_a_traceback(
     assert code in (1, 2)
     if code == 1:
         assert lines and all(line.startswith("mismatch: ") for line in lines)
+
+
+def test_an_audit_of_a_ref_binds_git_blobs_and_verifies(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["audit", ".", "--ref", "HEAD", "--witness", "r.json"]) == 1
+    document = json.loads((project / "r.json").read_text())
+    assert document["subject"]["kind"] == "commit"
+    assert document["lockfiles"]["requirements.txt"].startswith("git-blob:")
+    (project / "requirements.txt").write_text("anything\n")  # the commit is what counts
+    assert verify(capsys, project / "r.json")[0] == 0

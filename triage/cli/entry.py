@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 SCAN_FORMATS = ("text", "json", "markdown", "sarif")
 _VALUED = {"--format", "--db", "--config", "--trust-store", "--lockfile"}
-_COUNTED = {"-q": -1, "--quiet": -1, "-v": 1, "--verbose": 1}
+_FLAGS = {"-q", "--quiet", "-v", "--verbose"}  # a scan's report does not depend on them
 
 
 def report_error(error: TriageError) -> int:
@@ -89,8 +89,8 @@ def _parse_scan(args: Sequence[str]) -> dict[str, list[str]] | None:
     while position < len(args):
         word = args[position]
         name, equals, value = word.partition("=")
-        if word in _COUNTED:
-            found.setdefault("count", []).append(word)
+        if word in _FLAGS:
+            pass
         elif name in _VALUED:
             if not equals:
                 position += 1

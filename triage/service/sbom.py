@@ -8,7 +8,7 @@ from pathlib import Path
 
 from triage import sbom, store
 from triage.service import licenses
-from triage.service.scan import scan_project
+from triage.service.scan import lockfile_path, scan_project
 from triage.service.workspace import Workspace
 
 
@@ -26,7 +26,7 @@ def cyclonedx(ws: Workspace, *, vex_only: bool = False, xml: bool = False) -> st
     lockfiles = [
         (
             read.path,
-            _sha256(Path(read.path) if Path(read.path).is_absolute() else ws.root / read.path),
+            _sha256(lockfile_path(ws, read.path)),
         )
         for read in project.read
     ]

@@ -200,15 +200,24 @@ def pin_lines(
     return found
 
 
+def lockfile_path(ws: Workspace, shown: str) -> Path:
+    """Where a lockfile shown as `shown` is: under the root, or (named with --lockfile from
+    outside it) as it was given."""
+    given = Path(shown)
+    if given.is_absolute():
+        return given
+    inside = ws.root / given
+    return inside if inside.exists() or not given.exists() else given
+
+
 def sarif_log(ws: Workspace, result: ScanResult, project: Project) -> str:
     """The scan's SARIF log for code scanning, located in the working tree's lockfiles."""
     from triage import __version__
     from triage.core import sarif
 
     def text_of(shown: str) -> str | None:
-        path = Path(shown) if Path(shown).is_absolute() else ws.root / shown
         try:
-            return path.read_text(encoding="utf-8", errors="replace")
+            return lockfile_path(ws, shown).read_text(encoding="utf-8", errors="replace")
         except OSError:
             return None
 

@@ -15,7 +15,7 @@ from triage.core import diffing
 from triage.core import witness as core
 from triage.errors import InputError
 from triage.models import ScanResult
-from triage.service.scan import Project
+from triage.service.scan import Project, lockfile_path
 from triage.service.trees import TreeSide, repo_relative
 from triage.service.workspace import Workspace
 
@@ -89,7 +89,7 @@ def working_tree_fields(
     return {
         **_common(ws, command),
         "subject": {"kind": "working-tree"},
-        "lockfiles": {path: _digest(_inside(ws, Path(path))) for path in sorted(set(paths))},
+        "lockfiles": {path: _digest(lockfile_path(ws, path)) for path in sorted(set(paths))},
         "policy": {_shown(ws, config): _digest(config)},
         "trust_store": _trust_files(ws),
         **_outcome(ws, result.findings, result.fails),

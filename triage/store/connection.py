@@ -51,7 +51,6 @@ class Database:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(path)
-            self._depth = 0  # nested transactions, for savepoint names
             self._migrate()
         except (sqlite3.DatabaseError, OSError) as exc:
             raise DatabaseError(
@@ -142,23 +141,11 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """Everything inside commits together or not at all; nested, a savepoint. (Plain
-        sqlite3: a diff that only reads cached readings does not load sqlite-utils.)"""
+        """Everything inside commits together or not at all; inside an open transaction it
+        is part of that one. (Plain sqlite3: a diff that only reads cached readings does not
+        load sqlite-utils.)"""
         if self.conn.in_transaction:
-            self._depth += 1
-            savepoint = f"triage_{self._depth}"
-            self.conn.execute(f"SAVEPOINT {savepoint}")
-            try:
-                yield
-            except BaseException:
-                if self.conn.in_transaction:
-                    self.conn.execute(f"ROLLBACK TO SAVEPOINT {savepoint}")
-                    self.conn.execute(f"RELEASE SAVEPOINT {savepoint}")
-                raise
-            else:
-                self.conn.execute(f"RELEASE SAVEPOINT {savepoint}")
-            finally:
-                self._depth -= 1
+            yield
             return
         self.conn.execute("BEGIN")
         try:
