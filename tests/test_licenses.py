@@ -358,3 +358,13 @@ def test_the_sbom_refuses_a_malformed_clarification_too(
     args = ["sbom", str(root), "--db", str(tmp_path / "t.db"), "--config", str(root / "deny.toml")]
     assert main(args) == 2
     assert "licenses.clarify[0].version: '=>1' is not a specifier" in capsys.readouterr().err
+
+
+def test_allow_entries_are_read_as_the_spdx_index_spells_them(
+    pypi: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = project(
+        tmp_path, 'allow = ["mit", "apache-2.0 WITH llvm-exception"]\n', {"attrs": "25.3.0"}
+    )
+    code, document = check(capsys, root, tmp_path)
+    assert code == 0 and verdicts(document) == {"attrs": ("allowed", "MIT", "license-expression")}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -145,9 +145,23 @@ class _Judgements:
     clarified: set[int]
 
 
+def _normalised(rules: LicensesConfig) -> LicensesConfig:
+    """The allow lists as the SPDX index spells them ("mit" is MIT), as expressions are."""
+
+    def spelled(keys: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(licenses.normalise(key) or key for key in keys)
+
+    return replace(
+        rules,
+        allow=spelled(rules.allow),
+        exceptions=tuple(replace(e, allow=spelled(e.allow)) for e in rules.exceptions),
+    )
+
+
 def _judge_all(
     releases: list[Release], metadata: dict[Release, str], rules: LicensesConfig
 ) -> _Judgements:
+    rules = _normalised(rules)
     found = _Judgements({}, set(), set())
     for name, version in releases:
         info = _info(metadata.get((name, version)))
