@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import hashlib
 import json
 import re
 import threading
@@ -22,6 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from tests.github_git import Budget, GitData
 
 RECORDINGS = (
     Path(__file__).resolve().parent.parent.parent / "shared" / "data" / ("github-api-recordings")
@@ -71,6 +74,8 @@ class GitHubServer:
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self.git = GitData(self.url)
+        self.budget = Budget()
 
     # --- setup and inspection -----------------------------------------------------------------
 
@@ -225,7 +230,9 @@ class GitHubServer:
     ) -> None:
         data = b"" if body is None else json.dumps(body).encode()
         handler.send_response(status)
-        for key, value in {**self._headers, **(extra or {})}.items():
+        given = {key.lower() for key in extra or {}}
+        base = {k: v for k, v in self._headers.items() if k.lower() not in given}
+        for key, value in {**base, **(extra or {})}.items():
             handler.send_header(key, value)
         handler.send_header("Content-Length", str(len(data)))
         handler.end_headers()
@@ -276,13 +283,29 @@ class GitHubServer:
             if auth not in (f"token {self.state.token}", f"Bearer {self.state.token}"):
                 self._error(handler, 401, "Bad credentials")
                 return
-            status, body, extra = self._route(method, parsed.path, parse_qs(parsed.query), payload)
+            refusal = self.budget.refusal()
+            if refusal is not None:
+                self._error(handler, refusal[0], refusal[1], refusal[2])
+                return
+            query = parse_qs(parsed.query)
+            routed = self.git.route(method, parsed.path, query)
+            if routed is not None and "__page__" in routed[2]:
+                routed = self._page(routed[1], parsed.path, query)
+            status, body, extra = routed or self._route(method, parsed.path, query, payload)
             if fault and fault.kind == "drop-after":
                 handler.close_connection = True
                 handler.connection.close()
                 return
+            if method == "GET" and status == 200:
+                # GitHub's ETag: a digest of the representation; asked again with it in
+                # If-None-Match, the answer is 304, which the rate limit does not charge.
+                etag = 'W/"' + hashlib.sha256(json.dumps(body).encode()).hexdigest() + '"'
+                extra = {**extra, "ETag": etag}
+                if handler.headers.get("If-None-Match") == etag:
+                    status, body = 304, None
+            extra = {**extra, **self.budget.charge(status)}
         if status >= 400:
-            self._error(handler, status, body)
+            self._error(handler, status, body, extra)
         else:
             self._send(handler, status, body, extra)
 

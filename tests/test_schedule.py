@@ -13,11 +13,11 @@ from pathlib import Path
 
 from apscheduler.triggers.cron import CronTrigger
 
-from jobs.audit import AuditJob
-from jobs.scheduler import AuditScheduler, cron_trigger, latest_fire_time
 from tests.conftest import workspace
 from tests.test_audit import project, records
 from triage import store
+from triage.jobs.audit import AuditJob
+from triage.jobs.scheduler import AuditScheduler, cron_trigger, latest_fire_time
 from triage.service import Workspace, sync
 
 

@@ -67,8 +67,8 @@ def audit(
 @common_options(TEXT_ONLY)
 def schedule(path: Path | None, common: Common) -> int:
     """Run the audit on [schedule] audit (cron, UTC) until SIGTERM or SIGINT."""
-    from jobs.audit import AuditJob
-    from jobs.scheduler import AuditScheduler, cron_trigger, run_until_signalled
+    from triage.jobs.audit import AuditJob
+    from triage.jobs.scheduler import AuditScheduler, cron_trigger, run_until_signalled
 
     ws = common.at(path)
     try:
