@@ -23,6 +23,7 @@ from triage.models import (
     LicenseException,
     LicensesConfig,
     LintCode,
+    OrgConfig,
     ScanConfig,
     Severity,
     TrustConfig,
@@ -351,6 +352,46 @@ def _scan(v: _Validator, doc: Any) -> ScanConfig:
     )
 
 
+_REPOSITORY = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+")
+
+
+def _issues_home(value: Any) -> tuple[str | None] | None:
+    """`per-repo`, or `central:ORG/REPO` (the one repository holding every issue)."""
+    if value == "per-repo":
+        return (None,)
+    if isinstance(value, str) and value.startswith("central:"):
+        repository = value.removeprefix("central:")
+        if _REPOSITORY.fullmatch(repository):
+            return (repository,)
+    return None
+
+
+def _positive(value: Any) -> int | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 64
+    return value if ok else None
+
+
+def _boolean(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def _org(v: _Validator, doc: Any) -> OrgConfig:
+    keys = ("include", "exclude", "forks", "archived", "default-policy", "issues", "concurrency")
+    table = v.table(doc, "org", keys)
+    globs = "a list of glob strings"
+    per_repo: tuple[str | None] = (None,)
+    home = v.get(table, "org", "issues", _issues_home, '"per-repo" or "central:ORG/REPO"', per_repo)
+    return OrgConfig(
+        include=v.get(table, "org", "include", _string_list, globs, ("*",)),
+        exclude=v.get(table, "org", "exclude", _string_list, globs, ()),
+        forks=v.get(table, "org", "forks", _boolean, "true or false", False),
+        archived=v.get(table, "org", "archived", _boolean, "true or false", False),
+        default_policy=v.get(table, "org", "default-policy", _string, "a path", None),
+        central=home[0],
+        concurrency=v.get(table, "org", "concurrency", _positive, "a number from 1 to 64", 8),
+    )
+
+
 def parse_config(text: str, path: str) -> Config:
     """Parse deny.toml text; raise ConfigError listing every problem, never fall back silently."""
     try:
@@ -360,7 +401,10 @@ def parse_config(text: str, path: str) -> Config:
     except (RecursionError, ValueError) as exc:  # nesting or numbers past any real file's
         raise ConfigError(path, [f"not a deny.toml triage reads: {exc}"]) from exc
     v = _Validator()
-    v.table(doc, "", ("advisories", "trust", "sla", "github", "schedule", "scan", "licenses"))
+    v.table(
+        doc, "", ("advisories", "trust", "sla", "github", "schedule", "scan", "licenses", "org")
+    )
+    schedule = v.table(doc.get("schedule", {}), "schedule", ("audit", "org-audit"))
     config = Config(
         path=path,
         advisories=_advisories(v, doc.get("advisories", {})),
@@ -368,15 +412,14 @@ def parse_config(text: str, path: str) -> Config:
         sla=_sla(v, doc.get("sla", {})),
         github=_github(v, doc.get("github", {})),
         schedule_audit=v.get(
-            v.table(doc.get("schedule", {}), "schedule", ("audit",)),
-            "schedule",
-            "audit",
-            _string,
-            "a cron expression",
-            "0 9 * * *",
+            schedule, "schedule", "audit", _string, "a cron expression", "0 9 * * *"
+        ),
+        schedule_org_audit=v.get(
+            schedule, "schedule", "org-audit", _string, "a cron expression", None
         ),
         scan=_scan(v, doc.get("scan", {})),
         licenses=_licenses(v, doc.get("licenses", _ABSENT)),
+        org=_org(v, doc.get("org", {})),
     )
     if v.problems:
         raise ConfigError(path, v.problems)

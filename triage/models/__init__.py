@@ -17,6 +17,7 @@ from triage.models.config import (
     GithubConfig,
     LicenseException,
     LicensesConfig,
+    OrgConfig,
     ScanConfig,
     TrustConfig,
 )
@@ -89,6 +90,7 @@ __all__ = [
     "LintCode",
     "LockfileContents",
     "LockfileRead",
+    "OrgConfig",
     "Package",
     "PublisherRule",
     "ScanConfig",

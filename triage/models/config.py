@@ -97,6 +97,19 @@ class LicensesConfig:
 
 
 @dataclass(frozen=True)
+class OrgConfig:
+    """[org]: which repositories of an organisation are audited, and where issues go."""
+
+    include: tuple[str, ...] = ("*",)  # globs on the repository's name
+    exclude: tuple[str, ...] = ()
+    forks: bool = False
+    archived: bool = False
+    default_policy: str | None = None  # a deny.toml for repositories without one
+    central: str | None = None  # ORG/REPO holding every tracking issue; None: per repository
+    concurrency: int = 8  # repositories read at once by the in-process engine
+
+
+@dataclass(frozen=True)
 class Config:
     path: str = "deny.toml"
     advisories: AdvisoriesConfig = field(default_factory=AdvisoriesConfig)
@@ -106,3 +119,5 @@ class Config:
     schedule_audit: str = "0 9 * * *"
     scan: ScanConfig = field(default_factory=ScanConfig)
     licenses: LicensesConfig = field(default_factory=LicensesConfig)
+    org: OrgConfig = field(default_factory=OrgConfig)
+    schedule_org_audit: str | None = None  # cron; None: the schedule does not audit an org

@@ -4,13 +4,20 @@ locked packages. Nothing is checked out; lockfile readings are cached by blob id
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from triage import config, gitrepo, lockfiles, store
 from triage.errors import ConfigError, InputError, LockfileError
 from triage.models import Config, LockfileContents, Package, ScanConfig
+
+BlobReader = Callable[[Sequence[str]], Mapping[str, bytes]]
+
+
+def git_blobs(repo: Path) -> BlobReader:
+    """Blobs from a local repository's object store."""
+    return lambda ids: gitrepo.read_blobs(repo, list(ids))
 
 
 @dataclass(frozen=True)
@@ -27,11 +34,17 @@ class TreeSide:
         return [p for c in self.contents for p in c.packages]
 
 
-def _config_at(repo: Path, entries: dict[str, gitrepo.TreeEntry], path: str, label: str) -> Config:
+def _config_at(
+    read: BlobReader, entries: dict[str, gitrepo.TreeEntry], path: str, label: str
+) -> Config | None:
     entry = entries.get(path)
     if entry is None:
-        return Config(path=f"{label}:{path}")
-    data = gitrepo.read_blobs(repo, [entry.blob])[entry.blob]
+        return None
+    if entry.mode == gitrepo.SYMLINK_MODE:
+        raise ConfigError(
+            f"{label}:{path}", ["a symbolic link; the policy must be the file itself"]
+        )
+    data = read([entry.blob])[entry.blob]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -58,7 +71,7 @@ MAX_LINK_HOPS = 8
 def _link_target(
     entry: gitrepo.TreeEntry,
     entries: dict[str, gitrepo.TreeEntry],
-    links: dict[str, bytes],
+    links: Mapping[str, bytes],
     label: str,
 ) -> gitrepo.TreeEntry:
     """The regular file a symbolic link of the tree leads to, inside the tree; a link out of
@@ -82,10 +95,10 @@ def _link_target(
 
 
 def _lockfiles_at(
-    repo: Path,
+    read: BlobReader,
     entries: dict[str, gitrepo.TreeEntry],
     label: str,
-    caches: store.Caches,
+    caches: lockfiles.ReadingCache,
     scan: ScanConfig,
 ) -> list[LockfileContents]:
     """Every lockfile of a tree, read from blobs held in memory (never written to disk under
@@ -94,11 +107,10 @@ def _lockfiles_at(
     wanted = [entries[path] for path in lockfiles.select(entries, scan)]
     # Link targets are read only when a lockfile is a link (a chain may pass other links).
     linked = any(e.mode == gitrepo.SYMLINK_MODE for e in wanted)
-    links = gitrepo.read_blobs(
-        repo,
+    links = read(
         sorted({e.blob for e in entries.values() if e.mode == gitrepo.SYMLINK_MODE})
         if linked
-        else [],
+        else []
     )
     found: list[LockfileContents] = []
     missing: list[tuple[str, gitrepo.TreeEntry, gitrepo.TreeEntry]] = []
@@ -126,9 +138,7 @@ def _lockfiles_at(
         for e in entries.values()
         if includes and e.path.endswith(".txt") and e.mode != gitrepo.SYMLINK_MODE
     ]
-    blobs = gitrepo.read_blobs(
-        repo, sorted({t.blob for _, _, t in missing} | {e.blob for e in texts})
-    )
+    blobs = read(sorted({t.blob for _, _, t in missing} | {e.blob for e in texts}))
     files = {e.path: blobs[e.blob] for e in texts}
     for kind, entry, target in missing:
         origin = f"{label}:{entry.path}"
@@ -156,24 +166,58 @@ def read_side(
     locked packages; `scan`, when given, decides what is scanned instead of its own [scan]
     (in a diff the base side decides). A tree with no lockfile is refused when `required`
     (a pull request's base may have none yet)."""
-    config_path, trust_dir = paths
-    listed = gitrepo.tree(repo, sha)
+    with db.transaction():
+        return read_entries(
+            gitrepo.tree(repo, sha),
+            git_blobs(repo),
+            store.Caches(db),
+            Where(sha, label, paths),
+            scan,
+            required=required,
+        )
+
+
+@dataclass(frozen=True)
+class Where:
+    """Which tree is read (its id and the label messages give it), and where its policy and
+    trust store are; `default_policy` stands in when the tree has no policy file."""
+
+    sha: str
+    label: str
+    paths: tuple[str, str]
+    default_policy: Config | None = None
+
+
+def read_entries(
+    listed: Sequence[gitrepo.TreeEntry],
+    read: BlobReader,
+    caches: lockfiles.ReadingCache,
+    where: Where,
+    scan: ScanConfig | None = None,
+    *,
+    required: bool = True,
+) -> TreeSide:
+    """`read_side` over any tree listing and blob reader (a local repository, or GitHub's
+    Git Trees and Blobs API)."""
+    config_path, trust_dir = where.paths
+    label = where.label
     submodules = tuple(e.path for e in listed if e.mode == gitrepo.SUBMODULE_MODE)
     entries = {e.path: e for e in listed if e.mode != gitrepo.SUBMODULE_MODE}
-    cfg = _config_at(repo, entries, config_path, label)
+    cfg = _config_at(read, entries, config_path, label)
+    if cfg is None:
+        cfg = where.default_policy or Config(path=f"{label}:{config_path}")
     prefix = trust_dir.rstrip("/") + "/"
     trust = {path: e.blob for path, e in entries.items() if path.startswith(prefix)}
-    with db.transaction():
-        contents = _lockfiles_at(repo, entries, label, store.Caches(db), scan or cfg.scan)
+    contents = _lockfiles_at(read, entries, label, caches, scan or cfg.scan)
     if not contents and required:
         raise LockfileError(
             f"{label}: no lockfile in the tree (looked for {lockfiles.CONVENTIONS})",
             hint="commit the project's lockfile, or add [scan] include globs to deny.toml",
         )
-    read = [config_path] if config_path in entries else []
-    read += [path for c in contents for path in (c.path, *c.includes)]
-    blobs = {path: entries[path].blob for path in read if path in entries}
-    return TreeSide(sha, cfg, trust, contents, submodules, blobs)
+    read_paths = [config_path] if config_path in entries else []
+    read_paths += [path for c in contents for path in (c.path, *c.includes)]
+    blobs = {path: entries[path].blob for path in read_paths if path in entries}
+    return TreeSide(where.sha, cfg, trust, contents, submodules, blobs)
 
 
 def pyproject_at(repo: Path, sha: str) -> str:

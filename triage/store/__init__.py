@@ -6,6 +6,7 @@ from triage.store.audit_runs import AuditStore, audit_lock
 from triage.store.caches import Caches
 from triage.store.connection import Database, parse_stamp, stamp
 from triage.store.local_tracker import LocalTracker
+from triage.store.org import OrgStore, RepoMemory
 from triage.store.triage_state import TriageStore
 
 __all__ = [
@@ -14,6 +15,8 @@ __all__ = [
     "Caches",
     "Database",
     "LocalTracker",
+    "OrgStore",
+    "RepoMemory",
     "SourceRow",
     "StoredFile",
     "TriageStore",

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 # Mirrors len(migrations.MIGRATIONS) (a test checks), so opening an up-to-date database does
 # not load the migrations and sqlite-utils with them.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 def stamp(moment: dt.datetime) -> str:
@@ -46,9 +46,15 @@ def parse_stamp(text: str | None) -> dt.datetime | None:
 class Database:
     """One open triage database. Use it as a context manager: it closes on the way out."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        """`read_only`: a worker's pinned copy, opened as it is (never created or migrated)."""
         self.path = path
         try:
+            if read_only:
+                self.conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+                self.conn.execute("pragma query_only = on")
+                self._check_current()
+                return
             path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(path)
             self._migrate()
@@ -127,6 +133,14 @@ class Database:
                 with self.db.atomic():
                     MIGRATIONS[number - 1](self.db)
                     self.set_meta("schema_version", str(number))
+
+    def _check_current(self) -> None:
+        found = self.meta("schema_version")
+        if found != str(SCHEMA_VERSION):
+            raise DatabaseError(
+                f"{self.path}: database schema {found!r}, not this triage's {SCHEMA_VERSION}",
+                hint="sync the copy with this version of triage (`triage db sync --db ...`)",
+            )
 
     def meta(self, key: str) -> str | None:
         rows = self.rows("select value from meta where key = ?", [key])

@@ -167,11 +167,33 @@ def _license_cache(db: sqlite_utils.Database) -> None:
     )
 
 
+def _organisations(db: sqlite_utils.Database) -> None:
+    """6: the organisation audit's memory per repository (the tree's ETag and entries, what
+    was read, a digest of what its issues should say) and the blobs it read, by git id."""
+    db.table("org_repos").create(
+        {
+            "repository": str,
+            "org": str,
+            "branch": str,
+            "etag": str,
+            "tree": bytes,
+            "read": str,
+            "goals": str,
+            "audited": str,
+            "error": str,
+        },
+        pk="repository",
+        if_not_exists=True,
+    )
+    db.table("blob_cache").create({"blob": str, "data": bytes}, pk="blob", if_not_exists=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _advisories,
     _audit_and_triage,
     _match_index,
     _summaries,
     _license_cache,
+    _organisations,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,271 @@
+"""An organisation's repositories read without cloning: the listing, each default branch's
+tree and the blobs triage reads, through PyGithub's requester (GitHub's Git Trees and Blobs
+API). Trees are asked for conditionally (If-None-Match with the last ETag): an unchanged
+repository costs one answer, 304, that GitHub does not charge. Every blob is checked against
+its git object id before it is used.
+
+Rate limits are not handled by PyGithub's retry here but by a `Budget` every request goes
+through, so a secondary limit met by one request pauses every request of the token: all
+threads of this process, or every Celery worker when the budget lives in the broker."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from triage.core import budget
+from triage.errors import InputError, UpstreamError
+
+if TYPE_CHECKING:
+    from github.Requester import Requester
+
+ATTEMPTS = 5
+PER_PAGE = 100
+MAX_WAIT_SECONDS = 120.0  # a longer wait (a spent hourly budget) ends the read instead
+SUBMODULE_MODE = "160000"
+
+
+class Budget(Protocol):
+    """The token's request budget, shared by everyone who spends it."""
+
+    def wait_turn(self) -> None:
+        """Block while a pause stands or the hourly budget is spent (briefly)."""
+
+    def observe(self, reading: budget.Reading) -> None:
+        """Record what an answer said; a refusal pauses every request of the token."""
+
+
+class LocalBudget:
+    """The budget shared by the threads of one process."""
+
+    def __init__(self, sleep: Any = time.sleep) -> None:
+        self._lock = threading.Lock()
+        self._paused_until = 0.0
+        self._remaining: int | None = None
+        self._reset: float | None = None
+        self._sleep = sleep
+        self.refused = 0
+
+    def wait_turn(self) -> None:
+        while True:
+            with self._lock:
+                wait = budget.wait_before_next(
+                    time.time(), self._paused_until, self._remaining, self._reset
+                )
+            if wait <= 0:
+                return
+            if wait > MAX_WAIT_SECONDS:
+                raise UpstreamError(
+                    f"GitHub's request budget for this token is spent for {wait:.0f} s more",
+                    hint="run again after the reset, or spread the organisation over tokens",
+                )
+            self._sleep(wait)
+
+    def observe(self, reading: budget.Reading) -> None:
+        with self._lock:
+            if reading.remaining is not None:
+                self._remaining = reading.remaining
+            if reading.reset is not None:
+                self._reset = reading.reset
+            if reading.refused:
+                self.refused += 1
+                self._paused_until = max(self._paused_until, time.time() + reading.pause)
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One repository of the organisation's listing."""
+
+    full_name: str
+    default_branch: str
+    fork: bool
+    archived: bool
+
+
+@dataclass(frozen=True)
+class Tree:
+    """A default branch's tree: None entries when GitHub answered 304 (unchanged)."""
+
+    etag: str | None
+    sha: str | None
+    entries: list[tuple[str, str, str]] | None  # (path, mode, blob id)
+
+
+def blob_id(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+class OrgReader:
+    """Read-only GitHub access for the organisation audit; counts the requests it sends."""
+
+    def __init__(
+        self, token: str, api_url: str, shared: Budget, pace: float = 1.0, agent: str = ""
+    ) -> None:
+        from github import Auth, Github
+
+        self._client = Github(
+            auth=Auth.Token(token),
+            base_url=api_url.rstrip("/"),
+            retry=None,  # rate limits and transient failures are handled here, with `shared`
+            timeout=30,
+            per_page=PER_PAGE,
+            seconds_between_requests=0.25 * pace,
+            user_agent=f"triage{agent}",
+        )
+        self._token = token
+        self._budget = shared
+        self.requests = 0
+
+    @property
+    def _requester(self) -> Requester:
+        return self._client.requester
+
+    def _get(
+        self, what: str, url: str, params: dict[str, Any] | None = None, etag: str | None = None
+    ) -> tuple[int, dict[str, str], str]:
+        from requests import RequestException
+
+        headers = {"If-None-Match": etag} if etag else {}
+        last = ""
+        for attempt in range(ATTEMPTS):
+            self._budget.wait_turn()
+            try:
+                status, answer_headers, body = self._requester.requestJson(
+                    "GET", url, params, headers
+                )
+            except RequestException as exc:
+                last = type(exc).__name__
+                time.sleep(0.2 * 2**attempt)
+                continue
+            finally:
+                self.requests += 1
+            reading = budget.read(status, answer_headers, body[:500], time.time())
+            self._budget.observe(reading)
+            if reading.refused:
+                last = f"{status} rate limited"
+                continue
+            if status >= 500:
+                last = f"{status}"
+                time.sleep(0.2 * 2**attempt)
+                continue
+            return status, answer_headers, body
+        raise UpstreamError(
+            f"GitHub did not answer while trying to {what} ({last}) after {ATTEMPTS} attempts",
+            hint="GitHub may be down or limiting this token; the run can be repeated safely",
+        )
+
+    def _json(self, what: str, body: str) -> Any:
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise UpstreamError(f"GitHub's answer to {what} is not JSON") from None
+
+    def repositories(self, org: str) -> list[Listed]:
+        """Every repository of `org`, following the listing's pages."""
+        url: str | None = f"/orgs/{org}/repos"
+        params: dict[str, Any] | None = {"type": "all", "per_page": PER_PAGE}
+        found: list[Listed] = []
+        while url is not None:
+            what = f"list the repositories of {org}"
+            status, headers, body = self._get(what, url, params)
+            if status == 404:
+                raise InputError(
+                    f"GitHub knows no organisation {org!r} (or the token cannot see it)",
+                    hint="check --org and the token's access (read:org, repository contents)",
+                )
+            if status != 200:
+                raise UpstreamError(f"GitHub refused to {what}: {status} {body[:200]}")
+            items = self._json(what, body)
+            if not isinstance(items, list):
+                raise UpstreamError(f"GitHub's answer to {what} is not a list")
+            for item in items:
+                found.append(_listed(item, org))
+            url, params = _next_link(headers), None
+        return found
+
+    def tree(self, repository: str, branch: str, etag: str | None) -> Tree:
+        """The branch's whole tree; unchanged (None entries) when `etag` still holds."""
+        what = f"read the tree of {repository}@{branch}"
+        status, headers, body = self._get(
+            what, f"/repos/{repository}/git/trees/{branch}", {"recursive": "1"}, etag
+        )
+        if status == 304:
+            return Tree(etag, None, None)
+        if status == 409:
+            raise InputError(
+                f"{repository}: the repository is empty (no commit on {branch})",
+                hint="push the project with its lockfile, or exclude the repository in [org]",
+            )
+        if status != 200:
+            raise UpstreamError(f"GitHub refused to {what}: {status} {body[:200]}")
+        data = self._json(what, body)
+        if not isinstance(data, dict) or not isinstance(data.get("tree"), list):
+            raise UpstreamError(f"GitHub's answer to {what} is not a tree")
+        if data.get("truncated"):
+            raise InputError(
+                f"{repository}@{branch}: GitHub truncated the tree listing (too many files), "
+                "so some lockfiles might not be seen",
+                hint="audit this repository from a checkout with `triage audit`, and exclude it "
+                "in [org]",
+            )
+        entries = [
+            (str(e["path"]), str(e["mode"]), str(e["sha"]))
+            for e in data["tree"]
+            if isinstance(e, dict)
+            and e.get("type") in ("blob", "commit")
+            and isinstance(e.get("path"), str)
+            and isinstance(e.get("sha"), str)
+        ]
+        return Tree(_header(headers, "etag"), str(data.get("sha", "")), entries)
+
+    def blob(self, repository: str, sha: str) -> bytes:
+        what = f"read blob {sha[:12]} of {repository}"
+        status, _, body = self._get(what, f"/repos/{repository}/git/blobs/{sha}")
+        if status != 200:
+            raise UpstreamError(f"GitHub refused to {what}: {status} {body[:200]}")
+        data = self._json(what, body)
+        try:
+            content = base64.b64decode(str(data["content"]).encode(), validate=False)
+        except (KeyError, TypeError, binascii.Error):
+            raise UpstreamError(f"GitHub's answer to {what} has no base64 content") from None
+        if blob_id(content) != sha:
+            raise UpstreamError(
+                f"{repository}: GitHub's blob {sha} does not match its id; refusing to read it"
+            )
+        return content
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    return next((str(v) for k, v in headers.items() if k.lower() == name), None)
+
+
+def _next_link(headers: Mapping[str, str]) -> str | None:
+    for part in (_header(headers, "link") or "").split(","):
+        url, _, rel = part.partition(";")
+        if rel.strip() == 'rel="next"':
+            return url.strip().strip("<>")
+    return None
+
+
+def _listed(item: Any, org: str) -> Listed:
+    if not isinstance(item, dict) or not isinstance(item.get("full_name"), str):
+        raise UpstreamError(f"GitHub's listing of {org} holds something that is not a repository")
+    return Listed(
+        item["full_name"],
+        str(item.get("default_branch") or "main"),
+        bool(item.get("fork")),
+        bool(item.get("archived")),
+    )
+
+
+def worker_agent() -> str:
+    """Names the process in the User-Agent, so GitHub's logs (and a test) tell workers apart."""
+    return f" (pid {os.getpid()})"

@@ -1,0 +1,96 @@
+"""The organisation audit's memory: per repository, the last tree (its ETag and entries),
+what was read from it and a digest of what its issues say; and blobs read, by git id."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from triage.store.connection import Database
+
+
+@dataclass(frozen=True)
+class RepoMemory:
+    repository: str
+    branch: str = ""
+    etag: str | None = None
+    entries: list[tuple[str, str, str]] | None = None  # (path, mode, blob id)
+    read: dict[str, str] = field(default_factory=dict)  # path -> blob id of what was read
+    goals: str = ""  # digest of the issues' wanted state at the last reconciliation
+    error: str | None = None
+
+
+class OrgStore:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def memories(self, org: str) -> dict[str, RepoMemory]:
+        rows = self.database.rows(
+            "select repository, branch, etag, tree, read, goals, error from org_repos "
+            "where org = ?",
+            [org],
+        )
+        found: dict[str, RepoMemory] = {}
+        for repository, branch, etag, tree, read, goals, error in rows:
+            try:
+                entries = [tuple(e) for e in json.loads(zlib.decompress(tree))] if tree else None
+                blobs = json.loads(read or "{}")
+            except (zlib.error, ValueError, TypeError):
+                entries, blobs, etag = None, {}, None  # damaged: read the repository afresh
+            if not isinstance(blobs, dict):
+                entries, blobs, etag = None, {}, None
+            found[repository] = RepoMemory(
+                repository,
+                branch or "",
+                etag,
+                entries,
+                blobs,
+                goals or "",
+                error,
+            )
+        return found
+
+    def remember(self, org: str, memory: RepoMemory, audited: str) -> None:
+        tree = (
+            zlib.compress(json.dumps(memory.entries).encode())
+            if memory.entries is not None
+            else None
+        )
+        self.database.write(
+            "insert into org_repos (repository, org, branch, etag, tree, read, goals, audited, "
+            "error) values (?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (repository) do update set "
+            "org = excluded.org, branch = excluded.branch, etag = excluded.etag, "
+            "tree = excluded.tree, read = excluded.read, goals = excluded.goals, "
+            "audited = excluded.audited, error = excluded.error",
+            [
+                memory.repository,
+                org,
+                memory.branch,
+                memory.etag,
+                tree,
+                json.dumps(memory.read, sort_keys=True),
+                memory.goals,
+                audited,
+                memory.error,
+            ],
+        )
+
+    def blobs(self, ids: Iterable[str]) -> dict[str, bytes]:
+        wanted = sorted(set(ids))
+        found: dict[str, bytes] = {}
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for blob, data in self.database.rows(
+                f"select blob, data from blob_cache where blob in ({marks})", part
+            ):
+                found[blob] = bytes(data)
+        return found
+
+    def keep_blobs(self, blobs: Mapping[str, bytes]) -> None:
+        for blob, data in blobs.items():
+            self.database.write(
+                "insert or ignore into blob_cache (blob, data) values (?, ?)", [blob, data]
+            )
