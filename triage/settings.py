@@ -14,6 +14,7 @@ DEFAULT_DB = Path(".triage") / "triage.db"
 DEFAULT_GITHUB_API = "https://api.github.com"
 DEFAULT_PYPI = "https://pypi.org"
 DEFAULT_GITHUB_BACKOFF = 0.5
+DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
 
 
 def _seconds(environ: Mapping[str, str], variable: str, default: float) -> float | InputError:
@@ -55,6 +56,7 @@ class Settings:
     ci: bool = False
     user: str = "unknown"
     private_keys: Path = Path("~/.config/triage/keys")
+    broker_url: str = field(default=DEFAULT_BROKER, repr=False)  # may hold a password
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -70,6 +72,7 @@ class Settings:
             ci=bool(env.get("CI")),
             user=_user(env),
             private_keys=Path(config_home) / "triage" / "keys",
+            broker_url=env.get("TRIAGE_BROKER_URL") or DEFAULT_BROKER,
         )
 
     def github_api(self) -> str:
@@ -88,6 +91,20 @@ class Settings:
                 "e.g. https://github.example.com/api/v3",
             )
         return self.github_api_url
+
+    def broker_shown(self) -> str:
+        """The broker URL as messages show it: without its password."""
+        from urllib.parse import urlsplit, urlunsplit
+
+        try:
+            parts = urlsplit(self.broker_url)
+            if parts.password is None:
+                return self.broker_url
+            host = parts.netloc.rsplit("@", 1)[1]
+            user = f"{parts.username}:***@" if parts.username else ":***@"
+            return urlunsplit(parts._replace(netloc=user + host))
+        except ValueError:
+            return "TRIAGE_BROKER_URL (not a URL)"
 
     def github_timing(self) -> tuple[float, float]:
         """(backoff, pace) for the GitHub client; a malformed setting is bad input here."""

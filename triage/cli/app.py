@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import click
 
-from triage.cli import audit, db, licenses, rotation, sbom, scan, trust, witness
+from triage.cli import audit, db, licenses, org, rotation, sbom, scan, trust, witness
 from triage.cli.entry import report_error
 from triage.errors import EXIT_INPUT, EXIT_OK, TriageError
 from triage.settings import Settings
@@ -38,6 +38,7 @@ for command in (
     sbom.sbom,
     witness.witness,
     licenses.licenses,
+    org.org,
 ):
     cli.add_command(command)
 

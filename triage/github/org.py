@@ -123,6 +123,7 @@ class OrgReader:
         self._token = token
         self._budget = shared
         self.requests = 0
+        self.refused = 0  # answers refused for a rate limit
 
     @property
     def _requester(self) -> Requester:
@@ -150,6 +151,7 @@ class OrgReader:
             reading = budget.read(status, answer_headers, body[:500], time.time())
             self._budget.observe(reading)
             if reading.refused:
+                self.refused += 1
                 last = f"{status} rate limited"
                 continue
             if status >= 500:

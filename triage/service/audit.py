@@ -4,13 +4,21 @@ record the run. Safe to kill and re-run at any point; a second audit at once doe
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from triage import store
 from triage.core import rotation, tracked, tracking
 from triage.errors import TriageError
-from triage.models import Level, LicenseResult, ScanResult, Status, TriageState, TrustResult
+from triage.models import (
+    Config,
+    Level,
+    LicenseResult,
+    ScanResult,
+    Status,
+    TriageState,
+    TrustResult,
+)
 from triage.service import licenses, scan, sync, trust
 from triage.service.workspace import Workspace
 
@@ -52,7 +60,7 @@ def tracker_factory(ws: Workspace, repository: str | None = None) -> TrackerFact
     return lambda db: store.LocalTracker(db, now)
 
 
-def _apply(
+def apply_actions(
     tracker: tracking.IssueTracker,
     actions: Sequence[tracking.Action],
     labels: Sequence[str],
@@ -140,8 +148,29 @@ def _audit_tracking(
         ws, db, project.packages, cfg, ws.trust_dir, result.warnings
     )
     result.licenses = licenses.judge_packages(ws, project.packages, cfg, result.warnings)
+    wanted, present = goals(result, project)
     tracker = tracker_for(db)
     issues = tracker.tracked_issues()
+    opened = apply_actions(
+        tracker,
+        tracking.reconcile(wanted, present, issues, now.date()),
+        cfg.github.labels,
+        result.actions,
+    )
+    urls = {key: issue.url for key, issue in issues.items()} | opened
+    observe(store.TriageStore(db), observations(result.scan, urls), statuses(result.scan), now, cfg)
+    result.open_findings = sum(
+        r.state is not TriageState.FIXED for r in store.TriageStore(db).records()
+    )
+
+
+def goals(
+    result: AuditReport, project: scan.Project
+) -> tuple[list[tracking.Tracked], list[tracking.Tracked]]:
+    """What the tracker should show: the items that want an open issue, and those present
+    but not wanting one (ignored, under the threshold)."""
+    assert result.scan is not None
+    cfg = project.config
     wanted = tracked.untrusted(result.trust, cfg.trust.mode)
     wanted += tracked.disallowed_licenses(result.licenses)
     present: list[tracking.Tracked] = []
@@ -149,35 +178,49 @@ def _audit_tracking(
     for item in result.scan.findings:
         goal = tracked.tracked_finding(item, dependencies)
         (wanted if tracking.wants_issue(item, cfg.advisories) else present).append(goal)
-    opened = _apply(
-        tracker,
-        tracking.reconcile(wanted, present, issues, now.date()),
-        cfg.github.labels,
-        result.actions,
-    )
-    urls = {key: issue.url for key, issue in issues.items()} | opened
-    states = store.TriageStore(db)
-    records, changes = rotation.observe(
-        {record.key: record for record in states.records()},
-        [
-            rotation.Observed(
-                key=str(i.finding.key),
-                advisory=i.finding.advisory,
-                package=i.finding.package,
-                versions=i.finding.versions,
-                severity=i.finding.severity.label,
-                ignored=i.status is Status.IGNORED,
-                issue_url=urls.get(str(i.finding.key)),
-            )
-            for i in result.scan.findings
-        ],
-        now,
-        cfg.sla,
-    )
-    states.save(
-        records, changes, {str(i.finding.key): i.status.value for i in result.scan.findings}
-    )
-    result.open_findings = sum(r.state is not TriageState.FIXED for r in states.records())
+    return wanted, present
+
+
+def observations(
+    result: ScanResult, urls: dict[str, str], prefix: str = ""
+) -> list[rotation.Observed]:
+    """The findings as the rotation records them (keys under `prefix` for an organisation)."""
+    return [
+        rotation.Observed(
+            key=prefix + str(i.finding.key),
+            advisory=i.finding.advisory,
+            package=i.finding.package,
+            versions=i.finding.versions,
+            severity=i.finding.severity.label,
+            ignored=i.status is Status.IGNORED,
+            issue_url=urls.get(prefix + str(i.finding.key)) or urls.get(str(i.finding.key)),
+        )
+        for i in result.findings
+    ]
+
+
+def statuses(result: ScanResult, prefix: str = "") -> dict[str, str]:
+    """The policy status (active, ignored, ignore-expired) of each finding, by key."""
+    return {prefix + str(i.finding.key): i.status.value for i in result.findings}
+
+
+def observe(
+    states: store.TriageStore,
+    observed: Sequence[rotation.Observed],
+    seen: Mapping[str, str],
+    now: dt.datetime,
+    cfg: Config,
+    prefix: str = "",
+) -> None:
+    """Bring the rotation's records in line with what was seen; only records under `prefix`
+    (one repository of an organisation) can be marked fixed."""
+    known = {
+        record.key: record
+        for record in states.records(prefix or None)
+        if prefix or ":" not in record.key
+    }
+    records, changes = rotation.observe(known, list(observed), now, cfg.sla)
+    states.save(records, changes, seen)
 
 
 def local_issues(ws: Workspace, *, include_closed: bool) -> list[dict[str, object]]:

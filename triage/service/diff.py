@@ -16,7 +16,7 @@ from triage.errors import InputError
 from triage.models import LicenseChange, TrustResult
 from triage.service import sync, trust
 from triage.service.scan import match, pin_lines
-from triage.service.trees import TreeSide, read_side, repo_relative
+from triage.service.trees import TreeSide, read_side, repo_relative, trust_store_name
 from triage.service.workspace import Workspace
 
 
@@ -112,26 +112,6 @@ def diff_sides(
     return result, base_side, head_side
 
 
-_STORE_FILES = ("publishers.toml", "audits.toml", "imports.toml")
-_KEY_FILE = re.compile(r"[A-Za-z0-9_.-]+\.pub")  # one path component: keygen's names
-
-
-def _trust_store_name(relative: PurePosixPath) -> str | None:
-    """Where a base-tree trust-store file goes in the scratch copy: only the files the trust
-    store reads, by their fixed names (keys by the name pattern keygen writes); anything else,
-    `..` entries of a crafted tree included, is not written at all."""
-    text = relative.as_posix()
-    if text in _STORE_FILES:
-        return text
-    if (
-        len(relative.parts) == 2
-        and relative.parts[0] == "keys"
-        and _KEY_FILE.fullmatch(relative.parts[1])
-    ):
-        return text
-    return None
-
-
 def _trust_change(
     ws: Workspace,
     db: store.Database,
@@ -147,7 +127,7 @@ def _trust_change(
         wanted = {
             path: name
             for path, blob in base.trust.items()
-            if (name := _trust_store_name(PurePosixPath(path).relative_to(trust_dir)))
+            if (name := trust_store_name(PurePosixPath(path).relative_to(trust_dir)))
         }
         blobs = gitrepo.read_blobs(ws.root, sorted({base.trust[path] for path in wanted}))
         (trust_store / "keys").mkdir()

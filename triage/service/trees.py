@@ -4,6 +4,7 @@ locked packages. Nothing is checked out; lockfile readings are cached by blob id
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -63,6 +64,26 @@ def repo_relative(path: Path, repo: Path) -> str:
             f"{path}: not inside the repository {repo}",
             hint="diff reads the policy from git objects; name a file inside the repository",
         ) from None
+
+
+_STORE_FILES = ("publishers.toml", "audits.toml", "imports.toml")
+_KEY_FILE = re.compile(r"[A-Za-z0-9_.-]+\.pub")  # one path component: keygen's names
+
+
+def trust_store_name(relative: PurePosixPath) -> str | None:
+    """Where a base-tree trust-store file goes in the scratch copy: only the files the trust
+    store reads, by their fixed names (keys by the name pattern keygen writes); anything else,
+    `..` entries of a crafted tree included, is not written at all."""
+    text = relative.as_posix()
+    if text in _STORE_FILES:
+        return text
+    if (
+        len(relative.parts) == 2
+        and relative.parts[0] == "keys"
+        and _KEY_FILE.fullmatch(relative.parts[1])
+    ):
+        return text
+    return None
 
 
 MAX_LINK_HOPS = 8

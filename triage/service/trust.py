@@ -54,8 +54,9 @@ def _fetched_claims(
     what is cached is used. Fetches run 8 at a time."""
     texts: dict[tuple[str, str], str] = {}
     wanted: list[tuple[Package, str, str]] = []
+    known = caches.cached_provenances((filename, sha256) for _, filename, sha256 in artifacts)
     for package, filename, sha256 in artifacts:
-        cached = caches.cached_provenance(filename, sha256)
+        cached = known.get((filename, sha256))
         if cached is not None:
             text, checked = cached
             if text:

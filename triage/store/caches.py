@@ -22,18 +22,20 @@ class Caches:
     def db(self) -> sqlite_utils.Database:
         return self.database.db
 
-    def cached_provenance(
-        self, filename: str, sha256: str
-    ) -> tuple[str, dt.datetime | None] | None:
-        """(provenance, when fetched); an empty provenance records that PyPI had none."""
-        rows = list(
-            self.db.query(
-                "select provenance, fetched from provenance_cache "
-                "where filename = ? and sha256 = ?",
-                [filename, sha256],
-            )
+    def cached_provenances(
+        self, artifacts: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[str, dt.datetime | None]]:
+        """(provenance, when fetched) by (filename, sha256), for those cached, in one query (a
+        lockfile of every platform's wheels has thousands); an empty provenance records that
+        PyPI had none."""
+        wanted = json.dumps([list(pair) for pair in set(artifacts)])
+        rows = self.database.rows(
+            "select c.filename, c.sha256, c.provenance, c.fetched from provenance_cache c "
+            "join json_each(?) w on c.filename = json_extract(w.value, '$[0]') "
+            "and c.sha256 = json_extract(w.value, '$[1]')",
+            [wanted],
         )
-        return (rows[0]["provenance"], parse_stamp(rows[0]["fetched"])) if rows else None
+        return {(f, s): (p, parse_stamp(fetched)) for f, s, p, fetched in rows}
 
     def cache_provenance(
         self, filename: str, sha256: str, provenance: str, fetched: dt.datetime

@@ -46,17 +46,20 @@ def parse_stamp(text: str | None) -> dt.datetime | None:
 class Database:
     """One open triage database. Use it as a context manager: it closes on the way out."""
 
-    def __init__(self, path: Path, *, read_only: bool = False) -> None:
-        """`read_only`: a worker's pinned copy, opened as it is (never created or migrated)."""
+    def __init__(self, path: Path, *, read_only: bool = False, threads: bool = False) -> None:
+        """`read_only`: a worker's pinned copy, opened as it is (never created or migrated).
+        `threads`: used by one thread at a time, closed by whoever started the threads."""
         self.path = path
         try:
             if read_only:
-                self.conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+                # Used by one thread at a time; closed by whoever started the threads.
+                uri = f"{path.resolve().as_uri()}?mode=ro"
+                self.conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
                 self.conn.execute("pragma query_only = on")
                 self._check_current()
                 return
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.conn = sqlite3.connect(path)
+            self.conn = sqlite3.connect(path, check_same_thread=not threads)
             self._migrate()
         except (sqlite3.DatabaseError, OSError) as exc:
             raise DatabaseError(

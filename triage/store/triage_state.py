@@ -40,8 +40,17 @@ class TriageStore:
     def __init__(self, database: Database) -> None:
         self.db = database.db
 
-    def records(self) -> list[TriageRecord]:
-        return [_record(r) for r in self.db.query("select * from findings order by key")]
+    def records(self, under: str | None = None) -> list[TriageRecord]:
+        """Every record, or those whose key starts with `under` (one repository's)."""
+        if under is None:
+            return [_record(r) for r in self.db.query("select * from findings order by key")]
+        return [
+            _record(r)
+            for r in self.db.query(
+                "select * from findings where substr(key, 1, ?) = ? order by key",
+                [len(under), under],
+            )
+        ]
 
     def record(self, key: str) -> TriageRecord | None:
         rows = list(self.db.query("select * from findings where key = ?", [key]))

@@ -1,0 +1,65 @@
+"""`triage org audit`: an organisation's repositories, audited without cloning."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import click
+
+from triage.cli.common import Common, common_options
+
+
+@click.group()
+def org() -> None:
+    """An organisation's repositories, read through GitHub's API (no clones)."""
+
+
+@org.command("audit")
+@click.option("--org", "org_name", required=True, metavar="ORG", help="The organisation.")
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "celery"]),
+    default="local",
+    show_default=True,
+    help="local: threads of this process; celery: the workers listening on TRIAGE_BROKER_URL.",
+)
+@click.option(
+    "--full", is_flag=True, help="List and reconcile every repository's issues, changed or not."
+)
+@common_options(("text", "json"))
+def audit_org(org_name: str, engine: str, full: bool, common: Common) -> int:
+    """Audit every repository of ORG: lockfiles, deny.toml and trust-store/ of each default
+    branch, tracking issues as `triage audit` keeps them (per repository, or in [org] issues'
+    central repository). Exit 1 when a repository fails its policy or could not be read."""
+    from triage.service import org as use_case
+
+    ws = common.at(None)
+    runner = None
+    if engine == "celery":
+        from triage.jobs.org import celery_engine
+
+        runner = celery_engine(ws.settings)
+    with common.progress(ws) as shown:
+        report = use_case.org_audit(shown, org_name, runner, full=full)
+    if common.output_format == "json":
+        data = asdict(report)
+        data["exit_code"] = report.exit_code
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+        return report.exit_code
+    skipped = ", ".join(f"{n} {why}" for why, n in sorted(report.skipped.items())) or "none"
+    click.echo(
+        f"{org_name}: {report.listed} repositories listed, {report.audited} audited "
+        f"({report.unchanged_trees} unchanged), skipped: {skipped}"
+    )
+    click.echo(f"findings: {report.findings}; failing: {len(report.failing)}")
+    for name in report.failing:
+        click.echo(f"  fails policy: {name}")
+    for name, message in sorted(report.errors.items()):
+        click.echo(f"  not audited: {name}: {message}")
+    done = ", ".join(f"{what} {n}" for what, n in report.actions.items())
+    click.echo(f"tracking issues ({report.reconciled} repositories reconciled): {done}")
+    common.say(f"GitHub requests: {report.requests} ({report.refused} refused for rate limits)")
+    for warning in report.warnings:
+        common.say(f"warning: {warning}")
+    return report.exit_code

@@ -1,0 +1,131 @@
+"""The organisation audit on Celery: `celery -A triage.jobs.org worker`.
+
+Each worker runs the same per-repository task the in-process engine runs, with its own
+read-only copy of the advisory database (TRIAGE_DB), pinned by content digest: a task
+from a coordinator whose database differs is refused, not judged with other data. Tasks
+are acknowledged late and rejected when their worker process is lost, so the broker hands
+them out again; they never write to GitHub, so a redone task cannot open an issue twice
+(the coordinator alone writes). GitHub's request budget lives in the broker's Redis,
+shared by every worker: one refusal pauses them all."""
+
+from __future__ import annotations
+
+import time
+from functools import cache
+from typing import Any
+
+import redis
+from celery import Celery, group
+
+from triage.core import budget
+from triage.errors import UpstreamError
+from triage.service import org, org_task
+from triage.settings import Settings
+
+_settings = Settings.from_environment()
+app = Celery("triage", broker=_settings.broker_url, backend=_settings.broker_url)
+app.conf.update(
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    result_expires=24 * 3600,
+    broker_connection_retry_on_startup=True,
+    # An unacknowledged task of a worker lost with its host comes back after this long.
+    broker_transport_options={"visibility_timeout": 600},
+    worker_hijack_root_logger=False,
+)
+_PAUSE_IF_LATER = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1], 'EX', 3600) end
+return 0
+"""
+
+
+class RedisBudget:
+    """GitHub's budget for one token, kept in Redis for every worker."""
+
+    def __init__(self, client: redis.Redis, token: str) -> None:
+        import hashlib
+
+        self._client = client
+        scope = hashlib.sha256(token.encode()).hexdigest()[:16]  # never the token itself
+        self._pause, self._remaining, self._reset = (
+            f"triage:budget:{scope}:{name}" for name in ("pause", "remaining", "reset")
+        )
+
+    def wait_turn(self) -> None:
+        while True:
+            pause, remaining, reset = self._client.mget(self._pause, self._remaining, self._reset)
+            wait = budget.wait_before_next(
+                time.time(),
+                float(pause or 0),
+                int(remaining) if remaining is not None else None,
+                float(reset) if reset is not None else None,
+            )
+            if wait <= 0:
+                return
+            if wait > org.MAX_WAIT_SECONDS:
+                raise UpstreamError(
+                    f"GitHub's request budget for this token is spent for {wait:.0f} s more",
+                    hint="run again after the reset, or spread the organisation over tokens",
+                )
+            time.sleep(min(wait, 1.0))
+
+    def observe(self, reading: budget.Reading) -> None:
+        pipe = self._client.pipeline()
+        if reading.remaining is not None:
+            pipe.set(self._remaining, reading.remaining, ex=3600)
+        if reading.reset is not None:
+            pipe.set(self._reset, reading.reset, ex=3600)
+        if reading.refused:
+            pipe.eval(_PAUSE_IF_LATER, 1, self._pause, time.time() + reading.pause)
+        pipe.execute()
+
+
+@cache
+def _context() -> org_task.Context:
+    settings = Settings.from_environment()
+    client = redis.Redis.from_url(settings.broker_url)
+    shared = RedisBudget(client, settings.github_token or "")
+    return org.worker_context(settings, shared, org.worker_agent())
+
+
+def _audit_repository(payload: dict[str, Any]) -> dict[str, Any]:
+    return org_task.run_payload(payload, _context())
+
+
+audit_repository = app.task(name="triage.org.audit_repository")(_audit_repository)
+
+
+def celery_engine(settings: Settings) -> org.Engine:
+    """Tasks sent through the broker to whatever workers listen; results gathered here."""
+
+    def engine(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        try:
+            with app.connection_for_write() as connection:
+                connection.ensure_connection(max_retries=1, interval_start=0, timeout=3)
+        except Exception as exc:  # kombu raises the transport's own errors
+            raise UpstreamError(
+                f"the Celery broker at {settings.broker_shown()} cannot be reached "
+                f"({type(exc).__name__})",
+                hint="start it (redis-server), point TRIAGE_BROKER_URL at it, or run without "
+                "--engine celery",
+            ) from None
+        results = group(audit_repository.s(task) for task in tasks).apply_async()
+        answers = results.get(propagate=False, interval=0.05)
+        return [
+            answer
+            if isinstance(answer, dict)
+            else {
+                "repository": task["repository"],
+                "branch": task["branch"],
+                "error": f"the worker's task failed: {type(answer).__name__}: {answer}",
+                "exit_code": 4,
+            }
+            for task, answer in zip(tasks, answers, strict=True)
+        ]
+
+    return engine

@@ -1,0 +1,423 @@
+"""The organisation audit's coordinator: list the repositories, hand one task per repository
+to an engine (threads here, Celery workers through triage.jobs.org), then, alone, write what
+came back: the memory of each repository, the rotation's records and the tracking issues.
+
+A repository that could not be read keeps its records and issues as they were and is
+reported; the run does not pass."""
+
+from __future__ import annotations
+
+import base64
+import fnmatch
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from triage import store
+from triage.core import rotation, tracking
+from triage.errors import ConfigError, InputError, TriageError
+from triage.github.org import MAX_WAIT_SECONDS, Budget, Listed, LocalBudget, OrgReader
+from triage.models import OrgConfig
+from triage.service import audit, sync
+from triage.service.org_task import (
+    Context,
+    RepoOutcome,
+    RepoTask,
+    goals_digest,
+    outcome_from,
+    run,
+    task_from,
+    tracked_from,
+)
+from triage.service.workspace import Workspace
+from triage.settings import Settings
+
+# What triage.jobs.org uses from here (it reaches the GitHub edge only through this module).
+__all__ = [
+    "MAX_WAIT_SECONDS",
+    "Budget",
+    "Engine",
+    "OrgReport",
+    "in_process_engine",
+    "org_audit",
+    "plan",
+    "select",
+    "worker_agent",
+    "worker_context",
+]
+
+Engine = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+REPO_LABEL_PREFIX = "repo:"
+
+
+@dataclass
+class OrgReport:
+    org: str
+    listed: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)  # why -> how many
+    audited: int = 0
+    unchanged_trees: int = 0
+    reconciled: int = 0  # repositories whose issues were brought in line
+    errors: dict[str, str] = field(default_factory=dict)
+    exit_codes: dict[str, int] = field(default_factory=dict)
+    failing: list[str] = field(default_factory=list)
+    findings: int = 0
+    actions: dict[str, int] = field(default_factory=lambda: dict.fromkeys(audit.ACTIONS, 0))
+    requests: int = 0  # sent to read the organisation (the listing and every task)
+    refused: int = 0  # of them, refused for a rate limit
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        for code in (4, 3, 2):
+            if code in self.exit_codes.values():
+                return code
+        return 1 if self.failing or self.errors else 0
+
+
+def select(listed: Sequence[Listed], rules: OrgConfig) -> tuple[list[Listed], dict[str, int]]:
+    """The repositories [org] audits, and how many were left out, by reason."""
+    chosen: list[Listed] = []
+    skipped: dict[str, int] = {}
+    for repo in listed:
+        name = repo.full_name.split("/", 1)[1]
+        reason = None
+        if repo.fork and not rules.forks:
+            reason = "fork"
+        elif repo.archived and not rules.archived:
+            reason = "archived"
+        elif not any(fnmatch.fnmatchcase(name, g) for g in rules.include) or any(
+            fnmatch.fnmatchcase(name, g) for g in rules.exclude
+        ):
+            reason = "excluded by [org]"
+        if reason:
+            skipped[reason] = skipped.get(reason, 0) + 1
+        else:
+            chosen.append(repo)
+    return chosen, skipped
+
+
+def reader_for(settings: Settings, budget: Budget, agent: str = "") -> OrgReader:
+    token = settings.github_token
+    if not token:
+        raise InputError(
+            "GITHUB_TOKEN is not set",
+            hint="export a token that can read the organisation's repositories and write issues",
+        )
+    _, pace = settings.github_timing()
+    return OrgReader(token, settings.github_api(), budget, pace, agent)
+
+
+def in_process_engine(ws: Workspace, budget: Budget, digest: str, concurrency: int) -> Engine:
+    """Repositories read `concurrency` at a time by threads of this process, each with its
+    own read-only connection to the advisory database."""
+    local = threading.local()
+    contexts: list[Context] = []
+    lock = threading.Lock()
+    readings: dict[str, str] = {}
+    blobs: dict[str, bytes] = {}
+    cache_path = ws.db_path.with_name("worker-cache.db")
+    store.Database(cache_path).close()  # created and migrated once, before the threads
+
+    def context() -> Context:
+        if not hasattr(local, "context"):
+            local.context = Context(
+                reader_for(ws.settings, budget),
+                store.Database(ws.db_path, read_only=True),
+                digest,
+                store.Database(cache_path, threads=True),
+                ws.settings,
+                readings,
+                blobs,
+            )
+            with lock:
+                contexts.append(local.context)
+        found: Context = local.context
+        return found
+
+    def engine(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        try:
+            with ThreadPoolExecutor(max_workers=concurrency) as pool:
+                return list(pool.map(lambda t: asdict(run(task_from(t), context())), tasks))
+        finally:
+            for ctx in contexts:
+                ctx.advisories.close()
+                ctx.cache.close()
+
+    return engine
+
+
+def default_policy_text(ws: Workspace) -> str | None:
+    """[org] default-policy's text (a path from the central deny.toml's folder), checked."""
+    named = ws.config.org.default_policy
+    if named is None:
+        return None
+    path = Path(named) if Path(named).is_absolute() else ws.config_path.parent / named
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            ws.config.path, [f"org.default-policy: {path} cannot be read: {exc}"]
+        ) from None
+    from triage.config import parse_config
+
+    parse_config(text, str(path))
+    return text
+
+
+def plan(
+    chosen: Sequence[Listed],
+    memories: Mapping[str, store.RepoMemory],
+    db: store.Database,
+    common: Mapping[str, Any],
+) -> list[dict[str, Any]]:
+    """One task per repository, carrying what is remembered of it."""
+    caches = store.Caches(db)
+    orgs = store.OrgStore(db)
+    tasks = []
+    for repo in chosen:
+        memory = memories.get(repo.full_name)
+        same_branch = memory is not None and memory.branch == repo.default_branch
+        remembered = memory if same_branch and memory is not None else None
+        read = remembered.read if remembered else {}
+        blobs = orgs.blobs(read.values())
+        readings: dict[str, str] = {}
+        if remembered and remembered.entries:
+            from triage import lockfiles
+
+            for path, blob in read.items():
+                kind = lockfiles.lockfile_format(Path(path))
+                if kind:
+                    cached = caches.cached_lockfile(lockfiles.reading_key(kind, blob))
+                    if cached is not None:
+                        readings[lockfiles.reading_key(kind, blob)] = cached
+        task = RepoTask(
+            repository=repo.full_name,
+            branch=repo.default_branch,
+            etag=remembered.etag if remembered else None,
+            entries=[list(e) for e in remembered.entries]
+            if remembered and remembered.entries
+            else None,
+            blobs={b: base64.b64encode(d).decode() for b, d in blobs.items()},
+            readings=readings,
+            **common,
+        )
+        tasks.append(asdict(task))
+    return tasks
+
+
+def _wants_reconciling(outcome: RepoOutcome, memory: store.RepoMemory | None, full: bool) -> bool:
+    """Issues are listed and edited only when what they should say moved (or a date could
+    move it: an ignore with an expiry), or the last attempt failed; else a quiet day costs
+    no request for them."""
+    if full or memory is None or memory.error or memory.goals != goals_digest(outcome):
+        return True
+    return any(
+        (item.get("ignore") or {}).get("expires") for item in outcome.wanted + outcome.present
+    )
+
+
+def org_audit(
+    ws: Workspace, org: str, engine: Engine | None = None, *, full: bool = False
+) -> OrgReport:
+    """The organisation's repositories read and judged by `engine` (threads by default), then
+    the shared state written here, once, by this one coordinator."""
+    report = OrgReport(org)
+    with store.audit_lock(ws.db_path) as held:
+        if not held:
+            raise InputError(
+                f"{ws.db_path}: another audit is running on this database",
+                hint="one coordinator writes an organisation's state; wait for it to finish",
+            )
+        sync.sync(ws, ws.config.advisories.sources)
+        now = ws.now()
+        with ws.database() as db:
+            digest = store.AdvisoryStore(db).content_digest()
+            memories = store.OrgStore(db).memories(org)
+        policy = default_policy_text(ws)
+        listing_budget = LocalBudget()
+        reader = reader_for(ws.settings, listing_budget)
+        chosen, report.skipped = select(reader.repositories(org), ws.config.org)
+        report.listed = len(chosen) + sum(report.skipped.values())
+        common = {"digest": digest, "now": now.isoformat(), "default_policy": policy}
+        with ws.database() as db:
+            tasks = plan(chosen, memories, db, common)
+        if engine is None:
+            engine = in_process_engine(ws, listing_budget, digest, ws.config.org.concurrency)
+        outcomes = [outcome_from(o) for o in engine(tasks)]
+        report.requests = reader.requests + sum(o.requests for o in outcomes)
+        report.refused = reader.refused + sum(o.refused for o in outcomes)
+        _write(ws, org, outcomes, memories, report, full)
+    return report
+
+
+def _write(
+    ws: Workspace,
+    org: str,
+    outcomes: Sequence[RepoOutcome],
+    memories: Mapping[str, store.RepoMemory],
+    report: OrgReport,
+    full: bool,
+) -> None:
+    now = ws.now()
+    due: list[RepoOutcome] = []
+    with ws.database() as db, db.transaction():
+        orgs, caches = store.OrgStore(db), store.Caches(db)
+        for outcome in outcomes:
+            memory = memories.get(outcome.repository)
+            kept = {b: base64.b64decode(d) for b, d in outcome.blobs.items()}
+            orgs.keep_blobs(kept)
+            for key, reading in outcome.readings.items():
+                caches.cache_lockfile(key, reading)
+            if outcome.error is not None:
+                report.errors[outcome.repository] = outcome.error
+                report.exit_codes[outcome.repository] = outcome.exit_code
+                # The tree read stays remembered (an unchanged broken repository costs a 304
+                # too); its records and issues are left as they were.
+                failed = memory or store.RepoMemory(outcome.repository, outcome.branch)
+                if outcome.etag is not None and outcome.entries is not None:
+                    failed = replace(
+                        failed,
+                        etag=outcome.etag,
+                        entries=[(e[0], e[1], e[2]) for e in outcome.entries],
+                    )
+                orgs.remember(org, replace(failed, goals="", error=outcome.error), store.stamp(now))
+                continue
+            report.audited += 1
+            report.unchanged_trees += outcome.entries is None
+            report.findings += len(outcome.observed)
+            report.warnings += [f"{outcome.repository}: {w}" for w in outcome.warnings]
+            if outcome.fails:
+                report.failing.append(outcome.repository)
+            if _wants_reconciling(outcome, memory, full):
+                due.append(outcome)
+            entries = outcome.entries
+            if entries is None and memory is not None:
+                entries = [list(e) for e in memory.entries or []]
+            orgs.remember(
+                org,
+                store.RepoMemory(
+                    outcome.repository,
+                    outcome.branch,
+                    outcome.etag,
+                    [(e[0], e[1], e[2]) for e in entries or []],
+                    outcome.read,
+                    memory.goals if memory else "",
+                    None,
+                ),
+                store.stamp(now),
+            )
+    urls = _reconcile(ws, due, report)
+    with ws.database() as db:
+        states = store.TriageStore(db)
+        orgs = store.OrgStore(db)
+        remembered = orgs.memories(org)
+        for outcome in outcomes:
+            if outcome.error is not None:
+                continue
+            prefix = f"{outcome.repository}:"
+            observed = [
+                rotation.Observed(
+                    **{
+                        **o,
+                        "key": prefix + o["key"],
+                        "versions": tuple(o["versions"]),
+                        "issue_url": urls.get(prefix + o["key"]),
+                    }
+                )
+                for o in outcome.observed
+            ]
+            seen = {prefix + k: v for k, v in outcome.statuses.items()}
+            audit.observe(states, observed, seen, now, ws.config, prefix)
+            if outcome in due and outcome.repository not in report.errors:
+                memory = remembered[outcome.repository]
+                orgs.remember(org, replace(memory, goals=goals_digest(outcome)), store.stamp(now))
+
+
+def _reconcile(ws: Workspace, due: Sequence[RepoOutcome], report: OrgReport) -> dict[str, str]:
+    """Bring each due repository's issues in line (in it, or in the central repository);
+    returns the issue URL of every tracked key, prefixed by its repository."""
+    if not due:
+        return {}
+    from triage.github import GitHubTracker
+
+    github = ws.github(required=True)
+    assert github is not None
+    central = ws.config.org.central
+    labels = list(ws.config.github.labels)
+    urls: dict[str, str] = {}
+    central_issues: dict[str, tracking.TrackedIssue] | None = None
+    today = ws.now().date()
+    for outcome in due:
+        prefix = f"{outcome.repository}:"
+        wanted = [tracked_from(t) for t in outcome.wanted]
+        present = [tracked_from(t) for t in outcome.present]
+        try:
+            if central is None:
+                own = outcome.labels
+                tracker = GitHubTracker(github, outcome.repository, own)
+                issues = tracker.tracked_issues()
+                actions = tracking.reconcile(wanted, present, issues, today)
+                opened = audit.apply_actions(tracker, actions, own, report.actions)
+                for key, issue in issues.items():
+                    urls[prefix + key] = issue.url
+                urls.update({prefix + k: u for k, u in opened.items()})
+                continue
+            tracker = GitHubTracker(github, central, labels)
+            if central_issues is None:
+                central_issues = tracker.tracked_issues()
+            mine = {k: v for k, v in central_issues.items() if k.startswith(prefix)}
+            actions = tracking.reconcile(
+                [_central(t, outcome.repository) for t in wanted],
+                [_central(t, outcome.repository) for t in present],
+                mine,
+                today,
+            )
+            name = outcome.repository.split("/", 1)[1]
+            opened = audit.apply_actions(
+                tracker, actions, [*labels, REPO_LABEL_PREFIX + name], report.actions
+            )
+            urls.update({k: i.url for k, i in mine.items()} | opened)
+            report.reconciled += 1
+        except TriageError as exc:
+            report.errors[outcome.repository] = exc.message
+            report.exit_codes[outcome.repository] = exc.exit_code
+    return urls
+
+
+def _central(item: tracking.Tracked, repository: str) -> tracking.Tracked:
+    """An item as the central repository tracks it: keyed and titled by its repository."""
+    return replace(item, key=f"{repository}:{item.key}", title=f"[{repository}] {item.title}")
+
+
+def worker_context(settings: Settings, budget: Budget, agent: str) -> Context:
+    """What a worker process holds: its read-only, digest-pinned copy of the advisory
+    database (TRIAGE_DB), a cache of its own beside it, and a reader spending `budget`."""
+    advisories = store.Database(settings.db_path, read_only=True)
+    digest = store.AdvisoryStore(advisories).content_digest()
+    cache = _open_cache(settings.db_path.with_name("worker-cache.db"))
+    return Context(reader_for(settings, budget, agent), advisories, digest, cache, settings)
+
+
+def worker_agent() -> str:
+    from triage.github.org import worker_agent as agent
+
+    return agent()
+
+
+def _open_cache(path: Path) -> store.Database:
+    """A cache that workers starting together may each try to create: one wins the
+    migration, the others wait for it."""
+    import time
+
+    from triage.errors import DatabaseError
+
+    for attempt in range(1, 20):
+        try:
+            return store.Database(path)
+        except DatabaseError:
+            time.sleep(0.1 * attempt)
+    return store.Database(path)

@@ -1,0 +1,297 @@
+"""One repository of an organisation audit, read and judged where it runs: in a thread of
+the coordinator or on a Celery worker. Data in, data out (JSON-able both ways): the task
+carries what the coordinator remembers (the tree's ETag and entries, blobs and readings it
+holds); the outcome carries what changed and what the repository's issues should say. It
+never writes to GitHub and never to the coordinator's state, so running it twice (a worker
+lost mid-task) changes nothing but the requests spent."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import json
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from triage import config, gitrepo, lockfiles, store
+from triage.core import tracking
+from triage.errors import InputError, TriageError
+from triage.github.org import OrgReader, blob_id
+from triage.models import IgnoreRule, Status
+from triage.service import audit, licenses, scan, trees, trust
+from triage.service.workspace import Workspace
+from triage.settings import Settings
+
+POLICY = "deny.toml"
+TRUST_STORE = "trust-store"
+KEPT_BLOB_BYTES = 256 * 1024  # smaller blobs read (policy, trust store, includes) are kept
+
+
+@dataclass(frozen=True)
+class RepoTask:
+    repository: str
+    branch: str
+    digest: str  # the advisory database the coordinator judges with
+    now: str
+    etag: str | None = None
+    entries: list[list[str]] | None = None  # [path, mode, blob] of the remembered tree
+    blobs: dict[str, str] = field(default_factory=dict)  # blob id -> base64, remembered
+    readings: dict[str, str] = field(default_factory=dict)  # reading key -> reading JSON
+    default_policy: str | None = None  # [org] default-policy's text
+
+
+@dataclass
+class RepoOutcome:
+    repository: str
+    branch: str = ""
+    error: str | None = None
+    exit_code: int = 0
+    etag: str | None = None
+    entries: list[list[str]] | None = None  # a new tree; None: unchanged
+    read: dict[str, str] = field(default_factory=dict)  # path -> blob id read
+    blobs: dict[str, str] = field(default_factory=dict)  # blob id -> base64, newly fetched
+    readings: dict[str, str] = field(default_factory=dict)  # new readings
+    wanted: list[dict[str, Any]] = field(default_factory=list)
+    present: list[dict[str, Any]] = field(default_factory=list)
+    observed: list[dict[str, Any]] = field(default_factory=list)
+    statuses: dict[str, str] = field(default_factory=dict)
+    fails: bool = False
+    packages: int = 0
+    warnings: list[str] = field(default_factory=list)
+    requests: int = 0
+    refused: int = 0  # of the requests, refused for a rate limit
+    labels: list[str] = field(default_factory=list)  # the repository's own [github] labels
+
+
+def task_from(payload: Mapping[str, Any]) -> RepoTask:
+    try:
+        return RepoTask(**payload)
+    except TypeError as exc:
+        raise InputError(f"not an organisation audit task: {exc}") from None
+
+
+def outcome_from(payload: Mapping[str, Any]) -> RepoOutcome:
+    try:
+        return RepoOutcome(**payload)
+    except TypeError as exc:
+        raise InputError(f"not an organisation audit outcome: {exc}") from None
+
+
+@dataclass
+class Context:
+    """What a thread or worker holds across tasks."""
+
+    reader: OrgReader
+    advisories: store.Database  # read-only, pinned by `digest`
+    digest: str
+    cache: store.Database  # provenance and license metadata, opened once per thread
+    settings: Settings
+    # Content-addressed, so shared by every task of the process: a lockfile or policy that
+    # many repositories hold is fetched and parsed once.
+    readings: dict[str, str] = field(default_factory=dict)
+    blobs: dict[str, bytes] = field(default_factory=dict)
+
+
+class _Readings:
+    """The lockfile readings the task brought or the process holds, and the new ones made
+    here (for the coordinator to keep)."""
+
+    def __init__(self, known: Mapping[str, str], shared: dict[str, str]) -> None:
+        self.known = dict(known)
+        self.shared = shared
+        self.new: dict[str, str] = {}
+
+    def cached_lockfile(self, key: str) -> str | None:
+        found = self.known.get(key) or self.shared.get(key)
+        if found is not None and key not in self.known:
+            self.known[key] = self.new[key] = found
+        return found
+
+    def cache_lockfile(self, key: str, contents: str) -> None:
+        self.known[key] = self.new[key] = self.shared[key] = contents
+
+
+class _Blobs:
+    """Blobs from what the task brought (checked against their ids), else from GitHub."""
+
+    def __init__(
+        self,
+        reader: OrgReader,
+        repository: str,
+        known: Mapping[str, str],
+        shared: dict[str, bytes],
+    ) -> None:
+        self.reader, self.repository, self.shared = reader, repository, shared
+        self.known: dict[str, bytes] = {}
+        for blob, text in known.items():
+            try:
+                data = base64.b64decode(text, validate=True)
+            except (binascii.Error, ValueError):
+                continue
+            if blob_id(data) == blob:
+                self.known[blob] = data
+        self.fetched: dict[str, bytes] = {}
+
+    def __call__(self, ids: Sequence[str]) -> dict[str, bytes]:
+        found: dict[str, bytes] = {}
+        for blob in ids:
+            if blob not in self.known:
+                data = self.shared.get(blob)
+                if data is None:
+                    data = self.reader.blob(self.repository, blob)
+                    if len(data) <= KEPT_BLOB_BYTES:
+                        self.shared[blob] = data
+                self.known[blob] = self.fetched[blob] = data
+            found[blob] = self.known[blob]
+        return found
+
+
+def _tracked_json(item: tracking.Tracked) -> dict[str, Any]:
+    data = asdict(item)
+    data["status"] = item.status.value
+    if item.ignore is not None and item.ignore.expires is not None:
+        data["ignore"]["expires"] = item.ignore.expires.isoformat()
+    return data
+
+
+def tracked_from(data: Mapping[str, Any]) -> tracking.Tracked:
+    ignore = data.get("ignore")
+    rule = None
+    if isinstance(ignore, dict):
+        expires = ignore.get("expires")
+        rule = IgnoreRule(
+            **{**ignore, "expires": dt.date.fromisoformat(expires) if expires else None}
+        )
+    recorded = data["recorded"]
+    return tracking.Tracked(
+        key=data["key"],
+        status=Status(data["status"]),
+        ignore=rule,
+        title=data["title"],
+        body=data["body"],
+        recorded=tracking.Recorded(
+            recorded["severity"], tuple(recorded["fixed"]), recorded["expiry_warned"]
+        ),
+    )
+
+
+def goals_digest(outcome: RepoOutcome) -> str:
+    text = json.dumps([outcome.wanted, outcome.present], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _trust_scratch(side: trees.TreeSide, read: _Blobs, folder: Path) -> None:
+    """The trust store's files, by the fixed names it reads, never by names from the tree."""
+    blobs = read(sorted(side.trust.values()))
+    for path, blob in side.trust.items():
+        name = trees.trust_store_name(PurePosixPath(path).relative_to(TRUST_STORE))
+        if name is not None:
+            target = folder / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(blobs[blob])
+
+
+def run(task: RepoTask, ctx: Context) -> RepoOutcome:
+    """Read and judge one repository; failures become the outcome's error, never a raise."""
+    outcome = RepoOutcome(task.repository, task.branch)
+    before, refused_before = ctx.reader.requests, ctx.reader.refused
+    try:
+        _run(task, ctx, outcome)
+    except TriageError as exc:
+        outcome.error = exc.message
+        outcome.exit_code = exc.exit_code
+    finally:
+        outcome.requests = ctx.reader.requests - before
+        outcome.refused = ctx.reader.refused - refused_before
+    return outcome
+
+
+def run_payload(payload: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
+    """`run` over JSON-able data, as a Celery task receives and returns it."""
+    return asdict(run(task_from(payload), ctx))
+
+
+def _run(task: RepoTask, ctx: Context, outcome: RepoOutcome) -> None:
+    if task.digest != ctx.digest:
+        raise InputError(
+            f"this worker's advisory database is {ctx.digest[:19]}, the coordinator's "
+            f"{task.digest[:19]}: judged with different data, the audit would not agree",
+            hint="sync the worker's copy (`triage db sync`) from the same sources, then restart it",
+        )
+    etag = task.etag if task.entries is not None else None
+    tree = ctx.reader.tree(task.repository, task.branch, etag)
+    entries = tree.entries
+    if entries is None:
+        entries = [(e[0], e[1], e[2]) for e in task.entries or []]
+    else:
+        outcome.entries = [list(e) for e in entries]
+    outcome.etag = tree.etag
+    read = _Blobs(ctx.reader, task.repository, task.blobs, ctx.blobs)
+    readings = _Readings(task.readings, ctx.readings)
+    label = f"{task.repository}@{task.branch}"
+    default = (
+        config.parse_config(task.default_policy, "[org] default-policy")
+        if task.default_policy is not None
+        else None
+    )
+    listed = [gitrepo.TreeEntry(path, mode, blob) for path, mode, blob in entries]
+    side = trees.read_entries(
+        listed,
+        read,
+        readings,
+        trees.Where(tree.sha or "", label, (POLICY, TRUST_STORE), default),
+    )
+    pyproject = next((e for e in listed if e.path == "pyproject.toml"), None)
+    pyproject_text = (
+        read([pyproject.blob])[pyproject.blob].decode("utf-8", "replace") if pyproject else ""
+    )
+    packages, unpinned, lockfiles_read = scan.summary(side.contents)
+    project = scan.Project(side.config, packages, unpinned, lockfiles_read, pyproject_text)
+    now = dt.datetime.fromisoformat(task.now)
+    report = audit.AuditReport(scan=scan.assess(ctx.advisories, project, now))
+    ws = Workspace(settings=ctx.settings, clock=lambda: now, db_path=ctx.cache.path)
+    with tempfile.TemporaryDirectory(prefix="triage-trust-") as scratch:
+        _trust_scratch(side, read, Path(scratch))
+        report.trust = trust.judge_packages(
+            ws, ctx.cache, packages, side.config, Path(scratch), report.warnings
+        )
+    report.licenses = licenses.judge_packages(ws, packages, side.config, report.warnings)
+    wanted, present = audit.goals(report, project)
+    assert report.scan is not None
+    outcome.wanted = [_tracked_json(t) for t in wanted]
+    outcome.present = [_tracked_json(t) for t in present]
+    outcome.observed = [asdict(o) for o in audit.observations(report.scan, {})]
+    outcome.statuses = audit.statuses(report.scan)
+    outcome.fails = report.fails
+    outcome.labels = list(side.config.github.labels)
+    outcome.packages = len(packages)
+    outcome.warnings = report.warnings
+    outcome.read = {**side.blobs, **side.trust}
+    if pyproject is not None:
+        outcome.read["pyproject.toml"] = pyproject.blob
+    outcome.readings = readings.new
+    # Bytes are kept unless a reading stands for them; an include is read as bytes by the
+    # file including it, even when its own reading is cached.
+    included = {
+        side.blobs[path] for c in side.contents for path in c.includes if path in side.blobs
+    }
+    outcome.blobs = {
+        blob: base64.b64encode(data).decode()
+        for blob, data in read.fetched.items()
+        if len(data) <= KEPT_BLOB_BYTES
+        and (blob in included or not _has_reading(blob, readings, listed))
+    }
+
+
+def _has_reading(blob: str, readings: _Readings, listed: Sequence[gitrepo.TreeEntry]) -> bool:
+    """A lockfile kept as its reading need not be kept as bytes too."""
+    for entry in listed:
+        kind = lockfiles.lockfile_format(PurePosixPath(entry.path))
+        if entry.blob == blob and kind and lockfiles.reading_key(kind, blob) in readings.known:
+            return True
+    return False
