@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -73,9 +74,21 @@ class GitHubServer:
         }
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        default_error = self._server.handle_error
+
+        def handle_error(request: Any, address: Any) -> None:
+            # A client that died mid-request (a killed worker) is not the server's failure.
+            if not isinstance(sys.exc_info()[1], ConnectionError):
+                default_error(request, address)
+
+        self._server.handle_error = handle_error  # type: ignore[method-assign,assignment]
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self.git = GitData(self.url)
         self.budget = Budget()
+        # A request to hold (path, arrived, release): it waits, outside the server's lock,
+        # until released; `held_by` is the User-Agent that sent it.
+        self.hold: tuple[str, threading.Event, threading.Event] | None = None
+        self.held_by = ""
 
     # --- setup and inspection -----------------------------------------------------------------
 
@@ -260,6 +273,12 @@ class GitHubServer:
         length = int(handler.headers.get("Content-Length") or 0)
         payload = json.loads(handler.rfile.read(length)) if length else {}
         parsed = urlparse(handler.path)
+        hold = self.hold
+        if hold is not None and parsed.path == hold[0]:
+            self.hold = None
+            self.held_by = handler.headers.get("User-Agent", "")
+            hold[1].set()
+            hold[2].wait(30)
         with self._lock:
             self.state.requests.append((method, parsed.path))
             fault = self._fault_for(method, parsed.path)

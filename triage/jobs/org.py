@@ -103,6 +103,8 @@ audit_repository = app.task(name="triage.org.audit_repository")(_audit_repositor
 def celery_engine(settings: Settings) -> org.Engine:
     """Tasks sent through the broker to whatever workers listen; results gathered here."""
 
+    app.conf.update(broker_url=settings.broker_url, result_backend=settings.broker_url)
+
     def engine(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         try:
             with app.connection_for_write() as connection:
