@@ -134,3 +134,24 @@ def test_first_run_matches_per_repository_audits_then_a_quiet_run_costs_one_requ
     before = len(github.state.requests)
     org_audit(capsys, config, db)
     assert github.git.blob_reads == [(changed.full_name, blob_id(changed.files[path]))]
+
+
+def test_a_secondary_limit_mid_run_pauses_every_thread_together(
+    github: GitHubServer,
+    world: tuple[Path, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sources, template = world
+    org_world.build(github, sources, count=24)
+    db = tmp_path / "org.db"
+    shutil.copy(template, db)
+    # After 10 requests GitHub refuses everything for a second (Retry-After: 1).
+    github.budget.trip_secondary_after(10, 1.0)
+    code, report = org_audit(capsys, central(tmp_path, sources), db)
+    assert code == 2 and report["audited"] == 20
+    assert list(report["errors"]) == [f"{ORG}/service-023"]  # no lockfile: not the limit
+    # Refused: only the requests already in flight when the limit tripped (at most one per
+    # thread); the pause then held every thread back until the window passed.
+    assert 1 <= github.budget.refused <= 8
+    assert report["refused"] == github.budget.refused
