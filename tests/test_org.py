@@ -126,6 +126,14 @@ def test_first_run_matches_per_repository_audits_then_a_quiet_run_costs_one_requ
     assert github.budget.charged - charged == 2
     assert report["unchanged_trees"] == 196 and report["reconciled"] == 0
 
+    # One backlog across the repositories, keyed by repository.
+    assert main(["queue", "--org", ORG, "--db", str(db), "--format", "json"]) == 0
+    backlog = json.loads(capsys.readouterr().out)
+    keys = [item["key"] for item in backlog["findings"]]
+    assert len(keys) == report["findings"] and all(k.startswith(f"{ORG}/service-") for k in keys)
+    assert main(["queue", "--db", str(db), "--format", "json"]) == 0  # this repository's own
+    assert json.loads(capsys.readouterr().out)["findings"] == []
+
     # One repository changes its lockfile: only that blob is fetched.
     changed = next(r for r in repos if "uv.lock" in r.files)
     path = "uv.lock"

@@ -32,12 +32,25 @@ def _severity_choice() -> click.Choice[str]:
 @click.option(
     "--severity", "severities", multiple=True, type=_severity_choice(), help="Repeatable."
 )
+@click.option(
+    "--org",
+    "org_name",
+    default=None,
+    metavar="ORG",
+    help="The backlog `triage org audit --org ORG` recorded, across its repositories.",
+)
 @as_option("Who 'me' is for --mine [default: $USER].")
 @common_options()
 def queue(
-    mine: bool, overdue: bool, severities: tuple[str, ...], name: str | None, common: Common
+    mine: bool,
+    overdue: bool,
+    severities: tuple[str, ...],
+    org_name: str | None,
+    name: str | None,
+    common: Common,
 ) -> int:
-    """Findings to work (new or claimed): overdue first, then by SLA due date."""
+    """Findings to work (new or claimed): overdue first, then by SLA due date. With --org,
+    keys start with the repository (OWNER/REPO:ADVISORY/package)."""
     from triage.cli import tables
     from triage.core.rotation_report import queue_json
     from triage.service import rotation
@@ -49,6 +62,7 @@ def queue(
         assignee=(name or common.settings.user) if mine else None,
         overdue_only=overdue,
         severities=severities,
+        org=org_name,
     )
     if common.output_format == "json":
         click.echo(queue_json(records, now), nl=False)

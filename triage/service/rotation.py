@@ -20,9 +20,13 @@ def queue(
     assignee: str | None = None,
     overdue_only: bool = False,
     severities: Sequence[str] = (),
+    org: str | None = None,
 ) -> list[TriageRecord]:
+    """The backlog of this repository, or with `org` of every repository of that
+    organisation (records keyed OWNER/REPO:KEY by `triage org audit`)."""
     with ws.database() as db:
-        records = store.TriageStore(db).records()
+        every = store.TriageStore(db).records(f"{org}/" if org else None)
+    records = every if org else [r for r in every if ":" not in r.key]
     return rotation.queue(
         records, ws.now(), assignee=assignee, overdue_only=overdue_only, severities=severities
     )
