@@ -163,3 +163,36 @@ def test_a_secondary_limit_mid_run_pauses_every_thread_together(
     # thread); the pause then held every thread back until the window passed.
     assert 1 <= github.budget.refused <= 8
     assert report["refused"] == github.budget.refused
+
+
+def test_a_worker_with_other_advisory_data_refuses_and_a_bad_org_name_is_a_message(
+    github: GitHubServer,
+    world: tuple[Path, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from triage import store
+    from triage.github.org import LocalBudget
+    from triage.service import org, org_task
+    from triage.settings import Settings
+
+    _, template = world
+    settings = Settings.from_environment()
+    advisories = store.Database(template, read_only=True)
+    context = org_task.Context(
+        org.reader_for(settings, LocalBudget()),
+        advisories,
+        "sha256:" + "0" * 64,  # what this worker's copy digests to
+        store.Database(tmp_path / "cache.db"),
+        settings,
+    )
+    task = org_task.RepoTask(
+        f"{ORG}/x", "main", store.AdvisoryStore(advisories).content_digest(), NOW.isoformat()
+    )
+    outcome = org_task.run(task, context)
+    assert outcome.exit_code == 2 and outcome.requests == 0
+    assert outcome.error is not None and "judged with different data" in outcome.error
+
+    code = main(["org", "audit", "--org", "../acme", "--db", str(tmp_path / "o.db")])
+    _, err = capsys.readouterr()
+    assert code == 2 and "not a GitHub organisation name" in err and "Traceback" not in err

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import fnmatch
+import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -51,6 +52,7 @@ __all__ = [
 
 Engine = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
 REPO_LABEL_PREFIX = "repo:"
+_ORG_NAME = re.compile(r"[A-Za-z0-9](?:-?[A-Za-z0-9])*")
 
 
 @dataclass
@@ -225,6 +227,11 @@ def org_audit(
 ) -> OrgReport:
     """The organisation's repositories read and judged by `engine` (threads by default), then
     the shared state written here, once, by this one coordinator."""
+    if not _ORG_NAME.fullmatch(org):
+        raise InputError(
+            f"--org {org!r} is not a GitHub organisation name",
+            hint="letters, digits and single hyphens, as in github.com/ORG",
+        )
     report = OrgReport(org)
     with store.audit_lock(ws.db_path) as held:
         if not held:
@@ -311,6 +318,7 @@ def _write(
                 store.stamp(now),
             )
     urls = _reconcile(ws, due, report)
+    reconciled = {outcome.repository for outcome in due}
     with ws.database() as db:
         states = store.TriageStore(db)
         orgs = store.OrgStore(db)
@@ -332,7 +340,7 @@ def _write(
             ]
             seen = {prefix + k: v for k, v in outcome.statuses.items()}
             audit.observe(states, observed, seen, now, ws.config, prefix)
-            if outcome in due and outcome.repository not in report.errors:
+            if outcome.repository in reconciled and outcome.repository not in report.errors:
                 memory = remembered[outcome.repository]
                 orgs.remember(org, replace(memory, goals=goals_digest(outcome)), store.stamp(now))
 

@@ -270,7 +270,9 @@ def _run(task: RepoTask, ctx: Context, outcome: RepoOutcome) -> None:
     outcome.fails = report.fails
     outcome.labels = list(side.config.github.labels)
     outcome.packages = len(packages)
-    outcome.warnings = report.warnings
+    outcome.warnings = report.warnings + [
+        f"{path}: a git submodule; lockfiles inside it are not read" for path in side.submodules
+    ]
     outcome.read = {**side.blobs, **side.trust}
     if pyproject is not None:
         outcome.read["pyproject.toml"] = pyproject.blob
