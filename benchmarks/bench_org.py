@@ -22,10 +22,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests import org_world
-from tests.conftest import ADVISORY_DB, GITHUB_TOKEN, NOW, workspace
+from tests.conftest import GITHUB_TOKEN
 from tests.github_server import GitHubServer
-from tests.test_org_celery import free_port, start_workers
-from triage.service import sync
+from tests.org_world import start_redis, start_workers
 
 PROJECTED = 10_000
 HOURLY = 5_000
@@ -79,13 +78,8 @@ def main() -> None:
     server = GitHubServer(GITHUB_TOKEN)
     redis = None
     try:
-        sources = scratch / "advisories"
-        for name in org_world.PACKAGES:
-            shutil.copytree(ADVISORY_DB / "vulns" / name, sources / "vulns" / name)
-        template = scratch / "template.db"
-        sync.sync(workspace(template, NOW), [str(sources)], require_all=True)
-        config = scratch / "deny.toml"
-        config.write_bytes(org_world.policy(sources))
+        sources, template = org_world.advisories(scratch)
+        config = org_world.central(scratch, sources)
         with server.running():
             repos = org_world.build(server, sources, count)
             db = scratch / "org.db"
@@ -111,19 +105,12 @@ def main() -> None:
                     f"({per_day / HOURLY:.2f} h of one token's {HOURLY:,}/h), "
                     f"{figures['not charged'] * scale:,.0f} free 304s"
                 )
-            port = free_port()
             redis_server = shutil.which("redis-server")
             if redis_server is None:
                 print("  (no redis-server: worker timings skipped)")
                 return
-            redis = subprocess.Popen(
-                [redis_server, "--port", str(port), "--save", "", "--appendonly", "no"],
-                cwd=scratch,
-                stdout=subprocess.DEVNULL,
-            )
-            url = f"redis://127.0.0.1:{port}/0"
+            redis, url = start_redis(redis_server, scratch)
             os.environ["TRIAGE_BROKER_URL"] = url
-            time.sleep(0.5)
             for workers in (1, 2, 4):
                 db = scratch / f"celery-{workers}.db"
                 shutil.copy(template, db)

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 import triage.github
 from tests.github_server import GitHubServer
 from triage.service import Workspace, sync
+
+if TYPE_CHECKING:
+    from tests.org_world import FirstRun
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPOSITORY.parent / "shared" / "data"
@@ -41,15 +45,62 @@ def synced_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield path
 
 
+def point_at(patch: pytest.MonkeyPatch, server: GitHubServer) -> None:
+    """The environment pointing triage at the loopback `server`, with no pacing; waits
+    (Retry-After, backoff) recorded, not slept."""
+    patch.setattr(triage.github, "pause", server.waits.append)
+    patch.setenv("GITHUB_TOKEN", GITHUB_TOKEN)
+    patch.setenv("GITHUB_API_URL", server.url)
+    patch.setenv("TRIAGE_GITHUB_BACKOFF", "0.01")
+    patch.setenv("TRIAGE_GITHUB_PACE", "0")
+
+
 @pytest.fixture
 def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHubServer]:
-    """A loopback GitHub, with the environment pointing triage at it and no pacing."""
+    """A loopback GitHub, with the environment pointing triage at it."""
     server = GitHubServer(GITHUB_TOKEN)
-    # Waits (Retry-After, backoff) are recorded, not slept.
-    monkeypatch.setattr(triage.github, "pause", server.waits.append)
     with server.running():
-        monkeypatch.setenv("GITHUB_TOKEN", GITHUB_TOKEN)
-        monkeypatch.setenv("GITHUB_API_URL", server.url)
-        monkeypatch.setenv("TRIAGE_GITHUB_BACKOFF", "0.01")
-        monkeypatch.setenv("TRIAGE_GITHUB_PACE", "0")
+        point_at(monkeypatch, server)
         yield server
+
+
+@pytest.fixture(scope="session")
+def org_advisories(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The advisory records tests/org_world.py's organisation is judged by, and a database
+    synced from them once."""
+    from tests import org_world
+
+    return org_world.advisories(tmp_path_factory.mktemp("org"))
+
+
+@pytest.fixture(scope="session")
+def org_first_run(
+    org_advisories: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[FirstRun]:
+    """The 200-repository organisation audited once in process, shared by the tests that
+    compare with it (the Celery run) or go on from it (the quiet second run)."""
+    from tests import org_world
+
+    sources, template = org_advisories
+    base = tmp_path_factory.mktemp("org-first")
+    server = GitHubServer(GITHUB_TOKEN)
+    with server.running():
+        repos = org_world.build(server, sources)
+        db = base / "org.db"
+        shutil.copy(template, db)
+        config = org_world.central(base, sources)
+        with pytest.MonkeyPatch.context() as patch:
+            point_at(patch, server)
+            patch.setenv("TRIAGE_PYPI_URL", "http://127.0.0.1:9")
+            code, report = org_world.org_audit(config, db)
+        expected = {r.full_name: org_world.opened(server, r.full_name) for r in repos}
+        yield org_world.FirstRun(
+            server, repos, sources, template, config, db, code, report, expected
+        )
+
+
+@pytest.fixture
+def org_github(org_first_run: FirstRun, monkeypatch: pytest.MonkeyPatch) -> GitHubServer:
+    """The first run's GitHub, with the environment pointing triage at it."""
+    point_at(monkeypatch, org_first_run.server)
+    return org_first_run.server

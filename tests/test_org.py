@@ -7,116 +7,63 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests import org_world
-from tests.conftest import ADVISORY_DB, GITHUB_TOKEN, NOW, workspace
+from tests.conftest import NOW
 from tests.github_git import blob_id
 from tests.github_server import GitHubServer
+from tests.org_world import central, opened, org_audit
 from triage.cli import main
-from triage.service import sync
 
 ORG = org_world.ORG
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
-    """The advisory records of a few packages, and a database synced from them once."""
-    base = tmp_path_factory.mktemp("org")
-    sources = base / "advisories"
-    for name in org_world.PACKAGES:
-        shutil.copytree(ADVISORY_DB / "vulns" / name, sources / "vulns" / name)
-    template = base / "template.db"
-    sync.sync(workspace(template, NOW), [str(sources)], require_all=True)
-    yield sources, template
-
-
-def central(tmp_path: Path, sources: Path, extra: str = "") -> Path:
-    config = tmp_path / "central" / "deny.toml"
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_bytes(org_world.policy(sources) + extra.encode())
-    return config
-
-
-def org_audit(
-    capsys: pytest.CaptureFixture[str], config: Path, db: Path, *more: str
-) -> tuple[int, dict[str, Any]]:
-    code = main(
-        [
-            "org",
-            "audit",
-            "--org",
-            ORG,
-            "--db",
-            str(db),
-            "--config",
-            str(config),
-            "--format",
-            "json",
-            *more,
-        ]
-    )
-    out, err = capsys.readouterr()
-    assert GITHUB_TOKEN not in out + err and "Traceback" not in err, err
-    assert out, err
-    return code, json.loads(out)
-
-
-def opened(server: GitHubServer, repository: str) -> list[tuple[str, str, tuple[str, ...]]]:
-    return sorted(
-        (i["title"], i["body"], tuple(sorted(label["name"] for label in i["labels"])))
-        for i in server.issues(repository)
-    )
-
-
 def test_first_run_matches_per_repository_audits_then_a_quiet_run_costs_one_request_each(
-    github: GitHubServer,
-    world: tuple[Path, Path],
+    org_first_run: org_world.FirstRun,
+    org_github: GitHubServer,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    sources, template = world
-    repos = org_world.build(github, sources)
-    db = tmp_path / "org.db"
-    shutil.copy(template, db)
-    config = central(tmp_path, sources)
-    code, report = org_audit(capsys, config, db)
-    assert code == 2  # service-199 has no lockfile: reported, and the run does not pass
+    first, github = org_first_run, org_github
+    report = first.report
+    assert first.code == 2  # service-199 has no lockfile: reported, and the run does not pass
     assert report["listed"] == 200 and report["audited"] == 196
     assert report["skipped"] == {"archived": 2, "fork": 1}
     assert list(report["errors"]) == [f"{ORG}/service-199"]
     assert "no lockfile" in report["errors"][f"{ORG}/service-199"]
-    total = sum(len(github.issues(r.full_name)) for r in repos)
+    total = sum(len(issues) for issues in first.expected.values())
     assert total == report["actions"]["opened"] > 100
 
-    # The same trees audited one at a time from a checkout, into repositories of their own.
+    # The same trees audited one at a time from a checkout, into repositories of their own:
+    # the first 17 hold every real lockfile once, at the root and in a subfolder, under the
+    # central policy, their own, and their own with a severity threshold.
     solo_db = tmp_path / "solo.db"
-    shutil.copy(template, solo_db)
-    for repo in repos[:17]:
+    shutil.copy(first.template, solo_db)
+    for repo in first.repos[:17]:
         root = tmp_path / "checkout" / repo.full_name
         for path, data in repo.files.items():
             (root / path).parent.mkdir(parents=True, exist_ok=True)
             (root / path).write_bytes(data)
         own = root / "deny.toml"
         if not own.exists():
-            own.write_bytes(org_world.policy(sources))
+            own.write_bytes(org_world.policy(first.sources))
         solo = f"solo/{repo.full_name.split('/')[1]}"
         code = main(
             ["audit", str(root), "--db", str(solo_db), "--config", str(own), "--repo", solo]
         )
         assert code in (0, 1), capsys.readouterr().err
         capsys.readouterr()
-        assert opened(github, solo) == opened(github, repo.full_name), repo.full_name
+        assert opened(github, solo) == first.expected[repo.full_name], repo.full_name
 
     # Nothing changed: the listing's pages and one conditional request per repository, each
     # answered 304 (not charged); no issue listed, nothing written.
+    db, config = first.db, first.config
     before = len(github.state.requests)
     charged = github.budget.charged
-    code, report = org_audit(capsys, config, db)
+    code, report = org_audit(config, db)
     requests = github.state.requests[before:]
     assert [r for r in requests if r[0] != "GET"] == []
     assert sorted(set(p.split("/git/")[1].split("/")[0] for _, p in requests if "/git/" in p)) == [
@@ -135,28 +82,26 @@ def test_first_run_matches_per_repository_audits_then_a_quiet_run_costs_one_requ
     assert json.loads(capsys.readouterr().out)["findings"] == []
 
     # One repository changes its lockfile: only that blob is fetched.
-    changed = next(r for r in repos if "uv.lock" in r.files)
+    changed = next(r for r in first.repos if "uv.lock" in r.files)
     path = "uv.lock"
     changed.files[path] = changed.files[path] + b"\n"
     github.git.blob_reads.clear()
-    before = len(github.state.requests)
-    org_audit(capsys, config, db)
+    org_audit(config, db)
     assert github.git.blob_reads == [(changed.full_name, blob_id(changed.files[path]))]
 
 
 def test_a_secondary_limit_mid_run_pauses_every_thread_together(
     github: GitHubServer,
-    world: tuple[Path, Path],
+    org_advisories: tuple[Path, Path],
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    sources, template = world
+    sources, template = org_advisories
     org_world.build(github, sources, count=24)
     db = tmp_path / "org.db"
     shutil.copy(template, db)
     # After 10 requests GitHub refuses everything for a second (Retry-After: 1).
     github.budget.trip_secondary_after(10, 1.0)
-    code, report = org_audit(capsys, central(tmp_path, sources), db)
+    code, report = org_audit(central(tmp_path, sources), db)
     assert code == 2 and report["audited"] == 20
     assert list(report["errors"]) == [f"{ORG}/service-023"]  # no lockfile: not the limit
     # Refused: only the requests already in flight when the limit tripped (at most one per
@@ -167,7 +112,7 @@ def test_a_secondary_limit_mid_run_pauses_every_thread_together(
 
 def test_a_worker_with_other_advisory_data_refuses_and_a_bad_org_name_is_a_message(
     github: GitHubServer,
-    world: tuple[Path, Path],
+    org_advisories: tuple[Path, Path],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -176,7 +121,7 @@ def test_a_worker_with_other_advisory_data_refuses_and_a_bad_org_name_is_a_messa
     from triage.service import org, org_task
     from triage.settings import Settings
 
-    _, template = world
+    _, template = org_advisories
     settings = Settings.from_environment()
     advisories = store.Database(template, read_only=True)
     context = org_task.Context(

@@ -8,9 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,112 +16,43 @@ from pathlib import Path
 import pytest
 
 from tests import org_world
-from tests.conftest import GITHUB_TOKEN, REPOSITORY
 from tests.github_server import GitHubServer
-from tests.test_org import ORG, central, opened, org_audit, world  # noqa: F401 (fixture)
+from tests.org_world import (
+    ORG,
+    central,
+    free_port,
+    opened,
+    org_audit,
+    start_redis,
+    start_workers,
+)
 
 REDIS = shutil.which("redis-server")
 pytestmark = pytest.mark.skipif(REDIS is None, reason="./dev test installs redis-server")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
     assert REDIS is not None
-    server = subprocess.Popen(
-        [REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
+    server, url = start_redis(REDIS, tmp_path)
+    yield url
     server.terminate()
     server.wait(10)
 
 
-def start_workers(
-    url: str, db: Path, github: GitHubServer, count: int
-) -> list[subprocess.Popen[bytes]]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPOSITORY),  # this checkout's triage, not an installed one
-        "TRIAGE_BROKER_URL": url,
-        "TRIAGE_DB": str(db),
-        "GITHUB_TOKEN": GITHUB_TOKEN,
-        "GITHUB_API_URL": github.url,
-        "TRIAGE_GITHUB_PACE": "0",
-        "TRIAGE_PYPI_URL": "http://127.0.0.1:9",
-    }
-    celery = Path(sys.executable).parent / "celery"
-    return [
-        subprocess.Popen(
-            [
-                str(celery),
-                "-A",
-                "triage.jobs.org",
-                "worker",
-                "--concurrency",
-                "1",
-                "--pool",
-                "prefork",
-                "-n",
-                f"w{n}@%h",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "--loglevel",
-                "ERROR",
-            ],
-            env=env,
-            cwd=db.parent,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for n in range(count)
-    ]
-
-
-def children(pid: int) -> list[int]:
-    found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return [int(p) for p in found]
-
-
 def test_celery_workers_give_the_in_process_issues_even_with_a_worker_killed(
+    org_first_run: org_world.FirstRun,
     github: GitHubServer,
-    world: tuple[Path, Path],  # noqa: F811
     broker: str,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    sources, template = world
-    repos = org_world.build(github, sources)
-    config = central(tmp_path, sources)
-    local_db = tmp_path / "local" / "org.db"
-    local_db.parent.mkdir()
-    shutil.copy(template, local_db)
-    org_audit(capsys, config, local_db)
-    expected = {r.full_name: opened(github, r.full_name) for r in repos}
-    assert sum(len(v) for v in expected.values()) > 100
-    for repo in repos:  # a fresh GitHub for the Celery run
-        github.state.issues.pop(repo.full_name, None)
-        github.state.labels.pop(repo.full_name, None)
-
-    db = tmp_path / "celery" / "org.db"
-    db.parent.mkdir()
-    shutil.copy(template, db)
+    """The same organisation on a GitHub of its own, audited by two workers, gets the issues
+    the in-process run (org_first_run) opened."""
+    first = org_first_run
+    repos = org_world.build(github, first.sources)
+    db = tmp_path / "org.db"
+    shutil.copy(first.template, db)
     monkeypatch.setenv("TRIAGE_BROKER_URL", broker)
     workers = start_workers(broker, db, github, 2)
     try:
@@ -140,16 +68,16 @@ def test_celery_workers_give_the_in_process_issues_even_with_a_worker_killed(
                 time.sleep(0.2)
                 release.set()
 
-        asked_before = github.state.requests.count(("GET", victim))
         killer = threading.Thread(target=kill_when_held)
         killer.start()
-        code, report = org_audit(capsys, config, db, "--engine", "celery")
+        code, report = org_audit(first.config, db, "--engine", "celery")
         killer.join()
         assert arrived.is_set(), "the held request never came"
-        assert code == 2 and report["audited"] == 196
-        assert {r.full_name: opened(github, r.full_name) for r in repos} == expected
+        assert code == first.code == 2 and report["audited"] == 196
+        assert report["actions"] == first.report["actions"]
+        assert {r.full_name: opened(github, r.full_name) for r in repos} == first.expected
         # The killed task was redone: the held tree was asked for twice.
-        assert github.state.requests.count(("GET", victim)) - asked_before == 2
+        assert github.state.requests.count(("GET", victim)) == 2
     finally:
         for worker in workers:
             worker.terminate()
@@ -159,14 +87,14 @@ def test_celery_workers_give_the_in_process_issues_even_with_a_worker_killed(
 
 def test_an_unreachable_broker_is_exit_4_naming_it(
     github: GitHubServer,
-    world: tuple[Path, Path],  # noqa: F811
+    org_advisories: tuple[Path, Path],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from triage.cli import main
 
-    sources, template = world
+    sources, template = org_advisories
     org_world.build(github, sources, count=3)
     db = tmp_path / "org.db"
     shutil.copy(template, db)

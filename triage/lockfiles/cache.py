@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -48,6 +48,13 @@ def contents_from_json(text: str, path: str) -> LockfileContents | None:
     """A cached reading, relabelled with the path the same content has now (it may have
     moved); None when the cached text is not a reading (a damaged or edited database): the
     file is then read again, never trusted half-way."""
+    return _parsed(text, path)
+
+
+# An organisation audit reads the same few readings for many repositories: the frozen result
+# is shared rather than rebuilt from JSON for each one.
+@lru_cache(maxsize=64)
+def _parsed(text: str, path: str) -> LockfileContents | None:
     try:
         return _contents(json.loads(text), path)
     except (ValueError, KeyError, TypeError, AttributeError):

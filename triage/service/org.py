@@ -25,6 +25,7 @@ from triage.models import OrgConfig
 from triage.service import audit, sync
 from triage.service.org_task import (
     Context,
+    JudgedTrust,
     RepoOutcome,
     RepoTask,
     goals_digest,
@@ -121,6 +122,7 @@ def in_process_engine(ws: Workspace, budget: Budget, digest: str, concurrency: i
     lock = threading.Lock()
     readings: dict[str, str] = {}
     blobs: dict[str, bytes] = {}
+    judged = JudgedTrust()
     cache_path = ws.db_path.with_name("worker-cache.db")
     store.Database(cache_path).close()  # created and migrated once, before the threads
 
@@ -134,6 +136,7 @@ def in_process_engine(ws: Workspace, budget: Budget, digest: str, concurrency: i
                 ws.settings,
                 readings,
                 blobs,
+                judged,
             )
             with lock:
                 contexts.append(local.context)

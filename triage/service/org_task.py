@@ -13,7 +13,8 @@ import datetime as dt
 import hashlib
 import json
 import tempfile
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -22,7 +23,7 @@ from triage import config, gitrepo, lockfiles, store
 from triage.core import tracking
 from triage.errors import InputError, TriageError
 from triage.github.org import OrgReader, blob_id
-from triage.models import IgnoreRule, Status
+from triage.models import IgnoreRule, Status, TrustResult
 from triage.service import audit, licenses, scan, trees, trust
 from triage.service.workspace import Workspace
 from triage.settings import Settings
@@ -82,6 +83,39 @@ def outcome_from(payload: Mapping[str, Any]) -> RepoOutcome:
         raise InputError(f"not an organisation audit outcome: {exc}") from None
 
 
+class JudgedTrust:
+    """Trust verdicts of one run (one `now`) by what decides them: the locked packages, the
+    [trust] table and the trust store's files. Repositories locking the same files are
+    judged once (threads asking for one being judged wait for it), with what the provenance
+    cache held when the first of them was; a new run starts afresh."""
+
+    def __init__(self) -> None:
+        self.now = ""
+        self.verdicts: dict[Hashable, _Verdicts] = {}
+        self.lock = threading.Lock()
+
+    def judge(
+        self, now: str, key: Hashable, judge: Callable[[list[str]], list[TrustResult]]
+    ) -> tuple[list[TrustResult], list[str]]:
+        with self.lock:
+            if now != self.now:
+                self.now, self.verdicts = now, {}
+            entry = self.verdicts.setdefault(key, _Verdicts())
+        with entry.lock:
+            if entry.results is None:
+                warnings: list[str] = []
+                entry.results = judge(warnings)
+                entry.warnings = warnings
+            return entry.results, entry.warnings
+
+
+@dataclass
+class _Verdicts:
+    results: list[TrustResult] | None = None
+    warnings: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
 @dataclass
 class Context:
     """What a thread or worker holds across tasks."""
@@ -95,6 +129,7 @@ class Context:
     # many repositories hold is fetched and parsed once.
     readings: dict[str, str] = field(default_factory=dict)
     blobs: dict[str, bytes] = field(default_factory=dict)
+    judged: JudgedTrust = field(default_factory=JudgedTrust)
 
 
 class _Readings:
@@ -255,11 +290,19 @@ def _run(task: RepoTask, ctx: Context, outcome: RepoOutcome) -> None:
     now = dt.datetime.fromisoformat(task.now)
     report = audit.AuditReport(scan=scan.assess(ctx.advisories, project, now))
     ws = Workspace(settings=ctx.settings, clock=lambda: now, db_path=ctx.cache.path)
-    with tempfile.TemporaryDirectory(prefix="triage-trust-") as scratch:
-        _trust_scratch(side, read, Path(scratch))
-        report.trust = trust.judge_packages(
-            ws, ctx.cache, packages, side.config, Path(scratch), report.warnings
-        )
+
+    def judge(warnings: list[str]) -> list[TrustResult]:
+        with tempfile.TemporaryDirectory(prefix="triage-trust-") as scratch:
+            _trust_scratch(side, read, Path(scratch))
+            return trust.judge_packages(
+                ws, ctx.cache, packages, side.config, Path(scratch), warnings
+            )
+
+    trust_store = tuple(sorted(side.trust.items()))
+    report.trust, warned = ctx.judged.judge(
+        task.now, (tuple(packages), side.config.trust, trust_store), judge
+    )
+    report.warnings += warned
     report.licenses = licenses.judge_packages(ws, packages, side.config, report.warnings)
     wanted, present = audit.goals(report, project)
     assert report.scan is not None
