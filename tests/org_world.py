@@ -128,10 +128,16 @@ class FirstRun:
     sources: Path
     template: Path  # the advisory database before any audit
     config: Path
-    db: Path  # after the run; the one test that goes on from it owns it
+    db: Path  # after the run: tests go on from a copy of it (`copy_db`)
     code: int
     report: dict[str, Any]
     expected: dict[str, Opened]
+
+    def copy_db(self, folder: Path) -> Path:
+        """The database as the first run left it, copied into `folder`."""
+        copy = folder / "org.db"
+        shutil.copy(self.db, copy)
+        return copy
 
 
 def opened(server: GitHubServer, repository: str) -> Opened:

@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 
 from tests import org_world
+from tests.browser import pixels_near, screenshot
 from tests.conftest import NOW
 from tests.github_git import blob_id
 from tests.github_server import GitHubServer
 from tests.org_world import central, opened, org_audit
 from triage.cli import main
+from triage.core.rotation_report import CHART_COLOUR, HEADER_COLOUR
 
 ORG = org_world.ORG
 
@@ -60,7 +62,7 @@ def test_first_run_matches_per_repository_audits_then_a_quiet_run_costs_one_requ
 
     # Nothing changed: the listing's pages and one conditional request per repository, each
     # answered 304 (not charged); no issue listed, nothing written.
-    db, config = first.db, first.config
+    db, config = first.copy_db(tmp_path), first.config
     before = len(github.state.requests)
     charged = github.budget.charged
     code, report = org_audit(config, db)
@@ -88,6 +90,73 @@ def test_first_run_matches_per_repository_audits_then_a_quiet_run_costs_one_requ
     github.git.blob_reads.clear()
     org_audit(config, db)
     assert github.git.blob_reads == [(changed.full_name, blob_id(changed.files[path]))]
+
+
+def test_one_backlog_across_the_organisation_queue_show_claim_and_stats(
+    org_first_run: org_world.FirstRun,
+    org_github: GitHubServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    first = org_first_run
+    db = first.copy_db(tmp_path)
+    code, report = org_audit(first.config, db)  # a second run: a second point in time
+
+    def cli(*args: str) -> tuple[int, str]:
+        code = main([*args, "--db", str(db)])
+        out, err = capsys.readouterr()
+        assert "Traceback" not in err, err
+        return code, out + err
+
+    # The queue: a repository column beside the key, within 80 columns.
+    code, out = cli("queue", "--org", ORG)
+    lines = out.splitlines()
+    assert code == 0 and lines[0].split()[:3] == ["repository", "key", "severity"]
+    assert max(len(line) for line in lines) <= 80, out
+    assert f"{report['findings']} finding(s) to work" in out
+    code, out = cli("queue", "--org", ORG, "--format", "json")
+    findings = json.loads(out)["findings"]
+    assert len(findings) == report["findings"]
+    assert all(f["key"] == f"{f['repository']}:{f['advisory']}/{f['package']}" for f in findings)
+    assert len({f["repository"] for f in findings}) > 50
+    key, repository = findings[0]["key"], findings[0]["repository"]
+    assert lines[1].split()[:2] == [repository.split("/")[1], key.split(":")[1]]
+
+    # show and claim take the organisation's keys.
+    code, out = cli("show", key, "--format", "json")
+    shown = json.loads(out)
+    assert code == 0 and shown["key"] == key and shown["repository"] == repository
+    assert shown["triage"]["state"] == "new" and shown["advisories"]
+    assert [c["event"] for c in shown["history"]] == ["first-seen"]
+    code, out = cli("show", key)
+    assert code == 0 and out.startswith(key) and f"on {repository}'s default branch" in out
+    org_github.state.assignable.add("octocat")
+    code, out = cli("claim", key, "--as", "octocat")
+    issue = findings[0]["issue_url"].rsplit("/", 1)[1]
+    assert code == 0 and f"assigned {repository}#{issue} to octocat" in out, out
+    assert org_github.state.issues[repository][int(issue)]["assignees"] == [{"login": "octocat"}]
+    code, out = cli("show", f"../{repository}:{key.split(':')[1]}")
+    assert code == 2 and "is not a repository name" in out
+
+    # stats --org: by repository, claimed counted, one point per run.
+    code, out = cli("stats", "--org", ORG, "--format", "json")
+    stats = json.loads(out)
+    assert code == 0 and stats["org"] == ORG
+    assert sum(stats["open"]["by_repository"].values()) == report["findings"]
+    assert stats["open"]["by_state"]["claimed"] == 1
+    assert [point["open"] for point in stats["open_over_time"]] == [report["findings"]] * 2
+    code, out = cli("stats", "--org", ORG)
+    assert code == 0 and "open by repository" in out and "more repositories" in out
+    code, out = cli("stats", "--format", "json")  # this repository's own: none of those
+    assert json.loads(out)["open"]["by_repository"] == {}
+    assert json.loads(out)["open_over_time"] == []
+    code, out = cli("stats", "--org", ORG, "--format", "html")
+    page = tmp_path / "org-stats.html"
+    page.write_text(out)
+    assert f"findings of {ORG} as of" in out and 'id="by-repository"' in out
+    image = screenshot(page, tmp_path)
+    assert len(pixels_near(image, CHART_COLOUR)) > 500  # the chart of the two runs
+    assert len(pixels_near(image, HEADER_COLOUR)) > 4 * 2000  # four tables' headings
 
 
 def test_a_secondary_limit_mid_run_pauses_every_thread_together(

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser import pixels_near, screenshot
 from tests.conftest import NOW, REPOSITORY, workspace
 from tests.github_server import GitHubServer
 from tests.test_audit import REPO, local_audit, project, records
@@ -576,54 +577,15 @@ def test_stats_json_and_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert code == 2 and "is not an ISO 8601 duration" in out
 
 
-def _pixels_near(image: Any, colour: str, tolerance: int = 40) -> list[tuple[int, int]]:
-    target = tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
-    rgb = image.convert("RGB")
-    width = rgb.size[0]
-    data = rgb.tobytes()
-    return [
-        (index % width, index // width)
-        for index in range(len(data) // 3)
-        if all(abs(data[3 * index + c] - target[c]) <= tolerance for c in range(3))
-    ]
-
-
 def test_the_html_report_opens_in_headless_chromium(tmp_path: Path) -> None:
-    from PIL import Image
-
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "Chromium is missing: `./dev test` installs Debian's chromium package"
     root, db = _history_over_two_weeks(tmp_path)
     (root / "requirements.txt").write_text(LOCKED)
     local_audit(root, db, NOW + dt.timedelta(days=12))
     page = tmp_path / "stats.html"
     page.write_text(stats_html(rotation.stats(workspace(db, NOW + dt.timedelta(days=12)), "P90D")))
-    shot = tmp_path / "stats.png"
-    subprocess.run(
-        [
-            chromium,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--hide-scrollbars",
-            "--window-size=1000,900",
-            f"--screenshot={shot}",
-            page.as_uri(),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    image = Image.open(shot)
-    assert image.size == (1000, 900)
-    chart = _pixels_near(image, CHART_COLOUR)
-    headers = _pixels_near(image, HEADER_COLOUR)
+    image = screenshot(page, tmp_path)
+    chart = pixels_near(image, CHART_COLOUR)
+    headers = pixels_near(image, HEADER_COLOUR)
     assert len(chart) > 500, "the chart's line and points are not on the page"
     assert len(headers) > 3 * 2000, "the three tables' headings are not on the page"
     chart_xs = [x for x, _ in chart]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import click
+from click.decorators import FC
 
 from triage.cli.common import (
     TEXT_ONLY,
@@ -26,19 +27,17 @@ def _severity_choice() -> click.Choice[str]:
     return click.Choice(SEVERITY_CHOICES)
 
 
+def org_option(help_text: str) -> Callable[[FC], FC]:
+    return click.option("--org", "org_name", default=None, metavar="ORG", help=help_text)
+
+
 @click.command()
 @click.option("--mine", is_flag=True, help="Only findings assigned to me (see --as).")
 @click.option("--overdue", is_flag=True, help="Only findings past their SLA due date.")
 @click.option(
     "--severity", "severities", multiple=True, type=_severity_choice(), help="Repeatable."
 )
-@click.option(
-    "--org",
-    "org_name",
-    default=None,
-    metavar="ORG",
-    help="The backlog `triage org audit --org ORG` recorded, across its repositories.",
-)
+@org_option("The backlog `triage org audit --org ORG` recorded, across its repositories.")
 @as_option("Who 'me' is for --mine [default: $USER].")
 @common_options()
 def queue(
@@ -50,7 +49,8 @@ def queue(
     common: Common,
 ) -> int:
     """Findings to work (new or claimed): overdue first, then by SLA due date. With --org,
-    keys start with the repository (OWNER/REPO:ADVISORY/package)."""
+    one backlog across the organisation's repositories, with a repository column (`show`
+    and `claim` then take OWNER/REPO:ADVISORY/package)."""
     from triage.cli import tables
     from triage.core.rotation_report import queue_json
     from triage.service import rotation
@@ -76,7 +76,8 @@ def queue(
 @path_argument
 @common_options()
 def show(key: str, path: Path | None, common: Common) -> int:
-    """Everything known about finding KEY (ADVISORY/package) in the project at PATH."""
+    """Everything known about finding KEY (ADVISORY/package) in the project at PATH, or
+    about an organisation audit's OWNER/REPO:ADVISORY/package."""
     from triage.cli import tables
     from triage.core.rotation_report import show_json
     from triage.service import rotation
@@ -213,15 +214,16 @@ def policy_check(path: Path | None, lockfiles: tuple[Path, ...], common: Common)
     show_default=True,
     help="ISO 8601 duration the time-to-triage and time-to-fix medians look back over.",
 )
+@org_option("The statistics of `triage org audit --org ORG`, by repository too.")
 @common_options(("text", "json", "html"))
-def stats(window: str, common: Common) -> int:
+def stats(window: str, org_name: str | None, common: Common) -> int:
     """Open findings by severity, state and age; overdue; median time to triage and to fix.
     `--format html` writes a page with a chart of open findings per audit run."""
     from triage.cli import tables
     from triage.core.rotation_report import stats_html, stats_json
     from triage.service import rotation
 
-    result = rotation.stats(common.workspace, window)
+    result = rotation.stats(common.workspace, window, org_name)
     if common.output_format == "json":
         click.echo(stats_json(result), nl=False)
     elif common.output_format == "html":

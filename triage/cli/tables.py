@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from triage.core.rotation import Stats, is_overdue
+from triage.core.rotation import Stats, is_overdue, repository_of
 from triage.core.rotation_report import FindingDetails, age_days
 from triage.models import LicenseResult, TriageRecord
 
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
+TOP_REPOSITORIES = 10  # the text stats' repository table; JSON and HTML list them all
 SEVERITY_STYLES = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
 
 
@@ -73,6 +74,9 @@ def print_queue(out: Console, records: Sequence[TriageRecord], now: dt.datetime)
     if not records:
         out.print("the queue is empty")
         return
+    if any(repository_of(r.key) for r in records):
+        _print_org_queue(out, records, now)
+        return
     table = _table(out, "key", "version", "severity", "age", "due", "assignee", "issue")
     # The key is what people copy into `show` and `claim`; severity, age, due date and issue
     # are read whole: none is cut. Versions and names fold, keeping every character.
@@ -91,6 +95,39 @@ def print_queue(out: Console, records: Sequence[TriageRecord], now: dt.datetime)
             _issue_cell(out, record.issue_url),
         )
     out.print(table)
+    _queue_footer(out, records, now)
+
+
+def _print_org_queue(out: Console, records: Sequence[TriageRecord], now: dt.datetime) -> None:
+    """An organisation's backlog: the repository (its owner said once, below) beside the key;
+    versions and age are left to `show` and JSON so that a row stays within 80 columns."""
+    table = _table(out, "repository", "key", "severity", "due", "assignee", "issue")
+    for whole in (1, 2, 3, 5):
+        table.columns[whole].no_wrap = True
+    for folding in (0, 4):
+        table.columns[folding].overflow = "fold"
+    owners = set()
+    for record in records:
+        repository, _, key = record.key.partition(":")
+        owner, _, name = repository.partition("/")
+        owners.add(owner)
+        table.add_row(
+            name,
+            key,
+            _severity_cell(out, record.severity),
+            _due_cell(out, record, now),
+            record.assignee or "-",
+            _issue_cell(out, record.issue_url),
+        )
+    out.print(table)
+    _queue_footer(out, records, now)
+    out.print(
+        f"repositories of {', '.join(sorted(owners))}; `show` and `claim` take "
+        f"OWNER/REPOSITORY:KEY, e.g. {records[0].key}"
+    )
+
+
+def _queue_footer(out: Console, records: Sequence[TriageRecord], now: dt.datetime) -> None:
     overdue = sum(is_overdue(r, now) for r in records)
     out.print(f"{len(records)} finding(s) to work, {overdue} overdue")
 
@@ -98,7 +135,8 @@ def print_queue(out: Console, records: Sequence[TriageRecord], now: dt.datetime)
 def print_show(out: Console, details: FindingDetails, now: dt.datetime) -> None:
     from rich.markup import escape
 
-    facts = _table(out, "", "", title=str(details.key))
+    title = f"{details.repository}:{details.key}" if details.repository else str(details.key)
+    facts = _table(out, "", "", title=title)
     facts.show_header = False
     facts.columns[1].overflow = "fold"
     record, scanned = details.record, details.scanned
@@ -114,6 +152,8 @@ def print_show(out: Console, details: FindingDetails, now: dt.datetime) -> None:
         fact("severity", finding.severity.label)
         fact("lockfiles", ", ".join(finding.lockfiles))
         fact("status", scanned.status.value)
+    elif details.repository is not None:
+        fact("lockfiles", f"on {details.repository}'s default branch (`triage org audit`)")
     else:
         fact("lockfiles", "not in the working tree's lockfiles")
     if details.dependency is not None:
@@ -172,9 +212,17 @@ def print_stats(out: Console, stats: Stats) -> None:
             table.add_row("-", "0")
         out.print(table)
 
+    if stats.scope:
+        out.print(f"{stats.scope}: {len(stats.open_by_repository)} repositories with open findings")
     counts("open by severity", stats.open_by_severity)
     counts("open by state", stats.open_by_state)
     counts("open by age", stats.ages)
+    if stats.open_by_repository:
+        most = dict(list(stats.open_by_repository.items())[:TOP_REPOSITORIES])
+        counts("open by repository", most)
+        rest = len(stats.open_by_repository) - len(most)
+        if rest > 0:
+            out.print(f"and {rest} more repositories (--format json or html lists every one)")
     window = stats.window.days
 
     def days(value: float | None) -> str:

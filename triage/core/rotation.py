@@ -7,9 +7,10 @@ out. The database appends them; nothing here is ever rewritten in place.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import statistics
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from packaging.utils import canonicalize_name
 
@@ -190,6 +191,8 @@ class Stats:
     fixed: int  # fixed within the window
     median_days_to_fix: float | None
     timeline: list[tuple[dt.datetime, int]]  # (audit run, findings open after it)
+    scope: str = ""  # the organisation, for `stats --org`
+    open_by_repository: dict[str, int] = field(default_factory=dict)  # most first
 
 
 def _median_days(durations: Sequence[dt.timedelta]) -> float | None:
@@ -204,6 +207,7 @@ def stats(
     timeline: Sequence[tuple[dt.datetime, int]],
     now: dt.datetime,
     window: dt.timedelta,
+    scope: str = "",
 ) -> Stats:
     """Counts of what is open (not fixed), and how fast findings were triaged and fixed: each
     measured from when the finding appeared (or reappeared) to its first claim or ignore, and
@@ -217,8 +221,12 @@ def stats(
         if s is not TriageState.FIXED
     }
     ages = {label: 0 for label in (*(label for _, label in AGE_BUCKETS), OLDEST_BUCKET)}
+    by_repository: dict[str, int] = {}
     for record in still_open:
         ages[age_label(now - record.first_seen)] += 1
+        repository = repository_of(record.key)
+        if repository is not None:
+            by_repository[repository] = by_repository.get(repository, 0) + 1
 
     since = now - window
     to_triage: list[dt.timedelta] = []
@@ -252,6 +260,8 @@ def stats(
         fixed=len(to_fix),
         median_days_to_fix=_median_days(to_fix),
         timeline=list(timeline),
+        scope=scope,
+        open_by_repository=dict(sorted(by_repository.items(), key=lambda kv: (-kv[1], kv[0]))),
     )
 
 
@@ -262,6 +272,30 @@ def parse_key(text: str) -> FindingKey:
         raise InputError(
             f"{text!r} is not a finding key",
             hint="write ADVISORY/package, as `triage queue` and `triage scan` print it, "
-            "e.g. PYSEC-2021-335/accesscontrol",
+            "e.g. PYSEC-2021-335/accesscontrol; an organisation's finding is "
+            "OWNER/REPO:ADVISORY/package, as `triage queue --org` prints it",
         )
     return FindingKey(advisory, canonicalize_name(package))
+
+
+_REPOSITORY = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
+
+
+def parse_org_key(text: str) -> tuple[str | None, FindingKey]:
+    """OWNER/REPO:ADVISORY/package (an organisation audit's finding), or ADVISORY/package
+    (this repository's): the repository, if any, and the finding key."""
+    repository, colon, key = text.partition(":")
+    if not colon:
+        return None, parse_key(text)
+    if not _REPOSITORY.fullmatch(repository) or repository.split("/")[1] in (".", ".."):
+        raise InputError(
+            f"{text!r}: {repository!r} is not a repository name",
+            hint="write OWNER/REPO:ADVISORY/package, as `triage queue --org` prints it",
+        )
+    return repository, parse_key(key)
+
+
+def repository_of(key: str) -> str | None:
+    """The repository an organisation audit's record key starts with, if it does."""
+    repository, colon, _ = key.partition(":")
+    return repository if colon else None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from triage.core import report
-from triage.core.rotation import Stats, is_overdue
+from triage.core.rotation import Stats, is_overdue, repository_of
 from triage.models import (
     Advisory,
     AssessedFinding,
@@ -42,6 +42,7 @@ class FindingDetails:
     dependency: report.Dependency | None
     advisories: list[Advisory]  # the group's records that affect the package
     applying_ignores: list[IgnoreRule]  # the deny.toml entries that match it, expired or not
+    repository: str | None = None  # an organisation audit's finding: its repository
 
     @property
     def suggested_response(self) -> str | None:
@@ -61,6 +62,7 @@ def age_days(record: TriageRecord, now: dt.datetime) -> int:
 def record_json(record: TriageRecord, now: dt.datetime) -> dict[str, Any]:
     return {
         "key": record.key,
+        "repository": repository_of(record.key),
         "advisory": record.advisory,
         "package": record.package,
         "versions": list(record.versions),
@@ -113,7 +115,8 @@ def show_json(details: FindingDetails, now: dt.datetime) -> str:
     dependency = details.dependency
     document = {
         "schema": SHOW_SCHEMA,
-        "key": str(details.key),
+        "key": f"{details.repository}:{details.key}" if details.repository else str(details.key),
+        "repository": details.repository,
         "triage": record_json(details.record, now) if details.record else None,
         "finding": report.finding_json(scanned) if scanned else None,
         "versions": list(scanned.finding.versions) if scanned else None,
@@ -132,8 +135,13 @@ def stats_json(stats: Stats) -> str:
     document = {
         "schema": STATS_SCHEMA,
         "now": _stamp(stats.now),
+        "org": stats.scope or None,
         "window_days": stats.window.days,
-        "open": {"by_severity": stats.open_by_severity, "by_state": stats.open_by_state},
+        "open": {
+            "by_severity": stats.open_by_severity,
+            "by_state": stats.open_by_state,
+            "by_repository": stats.open_by_repository,
+        },
         "age_distribution": stats.ages,
         "overdue": stats.overdue,
         "time_to_triage": {"count": stats.triaged, "median_days": stats.median_days_to_triage},
@@ -254,15 +262,23 @@ def stats_html(stats: Stats) -> str:
             ),
             _table("by-state", "Open findings by state", list(stats.open_by_state.items())),
             _table("by-age", "Open findings by age", list(stats.ages.items())),
+            _table(
+                "by-repository",
+                "Open findings by repository",
+                list(stats.open_by_repository.items()),
+            )
+            if stats.scope
+            else "",
         )
     )
+    scope = f" of {html.escape(stats.scope)}" if stats.scope else ""
     facts = "".join(
         f"<div class=fact><span>{html.escape(name)}</span><b>{html.escape(str(value))}</b></div>"
         for name, value in headline
     )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
-<title>triage stats {stats.now.date().isoformat()}</title>
+<title>triage stats{scope} {stats.now.date().isoformat()}</title>
 <style>
 body {{ font: 15px/1.4 system-ui, sans-serif; margin: 24px; color: #212529; }}
 h1 {{ font-size: 22px; }} h2 {{ font-size: 17px; margin-top: 28px; }}
@@ -277,7 +293,7 @@ td, tbody th {{ border-bottom: 1px solid #dee2e6; padding: 4px 10px; text-align:
 svg text {{ font-size: 12px; fill: #495057; }}
 </style></head>
 <body>
-<h1>triage: findings as of {stats.now.isoformat(timespec="minutes")}</h1>
+<h1>triage: findings{scope} as of {stats.now.isoformat(timespec="minutes")}</h1>
 <div class="facts">{facts}</div>
 <h2>Open findings over time</h2>
 {_chart(stats.timeline)}

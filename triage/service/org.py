@@ -8,6 +8,7 @@ reported; the run does not pass."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import fnmatch
 import re
 import threading
@@ -21,7 +22,7 @@ from triage import store
 from triage.core import rotation, tracking
 from triage.errors import ConfigError, InputError, TriageError
 from triage.github.org import MAX_WAIT_SECONDS, Budget, Listed, LocalBudget, OrgReader
-from triage.models import OrgConfig
+from triage.models import OrgConfig, TriageState
 from triage.service import audit, sync
 from triage.service.org_task import (
     Context,
@@ -72,6 +73,8 @@ class OrgReport:
     requests: int = 0  # sent to read the organisation (the listing and every task)
     refused: int = 0  # of them, refused for a rate limit
     warnings: list[str] = field(default_factory=list)
+    run: int = 0  # its id among the recorded runs
+    not_run: str | None = None  # why a scheduled run did nothing
 
     @property
     def exit_code(self) -> int:
@@ -225,16 +228,32 @@ def _wants_reconciling(outcome: RepoOutcome, memory: store.RepoMemory | None, fu
     )
 
 
-def org_audit(
-    ws: Workspace, org: str, engine: Engine | None = None, *, full: bool = False
-) -> OrgReport:
-    """The organisation's repositories read and judged by `engine` (threads by default), then
-    the shared state written here, once, by this one coordinator."""
+def check_org_name(org: str) -> None:
+    """An organisation name reaches URL paths: refuse anything else before it does."""
     if not _ORG_NAME.fullmatch(org):
         raise InputError(
             f"--org {org!r} is not a GitHub organisation name",
             hint="letters, digits and single hyphens, as in github.com/ORG",
         )
+
+
+def last_successful_run(ws: Workspace, org: str) -> dt.datetime | None:
+    with ws.database() as db:
+        return store.OrgRuns(db).last_success(org)
+
+
+def org_audit(
+    ws: Workspace,
+    org: str,
+    engine: Engine | None = None,
+    *,
+    full: bool = False,
+    scheduled_for: dt.datetime | None = None,
+) -> OrgReport:
+    """The organisation's repositories read and judged by `engine` (threads by default), then
+    the shared state written here, once, by this one coordinator; the run is recorded (for
+    `stats --org` and the scheduler, which skips a slot already done)."""
+    check_org_name(org)
     report = OrgReport(org)
     with store.audit_lock(ws.db_path) as held:
         if not held:
@@ -242,26 +261,50 @@ def org_audit(
                 f"{ws.db_path}: another audit is running on this database",
                 hint="one coordinator writes an organisation's state; wait for it to finish",
             )
-        sync.sync(ws, ws.config.advisories.sources)
-        now = ws.now()
         with ws.database() as db:
-            digest = store.AdvisoryStore(db).content_digest()
-            memories = store.OrgStore(db).memories(org)
-        policy = default_policy_text(ws)
-        listing_budget = LocalBudget()
-        reader = reader_for(ws.settings, listing_budget)
-        chosen, report.skipped = select(reader.repositories(org), ws.config.org)
-        report.listed = len(chosen) + sum(report.skipped.values())
-        common = {"digest": digest, "now": now.isoformat(), "default_policy": policy}
-        with ws.database() as db:
-            tasks = plan(chosen, memories, db, common)
-        if engine is None:
-            engine = in_process_engine(ws, listing_budget, digest, ws.config.org.concurrency)
-        outcomes = [outcome_from(o) for o in engine(tasks)]
-        report.requests = reader.requests + sum(o.requests for o in outcomes)
-        report.refused = reader.refused + sum(o.refused for o in outcomes)
-        _write(ws, org, outcomes, memories, report, full)
+            runs = store.OrgRuns(db)
+            if scheduled_for is not None and runs.succeeded_for(org, scheduled_for):
+                report.not_run = f"the run scheduled for {store.stamp(scheduled_for)} already ran"
+                return report
+            report.run = runs.start(org, ws.now(), scheduled_for)
+        outcome = "failed"
+        try:
+            _audit(ws, org, engine, full, report)
+            outcome = "ok"
+        except TriageError as exc:
+            outcome = f"failed: {exc.message}"
+            raise
+        finally:
+            with ws.database() as db:
+                still_open = sum(
+                    r.state is not TriageState.FIXED
+                    for r in store.TriageStore(db).records(f"{org}/")
+                )
+                counts = {**report.actions, "audited": report.audited, "errors": len(report.errors)}
+                store.OrgRuns(db).finish(report.run, ws.now(), outcome, still_open, counts)
     return report
+
+
+def _audit(ws: Workspace, org: str, engine: Engine | None, full: bool, report: OrgReport) -> None:
+    sync.sync(ws, ws.config.advisories.sources)
+    now = ws.now()
+    with ws.database() as db:
+        digest = store.AdvisoryStore(db).content_digest()
+        memories = store.OrgStore(db).memories(org)
+    policy = default_policy_text(ws)
+    listing_budget = LocalBudget()
+    reader = reader_for(ws.settings, listing_budget)
+    chosen, report.skipped = select(reader.repositories(org), ws.config.org)
+    report.listed = len(chosen) + sum(report.skipped.values())
+    common = {"digest": digest, "now": now.isoformat(), "default_policy": policy}
+    with ws.database() as db:
+        tasks = plan(chosen, memories, db, common)
+    if engine is None:
+        engine = in_process_engine(ws, listing_budget, digest, ws.config.org.concurrency)
+    outcomes = [outcome_from(o) for o in engine(tasks)]
+    report.requests = reader.requests + sum(o.requests for o in outcomes)
+    report.refused = reader.refused + sum(o.refused for o in outcomes)
+    _write(ws, org, outcomes, memories, report, full)
 
 
 def _write(

@@ -76,7 +76,44 @@ def find(ws: Workspace, key: FindingKey) -> rotation_report.FindingDetails:
 
 
 def show(ws: Workspace, key: str) -> rotation_report.FindingDetails:
-    return find(ws, rotation.parse_key(key))
+    repository, parsed = rotation.parse_org_key(key)
+    if repository is not None:
+        return _find_recorded(ws, repository, parsed)
+    return find(ws, parsed)
+
+
+def _find_recorded(
+    ws: Workspace, repository: str, key: FindingKey
+) -> rotation_report.FindingDetails:
+    """An organisation audit's finding: what the audit recorded (its repository's lockfiles
+    are on GitHub, not here), and the advisories of its group."""
+    with ws.database() as db:
+        recorded = f"{repository}:{_recorded_key(db, key)}"
+        states = store.TriageStore(db)
+        record = states.record(recorded)
+        if record is None:
+            raise InputError(
+                f"{repository}:{key}: no such finding in the database",
+                hint=f"`triage queue --org {repository.split('/')[0]}` lists the findings "
+                "`triage org audit` recorded; copy a key from there",
+            )
+        candidates, groups = store.AdvisoryStore(db).candidates([key.package])
+        history = states.history(recorded)
+    advisories = [
+        a
+        for a in candidates
+        if a.id == record.advisory or (a.id in groups and groups[a.id].preferred == record.advisory)
+    ]
+    return rotation_report.FindingDetails(
+        FindingKey(record.advisory, record.package),
+        record,
+        history,
+        None,
+        None,
+        advisories,
+        [],
+        repository,
+    )
 
 
 @dataclass(frozen=True)
@@ -88,13 +125,15 @@ class ClaimResult:
 def claim(ws: Workspace, key: str, assignee: str | None = None) -> ClaimResult:
     """Assign a recorded finding (to `assignee`, else whoever runs the command); its GitHub
     tracking issue too when the assignee is a login GitHub lets be assigned there."""
-    parsed = rotation.parse_key(key)
+    repository, parsed = rotation.parse_org_key(key)
     who = assignee if assignee is not None else ws.settings.user
     if not who.strip():
         raise InputError("--as is empty", hint="name who takes the finding, e.g. --as octocat")
     with ws.database() as db:
         states = store.TriageStore(db)
         finding_key = _recorded_key(db, parsed)
+        if repository is not None:
+            finding_key = f"{repository}:{finding_key}"
         record = states.record(finding_key)
         if record is None:
             raise InputError(
@@ -133,15 +172,27 @@ def _assign_on_github(ws: Workspace, record: TriageRecord, login: str) -> str:
     return f"{login} is not a GitHub login assignable in {repository}; assigned here only"
 
 
-def stats(ws: Workspace, window: str) -> rotation.Stats:
+def stats(ws: Workspace, window: str, org: str | None = None) -> rotation.Stats:
+    """This repository's statistics, or with `org` those of every repository of that
+    organisation (with its runs' open findings over time)."""
     span = parse_duration(window)
     if span is None:
         raise InputError(f"--window {window!r} is not an ISO 8601 duration", hint='e.g. "P30D"')
     with ws.database() as db:
         states = store.TriageStore(db)
+        if org is not None:
+            under = f"{org}/"
+            return rotation.stats(
+                states.records(under),
+                states.history(under=under),
+                store.OrgRuns(db).open_over_time(org),
+                ws.now(),
+                span,
+                org,
+            )
         return rotation.stats(
-            states.records(),
-            states.history(),
+            [r for r in states.records() if ":" not in r.key],
+            [c for c in states.history() if ":" not in c.key],
             store.AuditStore(db).open_over_time(),
             ws.now(),
             span,

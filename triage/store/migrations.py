@@ -188,6 +188,26 @@ def _organisations(db: sqlite_utils.Database) -> None:
     db.table("blob_cache").create({"blob": str, "data": bytes}, pk="blob", if_not_exists=True)
 
 
+def _org_runs(db: sqlite_utils.Database) -> None:
+    """7: each organisation audit run, as audit_runs records this repository's: when, for
+    which scheduled slot, with what result and how many findings it left open."""
+    db.table("org_runs").create(
+        {
+            "id": int,
+            "org": str,
+            "started": str,
+            "scheduled_for": str,
+            "finished": str,
+            "outcome": str,
+            "open_findings": int,
+            "counts": str,
+        },
+        pk="id",
+        if_not_exists=True,
+    )
+    db.table("org_runs").create_index(["org", "started"], if_not_exists=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _advisories,
     _audit_and_triage,
@@ -195,5 +215,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     _summaries,
     _license_cache,
     _organisations,
+    _org_runs,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -95,8 +95,13 @@ class TriageStore:
                 for change in changes
             )
 
-    def history(self, key: str | None = None) -> list[Change]:
-        where, params = ("where key = ?", [key]) if key is not None else ("", [])
+    def history(self, key: str | None = None, *, under: str | None = None) -> list[Change]:
+        """The history of `key`, of the keys starting with `under`, or of every key."""
+        where, params = "", list[object]()
+        if key is not None:
+            where, params = "where key = ?", [key]
+        elif under is not None:
+            where, params = "where substr(key, 1, ?) = ?", [len(under), under]
         return [
             Change(
                 r["key"], _time(r["at"]), r["who"], r["event"], r["detail"], TriageState(r["state"])
