@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from tests import org_world
 from tests.browser import pixels_near, screenshot
-from tests.conftest import NOW
+from tests.conftest import NOW, REPOSITORY
 from tests.github_git import blob_id
 from tests.github_server import GitHubServer
 from tests.org_world import central, opened, org_audit
@@ -210,3 +214,58 @@ def test_a_worker_with_other_advisory_data_refuses_and_a_bad_org_name_is_a_messa
     code = main(["org", "audit", "--org", "../acme", "--db", str(tmp_path / "o.db")])
     _, err = capsys.readouterr()
     assert code == 2 and "not a GitHub organisation name" in err and "Traceback" not in err
+
+
+def test_schedule_runs_the_org_audit_on_its_cron_once_per_slot(
+    github: GitHubServer, org_advisories: tuple[Path, Path], tmp_path: Path
+) -> None:
+    sources, template = org_advisories
+    repos = org_world.build(github, sources, count=6)
+    db = tmp_path / "org.db"
+    shutil.copy(template, db)
+    config = central(tmp_path, sources, '\n[schedule]\norg-audit = "0 6 * * *"\n')
+
+    def schedule(until: str, *more: str) -> tuple[int, str]:
+        """`triage schedule --org` in its own process until a log line holds `until`, then
+        half a second more; then SIGTERM."""
+        command = [sys.executable, "-m", "triage", "schedule", "--org", ORG, "--db", str(db)]
+        process = subprocess.Popen(
+            [*command, "--config", str(config), *more],
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPOSITORY,
+        )
+        assert process.stderr is not None
+        lines = []
+        deadline = time.monotonic() + 60
+        for line in process.stderr:
+            lines.append(line)
+            if until in line:
+                break
+            assert time.monotonic() < deadline, "".join(lines)
+        time.sleep(0.5)
+        process.send_signal(signal.SIGTERM)
+        _, rest = process.communicate(timeout=60)
+        return process.returncode, "".join(lines) + rest
+
+    # No run yet: the latest 06:00 slot is caught up at start.
+    code, log = schedule("org audit")
+    assert code == 0 and "Traceback" not in log, log
+    assert f"org audit run 1 of {ORG} for " in log and "2 repositories audited" in log, log
+    assert f"{ORG}/service-005 not audited" in log  # no lockfile: said, every run
+    assert sum(len(github.issues(r.full_name)) for r in repos) > 0
+    opened_before = {r.full_name: opened(github, r.full_name) for r in repos}
+    # Started again: the slot is done, nothing runs until the next 06:00.
+    code, log = schedule("scheduler started", "--engine", "local")
+    assert code == 0 and "org audit" not in log and "scheduler started" in log, log
+    assert {r.full_name: opened(github, r.full_name) for r in repos} == opened_before
+
+    config.write_text(config.read_text().replace('org-audit = "0 6 * * *"', ""))
+    done = subprocess.run(
+        [sys.executable, "-m", "triage", "schedule", "--org", ORG, "--config", str(config)],
+        capture_output=True,
+        text=True,
+        cwd=REPOSITORY,
+        check=False,
+    )
+    assert done.returncode == 2 and "schedule.org-audit: not set" in done.stderr

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from triage.cli.common import TEXT_ONLY, Common, common_options, path_argument, witness_option
-from triage.errors import EXIT_OK, EXIT_POLICY, TriageError
+from triage.errors import EXIT_OK, EXIT_POLICY, ConfigError, TriageError
 
 
 @click.command()
@@ -64,25 +64,55 @@ def audit(
 
 @click.command()
 @path_argument
+@click.option(
+    "--org",
+    "org_name",
+    default=None,
+    metavar="ORG",
+    help="Run `triage org audit --org ORG` on [schedule] org-audit instead of this "
+    "repository's audit on [schedule] audit.",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "celery"]),
+    default="local",
+    show_default=True,
+    help="With --org: threads of this process, or the Celery workers on TRIAGE_BROKER_URL.",
+)
 @common_options(TEXT_ONLY)
-def schedule(path: Path | None, common: Common) -> int:
-    """Run the audit on [schedule] audit (cron, UTC) until SIGTERM or SIGINT."""
-    from triage.jobs.audit import AuditJob
+def schedule(path: Path | None, org_name: str | None, engine: str, common: Common) -> int:
+    """Run the audit on [schedule] audit (cron, UTC) until SIGTERM or SIGINT; with --org, the
+    organisation audit on [schedule] org-audit."""
+    from triage.jobs.audit import AuditJob, OrgAuditJob
     from triage.jobs.scheduler import AuditScheduler, cron_trigger, run_until_signalled
 
     ws = common.at(path)
+    job: AuditJob | OrgAuditJob = AuditJob(ws)
+    key, expression = "schedule.audit", ws.config.schedule_audit
+    if org_name is not None:
+        from triage.service.org import check_org_name
+
+        check_org_name(org_name)
+        org_expression = ws.config.schedule_org_audit
+        if org_expression is None:
+            raise ConfigError(
+                str(ws.config_path),
+                ["schedule.org-audit: not set; `triage schedule --org` runs on it"],
+                hint='add org-audit = "0 6 * * *" (cron, UTC) under [schedule]',
+            )
+        key, expression = "schedule.org-audit", org_expression
+        job = OrgAuditJob(ws, org_name, engine)
     try:
-        trigger = cron_trigger(ws.config.schedule_audit)
+        trigger = cron_trigger(expression)
     except ValueError as exc:
         raise TriageError(
-            f"{ws.config_path}: schedule.audit: {exc}",
+            f"{ws.config_path}: {key}: {exc}",
             hint='write a five-field cron expression such as "0 9 * * *"',
         ) from exc
     logging.basicConfig(
         level=logging.INFO if common.verbosity >= 0 else logging.WARNING,
         format="%(asctime)s %(name)s %(message)s",
     )
-    job = AuditJob(ws)
     run_until_signalled(AuditScheduler(job, trigger, job.last_success))
     return EXIT_OK
 
