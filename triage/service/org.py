@@ -74,6 +74,7 @@ class OrgReport:
     refused: int = 0  # of them, refused for a rate limit
     warnings: list[str] = field(default_factory=list)
     run: int = 0  # its id among the recorded runs
+    digest: str = ""  # the advisory database's it was judged with
     not_run: str | None = None  # why a scheduled run did nothing
 
     @property
@@ -239,7 +240,7 @@ def check_org_name(org: str) -> None:
 
 def last_successful_run(ws: Workspace, org: str) -> dt.datetime | None:
     with ws.database() as db:
-        return store.OrgRuns(db).last_success(org)
+        return store.AuditStore(db).last_success(org)
 
 
 def org_audit(
@@ -262,11 +263,11 @@ def org_audit(
                 hint="one coordinator writes an organisation's state; wait for it to finish",
             )
         with ws.database() as db:
-            runs = store.OrgRuns(db)
-            if scheduled_for is not None and runs.succeeded_for(org, scheduled_for):
+            runs = store.AuditStore(db)
+            if scheduled_for is not None and runs.succeeded_for(scheduled_for, org):
                 report.not_run = f"the run scheduled for {store.stamp(scheduled_for)} already ran"
                 return report
-            report.run = runs.start(org, ws.now(), scheduled_for)
+            report.run = runs.start(ws.now(), scheduled_for, org)
         outcome = "failed"
         try:
             _audit(ws, org, engine, full, report)
@@ -281,7 +282,9 @@ def org_audit(
                     for r in store.TriageStore(db).records(f"{org}/")
                 )
                 counts = {**report.actions, "audited": report.audited, "errors": len(report.errors)}
-                store.OrgRuns(db).finish(report.run, ws.now(), outcome, still_open, counts)
+                store.AuditStore(db).finish(
+                    report.run, ws.now(), report.digest, counts, outcome, still_open
+                )
     return report
 
 
@@ -289,7 +292,7 @@ def _audit(ws: Workspace, org: str, engine: Engine | None, full: bool, report: O
     sync.sync(ws, ws.config.advisories.sources)
     now = ws.now()
     with ws.database() as db:
-        digest = store.AdvisoryStore(db).content_digest()
+        digest = report.digest = store.AdvisoryStore(db).content_digest()
         memories = store.OrgStore(db).memories(org)
     policy = default_policy_text(ws)
     listing_budget = LocalBudget()

@@ -185,7 +185,7 @@ def stats(ws: Workspace, window: str, org: str | None = None) -> rotation.Stats:
             return rotation.stats(
                 states.records(under),
                 states.history(under=under),
-                store.OrgRuns(db).open_over_time(org),
+                store.AuditStore(db).open_over_time(org),
                 ws.now(),
                 span,
                 org,

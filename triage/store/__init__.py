@@ -6,7 +6,7 @@ from triage.store.audit_runs import AuditStore, audit_lock
 from triage.store.caches import Caches
 from triage.store.connection import Database, parse_stamp, stamp
 from triage.store.local_tracker import LocalTracker
-from triage.store.org import OrgRuns, OrgStore, RepoMemory
+from triage.store.org import OrgStore, RepoMemory
 from triage.store.triage_state import TriageStore
 
 __all__ = [
@@ -15,7 +15,6 @@ __all__ = [
     "Caches",
     "Database",
     "LocalTracker",
-    "OrgRuns",
     "OrgStore",
     "RepoMemory",
     "SourceRow",

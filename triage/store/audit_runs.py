@@ -41,31 +41,39 @@ def audit_lock(db_path: Path) -> Iterator[bool]:
 
 
 class AuditStore:
-    """Audit runs: when each started and finished, for which scheduled slot, with what result."""
+    """Audit runs: when each started and finished, for which scheduled slot, with what result;
+    this repository's (org None) or an organisation's (`triage org audit`), kept apart."""
 
     def __init__(self, database: Database) -> None:
         self.db = database.db
 
-    def succeeded_for(self, scheduled_for: dt.datetime) -> bool:
+    def succeeded_for(self, scheduled_for: dt.datetime, org: str | None = None) -> bool:
         rows = self.db.query(
-            "select 1 from audit_runs where scheduled_for = ? and outcome = 'ok' limit 1",
-            [stamp(scheduled_for)],
+            "select 1 from audit_runs where scheduled_for = ? and outcome = 'ok' and org is ? "
+            "limit 1",
+            [stamp(scheduled_for), org],
         )
         return any(True for _ in rows)
 
-    def last_success(self) -> dt.datetime | None:
+    def last_success(self, org: str | None = None) -> dt.datetime | None:
         rows = list(
-            self.db.query("select max(started) as started from audit_runs where outcome = 'ok'")
+            self.db.query(
+                "select max(started) as started from audit_runs where outcome = 'ok' and org is ?",
+                [org],
+            )
         )
         return parse_stamp(rows[0]["started"]) if rows else None
 
-    def start(self, started: dt.datetime, scheduled_for: dt.datetime | None) -> int:
+    def start(
+        self, started: dt.datetime, scheduled_for: dt.datetime | None, org: str | None = None
+    ) -> int:
         table = self.db.table("audit_runs")
         table.insert(
             {
                 "started": stamp(started),
                 "scheduled_for": stamp(scheduled_for) if scheduled_for else None,
                 "outcome": "running",
+                "org": org,
             }
         )
         return inserted_id(table)
@@ -90,13 +98,14 @@ class AuditStore:
             },
         )
 
-    def runs(self) -> list[dict[str, Any]]:
-        return list(self.db.query("select * from audit_runs order by id"))
+    def runs(self, org: str | None = None) -> list[dict[str, Any]]:
+        return list(self.db.query("select * from audit_runs where org is ? order by id", [org]))
 
-    def open_over_time(self) -> list[tuple[dt.datetime, int]]:
+    def open_over_time(self, org: str | None = None) -> list[tuple[dt.datetime, int]]:
         """Open findings after each successful run, oldest first."""
         rows = self.db.query(
             "select started, open_findings from audit_runs "
-            "where outcome = 'ok' and open_findings is not null order by started"
+            "where outcome = 'ok' and open_findings is not null and org is ? order by started",
+            [org],
         )
         return [(dt.datetime.fromisoformat(r["started"]), int(r["open_findings"])) for r in rows]

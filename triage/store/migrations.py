@@ -189,23 +189,9 @@ def _organisations(db: sqlite_utils.Database) -> None:
 
 
 def _org_runs(db: sqlite_utils.Database) -> None:
-    """7: each organisation audit run, as audit_runs records this repository's: when, for
-    which scheduled slot, with what result and how many findings it left open."""
-    db.table("org_runs").create(
-        {
-            "id": int,
-            "org": str,
-            "started": str,
-            "scheduled_for": str,
-            "finished": str,
-            "outcome": str,
-            "open_findings": int,
-            "counts": str,
-        },
-        pk="id",
-        if_not_exists=True,
-    )
-    db.table("org_runs").create_index(["org", "started"], if_not_exists=True)
+    """7: organisation audit runs are recorded beside this repository's, with their org."""
+    _add_columns(db, "audit_runs", {"org": str})
+    db.table("audit_runs").create_index(["org", "started"], if_not_exists=True)
 
 
 MIGRATIONS: tuple[Migration, ...] = (

@@ -3,13 +3,12 @@ what was read from it and a digest of what its issues say; and blobs read, by gi
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from triage.store.connection import Database, inserted_id, parse_stamp, stamp
+from triage.store.connection import Database
 
 
 @dataclass(frozen=True)
@@ -95,66 +94,3 @@ class OrgStore:
             self.database.write(
                 "insert or ignore into blob_cache (blob, data) values (?, ?)", [blob, data]
             )
-
-
-class OrgRuns:
-    """Organisation audit runs: the scheduler's record of which slots ran, and the open
-    findings after each, for `triage stats --org`."""
-
-    def __init__(self, database: Database) -> None:
-        self.db = database.db
-
-    def start(self, org: str, started: dt.datetime, scheduled_for: dt.datetime | None) -> int:
-        table = self.db.table("org_runs")
-        table.insert(
-            {
-                "org": org,
-                "started": stamp(started),
-                "scheduled_for": stamp(scheduled_for) if scheduled_for else None,
-                "outcome": "running",
-            }
-        )
-        return inserted_id(table)
-
-    def finish(
-        self,
-        run: int,
-        finished: dt.datetime,
-        outcome: str,
-        open_findings: int | None,
-        counts: Mapping[str, int],
-    ) -> None:
-        self.db.table("org_runs").update(
-            run,
-            {
-                "finished": stamp(finished),
-                "outcome": outcome,
-                "open_findings": open_findings,
-                "counts": json.dumps(dict(counts)),
-            },
-        )
-
-    def succeeded_for(self, org: str, scheduled_for: dt.datetime) -> bool:
-        rows = self.db.query(
-            "select 1 from org_runs where org = ? and scheduled_for = ? and outcome = 'ok' limit 1",
-            [org, stamp(scheduled_for)],
-        )
-        return any(True for _ in rows)
-
-    def last_success(self, org: str) -> dt.datetime | None:
-        rows = list(
-            self.db.query(
-                "select max(started) as started from org_runs where org = ? and outcome = 'ok'",
-                [org],
-            )
-        )
-        return parse_stamp(rows[0]["started"]) if rows else None
-
-    def open_over_time(self, org: str) -> list[tuple[dt.datetime, int]]:
-        """Open findings after each run that read every chosen repository, oldest first."""
-        rows = self.db.query(
-            "select started, open_findings from org_runs where org = ? and outcome = 'ok' "
-            "and open_findings is not null order by started",
-            [org],
-        )
-        return [(dt.datetime.fromisoformat(r["started"]), int(r["open_findings"])) for r in rows]
