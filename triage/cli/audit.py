@@ -8,7 +8,15 @@ from pathlib import Path
 
 import click
 
-from triage.cli.common import TEXT_ONLY, Common, common_options, path_argument, witness_option
+from triage.cli.common import (
+    TEXT_ONLY,
+    Common,
+    common_options,
+    engine_option,
+    org_option,
+    path_argument,
+    witness_option,
+)
 from triage.errors import EXIT_OK, EXIT_POLICY, ConfigError, TriageError
 
 
@@ -64,21 +72,11 @@ def audit(
 
 @click.command()
 @path_argument
-@click.option(
-    "--org",
-    "org_name",
-    default=None,
-    metavar="ORG",
-    help="Run `triage org audit --org ORG` on [schedule] org-audit instead of this "
-    "repository's audit on [schedule] audit.",
+@org_option(
+    "Run `triage org audit --org ORG` on [schedule] org-audit instead of this "
+    "repository's audit on [schedule] audit."
 )
-@click.option(
-    "--engine",
-    type=click.Choice(["local", "celery"]),
-    default="local",
-    show_default=True,
-    help="With --org: threads of this process, or the Celery workers on TRIAGE_BROKER_URL.",
-)
+@engine_option("With --org: threads of this process, or the Celery workers on TRIAGE_BROKER_URL.")
 @common_options(TEXT_ONLY)
 def schedule(path: Path | None, org_name: str | None, engine: str, common: Common) -> int:
     """Run the audit on [schedule] audit (cron, UTC) until SIGTERM or SIGINT; with --org, the

@@ -146,6 +146,23 @@ def as_option(help_text: str) -> Callable[[F], F]:
     return click.option("--as", "name", default=None, metavar="NAME", help=help_text)
 
 
+def org_option(help_text: str, *, required: bool = False) -> Callable[[F], F]:
+    return click.option(
+        "--org", "org_name", required=required, default=None, metavar="ORG", help=help_text
+    )
+
+
+def engine_option(help_text: str) -> Callable[[F], F]:
+    """Where an organisation audit's repositories are read and judged."""
+    return click.option(
+        "--engine",
+        type=click.Choice(["local", "celery"]),
+        default="local",
+        show_default=True,
+        help=help_text,
+    )
+
+
 @contextmanager
 def _progress(common: Common) -> Iterator[Progress | None]:
     if not sys.stderr.isatty() or common.settings.ci or common.verbosity < 0:

@@ -7,7 +7,7 @@ from dataclasses import asdict
 
 import click
 
-from triage.cli.common import Common, common_options
+from triage.cli.common import Common, common_options, engine_option, org_option
 
 
 @click.group()
@@ -16,14 +16,8 @@ def org() -> None:
 
 
 @org.command("audit")
-@click.option("--org", "org_name", required=True, metavar="ORG", help="The organisation.")
-@click.option(
-    "--engine",
-    type=click.Choice(["local", "celery"]),
-    default="local",
-    show_default=True,
-    help="local: threads of this process; celery: the workers listening on TRIAGE_BROKER_URL.",
-)
+@org_option("The organisation.", required=True)
+@engine_option("local: threads of this process; celery: the workers on TRIAGE_BROKER_URL.")
 @click.option(
     "--full", is_flag=True, help="List and reconcile every repository's issues, changed or not."
 )

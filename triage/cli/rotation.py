@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
-from click.decorators import FC
 
 from triage.cli.common import (
     TEXT_ONLY,
@@ -14,6 +13,7 @@ from triage.cli.common import (
     as_option,
     common_options,
     lockfile_options,
+    org_option,
     path_argument,
 )
 from triage.errors import EXIT_OK, EXIT_POLICY
@@ -25,10 +25,6 @@ SEVERITY_CHOICES = ("critical", "high", "medium", "low", "unknown")
 
 def _severity_choice() -> click.Choice[str]:
     return click.Choice(SEVERITY_CHOICES)
-
-
-def org_option(help_text: str) -> Callable[[FC], FC]:
-    return click.option("--org", "org_name", default=None, metavar="ORG", help=help_text)
 
 
 @click.command()
