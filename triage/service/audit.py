@@ -4,7 +4,8 @@ record the run. Safe to kill and re-run at any point; a second audit at once doe
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from triage import store
@@ -90,6 +91,34 @@ def apply_actions(
     return opened
 
 
+@dataclass(frozen=True)
+class RunEnd:
+    """What a recorded run ends with: the advisory digest, its counts, findings left open."""
+
+    digest: str
+    counts: Mapping[str, int]
+    open_findings: int | None
+
+
+@contextmanager
+def recorded(ws: Workspace, run: int, ending: Callable[[], RunEnd]) -> Iterator[None]:
+    """The run's outcome written when the block ends: `ok`, or `failed: <why>` (raised on);
+    `ending` says the rest as it then stands."""
+    outcome = "failed"
+    try:
+        yield
+        outcome = "ok"
+    except TriageError as exc:
+        outcome = f"failed: {exc.message}"
+        raise
+    finally:
+        end = ending()
+        with ws.database() as db:
+            store.AuditStore(db).finish(
+                run, ws.now(), end.digest, end.counts, outcome, end.open_findings
+            )
+
+
 def audit(
     ws: Workspace,
     tracker_for: TrackerFactory,
@@ -109,25 +138,15 @@ def audit(
                 return AuditReport(skipped=f"the audit scheduled for {slot} already ran")
             run = runs.start(now, scheduled_for)
         result = AuditReport(run=run, actions=dict.fromkeys(ACTIONS, 0))
-        outcome = "failed"
-        try:
+
+        def ending() -> RunEnd:
+            digest = result.scan.database.digest if result.scan else ""
+            return RunEnd(digest, result.actions, result.open_findings)
+
+        with recorded(ws, run, ending):
             result.sync = sync.sync(ws, ws.config.advisories.sources)
             with ws.database() as db:
                 _audit_tracking(ws, db, ref, tracker_for, now, result)
-            outcome = "ok"
-        except TriageError as exc:
-            outcome = f"failed: {exc.message}"
-            raise
-        finally:
-            with ws.database() as db:
-                store.AuditStore(db).finish(
-                    run,
-                    ws.now(),
-                    result.scan.database.digest if result.scan else "",
-                    result.actions,
-                    outcome,
-                    result.open_findings,
-                )
         return result
 
 

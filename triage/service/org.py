@@ -268,23 +268,16 @@ def org_audit(
                 report.not_run = f"the run scheduled for {store.stamp(scheduled_for)} already ran"
                 return report
             report.run = runs.start(ws.now(), scheduled_for, org)
-        outcome = "failed"
-        try:
-            _audit(ws, org, engine, full, report)
-            outcome = "ok"
-        except TriageError as exc:
-            outcome = f"failed: {exc.message}"
-            raise
-        finally:
+
+        def ending() -> audit.RunEnd:
             with ws.database() as db:
-                still_open = sum(
-                    r.state is not TriageState.FIXED
-                    for r in store.TriageStore(db).records(f"{org}/")
-                )
-                counts = {**report.actions, "audited": report.audited, "errors": len(report.errors)}
-                store.AuditStore(db).finish(
-                    report.run, ws.now(), report.digest, counts, outcome, still_open
-                )
+                records = store.TriageStore(db).records(f"{org}/")
+            still_open = sum(r.state is not TriageState.FIXED for r in records)
+            counts = {**report.actions, "audited": report.audited, "errors": len(report.errors)}
+            return audit.RunEnd(report.digest, counts, still_open)
+
+        with audit.recorded(ws, report.run, ending):
+            _audit(ws, org, engine, full, report)
     return report
 
 
