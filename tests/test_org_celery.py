@@ -1,7 +1,8 @@
 """`triage org audit --engine celery`: a real redis-server and two real Celery workers
 (`celery -A triage.jobs.org worker`) give the issues the in-process engine gives; a worker
-process killed with SIGKILL mid-task has its task redone with no duplicate issue; an
-unreachable broker is exit 4, named."""
+process killed with SIGKILL mid-task has its task redone with no duplicate issue; a
+secondary limit met mid-run is refused only for what was in flight; an unreachable broker
+is exit 4, named."""
 
 from __future__ import annotations
 
@@ -70,6 +71,8 @@ def test_celery_workers_give_the_in_process_issues_even_with_a_worker_killed(
 
         killer = threading.Thread(target=kill_when_held)
         killer.start()
+        # And GitHub's secondary limit trips early in the run: refuses everything for 1 s.
+        github.budget.trip_secondary_after(30, 1.0)
         code, report = org_audit(first.config, db, "--engine", "celery")
         killer.join()
         assert arrived.is_set(), "the held request never came"
@@ -78,6 +81,10 @@ def test_celery_workers_give_the_in_process_issues_even_with_a_worker_killed(
         assert {r.full_name: opened(github, r.full_name) for r in repos} == first.expected
         # The killed task was redone: the held tree was asked for twice.
         assert github.state.requests.count(("GET", victim)) == 2
+        # Refused: only what was in flight when the limit tripped (one request per worker);
+        # the pause, kept in Redis, then held both workers back until the window passed.
+        assert 1 <= github.budget.refused <= 2
+        assert report["refused"] == github.budget.refused
     finally:
         for worker in workers:
             worker.terminate()
