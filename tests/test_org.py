@@ -177,6 +177,57 @@ def test_one_backlog_across_the_organisation_queue_show_claim_and_stats(
     assert len(pixels_near(image, HEADER_COLOUR)) > 4 * 2000  # four tables' headings
 
 
+def test_central_issues_live_in_one_repository_labelled_per_repository(
+    github: GitHubServer, org_advisories: tuple[Path, Path], tmp_path: Path
+) -> None:
+    sources, template = org_advisories
+    repos = org_world.build(github, sources, count=12)
+    per_repo_db, central_db = tmp_path / "per-repo.db", tmp_path / "central.db"
+    shutil.copy(template, per_repo_db)
+    shutil.copy(template, central_db)
+    org_audit(central(tmp_path / "per-repo", sources), per_repo_db)
+    home = f"{ORG}/security"
+    config = central(tmp_path, sources, f'\n[org]\nissues = "central:{home}"\n')
+    code, report = org_audit(config, central_db)
+    assert code == 2 and report["audited"] == 8  # service-011 has no lockfile
+
+    # The per-repository run's issues, each titled by its repository and labelled with it.
+    held = github.issues(home)
+    assert len(held) == report["actions"]["opened"] > 0
+    for repo in repos:
+        name = repo.full_name.split("/")[1]
+        mine = [i for i in held if f"repo:{name}" in {label["name"] for label in i["labels"]}]
+        assert sorted(i["title"] for i in mine) == [
+            f"[{repo.full_name}] {title}" for title, _, _ in opened(github, repo.full_name)
+        ]
+        assert all(
+            {"security", "dependencies"} <= {label["name"] for label in i["labels"]} for i in mine
+        )
+        # Found again by a key naming the repository: never taken for another's same finding.
+        assert all(f"<!-- triage:key={repo.full_name}:" in i["body"] for i in mine)
+
+    # Nothing changed: nothing written. One repository's findings gone: its issues closed.
+    before = len(github.writes())
+    org_audit(config, central_db)
+    assert len(github.writes()) == before
+    fixed = next(r for r in repos if opened(github, r.full_name))
+    fixed.files = {
+        path: data for path, data in fixed.files.items() if path in ("README.md", "deny.toml")
+    }
+    fixed.files["requirements.txt"] = b"six==1.16.0\n"  # none of the advisories' packages
+    code, report = org_audit(config, central_db)
+    name = fixed.full_name.split("/")[1]
+    states = {
+        i["state"]
+        for i in github.issues(home)
+        if f"repo:{name}" in {label["name"] for label in i["labels"]}
+    }
+    assert states == {"closed"} and report["actions"]["closed"] > 0
+    assert report["actions"]["opened"] == 0
+    others = [i for i in github.issues(home) if i["state"] == "open"]
+    assert len(others) == len(held) - report["actions"]["closed"]
+
+
 def test_a_secondary_limit_mid_run_pauses_every_thread_together(
     github: GitHubServer,
     org_advisories: tuple[Path, Path],

@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from triage.core.policy import effective_severity
@@ -118,6 +118,15 @@ class Tracked:
     title: str
     body: str  # without the state marker
     recorded: Recorded
+
+
+def rekeyed(item: Tracked, key: str, title: str) -> Tracked:
+    """The item tracked under another key and title (an organisation's central repository
+    holds every repository's issues): the key marker in its body names the new key, so the
+    issue is found again under it and never taken for another repository's."""
+    old, new = KEY_MARKER.format(key=item.key), KEY_MARKER.format(key=key)
+    body = item.body.replace(old, new) if old in item.body else f"{item.body}\n{new}"
+    return replace(item, key=key, title=title, body=body)
 
 
 def wants_issue(item: AssessedFinding, config: AdvisoriesConfig) -> bool:

@@ -440,7 +440,7 @@ def _reconcile(ws: Workspace, due: Sequence[RepoOutcome], report: OrgReport) -> 
 
 def _central(item: tracking.Tracked, repository: str) -> tracking.Tracked:
     """An item as the central repository tracks it: keyed and titled by its repository."""
-    return replace(item, key=f"{repository}:{item.key}", title=f"[{repository}] {item.title}")
+    return tracking.rekeyed(item, f"{repository}:{item.key}", f"[{repository}] {item.title}")
 
 
 def worker_context(settings: Settings, budget: Budget, agent: str) -> Context:
