@@ -37,6 +37,8 @@ class Repo:
     fork: bool = False
     archived: bool = False
     truncated: bool = False  # GitHub cuts recursive listings past 100,000 entries
+    served_instead: dict[str, bytes] = field(default_factory=dict)  # path -> bytes its blob
+    # request is answered with (a lying server or proxy)
 
     def entries(self) -> list[tuple[str, str, bytes]]:
         """(path, mode, content) of every file and link, sorted by path."""
@@ -188,9 +190,10 @@ class GitData:
                     return 404, "Not Found", {}
                 return 200, tree, {}
             if parts[4] == "blobs" and len(parts) == 6:
-                for _, _, data in repo.entries():
+                for entry_path, _, data in repo.entries():
                     if blob_id(data) == parts[5]:
                         self.blob_reads.append((repo.full_name, parts[5]))
+                        data = repo.served_instead.get(entry_path, data)
                         encoded = base64.encodebytes(data).decode()
                         return (
                             200,

@@ -10,8 +10,10 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -248,6 +250,68 @@ def test_a_secondary_limit_mid_run_pauses_every_thread_together(
     assert report["refused"] == github.budget.refused
 
 
+def test_odd_and_hostile_repositories_are_reported_never_passed_or_written_out(
+    github: GitHubServer, org_advisories: tuple[Path, Path], tmp_path: Path
+) -> None:
+    sources, template = org_advisories
+    locked = b"urllib3==1.26.0\n"
+
+    def repo(name: str, **given: Any) -> Repo:
+        return github.git.add_repo(Repo(f"{ORG}/{name}", **given))
+
+    repo("empty")  # no commit yet: GitHub answers 409
+    repo("huge", files={"requirements.txt": locked}, truncated=True)
+    repo(
+        "lying",
+        files={"requirements.txt": locked},
+        served_instead={"requirements.txt": b"urllib3==2.5.0\n"},
+    )
+    repo("escape", links={"requirements.txt": "../../../etc/passwd"})
+    repo("broken-policy", files={"requirements.txt": locked, "deny.toml": b"[advisories\n"})
+    repo("sandbox-tool", files={"requirements.txt": locked})
+    repo("sneaky", files={"requirements.txt": locked, "trust-store/../../../pwned": b"x"})
+    repo("own-policy", files={"requirements.txt": locked, "deny.toml": org_world.policy(sources)})
+    repo("default-policy", files={"requirements.txt": locked})
+    (tmp_path / "central").mkdir()
+    (tmp_path / "central" / "org-default.toml").write_bytes(
+        org_world.policy(sources, 'severity-threshold = "critical"')
+    )
+    config = central(
+        tmp_path,
+        sources,
+        '\n[org]\nexclude = ["sandbox-*"]\ndefault-policy = "org-default.toml"\n',
+    )
+    db = tmp_path / "org.db"
+    shutil.copy(template, db)
+    code, report = org_audit(config, db)
+
+    # GitHub serving a blob that is not what the tree names is an upstream failure: exit 4.
+    assert code == 4 and report["skipped"] == {"excluded by [org]": 1}
+    errors = report["errors"]
+    assert sorted(errors) == [
+        f"{ORG}/{name}" for name in ("broken-policy", "empty", "escape", "huge", "lying")
+    ]
+    assert "the repository is empty" in errors[f"{ORG}/empty"]
+    assert "truncated the tree listing" in errors[f"{ORG}/huge"]
+    assert "does not match its id; refusing to read it" in errors[f"{ORG}/lying"]
+    assert report["exit_codes"][f"{ORG}/lying"] == 4
+    assert "not a file inside the tree" in errors[f"{ORG}/escape"]
+    assert f"{ORG}/broken-policy@main:deny.toml" in errors[f"{ORG}/broken-policy"]
+    # Unreadable repositories open no issue; the readable ones are judged by their policy:
+    # their own (fails), the organisation's default (a critical threshold: passes).
+    assert report["failing"] == [f"{ORG}/own-policy"] and report["reconciled"] == 3
+    for name in ("empty", "huge", "lying", "escape", "broken-policy", "default-policy"):
+        assert github.issues(f"{ORG}/{name}") == [], name
+    # A name from a tree is never a name on disk.
+    assert not any(Path(folder, "pwned").exists() for folder in (tmp_path, tempfile.gettempdir()))
+
+    # --full lists and reconciles every readable repository, changed or not.
+    code, quiet = org_audit(config, db)
+    assert quiet["reconciled"] == 0
+    code, full = org_audit(config, db, "--full")
+    assert full["reconciled"] == 3 and full["actions"]["opened"] == 0
+
+
 def test_a_worker_with_other_advisory_data_refuses_and_a_bad_org_name_is_a_message(
     github: GitHubServer,
     org_advisories: tuple[Path, Path],
@@ -310,7 +374,10 @@ def test_schedule_runs_the_org_audit_on_its_cron_once_per_slot(
             assert time.monotonic() < deadline, "".join(lines)
         time.sleep(0.5)
         process.send_signal(signal.SIGTERM)
-        _, rest = process.communicate(timeout=60)
+        # Read on through the same file object: lines it has buffered already would be
+        # lost to communicate(), which reads the pipe beneath it.
+        rest = process.stderr.read()
+        process.wait(timeout=60)
         return process.returncode, "".join(lines) + rest
 
     # No run yet: the latest 06:00 slot is caught up at start.

@@ -114,7 +114,10 @@ def schedule_until_the_catch_up_run(root: Path, db: Path, *options: str) -> tupl
         if "audit run" in line or "audit for" in line:
             break
     process.send_signal(signal.SIGTERM)
-    _, rest = process.communicate(timeout=30)
+    # Read on through the same file object: lines it has buffered already would be
+    # lost to communicate(), which reads the pipe beneath it.
+    rest = process.stderr.read()
+    process.wait(timeout=30)
     return process.returncode, "".join(lines) + rest
 
 

@@ -415,6 +415,7 @@ def _reconcile(ws: Workspace, due: Sequence[RepoOutcome], report: OrgReport) -> 
                 for key, issue in issues.items():
                     urls[prefix + key] = issue.url
                 urls.update({prefix + k: u for k, u in opened.items()})
+                report.reconciled += 1
                 continue
             tracker = GitHubTracker(github, central, labels)
             if central_issues is None:
