@@ -261,9 +261,10 @@ def test_odd_and_hostile_repositories_are_reported_never_passed_or_written_out(
 
     repo("empty")  # no commit yet: GitHub answers 409
     repo("huge", files={"requirements.txt": locked}, truncated=True)
+    # Its own bytes: a blob another repository holds is read once, by id, from either.
     repo(
         "lying",
-        files={"requirements.txt": locked},
+        files={"requirements.txt": locked + b"# lying\n"},
         served_instead={"requirements.txt": b"urllib3==2.5.0\n"},
     )
     repo("escape", links={"requirements.txt": "../../../etc/passwd"})
