@@ -117,7 +117,6 @@ def main() -> None:
                 for repo in repos:
                     server.state.issues.pop(repo.full_name, None)
                 started = start_workers(url, db, server, workers)
-                time.sleep(3)  # the workers connect
                 try:
                     elapsed, figures = run(config, db, server, "--engine", "celery")
                 finally:

@@ -92,6 +92,48 @@ def test_celery_workers_give_the_in_process_issues_even_with_a_worker_killed(
             worker.wait(20)
 
 
+def test_no_worker_or_a_task_past_the_timeout_is_said_not_waited_on(
+    github: GitHubServer,
+    org_advisories: tuple[Path, Path],
+    broker: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sources, template = org_advisories
+    repos = org_world.build(github, sources, count=9)  # 5 to read, the last has no lockfile
+    config = central(tmp_path, sources)
+    db = tmp_path / "org.db"
+    shutil.copy(template, db)
+    monkeypatch.setenv("TRIAGE_BROKER_URL", broker)
+    monkeypatch.setenv("TRIAGE_WORKER_WAIT", "1")
+    code, report = org_audit(config, db, "--engine", "celery", expect_report=False)
+    assert code == 4 and report["message"].startswith(
+        f"no Celery worker answers on the broker at {broker} (waited 1 s)"
+    )
+    assert all(github.issues(r.full_name) == [] for r in repos)
+
+    # One repository's tree request hangs past TRIAGE_ORG_TIMEOUT: that repository is not
+    # audited (exit 4), the others are, and the run ends.
+    monkeypatch.setenv("TRIAGE_WORKER_WAIT", "30")
+    monkeypatch.setenv("TRIAGE_ORG_TIMEOUT", "4")
+    arrived, release = threading.Event(), threading.Event()
+    github.hold = (f"/repos/{ORG}/service-001/git/trees/main", arrived, release)
+    workers = start_workers(broker, db, github, 2)
+    try:
+        code, report = org_audit(config, db, "--engine", "celery")
+    finally:
+        release.set()
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(20)
+    assert arrived.is_set() and code == 4
+    assert "not finished within TRIAGE_ORG_TIMEOUT=4 s" in report["errors"][f"{ORG}/service-001"]
+    assert report["exit_codes"][f"{ORG}/service-001"] == 4 and report["audited"] == 4
+    assert github.issues(f"{ORG}/service-001") == []
+    assert sum(len(github.issues(r.full_name)) for r in repos) == report["actions"]["opened"] > 0
+
+
 def test_an_unreachable_broker_is_exit_4_naming_it(
     github: GitHubServer,
     org_advisories: tuple[Path, Path],

@@ -57,6 +57,10 @@ class Settings:
     user: str = "unknown"
     private_keys: Path = Path("~/.config/triage/keys")
     broker_url: str = field(default=DEFAULT_BROKER, repr=False)  # may hold a password
+    # --engine celery: how long the coordinator waits for a first worker to answer, and for
+    # the run's every task
+    worker_wait: float | InputError = 30.0
+    org_timeout: float | InputError = 3600.0
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -73,6 +77,8 @@ class Settings:
             user=_user(env),
             private_keys=Path(config_home) / "triage" / "keys",
             broker_url=env.get("TRIAGE_BROKER_URL") or DEFAULT_BROKER,
+            worker_wait=_seconds(env, "TRIAGE_WORKER_WAIT", 30.0),
+            org_timeout=_seconds(env, "TRIAGE_ORG_TIMEOUT", 3600.0),
         )
 
     def github_api(self) -> str:
@@ -105,6 +111,14 @@ class Settings:
             return urlunsplit(parts._replace(netloc=user + host))
         except ValueError:
             return "TRIAGE_BROKER_URL (not a URL)"
+
+    def celery_timing(self) -> tuple[float, float]:
+        """(worker wait, run timeout) of --engine celery; a malformed setting is bad input."""
+        for value in (self.worker_wait, self.org_timeout):
+            if isinstance(value, InputError):
+                raise value
+        assert isinstance(self.worker_wait, float) and isinstance(self.org_timeout, float)
+        return self.worker_wait, self.org_timeout
 
     def github_timing(self) -> tuple[float, float]:
         """(backoff, pace) for the GitHub client; a malformed setting is bad input here."""

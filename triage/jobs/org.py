@@ -16,15 +16,14 @@ from typing import Any
 
 import redis
 from celery import Celery, group
+from celery.exceptions import TimeoutError as CeleryTimeout
 
 from triage.core import budget
 from triage.errors import UpstreamError
 from triage.service import org, org_task
 from triage.settings import Settings
 
-_settings = Settings.from_environment()
-app = Celery("triage", broker=_settings.broker_url, backend=_settings.broker_url)
-app.conf.update(
+_CONF = dict(
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
@@ -37,6 +36,17 @@ app.conf.update(
     broker_transport_options={"visibility_timeout": 600},
     worker_hijack_root_logger=False,
 )
+TASK = "triage.org.audit_repository"
+
+
+def _app(broker_url: str) -> Celery:
+    celery = Celery("triage", broker=broker_url, backend=broker_url)
+    celery.conf.update(_CONF)
+    return celery
+
+
+# The workers' app (`celery -A triage.jobs.org worker`), on TRIAGE_BROKER_URL.
+app = _app(Settings.from_environment().broker_url)
 _PAUSE_IF_LATER = """
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1], 'EX', 3600) end
@@ -97,37 +107,76 @@ def _audit_repository(payload: dict[str, Any]) -> dict[str, Any]:
     return org_task.run_payload(payload, _context())
 
 
-audit_repository = app.task(name="triage.org.audit_repository")(_audit_repository)
+audit_repository = app.task(name=TASK)(_audit_repository)
 
 
 def celery_engine(settings: Settings) -> org.Engine:
-    """Tasks sent through the broker to whatever workers listen; results gathered here."""
-
-    app.conf.update(broker_url=settings.broker_url, result_backend=settings.broker_url)
+    """Tasks sent through the broker to whatever workers listen; results gathered here. No
+    worker answering within TRIAGE_WORKER_WAIT, or a task unfinished by TRIAGE_ORG_TIMEOUT,
+    is said, never waited on for ever."""
+    worker_wait, timeout = settings.celery_timing()
 
     def engine(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        # An app of its own for each run: nothing cached from another broker URL.
+        coordinator = _app(settings.broker_url)
         try:
-            with app.connection_for_write() as connection:
-                connection.ensure_connection(max_retries=1, interval_start=0, timeout=3)
-        except Exception as exc:  # kombu raises the transport's own errors
-            raise UpstreamError(
-                f"the Celery broker at {settings.broker_shown()} cannot be reached "
-                f"({type(exc).__name__})",
-                hint="start it (redis-server), point TRIAGE_BROKER_URL at it, or run without "
-                "--engine celery",
-            ) from None
-        results = group(audit_repository.s(task) for task in tasks).apply_async()
-        answers = results.get(propagate=False, interval=0.05)
-        return [
-            answer
-            if isinstance(answer, dict)
-            else {
-                "repository": task["repository"],
-                "branch": task["branch"],
-                "error": f"the worker's task failed: {type(answer).__name__}: {answer}",
-                "exit_code": 4,
-            }
-            for task, answer in zip(tasks, answers, strict=True)
-        ]
+            return _gather(coordinator, settings, tasks, worker_wait, timeout)
+        finally:
+            coordinator.close()
 
     return engine
+
+
+def _gather(
+    coordinator: Celery,
+    settings: Settings,
+    tasks: list[dict[str, Any]],
+    worker_wait: float,
+    timeout: float,
+) -> list[dict[str, Any]]:
+    try:
+        with coordinator.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, interval_start=0, timeout=3)
+    except Exception as exc:  # kombu raises the transport's own errors
+        raise UpstreamError(
+            f"the Celery broker at {settings.broker_shown()} cannot be reached "
+            f"({type(exc).__name__})",
+            hint="start it (redis-server), point TRIAGE_BROKER_URL at it, or run without "
+            "--engine celery",
+        ) from None
+    deadline = time.monotonic() + worker_wait
+    while not coordinator.control.ping(timeout=1.0, limit=1):
+        if time.monotonic() >= deadline:
+            raise UpstreamError(
+                f"no Celery worker answers on the broker at {settings.broker_shown()} "
+                f"(waited {worker_wait:g} s)",
+                hint="start workers with `celery -A triage.jobs.org worker` on the same "
+                "TRIAGE_BROKER_URL, or run without --engine celery",
+            )
+    sent = group(coordinator.signature(TASK, args=(task,)) for task in tasks).apply_async()
+    deadline = time.monotonic() + timeout
+    answers: list[Any] = []
+    for result in sent.results:
+        try:
+            left = max(deadline - time.monotonic(), 0.01)
+            answers.append(result.get(timeout=left, propagate=False, interval=0.05))
+        except CeleryTimeout:
+            result.revoke()  # judged too late to be written: not worth a worker's time
+            answers.append(f"not finished within TRIAGE_ORG_TIMEOUT={timeout:g} s")
+    return [
+        answer
+        if isinstance(answer, dict)
+        else {
+            "repository": task["repository"],
+            "branch": task["branch"],
+            "error": _failure(answer),
+            "exit_code": 4,
+        }
+        for task, answer in zip(tasks, answers, strict=True)
+    ]
+
+
+def _failure(answer: Any) -> str:
+    if isinstance(answer, str):
+        return answer
+    return f"the worker's task failed: {type(answer).__name__}: {answer}"
