@@ -167,3 +167,7 @@ def test_an_unreachable_broker_is_exit_4_naming_it(
     assert code == 4
     assert f"redis://:***@127.0.0.1:{port}/0 cannot be reached" in err
     assert "s3cret" not in out + err and "Traceback" not in err
+
+    monkeypatch.setenv("TRIAGE_WORKER_WAIT", "soon")
+    code, said = org_audit(central(tmp_path, sources), db, "--engine", "celery", expect_report=False)
+    assert code == 2 and "TRIAGE_WORKER_WAIT='soon' is not a number of seconds" in said["message"]

@@ -32,6 +32,16 @@ def _seconds(environ: Mapping[str, str], variable: str, default: float) -> float
         )
 
 
+def _numbers(*values: float | InputError) -> list[float]:
+    """The settings' numbers, or the first one's error raised now that it is used."""
+    numbers = []
+    for value in values:
+        if isinstance(value, InputError):
+            raise value
+        numbers.append(value)
+    return numbers
+
+
 def _user(environ: Mapping[str, str]) -> str:
     """Who runs the command, as the history records it (getpass's order of variables)."""
     for variable in ("LOGNAME", "USER", "LNAME", "USERNAME"):
@@ -114,16 +124,10 @@ class Settings:
 
     def celery_timing(self) -> tuple[float, float]:
         """(worker wait, run timeout) of --engine celery; a malformed setting is bad input."""
-        for value in (self.worker_wait, self.org_timeout):
-            if isinstance(value, InputError):
-                raise value
-        assert isinstance(self.worker_wait, float) and isinstance(self.org_timeout, float)
-        return self.worker_wait, self.org_timeout
+        wait, timeout = _numbers(self.worker_wait, self.org_timeout)
+        return wait, timeout
 
     def github_timing(self) -> tuple[float, float]:
         """(backoff, pace) for the GitHub client; a malformed setting is bad input here."""
-        for value in (self.github_backoff, self.github_pace):
-            if isinstance(value, InputError):
-                raise value
-        assert isinstance(self.github_backoff, float) and isinstance(self.github_pace, float)
-        return self.github_backoff, self.github_pace
+        backoff, pace = _numbers(self.github_backoff, self.github_pace)
+        return backoff, pace
