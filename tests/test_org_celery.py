@@ -169,5 +169,6 @@ def test_an_unreachable_broker_is_exit_4_naming_it(
     assert "s3cret" not in out + err and "Traceback" not in err
 
     monkeypatch.setenv("TRIAGE_WORKER_WAIT", "soon")
-    code, said = org_audit(central(tmp_path, sources), db, "--engine", "celery", expect_report=False)
+    config = central(tmp_path, sources)
+    code, said = org_audit(config, db, "--engine", "celery", expect_report=False)
     assert code == 2 and "TRIAGE_WORKER_WAIT='soon' is not a number of seconds" in said["message"]
