@@ -89,6 +89,8 @@ class GitHubServer:
         # until released; `held_by` is the User-Agent that sent it.
         self.hold: tuple[str, threading.Event, threading.Event] | None = None
         self.held_by = ""
+        self.link_origin: str | None = None  # pages' Link headers point here instead (a proxy
+        # rewriting them, say)
 
     # --- setup and inspection -----------------------------------------------------------------
 
@@ -337,7 +339,8 @@ class GitHubServer:
         links = []
         for rel, target in (("prev", page - 1), ("next", page + 1), ("last", last), ("first", 1)):
             if 1 <= target <= last and target != page:
-                links.append(f'<{self.url}{path}?per_page={per_page}&page={target}>; rel="{rel}"')
+                origin = self.link_origin or self.url
+                links.append(f'<{origin}{path}?per_page={per_page}&page={target}>; rel="{rel}"')
         extra = {"Link": ", ".join(links)} if links else {}
         return 200, items[(page - 1) * per_page : page * per_page], extra
 

@@ -306,6 +306,16 @@ def test_odd_and_hostile_repositories_are_reported_never_passed_or_written_out(
     # A name from a tree is never a name on disk.
     assert not any(Path(folder, "pwned").exists() for folder in (tmp_path, tempfile.gettempdir()))
 
+    # A next-page link that leaves the API (a proxy rewriting it) is not followed.
+    for n in range(101):  # past one page of the listing
+        repo(f"more-{n:03d}", files={"requirements.txt": locked})
+    github.link_origin = "http://127.0.0.2:9"
+    code, said = org_audit(config, db, expect_report=False)
+    assert code == 4 and "link to the next page of acme's repositories leaves" in said["message"]
+    github.link_origin = None
+    for n in range(101):
+        del github.git.repos[f"{ORG}/more-{n:03d}"]
+
     # --full lists and reconciles every readable repository, changed or not.
     code, quiet = org_audit(config, db)
     assert quiet["reconciled"] == 0

@@ -20,6 +20,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
 from triage.core import budget
 from triage.errors import InputError, UpstreamError
@@ -121,6 +122,7 @@ class OrgReader:
             user_agent=f"triage{agent}",
         )
         self._token = token
+        self._api = urlsplit(api_url.rstrip("/"))
         self._budget = shared
         self.requests = 0
         self.refused = 0  # answers refused for a rate limit
@@ -191,7 +193,27 @@ class OrgReader:
             for item in items:
                 found.append(_listed(item, org))
             url, params = _next_link(headers), None
+            if url is not None and not self._is_api(url):
+                raise UpstreamError(
+                    f"GitHub's link to the next page of {org}'s repositories leaves "
+                    f"{self._api.geturl()}: {url[:200]}",
+                    hint="a proxy between triage and GitHub may be rewriting Link headers",
+                )
         return found
+
+    def _is_api(self, url: str) -> bool:
+        """A URL of this API (same scheme, host, port and path prefix): the token goes
+        nowhere else."""
+        try:
+            found = urlsplit(url)
+            port = found.port
+        except ValueError:
+            return False
+        return (found.scheme, found.hostname, port) == (
+            self._api.scheme,
+            self._api.hostname,
+            self._api.port,
+        ) and found.path.startswith(self._api.path + "/")
 
     def tree(self, repository: str, branch: str, etag: str | None) -> Tree:
         """The branch's whole tree; unchanged (None entries) when `etag` still holds."""
