@@ -351,9 +351,10 @@ def test_a_worker_with_other_advisory_data_refuses_and_a_bad_org_name_is_a_messa
     assert outcome.exit_code == 2 and outcome.requests == 0
     assert outcome.error is not None and "judged with different data" in outcome.error
 
-    code = main(["org", "audit", "--org", "../acme", "--db", str(tmp_path / "o.db")])
-    _, err = capsys.readouterr()
-    assert code == 2 and "not a GitHub organisation name" in err and "Traceback" not in err
+    for command in (["org", "audit"], ["queue"], ["stats"]):
+        code = main([*command, "--org", "../acme", "--db", str(tmp_path / "o.db")])
+        _, err = capsys.readouterr()
+        assert code == 2 and "not a GitHub organisation name" in err and "Traceback" not in err
 
 
 def test_schedule_runs_the_org_audit_on_its_cron_once_per_slot(

@@ -88,7 +88,7 @@ def schedule(path: Path | None, org_name: str | None, engine: str, common: Commo
     job: AuditJob | OrgAuditJob = AuditJob(ws)
     key, expression = "schedule.audit", ws.config.schedule_audit
     if org_name is not None:
-        from triage.service.org import check_org_name
+        from triage.service.rotation import check_org_name
 
         check_org_name(org_name)
         org_expression = ws.config.schedule_org_audit

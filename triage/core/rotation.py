@@ -278,6 +278,19 @@ def parse_key(text: str) -> FindingKey:
     return FindingKey(advisory, canonicalize_name(package))
 
 
+_ORG_NAME = re.compile(r"[A-Za-z0-9](?:-?[A-Za-z0-9])*")
+
+
+def check_org_name(org: str) -> None:
+    """An organisation's name as GitHub allows it (it reaches URL paths and key prefixes):
+    anything else is refused before it is used."""
+    if not _ORG_NAME.fullmatch(org):
+        raise InputError(
+            f"--org {org!r} is not a GitHub organisation name",
+            hint="letters, digits and single hyphens, as in github.com/ORG",
+        )
+
+
 _REPOSITORY = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import fnmatch
-import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -54,7 +53,6 @@ __all__ = [
 
 Engine = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
 REPO_LABEL_PREFIX = "repo:"
-_ORG_NAME = re.compile(r"[A-Za-z0-9](?:-?[A-Za-z0-9])*")
 
 
 @dataclass
@@ -229,15 +227,6 @@ def _wants_reconciling(outcome: RepoOutcome, memory: store.RepoMemory | None, fu
     )
 
 
-def check_org_name(org: str) -> None:
-    """An organisation name reaches URL paths: refuse anything else before it does."""
-    if not _ORG_NAME.fullmatch(org):
-        raise InputError(
-            f"--org {org!r} is not a GitHub organisation name",
-            hint="letters, digits and single hyphens, as in github.com/ORG",
-        )
-
-
 def last_successful_run(ws: Workspace, org: str) -> dt.datetime | None:
     with ws.database() as db:
         return store.AuditStore(db).last_success(org)
@@ -254,7 +243,7 @@ def org_audit(
     """The organisation's repositories read and judged by `engine` (threads by default), then
     the shared state written here, once, by this one coordinator; the run is recorded (for
     `stats --org` and the scheduler, which skips a slot already done)."""
-    check_org_name(org)
+    rotation.check_org_name(org)
     report = OrgReport(org)
     with store.audit_lock(ws.db_path) as held:
         if not held:

@@ -13,6 +13,9 @@ from triage.models import FindingKey, TriageRecord, TriageState
 from triage.service.scan import scan_project
 from triage.service.workspace import Workspace
 
+# For the command line, which reaches the core's rules only through the service.
+check_org_name = rotation.check_org_name
+
 
 def queue(
     ws: Workspace,
@@ -24,6 +27,8 @@ def queue(
 ) -> list[TriageRecord]:
     """The backlog of this repository, or with `org` of every repository of that
     organisation (records keyed OWNER/REPO:KEY by `triage org audit`)."""
+    if org is not None:
+        rotation.check_org_name(org)
     with ws.database() as db:
         every = store.TriageStore(db).records(f"{org}/" if org else None)
     records = every if org else [r for r in every if ":" not in r.key]
@@ -181,6 +186,7 @@ def stats(ws: Workspace, window: str, org: str | None = None) -> rotation.Stats:
     with ws.database() as db:
         states = store.TriageStore(db)
         if org is not None:
+            rotation.check_org_name(org)
             under = f"{org}/"
             return rotation.stats(
                 states.records(under),
