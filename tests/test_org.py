@@ -251,7 +251,10 @@ def test_a_secondary_limit_mid_run_pauses_every_thread_together(
 
 
 def test_odd_and_hostile_repositories_are_reported_never_passed_or_written_out(
-    github: GitHubServer, org_advisories: tuple[Path, Path], tmp_path: Path
+    github: GitHubServer,
+    org_advisories: tuple[Path, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     sources, template = org_advisories
     locked = b"urllib3==1.26.0\n"
@@ -321,6 +324,14 @@ def test_odd_and_hostile_repositories_are_reported_never_passed_or_written_out(
     assert quiet["reconciled"] == 0
     code, full = org_audit(config, db, "--full")
     assert full["reconciled"] == 3 and full["actions"]["opened"] == 0
+
+    # As text: what was read, what fails, and every repository not read, by name.
+    code = main(["org", "audit", "--org", ORG, "--db", str(db), "--config", str(config)])
+    out, err = capsys.readouterr()
+    assert code == 4 and "Traceback" not in err
+    assert f"{ORG}: 9 repositories listed, 3 audited (3 unchanged)" in out, out
+    assert f"  fails policy: {ORG}/own-policy" in out
+    assert f"  not audited: {ORG}/empty: {ORG}/empty: the repository is empty" in out
 
 
 def test_a_worker_with_other_advisory_data_refuses_and_a_bad_org_name_is_a_message(
