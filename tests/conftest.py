@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 import triage.github
+import triage.service.workspace
 from tests.github_server import GitHubServer
 from triage.service import Workspace, sync
 
@@ -35,6 +36,13 @@ def workspace(db: Path, now: dt.datetime = NOW, root: Path = Path("."), **given:
 def no_pypi(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never touch the network: PyPI's Integrity API is a closed loopback port."""
     monkeypatch.setenv("TRIAGE_PYPI_URL", "http://127.0.0.1:9")
+
+
+@pytest.fixture(autouse=True)
+def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A command run in process reads the clock at NOW, never today's date: a test's verdict
+    must not change with the day it runs on (processes started by a test keep the real one)."""
+    monkeypatch.setattr(triage.service.workspace, "utc_now", lambda: NOW)
 
 
 @pytest.fixture(scope="session")

@@ -32,7 +32,7 @@ from triage.service import audit, rotation, sync
 from triage.settings import Settings
 
 COMMENTED = REPOSITORY / "tests" / "fixtures" / "deny-commented.toml"
-TODAY = dt.date.today()  # the CLI reads the real clock; service calls below inject NOW
+TODAY = NOW.date()  # the CLI's clock, fixed by conftest's fixed_clock
 LOCKED = "urllib3==2.0.0\npillow==9.0.0\n"
 URLLIB3_HIGH = "PYSEC-2023-192/urllib3"  # high
 URLLIB3_MEDIUM = "PYSEC-2023-212/urllib3"  # medium

@@ -38,6 +38,13 @@ def wait_for(condition: object, seconds: float = 15.0) -> None:
     raise AssertionError("timed out")
 
 
+def real_time(root: Path, db: Path) -> Workspace:
+    """The audit's workspace on the real clock: a real scheduler fires on it."""
+    return Workspace(
+        root=root, db_path=db, config_path=root / "deny.toml", clock=lambda: dt.datetime.now(dt.UTC)
+    )
+
+
 def test_latest_fire_time_with_an_injected_clock() -> None:
     daily = cron_trigger("0 9 * * *")
     at = dt.datetime(2026, 11, 24, 8, 59, tzinfo=dt.UTC)
@@ -50,7 +57,7 @@ def test_latest_fire_time_with_an_injected_clock() -> None:
 def test_a_missed_run_is_caught_up_once(tmp_path: Path) -> None:
     root = project(tmp_path / "app", records(tmp_path / "src", ["urllib3"]), "urllib3==2.0.0\n")
     db = tmp_path / "t.db"
-    job = AuditJob(Workspace(root=root, db_path=db, config_path=root / "deny.toml"))
+    job = AuditJob(real_time(root, db))
     daily = cron_trigger("0 9 * * *")
     missed = latest_fire_time(daily, dt.datetime.now(dt.UTC))
     assert missed is not None
@@ -75,7 +82,7 @@ def test_two_schedulers_on_one_database_do_not_double_run(tmp_path: Path) -> Non
     root = project(tmp_path / "app", records(tmp_path / "src", ["urllib3"]), "urllib3==2.0.0\n")
     db = tmp_path / "t.db"
     sync.sync(workspace(db, dt.datetime.now(dt.UTC)), [str(tmp_path / "src")], require_all=True)
-    job = AuditJob(Workspace(root=root, db_path=db, config_path=root / "deny.toml"))
+    job = AuditJob(real_time(root, db))
     every_second = CronTrigger(second="*", timezone=dt.UTC)
     first = AuditScheduler(job, every_second, job.last_success)
     second = AuditScheduler(job, every_second, job.last_success)

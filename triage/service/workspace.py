@@ -48,7 +48,7 @@ class Workspace:
     trust_store: Path | None = None  # default: the root's trust-store/
     lockfiles: tuple[Path, ...] = ()  # named with --lockfile; else discovered
     settings: Settings = field(default_factory=Settings)
-    clock: Callable[[], dt.datetime] = utc_now
+    clock: Callable[[], dt.datetime] | None = None  # default: the real clock, UTC
     progress: Progress | None = None
     given_config: Config | None = None  # a policy already read; else config_path is read
 
@@ -65,7 +65,7 @@ class Workspace:
         return self.trust_store if self.trust_store is not None else self.root / "trust-store"
 
     def now(self) -> dt.datetime:
-        return self.clock()
+        return self.clock() if self.clock is not None else utc_now()
 
     def database(self) -> Database:
         """The database, opened and migrated; use it in a `with` block."""
