@@ -225,7 +225,10 @@ def test_github_lifecycle_and_the_data_moving_on(
 
     lock = (root / "poetry.lock").read_text()
     (root / "poetry.lock").write_text(
-        lock.replace('name = "idna"\nversion = "3.4"', 'name = "idna"\nversion = "3.7"')
+        lock.replace('name = "idna"\nversion = "3.4"', 'name = "idna"\nversion = "3.7"').replace(
+            "idna-3.4",
+            "idna-3.7",  # its files name the release too
+        )
     )
     github_audit(root, db, capsys)
     idna = next(i for i in github.issues(REPO) if "PYSEC-2024-60/idna" in i["body"])

@@ -316,6 +316,7 @@ def test_cli_diff_json_schema(
         "new",
         "fixed",
         "unchanged",
+        "unpinned_added",
         "policy_changes",
         "trust",
         "licenses",  # issue 14: the licenses the pull request brings ([] without [licenses])

@@ -351,12 +351,6 @@ PILLOW_ENTRY = (
         ),
         (
             "pylock.toml",
-            'lock-version = "1.0"\n[[packages]]\nname = "pillow"\n'
-            'wheels = [{ url = "https://files.example/pillow-9.0.0-py3-none-any.whl" }]\n',
-            "pylock.toml: packages[0].version: missing: a package from an index names its version",
-        ),
-        (
-            "pylock.toml",
             'lock-version = "2.0"\n[[packages]]\nname = "pillow"\nversion = "9.0.0"\n',
             "pylock.toml: lock-version: format version 2.0 is newer than this triage reads",
         ),

@@ -15,13 +15,16 @@ from triage.models import (
     AssessedFinding,
     Config,
     DatabaseInfo,
+    Diagnostic,
     Finding,
     FindingKey,
     IgnoreRule,
     Level,
     LicenseChange,
+    LintCode,
     Status,
     TrustResult,
+    Unpinned,
 )
 
 
@@ -58,11 +61,16 @@ class DiffResult:
     became_untrusted: tuple[TrustResult, ...] = ()  # judged with the base's trust store
     warnings: tuple[str, ...] = ()
     license_changes: tuple[LicenseChange, ...] = ()  # judged with the base's [licenses]
+    # Requirements the pull request adds whose version (or project) is not pinned down, and
+    # what the base's `[advisories] unpinned` says of them.
+    unpinned_added: tuple[Unpinned, ...] = ()
+    unpinned_diagnostics: tuple[Diagnostic, ...] = ()
 
     @property
     def fails(self) -> bool:
         return (
             any(item.fails for item in self.new)
+            or any(d.level is Level.DENY for d in self.unpinned_diagnostics)
             or bool(self.became_untrusted)
             or any(change.result.level is Level.DENY for change in self.license_changes)
         )
@@ -140,10 +148,16 @@ def diff(
     changes: PolicyChanges,
     database: DatabaseInfo,
     now: dt.datetime,
+    *,
+    unpinned: tuple[Sequence[Unpinned], Sequence[Unpinned]] = ((), ()),
 ) -> DiffResult:
     """Both sides judged by the base's [advisories] policy; head's own policy is consulted only
-    to name the findings the pull request would suppress."""
+    to name the findings the pull request would suppress. `unpinned` is each side's
+    requirements without one version: those head adds are listed and judged too."""
     rules = base_config.advisories
+    before = {_unpinned_key(item) for item in unpinned[0]}
+    added = tuple(item for item in unpinned[1] if _unpinned_key(item) not in before)
+    _, _, said = apply_policy((), rules, now, None, added)
     judged_head, _, _ = apply_policy(head_findings, rules, now, None)
     judged_base, _, _ = apply_policy(base_findings, rules, now, None)
     by_head_policy, _, _ = apply_policy(head_findings, head_config.advisories, now, None)
@@ -163,4 +177,12 @@ def diff(
         suppressed_by_head=suppressed,
         policy=changes,
         database=database,
+        unpinned_added=added,
+        unpinned_diagnostics=tuple(d for d in said if d.code is LintCode.UNPINNED),
     )
+
+
+def _unpinned_key(item: Unpinned) -> tuple[str, str, str | None]:
+    """What makes an unpinned requirement the same one on both sides: its project, why, and
+    what it admits (not where it sits, so a moved line is not new)."""
+    return item.name, item.reason, item.specifier

@@ -240,6 +240,9 @@ def match(
                     location=package.location,
                     reason=f"version {package.version!r} is not a PEP 440 version: matched "
                     "only against the versions advisories list, not their ranges",
+                    # Which release it means cannot be placed in a range: every advisory of
+                    # the name may apply, so none passes in silence.
+                    specifier="",
                 )
             )
         if not candidates:

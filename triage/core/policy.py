@@ -75,6 +75,14 @@ def data_age_days(newest_modified: dt.datetime | None, now: dt.datetime) -> int 
     return max(0, (now - newest_modified).days)
 
 
+def shortlist(ids: Sequence[str], shown: int = 6) -> str:
+    """The first few of a long list of ids and how many more (JSON keeps them all): a bare
+    `django` is possibly affected by a hundred advisories, which no line should spell out."""
+    if len(ids) <= shown + 1:
+        return ", ".join(ids)
+    return f"{', '.join(ids[:shown])} and {len(ids) - shown} more"
+
+
 def apply_policy(
     findings: Sequence[Finding],
     config: AdvisoriesConfig,
@@ -121,10 +129,20 @@ def apply_policy(
                 config.unpinned,
                 f"{item.lockfile}:{item.location}: {item.name} is not pinned "
                 f"({item.specifier or 'any version'}) and admits versions affected by "
-                f"{', '.join(item.possibly_affected)}; pin it",
+                f"{shortlist(item.possibly_affected)}; pin it",
             )
             for item in unpinned
             if item.possibly_affected
+        )
+        diagnostics.extend(
+            Diagnostic(
+                LintCode.UNPINNED,
+                config.unpinned,
+                f"{item.lockfile}:{item.location}: {item.name}: which project it installs "
+                "cannot be told from the file, so it was not checked; write it out",
+            )
+            for item in unpinned
+            if item.project_unknown
         )
     if (
         newest_modified is not None

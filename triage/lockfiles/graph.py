@@ -9,7 +9,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from triage.lockfiles.pinning import fail, name_of, reverse_graph, table_list
+from triage.lockfiles.pinning import check_files, fail, name_of, reverse_graph, table_list
 from triage.models import Artifact, LockfileContents, Package
 
 Entry = Mapping[str, Any]
@@ -24,6 +24,8 @@ class GraphFormat:
     artifacts: Callable[[Entry, str], Iterable[Artifact | None]]  # (entry, its raw name)
     markers: Callable[[Entry], str | None]
     members_decide_direct: bool  # direct = pulled in by a local member (uv's workspace)
+    files: Callable[[Entry, str, str], Iterable[tuple[str, str]]]  # (entry, raw name, place):
+    # (place, file name) of each distribution file it locks
 
 
 def read_graph(
@@ -52,6 +54,7 @@ def read_graph(
             # A registry or git entry always names its version: one without (a misspelt
             # key, say) would make a vulnerable package vanish from the scan.
             raise fail(origin, f"{where}.version", "missing: a locked package names its version")
+        check_files(raw_name, version, lock.files(entry, raw_name, where), origin, where)
         via = tuple(sorted(parents.get(name, set())))
         packages.append(
             Package(

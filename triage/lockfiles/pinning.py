@@ -108,3 +108,110 @@ def pinned_version(specifier: SpecifierSet) -> str | None:
 
 def unpinned_reason(specifier: SpecifierSet) -> str:
     return f"not pinned to one version ({specifier or 'no version given'})"
+
+
+# What an installer takes a distribution file's project and version from: its name.
+_SDIST_SUFFIXES = (".tar.gz", ".zip", ".tar.bz2", ".tar.xz", ".tgz", ".tbz", ".txz", ".tar")
+
+
+def same_version(named: str, declared: str) -> bool:
+    from triage.core.matching import parse_version
+
+    left, right = parse_version(named), parse_version(declared)
+    if left is not None and right is not None:
+        return left == right
+    return named.lower() == declared.lower()
+
+
+def file_project(filename: str) -> tuple[str, str] | None:
+    """The (normalised name, version) a wheel or sdist file name states, as an installer reads
+    it; None for a name that is neither (an .egg, an .exe: no installer of a lock takes them).
+    A wheel or sdist name that states no project and version raises ValueError."""
+    from packaging.utils import canonicalize_name
+
+    lowered = filename.lower()
+    if lowered.endswith(".whl"):
+        parts = filename[: -len(".whl")].split("-")
+        if len(parts) not in (5, 6) or not parts[0] or not parts[1]:
+            raise ValueError(f"{filename!r} is not a wheel file name")
+        return canonicalize_name(parts[0]), parts[1]
+    suffix = next((s for s in _SDIST_SUFFIXES if lowered.endswith(s)), None)
+    if suffix is None:
+        return None
+    stem = filename[: -len(suffix)]
+    name, dash, version = stem.rpartition("-")
+    if not dash or not name or not version:
+        raise ValueError(f"{filename!r} names no version")
+    return canonicalize_name(name), version
+
+
+def _stated(filename: str, origin: str, where: str) -> tuple[str, str] | None:
+    try:
+        return file_project(filename)
+    except ValueError as exc:
+        raise fail(origin, where, f"{exc}: an installer would refuse it") from exc
+
+
+def _sdist_states(filename: str, name: str, version: str) -> bool:
+    """An sdist's name splits at its last dash, but a legacy version may hold a dash itself
+    (`pkg-0.9-doduo.tar.gz`): it agrees when any split gives the declared project and
+    version."""
+    from packaging.utils import canonicalize_name
+
+    lowered = filename.lower()
+    suffix = next(s for s in _SDIST_SUFFIXES if lowered.endswith(s))
+    stem = filename[: -len(suffix)]
+    return any(
+        canonicalize_name(stem[:at]) == name and same_version(stem[at + 1 :], version)
+        for at, char in enumerate(stem)
+        if char == "-"
+    )
+
+
+def check_files(
+    name: str, version: str, files: Iterable[tuple[str, str]], origin: str, where: str
+) -> None:
+    """Every wheel and sdist `files` lists ((place, file name)) must state the entry's own
+    project and version: an installer installs what the file is, so an entry whose files name
+    another would be audited as something it does not install (uv refuses such a lock)."""
+    from packaging.utils import canonicalize_name
+
+    project = canonicalize_name(name)
+    for place, filename in files:
+        stated = _stated(filename, origin, place)
+        if stated is None:
+            continue
+        agrees = stated[0] == project and same_version(stated[1], version)
+        if not agrees and not filename.lower().endswith(".whl"):
+            agrees = _sdist_states(filename, project, version)
+        if not agrees:
+            raise fail(
+                origin,
+                place,
+                f"the file {filename!r} is {stated[0]} {stated[1]}, but {where} declares "
+                f"{name} {version}: an installer would install the file, not what the entry says",
+            )
+
+
+def version_from_files(name: str, files: Iterable[tuple[str, str]], origin: str) -> str | None:
+    """The one version every wheel and sdist of `name` states, when they agree; None when
+    there are none or they disagree. A file naming another project is an error."""
+    from packaging.utils import canonicalize_name
+
+    versions = set()
+    for place, filename in files:
+        stated = _stated(filename, origin, place)
+        if stated is None:
+            continue
+        if stated[0] != canonicalize_name(name):
+            raise fail(
+                origin,
+                place,
+                f"the file {filename!r} is {stated[0]} {stated[1]}, not {name}: an installer "
+                "would install the file, not what the entry says",
+            )
+        versions.add(stated[1])
+    if len(versions) != 1:
+        return None
+    (version,) = versions
+    return version

@@ -61,7 +61,8 @@ def read_pipfile(text: str, origin: str, shown: str) -> LockfileContents:
             packages.append(
                 Package(
                     name=name,
-                    version=version.removeprefix("=="),
+                    # `===` (arbitrary equality) pins as exactly as `==`.
+                    version=version.removeprefix("===").removeprefix("=="),
                     lockfile=shown,
                     location=where,
                     display_name=raw_name,

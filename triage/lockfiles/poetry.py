@@ -8,7 +8,7 @@ from typing import Any
 from packaging.utils import canonicalize_name
 
 from triage.lockfiles.graph import Entry, GraphFormat, read_graph
-from triage.lockfiles.pinning import array, fail, sha256
+from triage.lockfiles.pinning import array, fail, file_project, same_version, sha256
 from triage.models import Artifact, LockfileContents
 
 
@@ -29,19 +29,42 @@ def _markers(entry: Entry) -> str | None:
     return marker if isinstance(marker, str) else None
 
 
+def _states_version(filename: str, version: Any) -> bool:
+    try:
+        stated = file_project(filename)
+    except ValueError:
+        return True  # not a distribution name: check_files names it
+    return stated is None or not isinstance(version, str) or same_version(stated[1], version)
+
+
 def read_poetry(document: Mapping[str, Any], origin: str, shown: str) -> LockfileContents:
     if "package" not in document and "metadata" not in document:
         raise fail(origin, "package", "missing: this is not a poetry.lock")
     metadata = document.get("metadata", {})
     legacy_files = metadata.get("files", {}) if isinstance(metadata, Mapping) else {}
 
-    def artifacts(entry: Entry, raw_name: str) -> Iterator[Artifact | None]:
+    def listed(entry: Entry, raw_name: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
         files = entry.get("files")
-        if files is None and isinstance(legacy_files, Mapping):
+        where = f"{raw_name}.files"
+        shared = files is None
+        if shared and isinstance(legacy_files, Mapping):
             files = legacy_files.get(raw_name, legacy_files.get(canonicalize_name(raw_name), []))
-        for item in array(files, origin, f"{raw_name}.files"):
+            where = f"metadata.files.{raw_name}"
+        for number, item in enumerate(array(files, origin, where)):
             if isinstance(item, Mapping) and isinstance(item.get("file"), str):
-                yield Artifact(item["file"], sha256(item.get("hash")))
+                # Old locks list the files of every locked version of a name together: each
+                # version takes the files that state it.
+                if shared and not _states_version(item["file"], entry.get("version")):
+                    continue
+                yield f"{where}[{number}]", item
+
+    def artifacts(entry: Entry, raw_name: str) -> Iterator[Artifact | None]:
+        for _, item in listed(entry, raw_name):
+            yield Artifact(item["file"], sha256(item.get("hash")))
+
+    def files(entry: Entry, raw_name: str, where: str) -> Iterator[tuple[str, str]]:
+        for place, item in listed(entry, raw_name):
+            yield place, item["file"]
 
     lock = GraphFormat(
         dependencies=_dependencies,
@@ -49,5 +72,6 @@ def read_poetry(document: Mapping[str, Any], origin: str, shown: str) -> Lockfil
         artifacts=artifacts,
         markers=_markers,
         members_decide_direct=False,
+        files=files,
     )
     return read_graph(document, origin, shown, lock)

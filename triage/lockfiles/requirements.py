@@ -75,6 +75,9 @@ class _Requirement:
     editable: bool = False
     url: bool = False  # a URL or VCS requirement whose version the line does not give
     legacy_version: str | None = None  # an exact pin that is not PEP 440 (`0.9-doduo`)
+    unknown: str | None = None  # why pip's install of the line cannot be known from the file
+    any_version: bool = False  # with `unknown`: the project is known, its version is not
+    ignored: bool = False  # with `unknown`: pip installs nothing from it
 
 
 def _plain_requirements(lock: LockText, lines: list[str]) -> list[_Requirement] | None:
@@ -93,6 +96,8 @@ def _plain_requirements(lock: LockText, lines: list[str]) -> list[_Requirement] 
         text = _COMMENT.sub("", logical).strip()
         if not text:
             continue
+        if _ENVIRONMENT.search(text):
+            return None
         hashes = tuple(_HASH_OPTION.findall(" " + text))
         text = _HASH_OPTION.sub("", " " + text).strip()
         if not _PLAIN_PIN.match(text):
@@ -120,6 +125,67 @@ _LEGACY_PIN = re.compile(
     r"(?P<version>[^\s;,*<>=!~]+)\s*(?:;\s*(?P<marker>.*))?$"
 )
 _NAME_VERSION_FRAGMENT = re.compile(r"#(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^&#\s]+)")
+
+
+# pip replaces `${NAME}` (capitals, digits, underscores) with the environment's value before
+# reading a line: what such a line installs is decided where pip runs, not in the file.
+_ENVIRONMENT = re.compile(r"\$\{[A-Z0-9_]+\}")
+_LEADING_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+_IGNORED_TRAILING = "Incorrect and ignored trailing argument(s)"
+
+
+def _from_environment(text: str, lock: LockText, line_number: int) -> _Requirement:
+    """A line naming an environment variable: its project when the line states one ahead of
+    the variable, never a version, so any version may be what pip installs."""
+    from pip_requirements_parser import break_args_options
+
+    args = break_args_options(text)[0].strip()
+    variables = ", ".join(dict.fromkeys(_ENVIRONMENT.findall(text)))
+    head = _LEADING_NAME.match(args)
+    name_known = head is not None and not args.startswith("${")
+    is_url = "://" in args or args.startswith((".", "/"))
+    if not name_known or is_url:
+        unknown = (
+            f"pip fills it from the environment ({variables}) at install: which project and "
+            "version it installs cannot be told from the file"
+        )
+    else:
+        unknown = (
+            f"its version comes from the environment ({variables}), which pip fills in at "
+            "install: any version may be installed"
+        )
+    return _Requirement(
+        name=head.group(1) if name_known and head is not None and not is_url else args,
+        specifier=SpecifierSet(),
+        extras=(),
+        marker=None,
+        hashes=(),
+        file=lock.shown,
+        line_number=line_number,
+        unknown=unknown,
+        any_version=name_known and not is_url,
+    )
+
+
+def _ignored_by_pip(message: str, lock: LockText, line_number: int) -> list[_Requirement]:
+    """An option line with arguments after its value: pip applies the option and ignores the
+    rest, so nothing installs from it; each ignored argument is listed, saying so."""
+    ignored = message.partition(":")[2].split()
+    return [
+        _Requirement(
+            name=argument,
+            specifier=SpecifierSet(),
+            extras=(),
+            marker=None,
+            hashes=(),
+            file=lock.shown,
+            line_number=line_number,
+            unknown="an argument after an option's value, which pip ignores: nothing is "
+            "installed from it",
+            ignored=True,
+        )
+        for argument in ignored
+    ]
 
 
 def _tolerant(text: str, lock: LockText, line_number: int) -> _Requirement | None:
@@ -210,6 +276,12 @@ def _pip_requirements(
     found = [_from_parser(req, lock) for req in parsed.requirements]
     for bad in parsed.invalid_lines:
         line = bad.requirement_line
+        if _ENVIRONMENT.search(line.line):
+            found.append(_from_environment(line.line, lock, line.line_number))
+            continue
+        if bad.error_message.startswith(_IGNORED_TRAILING):
+            found += _ignored_by_pip(bad.error_message, lock, line.line_number)
+            continue
         read = _tolerant(line.line, lock, line.line_number)
         if read is None:
             raise LockfileError(
@@ -242,6 +314,19 @@ def read_requirements(lock: LockText, includes: Includes) -> LockfileContents:
     for req in requirements:
         shown = req.file
         location = f"line {req.line_number}"
+        if req.unknown is not None:
+            name = canonicalize_name(req.name) if req.any_version else req.name
+            unpinned.append(
+                Unpinned(
+                    name,
+                    shown,
+                    location,
+                    req.unknown,
+                    "" if req.any_version else None,
+                    project_unknown=not req.any_version and not req.ignored,
+                )
+            )
+            continue
         name = canonicalize_name(req.name)
         if req.editable:
             unpinned.append(

@@ -33,13 +33,31 @@ def _local_source(entry: Entry) -> str | None:
     return next((kind for kind in LOCAL_SOURCES if kind in source), None)
 
 
-def _artifacts(entry: Entry, raw_name: str) -> Iterator[Artifact | None]:
+def _tables(entry: Entry, where: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
     sdist = entry.get("sdist")
     if isinstance(sdist, Mapping):
-        yield artifact_from_url(sdist.get("url"), sha256(sdist.get("hash")))
-    for wheel in entry.get("wheels", []) or []:
+        yield f"{where}.sdist", sdist
+    for number, wheel in enumerate(entry.get("wheels", []) or []):
         if isinstance(wheel, Mapping):
-            yield artifact_from_url(wheel.get("url"), sha256(wheel.get("hash")))
+            yield f"{where}.wheels[{number}]", wheel
+
+
+def _artifact(table: Mapping[str, Any]) -> Artifact | None:
+    return artifact_from_url(
+        table.get("url") or table.get("path"), sha256(table.get("hash")), table.get("filename")
+    )
+
+
+def _artifacts(entry: Entry, raw_name: str) -> Iterator[Artifact | None]:
+    for _, table in _tables(entry, ""):
+        yield _artifact(table)
+
+
+def _files(entry: Entry, raw_name: str, where: str) -> Iterator[tuple[str, str]]:
+    for place, table in _tables(entry, where):
+        found = _artifact(table)
+        if found is not None:
+            yield place, found.filename
 
 
 UV = GraphFormat(
@@ -48,6 +66,7 @@ UV = GraphFormat(
     artifacts=_artifacts,
     markers=lambda entry: None,
     members_decide_direct=True,
+    files=_files,
 )
 
 

@@ -98,6 +98,7 @@ class Unpinned:
     specifier: str | None = None  # the versions it admits from the index ("" for any); None
     # when they are not known (URL, VCS, editable, local sources)
     possibly_affected: tuple[str, ...] = ()  # advisory groups affecting an admitted version
+    project_unknown: bool = False  # which project installs cannot be told (`${NAME}==1.0`)
 
 
 @dataclass(frozen=True)

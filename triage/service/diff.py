@@ -69,8 +69,8 @@ def diff_sides(
             f"{head_ref}:{path}: a git submodule; lockfiles inside it are not read"
             for path in head_side.submodules
         ]
-        head_match, _ = match(db, head_side.packages)
-        base_match, _ = match(db, base_side.packages)
+        head_match, head_unpinned = match(db, head_side.packages, head_side.unpinned)
+        base_match, base_unpinned = match(db, base_side.packages, base_side.unpinned)
         info = sync.database_info(db, now)
         newly_untrusted = _trust_change(ws, db, base_side, head_side, trust_dir, warnings)
     changes = diffing.policy_changes(
@@ -90,6 +90,7 @@ def diff_sides(
         changes,
         info,
         now,
+        unpinned=(base_unpinned, head_unpinned),
     )
     license_changes: tuple[LicenseChange, ...] = ()
     licenses_changed: tuple[str, ...] = ()

@@ -133,16 +133,20 @@ def at_ref_side(ws: Workspace, db: store.Database, ref: str) -> tuple[Project, T
 def match(
     db: store.Database, packages: Sequence[Package], unpinned: Sequence[Unpinned] = ()
 ) -> tuple[matching.MatchResult, tuple[Unpinned, ...]]:
-    """Findings of the pinned packages; the unpinned requirements with the advisories that
-    affect a version they admit. The match index names the records that affect each pinned
-    version; only those records are read and matched in full."""
+    """Findings of the pinned packages; the unpinned requirements (and versions that are not
+    PEP 440) with the advisories that affect a version they admit. The match index names the
+    records that affect each pinned version; only those records are read and matched in
+    full."""
     advisories_store = store.AdvisoryStore(db)
     hits = index.hits(packages, advisories_store.compiled(p.name for p in packages))
     whole = hits.whole | {u.name for u in unpinned}
     only = {name: ids for name, ids in hits.by_name.items() if name not in whole}
     advisories, groups = advisories_store.candidates(hits.by_name.keys() | whole, only)
     found = matching.match(packages, advisories, groups, hits.by_package)
-    return found, matching.possibly_affected(unpinned, advisories, groups)
+    # A version that is not PEP 440 is as good as unpinned: possibly affected by its name's
+    # advisories, judged by `[advisories] unpinned` like the rest.
+    every = (*unpinned, *found.unmatchable)
+    return found, matching.possibly_affected(every, advisories, groups)
 
 
 def assess(db: store.Database, project: Project, now: dt.datetime) -> ScanResult:
@@ -158,7 +162,7 @@ def assess(db: store.Database, project: Project, now: dt.datetime) -> ScanResult
     )
     return ScanResult(
         findings=tuple(assessed),
-        unpinned=unpinned + matched.unmatchable,
+        unpinned=unpinned,
         diagnostics=tuple(diagnostics),
         unused_ignores=tuple(unused),
         database=info,

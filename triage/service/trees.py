@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 
 from triage import config, gitrepo, lockfiles, store
 from triage.errors import ConfigError, InputError, LockfileError
-from triage.models import Config, LockfileContents, Package, ScanConfig
+from triage.models import Config, LockfileContents, Package, ScanConfig, Unpinned
 
 BlobReader = Callable[[Sequence[str]], Mapping[str, bytes]]
 
@@ -33,6 +33,10 @@ class TreeSide:
     @property
     def packages(self) -> list[Package]:
         return [p for c in self.contents for p in c.packages]
+
+    @property
+    def unpinned(self) -> list[Unpinned]:
+        return [u for c in self.contents for u in c.unpinned]
 
 
 def _config_at(

@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING
 
 from triage.core import escape
+from triage.core.policy import shortlist
 from triage.core.report.scan import (
     _cell,
     _fixes,
@@ -13,6 +14,7 @@ from triage.core.report.scan import (
     finding_json,
     ignore_json,
     ignore_line,
+    unpinned_json,
 )
 from triage.core.report.trust import trust_artifact_json
 from triage.models import IgnoreRule, Level, LicenseChange
@@ -33,6 +35,7 @@ def diff_json(result: DiffResult) -> str:
         "new": [finding_json(f) for f in result.new],
         "fixed": [finding_json(f) for f in result.fixed],
         "unchanged": [finding_json(f) for f in result.unchanged],
+        "unpinned_added": [unpinned_json(u) for u in result.unpinned_added],
         "policy_changes": {
             "ignores_added": [ignore_json(r) for r in changes.ignores_added],
             "ignores_removed": [ignore_json(r) for r in changes.ignores_removed],
@@ -105,6 +108,15 @@ def _license(change: LicenseChange) -> str:
     return f"unknown ({info.raw})" if info.raw else "none"
 
 
+def _unpinned_level(result: DiffResult) -> str:
+    """What the base's `[advisories] unpinned` made of the requirements the PR adds."""
+    levels = {d.level for d in result.unpinned_diagnostics}
+    for level in (Level.DENY, Level.WARN):
+        if level in levels:
+            return "fails the gate" if level is Level.DENY else "a warning"
+    return "allowed by the base's policy"
+
+
 def _verdict(result: DiffResult) -> str:
     """Derived from `result.fails`, the decision the exit code comes from."""
     if not result.fails:
@@ -119,6 +131,9 @@ def _verdict(result: DiffResult) -> str:
     denied = sum(1 for c in result.license_changes if c.result.level is Level.DENY)
     if denied:
         reasons.append(f"{denied} license(s) the base policy does not allow")
+    unpinned = sum(1 for d in result.unpinned_diagnostics if d.level is Level.DENY)
+    if unpinned:
+        reasons.append(f"{unpinned} new requirement(s) not pinned to one version")
     return f"**Gate: failing** — {'; '.join(reasons)}."
 
 
@@ -156,6 +171,22 @@ def pr_comment(result: DiffResult) -> str:
         lines += ["", "### Fixed by this pull request", ""]
         lines += [
             f"- {escape.code(str(f.finding.key))} ({_cell(_versions(f))})" for f in result.fixed
+        ]
+    if result.unpinned_added:
+        lines += [
+            "",
+            "### Requirements this pull request adds without one version "
+            f"(`unpinned`: {_unpinned_level(result)})",
+            "",
+        ]
+        lines += [
+            f"- {escape.code(u.lockfile)} {_cell(u.location)}: {_cell(u.name)} — {_cell(u.reason)}"
+            + (
+                f"; possibly affected: {_cell(shortlist(u.possibly_affected))}"
+                if u.possibly_affected
+                else ""
+            )
+            for u in result.unpinned_added
         ]
     if result.became_untrusted:
         lines += ["", "### Newly untrusted dependencies", ""]
@@ -198,6 +229,12 @@ def diff_text(result: DiffResult) -> str:
             for f in items
         ]
     lines.append(f"{len(result.unchanged)} unchanged finding(s)")
+    lines += [
+        f"unpinned  {u.lockfile}:{u.location}  {u.name}: {u.reason}"
+        + (f"; possibly affected: {shortlist(u.possibly_affected)}" if u.possibly_affected else "")
+        for u in result.unpinned_added
+    ]
+    lines += [f"{d.level.value}[{d.code}]: {d.message}" for d in result.unpinned_diagnostics]
     lines += [
         f"untrusted  {r.evidence.filename}  ({r.evidence.package} {r.evidence.version}): {r.reason}"
         for r in result.became_untrusted

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from triage.core import escape
+from triage.core.policy import shortlist
 from triage.models import AssessedFinding, IgnoreRule, ScanResult, Unpinned
 
 SCAN_SCHEMA = "triage/scan-v1"
@@ -131,7 +132,7 @@ def scan_text(result: ScanResult) -> str:
         lines.extend(
             f"unpinned  {u.lockfile}:{u.location}  {u.name}: {u.reason}"
             + (
-                f"; possibly affected: {', '.join(u.possibly_affected)}"
+                f"; possibly affected: {shortlist(u.possibly_affected)}"
                 if u.possibly_affected
                 else ""
             )
@@ -166,7 +167,7 @@ def scan_markdown(result: ScanResult) -> str:
         lines += [
             f"- {escape.code(u.lockfile)} {_cell(u.location)}: {_cell(u.name)} — {_cell(u.reason)}"
             + (
-                f"; possibly affected: {_cell(', '.join(u.possibly_affected))}"
+                f"; possibly affected: {_cell(shortlist(u.possibly_affected))}"
                 if u.possibly_affected
                 else ""
             )
