@@ -7,6 +7,7 @@ EXIT_POLICY = 1
 EXIT_INPUT = 2
 EXIT_DATABASE = 3
 EXIT_UPSTREAM = 4
+EXIT_INTERNAL = 5  # a bug: never read as a pass, nor as "the policy fails"
 
 
 class TriageError(Exception):

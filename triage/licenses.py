@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from license_expression import Licensing
 
 MAX_METADATA_BYTES = 4 * 1024 * 1024
+MAX_NESTING = 64  # parentheses in one license expression; real ones have a handful
 # A node of a parsed expression: ("id", key) | ("with", key, exception) | ("and"|"or", nodes)
 Node = tuple[Any, ...]
 
@@ -70,13 +71,13 @@ def normalise(text: str) -> str | None:
     free text, bad syntax)."""
     from license_expression import ExpressionError, ExpressionParseError
 
-    if not text.strip():
-        return None
+    if not text.strip() or text.count("(") > MAX_NESTING:
+        return None  # no license is written that deep; the parser would recurse past Python's
     try:
         parsed = _licensing().parse(text, validate=True, strict=False)
-    except (ExpressionError, ExpressionParseError, TypeError, ValueError):
+        return None if parsed is None else str(parsed.render())
+    except (ExpressionError, ExpressionParseError, TypeError, ValueError, RecursionError):
         return None
-    return None if parsed is None else str(parsed.render())
 
 
 def tree(expression: str) -> Node:
@@ -153,7 +154,7 @@ def fetch_metadata(index: str, name: str, version: str) -> dict[str, Any] | None
         return None
     try:
         document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # not JSON, or nested past reason
         return {}
     info = document.get("info") if isinstance(document, dict) else None
     if not isinstance(info, dict):

@@ -61,7 +61,7 @@ class Settings:
     github_api_url: str = DEFAULT_GITHUB_API
     github_backoff: float | InputError = DEFAULT_GITHUB_BACKOFF
     github_pace: float | InputError = 1.0
-    db_path: Path = DEFAULT_DB
+    db_path: Path | None = None  # TRIAGE_DB; else .triage/ at the repository's root
     pypi_url: str = DEFAULT_PYPI
     ci: bool = False
     user: str = "unknown"
@@ -81,7 +81,7 @@ class Settings:
             github_api_url=env.get("GITHUB_API_URL") or DEFAULT_GITHUB_API,
             github_backoff=_seconds(env, "TRIAGE_GITHUB_BACKOFF", DEFAULT_GITHUB_BACKOFF),
             github_pace=_seconds(env, "TRIAGE_GITHUB_PACE", 1.0),
-            db_path=Path(env.get("TRIAGE_DB") or DEFAULT_DB),
+            db_path=Path(env["TRIAGE_DB"]) if env.get("TRIAGE_DB") else None,
             pypi_url=env.get("TRIAGE_PYPI_URL") or DEFAULT_PYPI,
             ci=bool(env.get("CI")),
             user=_user(env),

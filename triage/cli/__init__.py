@@ -8,22 +8,53 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from triage.settings import Settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: the environment is read once, here."""
-    from triage.cli.entry import quick_scan, report_error
-    from triage.errors import TriageError
+    """Entry point: the environment is read once, here. The last line of defence: anything
+    not handled below is a bug, said in one line (the traceback with -v) and exit 5, which
+    no caller can read as a pass or as the policy failing."""
     from triage.settings import Settings
 
     args = list(sys.argv[1:] if argv is None else argv)
+    settings: Settings | None = None
     try:
-        settings = Settings.from_environment()
-    except TriageError as exc:
-        return report_error(exc)
-    done = quick_scan(args, settings)
-    if done is not None:
-        return done
-    from triage.cli.app import run
+        from triage.cli.entry import quick_scan, report_error
+        from triage.errors import TriageError
 
-    return run(args, settings)
+        try:
+            settings = Settings.from_environment()
+        except TriageError as exc:
+            return report_error(exc)
+        done = quick_scan(args, settings)
+        if done is not None:
+            return done
+        from triage.cli.app import run
+
+        return run(args, settings)
+    except Exception as exc:  # the one place every failure is caught
+        return _internal_error(exc, args, settings)
+
+
+def _internal_error(exc: Exception, args: Sequence[str], settings: Settings | None) -> int:
+    from triage.errors import EXIT_INTERNAL
+
+    said = f"{type(exc).__name__}: {str(exc)[:300]}"
+    if any(a in ("-v", "--verbose") or a.startswith("-vv") for a in args):
+        import traceback
+
+        said = "".join(traceback.format_exception(exc)) + said
+    # Whatever a bug's message holds, the token and the broker's URL never reach output.
+    for secret in (settings.github_token, settings.broker_url) if settings else ():
+        if secret:
+            said = said.replace(secret, "***")
+    print(
+        f"internal error: {said} (a bug in triage, exit 5; run again with -v for the "
+        "traceback and report it)",
+        file=sys.stderr,
+    )
+    return EXIT_INTERNAL

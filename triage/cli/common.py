@@ -74,20 +74,20 @@ def common_options(formats: Sequence[str] = ("text", "json")) -> Callable[[F], F
             "--db",
             type=click.Path(path_type=Path),
             default=None,
-            help="Advisory database [default: $TRIAGE_DB or .triage/triage.db].",
+            help="Advisory database [default: $TRIAGE_DB, else .triage/triage.db at the "
+            "repository's root].",
         )
         @click.option(
             "--config",
             type=click.Path(path_type=Path),
             default=None,
-            help="Policy file [default: ./deny.toml].",
+            help="Policy file [default: deny.toml at the repository's root].",
         )
         @click.option(
             "--trust-store",
             type=click.Path(path_type=Path),
-            default=Path("trust-store"),
-            show_default=True,
-            help="Trust anchors.",
+            default=None,
+            help="Trust anchors [default: trust-store/ at the repository's root].",
         )
         @click.option("-v", "--verbose", count=True, help="More output on stderr.")
         @click.option("-q", "--quiet", count=True, help="Less output on stderr.")
@@ -97,7 +97,7 @@ def common_options(formats: Sequence[str] = ("text", "json")) -> Callable[[F], F
             output_format: str,
             db: Path | None,
             config: Path | None,
-            trust_store: Path,
+            trust_store: Path | None,
             verbose: int,
             quiet: int,
             **kwargs: Any,

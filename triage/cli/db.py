@@ -8,7 +8,7 @@ import json
 import click
 
 from triage.cli.common import Common, common_options
-from triage.errors import EXIT_OK
+from triage.errors import EXIT_OK, EXIT_UPSTREAM
 
 
 @click.group()
@@ -38,6 +38,15 @@ def db_sync(sources: tuple[str, ...], common: Common) -> int:
         common.say(f"warning: {message}")
     if report.used_snapshot:
         common.say("warning: no source was reachable; loaded the embedded offline snapshot")
+    # A source that could not be read is an upstream failure whatever else was synced: the
+    # data is not what deny.toml asks for (README: exit 4).
+    code = EXIT_UPSTREAM if report.unreachable else EXIT_OK
+    if report.unreachable:
+        common.say(
+            f"error: {len(report.unreachable)} of {len(names)} source(s) not synced (exit 4); "
+            "the database holds what was read before"
+            + (" and the embedded snapshot" if report.used_snapshot else "")
+        )
     c = report.counts
     if common.output_format == "json":
         document = {
@@ -51,13 +60,14 @@ def db_sync(sources: tuple[str, ...], common: Common) -> int:
             "warnings": report.warnings,
         }
         click.echo(json.dumps(document, indent=2))
-        return EXIT_OK
+        return code
     click.echo(
-        f"synced {len(names)} source(s) into {ws.db_path}: added {c.added}, modified "
-        f"{c.modified}, withdrawn {c.withdrawn}, removed {c.removed}, unchanged {c.unchanged}, "
-        f"skipped {c.skipped}; {report.records} records"
+        f"synced {len(names) - len(report.unreachable)} of {len(names)} source(s) into "
+        f"{ws.db_path}: added {c.added}, modified {c.modified}, withdrawn {c.withdrawn}, "
+        f"removed {c.removed}, unchanged {c.unchanged}, skipped {c.skipped}; "
+        f"{report.records} records"
     )
-    return EXIT_OK
+    return code
 
 
 @db.command("status")

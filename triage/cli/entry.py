@@ -34,18 +34,22 @@ def build_workspace(
     *,
     db: Path | None,
     config: Path | None,
-    trust_store: Path,
+    trust_store: Path | None,
 ) -> Workspace:
-    """The workspace the common options (SPEC §6) describe."""
-    from triage.service.workspace import Workspace
+    """The workspace the common options (SPEC §6) describe, at the repository's root: what
+    they do not name (policy, trust store, database) is the root's, from any subfolder."""
+    from triage.service.workspace import Workspace, project_root
 
-    return Workspace(
-        db_path=db or settings.db_path,
+    named_db = db or settings.db_path
+    workspace = Workspace(
+        db_path=named_db or Path("."),
+        db_given=named_db is not None,
         config_path=config or Path("deny.toml"),
         config_required=config is not None,
         trust_store=trust_store,
         settings=settings,
     )
+    return workspace.at_root(project_root(None))
 
 
 def located(ws: Workspace, root: Path | None, lockfiles: Sequence[Path] = ()) -> Workspace:
@@ -54,7 +58,7 @@ def located(ws: Workspace, root: Path | None, lockfiles: Sequence[Path] = ()) ->
 
     from triage.service.workspace import project_root
 
-    return replace(ws, root=project_root(root), lockfiles=tuple(lockfiles))
+    return replace(ws.at_root(project_root(root)), lockfiles=tuple(lockfiles))
 
 
 def run_scan(ws: Workspace, output_format: str, witness: Path | None = None) -> int:
@@ -130,7 +134,7 @@ def quick_scan(args: Sequence[str], settings: Settings) -> int | None:
             settings,
             db=one("--db"),
             config=one("--config"),
-            trust_store=one("--trust-store") or Path("trust-store"),
+            trust_store=one("--trust-store"),
         )
         path = Path(found["path"][0]) if found["path"] else None
         ws = located(ws, path, [Path(p) for p in found["--lockfile"]])

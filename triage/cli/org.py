@@ -25,7 +25,9 @@ def org() -> None:
 def audit_org(org_name: str, engine: str, full: bool, common: Common) -> int:
     """Audit every repository of ORG: lockfiles, deny.toml and trust-store/ of each default
     branch, tracking issues as `triage audit` keeps them (per repository, or in [org] issues'
-    central repository). Exit 1 when a repository fails its policy or could not be read."""
+    central repository). Exit 1 when a repository fails its policy; a repository that could
+    not be read makes it 2 (its files), 3 (the advisory data) or 4 (GitHub, the workers),
+    the gravest of them."""
     from triage.service import org as use_case
 
     ws = common.at(None)

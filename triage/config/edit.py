@@ -72,23 +72,25 @@ LOCK_TIMEOUT_SECONDS = 30.0
 @contextmanager
 def ledger_lock(path: Path) -> Iterator[None]:
     """An exclusive lock on a hidden file beside deny.toml, so that two edits (or an edit and
-    a reader that writes back) run one after the other and neither loses an entry."""
+    a reader that writes back) run one after the other and neither loses an entry. The file
+    is removed by whoever holds the lock, on the way out: nothing is left in the repository.
+    (A waiter that got the lock on a file already removed sees it and takes the new one.)"""
     import fcntl
+    import os
     import time
 
     lock_path = path.with_name(f".{path.name}.lock")
-    try:
-        handle = lock_path.open("a")
-    except OSError as exc:
-        raise ConfigError(
-            str(path), [f"cannot take the edit lock {lock_path}: {exc.strerror}"]
-        ) from exc
-    with handle:
-        deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
-        while True:
+    deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
+    while True:
+        try:
+            handle = lock_path.open("a")
+        except OSError as exc:
+            raise ConfigError(
+                str(path), [f"cannot take the edit lock {lock_path}: {exc.strerror}"]
+            ) from exc
+        with handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
             except BlockingIOError:
                 if time.monotonic() > deadline:
                     raise ConfigError(
@@ -99,10 +101,19 @@ def ledger_lock(path: Path) -> Iterator[None]:
                         ],
                     ) from None
                 time.sleep(0.02)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+                continue
+            try:
+                current = os.stat(lock_path).st_ino
+            except FileNotFoundError:
+                current = None
+            if current != os.fstat(handle.fileno()).st_ino:
+                continue  # removed by the holder before us: lock the file there now
+            try:
+                yield
+            finally:
+                lock_path.unlink(missing_ok=True)
+                fcntl.flock(handle, fcntl.LOCK_UN)
+            return
 
 
 def _onto_original(original: str, baseline: str, edited: str) -> str:

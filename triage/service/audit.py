@@ -243,7 +243,7 @@ def observe(
 
 
 def local_issues(ws: Workspace, *, include_closed: bool) -> list[dict[str, object]]:
-    with ws.database() as db:
+    with ws.database(existing=True) as db:
         rows = store.LocalTracker(db, ws.now()).all_issues()
     return [
         {"number": r["number"], "key": r["key"], "state": r["state"], "title": r["title"]}

@@ -117,7 +117,7 @@ def _info(metadata: str | None) -> LicenseInfo | None:
         return None
     try:
         found: Any = json.loads(metadata)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None  # a damaged cache entry: not judged, never guessed
     if found is None:
         return LicenseInfo(None, "license", "no such release on the index")

@@ -35,7 +35,7 @@ from triage.service.org_task import (
     tracked_from,
 )
 from triage.service.workspace import Workspace
-from triage.settings import Settings
+from triage.settings import DEFAULT_DB, Settings
 
 # What triage.jobs.org uses from here (it reaches the GitHub edge only through this module).
 __all__ = [
@@ -436,9 +436,10 @@ def _central(item: tracking.Tracked, repository: str) -> tracking.Tracked:
 def worker_context(settings: Settings, budget: Budget, agent: str) -> Context:
     """What a worker process holds: its read-only, digest-pinned copy of the advisory
     database (TRIAGE_DB), a cache of its own beside it, and a reader spending `budget`."""
-    advisories = store.Database(settings.db_path, read_only=True)
+    path = settings.db_path or DEFAULT_DB  # a worker has no repository: TRIAGE_DB names it
+    advisories = store.Database(path, read_only=True)
     digest = store.AdvisoryStore(advisories).content_digest()
-    cache = _open_cache(settings.db_path.with_name("worker-cache.db"))
+    cache = _open_cache(path.with_name("worker-cache.db"))
     return Context(reader_for(settings, budget, agent), advisories, digest, cache, settings)
 
 

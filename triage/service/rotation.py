@@ -29,7 +29,7 @@ def queue(
     organisation (records keyed OWNER/REPO:KEY by `triage org audit`)."""
     if org is not None:
         rotation.check_org_name(org)
-    with ws.database() as db:
+    with ws.database(existing=True) as db:
         every = store.TriageStore(db).records(f"{org}/" if org else None)
     records = every if org else [r for r in every if ":" not in r.key]
     return rotation.queue(
@@ -40,6 +40,7 @@ def queue(
 def find(ws: Workspace, key: FindingKey) -> rotation_report.FindingDetails:
     """Look the key up in the database and in a scan of the working tree (an alias of the
     advisory finds it too); a key neither knows is bad input."""
+    ws.require_database()
     result, project = scan_project(ws)
     scanned = next(
         (
@@ -51,7 +52,7 @@ def find(ws: Workspace, key: FindingKey) -> rotation_report.FindingDetails:
     )
     if scanned is not None:
         key = scanned.finding.key
-    with ws.database() as db:
+    with ws.database(existing=True) as db:
         states = store.TriageStore(db)
         record = states.record(str(key))
         history = states.history(str(key))
@@ -92,7 +93,7 @@ def _find_recorded(
 ) -> rotation_report.FindingDetails:
     """An organisation audit's finding: what the audit recorded (its repository's lockfiles
     are on GitHub, not here), and the advisories of its group."""
-    with ws.database() as db:
+    with ws.database(existing=True) as db:
         recorded = f"{repository}:{_recorded_key(db, key)}"
         states = store.TriageStore(db)
         record = states.record(recorded)
@@ -134,7 +135,7 @@ def claim(ws: Workspace, key: str, assignee: str | None = None) -> ClaimResult:
     who = assignee if assignee is not None else ws.settings.user
     if not who.strip():
         raise InputError("--as is empty", hint="name who takes the finding, e.g. --as octocat")
-    with ws.database() as db:
+    with ws.database(existing=True) as db:
         states = store.TriageStore(db)
         finding_key = _recorded_key(db, parsed)
         if repository is not None:
@@ -183,10 +184,11 @@ def stats(ws: Workspace, window: str, org: str | None = None) -> rotation.Stats:
     span = parse_duration(window)
     if span is None:
         raise InputError(f"--window {window!r} is not an ISO 8601 duration", hint='e.g. "P30D"')
-    with ws.database() as db:
+    if org is not None:
+        rotation.check_org_name(org)
+    with ws.database(existing=True) as db:
         states = store.TriageStore(db)
         if org is not None:
-            rotation.check_org_name(org)
             under = f"{org}/"
             return rotation.stats(
                 states.records(under),

@@ -191,7 +191,7 @@ def database_info(db: store.Database, now: dt.datetime) -> DatabaseInfo:
 
 
 def status(ws: Workspace) -> DatabaseInfo:
-    with ws.database() as db:
+    with ws.database(existing=True) as db:
         return database_info(db, ws.now())
 
 

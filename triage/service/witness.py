@@ -196,6 +196,7 @@ def _recompute(ws: Workspace, recorded: dict[str, Any]) -> dict[str, Any]:
 def verify(ws: Workspace, path: Path) -> list[str]:
     """Every mismatch between the witness at `path` and a recomputation from the same inputs
     (an empty list: it holds)."""
+    ws.require_database()
     try:
         recorded = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:

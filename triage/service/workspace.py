@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,6 +46,7 @@ class Workspace:
     config_path: Path = Path("deny.toml")
     config_required: bool = False  # the user named --config: it must exist
     trust_store: Path | None = None  # default: the root's trust-store/
+    db_given: bool = False  # --db or TRIAGE_DB named the database; else it is the root's
     lockfiles: tuple[Path, ...] = ()  # named with --lockfile; else discovered
     settings: Settings = field(default_factory=Settings)
     clock: Callable[[], dt.datetime] | None = None  # default: the real clock, UTC
@@ -67,11 +68,50 @@ class Workspace:
     def now(self) -> dt.datetime:
         return self.clock() if self.clock is not None else utc_now()
 
-    def database(self) -> Database:
-        """The database, opened and migrated; use it in a `with` block."""
+    def at_root(self, root: Path) -> Workspace:
+        """This workspace for the project at `root`: what the options did not name (policy,
+        trust store, database) is the root's own, whatever folder the command ran in."""
+        return replace(
+            self,
+            root=root,
+            config_path=self.config_path if self.config_required else root / "deny.toml",
+            db_path=self.db_path if self.db_given else root / DEFAULT_DB,
+        )
+
+    def require_database(self) -> None:
+        """For a command that only reads: a missing database is exit 3, never created."""
+        self.database(existing=True).close()
+
+    def database(self, *, existing: bool = False) -> Database:
+        """The database, opened and migrated; use it in a `with` block. `existing`: for
+        commands that only read, a missing database is an error (exit 3), never created.
+        Only the root's own `.triage/` folder is made; a folder --db names must exist."""
+        from triage.errors import DatabaseError
         from triage.store import Database
 
-        return Database(self.db_path)
+        path = self.db_path
+        if existing and not path.is_file():
+            raise DatabaseError(
+                f"{path}: no advisory database here",
+                hint="run `triage db sync` first, or point --db (or TRIAGE_DB) at one",
+            )
+        if not path.parent.is_dir():
+            if self.db_given:
+                raise InputError(
+                    f"{path}: the folder {path.parent} does not exist",
+                    hint="create it, or name a database in an existing folder with --db",
+                )
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                # Like a virtualenv's: the folder says of itself that git should not track it,
+                # so it never shows up as clutter in the repository.
+                (path.parent / ".gitignore").write_text("# made by triage\n*\n")
+            except OSError as exc:
+                raise DatabaseError(
+                    f"{path.parent}: cannot create the database folder: {exc.strerror}",
+                    hint="run triage where it may write, or point --db at a writable place",
+                ) from exc
+        return Database(path)
 
     def github(self, *, required: bool = False) -> GitHub | None:
         """The GitHub client when a token is set; None means work locally."""

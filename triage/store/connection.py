@@ -58,7 +58,6 @@ class Database:
                 self.conn.execute("pragma query_only = on")
                 self._check_current()
                 return
-            path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(path, check_same_thread=not threads)
             self._migrate()
         except (sqlite3.DatabaseError, OSError) as exc:
