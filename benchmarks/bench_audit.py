@@ -37,7 +37,7 @@ def main() -> None:
             '[github]\nrepository = "acme/app"\nlabels = ["security", "dependencies"]\n'
         )
         db = scratch / "t.db"
-        env = dict(os.environ, GITHUB_TOKEN=TOKEN, TRIAGE_GITHUB_PACE="0")
+        env = dict(os.environ, GITHUB_TOKEN=TOKEN, TRIAGE_GITHUB_PACE="0", TRIAGE_LOOPBACK_HTTP="1")
         command = [
             TRIAGE,
             "audit",

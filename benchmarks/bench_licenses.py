@@ -62,7 +62,7 @@ def main() -> None:
             "json",
         ]
         with serve_get(answer) as (url, asked):
-            env = {**os.environ, "TRIAGE_PYPI_URL": url}
+            env = {**os.environ, "TRIAGE_PYPI_URL": url, "TRIAGE_LOOPBACK_HTTP": "1"}
             start = time.perf_counter()
             first = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
             cold = time.perf_counter() - start

@@ -37,6 +37,7 @@ def run(config: Path, db: Path, server: GitHubServer, *more: str) -> tuple[float
         GITHUB_API_URL=server.url,
         TRIAGE_GITHUB_PACE="0",
         TRIAGE_PYPI_URL="http://127.0.0.1:9",
+        TRIAGE_LOOPBACK_HTTP="1",
         PYTHONPATH=str(Path(__file__).resolve().parent.parent),
     )
     charged, free = server.budget.charged, server.budget.not_charged

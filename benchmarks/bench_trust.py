@@ -72,7 +72,7 @@ def main() -> None:
             "json",
             "-q",
         ]
-        env_free = {"TRIAGE_PYPI_URL": "http://127.0.0.1:9"}
+        env_free = {"TRIAGE_PYPI_URL": "http://127.0.0.1:9", "TRIAGE_LOOPBACK_HTTP": "1"}
         whole, done = timed(["env", *(f"{k}={v}" for k, v in env_free.items()), *command], runs=3)
         verdicts = [a["verdict"] for a in json.loads(done.stdout)["artifacts"]]
         print(

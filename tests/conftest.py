@@ -14,6 +14,7 @@ import triage.github
 import triage.service.workspace
 from tests.github_server import GitHubServer
 from triage.service import Workspace, sync
+from triage.settings import Settings
 
 if TYPE_CHECKING:
     from tests.org_world import FirstRun
@@ -28,14 +29,18 @@ GITHUB_TOKEN = "ghp_test_token_do_not_print"
 
 
 def workspace(db: Path, now: dt.datetime = NOW, root: Path = Path("."), **given: Any) -> Workspace:
-    """A workspace on `db` whose clock stands at `now`, as a command would build it."""
+    """A workspace on `db` whose clock stands at `now`, as a command would build it (the
+    tests' servers are on loopback, over plain http)."""
+    given.setdefault("settings", Settings(loopback_http=True))
     return Workspace(root=root, db_path=db, clock=lambda: now, **given)
 
 
 @pytest.fixture(autouse=True)
 def no_pypi(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests never touch the network: PyPI's Integrity API is a closed loopback port."""
+    """Tests never touch the network: PyPI's Integrity API is a closed loopback port. Their
+    servers are all on loopback, over plain http, which triage fetches only when told."""
     monkeypatch.setenv("TRIAGE_PYPI_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("TRIAGE_LOOPBACK_HTTP", "1")
 
 
 @pytest.fixture(autouse=True)

@@ -326,7 +326,7 @@ def test_an_unusable_github_api_url_is_a_message(
     monkeypatch.setenv("GITHUB_API_URL", url)
     argv = ["pr", str(repo.root), "--repo", "a/b", "--pr", "1", "--base", "main"]
     code, _, err = triage(capsys, *argv, "--db", str(synced_db))
-    assert code == 2 and f"GITHUB_API_URL={url!r} is not an http(s) URL" in err
+    assert code == 2 and f"GITHUB_API_URL={url!r} is not an https URL" in err
     assert "ghp_not_printed" not in err
 
 

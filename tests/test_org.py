@@ -22,6 +22,7 @@ from tests.browser import pixels_near, screenshot
 from tests.conftest import NOW, REPOSITORY
 from tests.github_git import Repo, blob_id
 from tests.github_server import GitHubServer
+from tests.http_stub import serve_get
 from tests.org_world import central, opened, org_audit
 from triage.cli import main
 from triage.core.rotation_report import CHART_COLOUR, HEADER_COLOUR
@@ -332,6 +333,42 @@ def test_odd_and_hostile_repositories_are_reported_never_passed_or_written_out(
     assert f"{ORG}: 9 repositories listed, 3 audited (3 unchanged)" in out, out
     assert f"  fails policy: {ORG}/own-policy" in out
     assert f"  not audited: {ORG}/empty: {ORG}/empty: the repository is empty" in out
+
+
+def test_urls_in_a_repositorys_trust_store_make_the_auditor_fetch_nothing(
+    github: GitHubServer, org_advisories: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A repository's content is never the operator's policy: its trust store naming
+    `file://` and loopback URLs (audit mode imports) makes no request and opens no file; the
+    repository is reported (SSRF, issue 21)."""
+    sources, template = org_advisories
+    audit_mode = org_world.policy(sources, '[trust]\nmode = "audit"')
+    pin = "0" * 64
+    with serve_get(lambda path: (200, b"[[audit]]\n")) as (url, asked):
+        for name, target in (
+            ("reads-files", "file:///etc/passwd"),
+            ("asks-loopback", f"{url}/partner-audits.toml"),
+            ("asks-metadata", "http://169.254.169.254/latest/meta-data/"),
+        ):
+            imports = f'[[import]]\nname = "x"\nurl = "{target}"\nsha256 = "{pin}"\n'
+            files = {
+                "requirements.txt": b"urllib3==1.26.0\n",
+                "deny.toml": audit_mode,
+                "trust-store/imports.toml": imports.encode(),
+            }
+            github.git.add_repo(Repo(f"{ORG}/{name}", files=files))
+        db = tmp_path / "org.db"
+        shutil.copy(template, db)
+        code, report = org_audit(central(tmp_path, sources), db)
+    assert asked == []  # not one request reached the loopback server
+    assert code == 2 and sorted(report["errors"]) == [
+        f"{ORG}/{name}" for name in ("asks-loopback", "asks-metadata", "reads-files")
+    ]
+    for message in report["errors"].values():
+        assert "not fetched: in an organisation audit a repository's own trust store" in message
+        assert "root:" not in message  # nothing of /etc/passwd, not even its digest
+    for name in ("asks-loopback", "asks-metadata", "reads-files"):
+        assert github.issues(f"{ORG}/{name}") == []
 
 
 def test_a_worker_with_other_advisory_data_refuses_and_a_bad_org_name_is_a_message(

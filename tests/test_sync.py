@@ -238,3 +238,53 @@ def test_a_noop_sync_reads_no_record_file_and_a_same_size_edit_is_still_seen(
     assert record.stat().st_size == before.st_size and record.read_text() != text
     assert main(command) == 0
     assert opened == [str(source)] and "modified 1," in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("source", "loopback", "said"),
+    [
+        ("file:///etc/passwd", True, "file:///etc/passwd: not fetched: only https URLs are"),
+        ("ftp://127.0.0.1/all.zip", True, "not fetched: only https URLs are"),
+        ("http://example.com/all.zip", True, "http://example.com/all.zip: not fetched"),
+        ("http://127.0.0.1:9/all.zip", False, "plain http to this machine only with"),
+        ("redirect:file:///etc/passwd", True, "file:///etc/passwd: not fetched"),
+        ("redirect:http://example.com/all.zip", True, "http://example.com/all.zip: not fetched"),
+    ],
+)
+def test_only_https_is_fetched_and_every_redirect_is_checked(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    source: str,
+    loopback: bool,
+    said: str,
+) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    target = source.removeprefix("redirect:")
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", target)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    if not loopback:
+        monkeypatch.delenv("TRIAGE_LOOPBACK_HTTP")
+    if source.startswith("redirect:"):
+        source = f"http://127.0.0.1:{server.server_address[1]}/all.zip"
+    try:
+        argv = ["db", "sync", "--source", source, "--db", str(tmp_path / "t.db")]
+        code = main(argv)
+    finally:
+        server.shutdown()
+    err = capsys.readouterr().err
+    assert code == 2 and said in err and "Traceback" not in err
+    assert "root:" not in err

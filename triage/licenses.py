@@ -139,7 +139,9 @@ def _first_line(text: str) -> str:
     return line if len(line) <= RAW_LIMIT else line[: RAW_LIMIT - 1] + "…"
 
 
-def fetch_metadata(index: str, name: str, version: str) -> dict[str, Any] | None:
+def fetch_metadata(
+    index: str, name: str, version: str, *, loopback_http: bool = False
+) -> dict[str, Any] | None:
     """PyPI's JSON API for one release: its `info`, or None when the index has no such
     release (404). Network failures are upstream errors."""
     quoted = "/".join(urllib.parse.quote(part, safe="") for part in (name, version))
@@ -149,6 +151,7 @@ def fetch_metadata(index: str, name: str, version: str) -> dict[str, Any] | None
         max_bytes=MAX_METADATA_BYTES,
         missing_ok=True,
         server="PyPI",
+        loopback_http=loopback_http,
     )
     if body is None:
         return None

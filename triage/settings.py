@@ -71,6 +71,8 @@ class Settings:
     # the run's every task
     worker_wait: float | InputError = 30.0
     org_timeout: float | InputError = 3600.0
+    # Plain http to this machine's loopback (tests, a local mirror); everything else is https.
+    loopback_http: bool = False
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -89,23 +91,22 @@ class Settings:
             broker_url=env.get("TRIAGE_BROKER_URL") or DEFAULT_BROKER,
             worker_wait=_seconds(env, "TRIAGE_WORKER_WAIT", 30.0),
             org_timeout=_seconds(env, "TRIAGE_ORG_TIMEOUT", 3600.0),
+            loopback_http=env.get("TRIAGE_LOOPBACK_HTTP", "").lower() in ("1", "true", "yes"),
         )
 
     def github_api(self) -> str:
         """GITHUB_API_URL, checked before any client is built on it."""
-        from urllib.parse import urlsplit
+        from triage import http
 
         try:
-            parts = urlsplit(self.github_api_url)
-            usable = parts.scheme in ("http", "https") and bool(parts.hostname)
-        except ValueError:
-            usable = False
-        if not usable:
+            http.check_url(self.github_api_url, loopback_http=self.loopback_http)
+        except InputError:
             raise InputError(
-                f"GITHUB_API_URL={self.github_api_url!r} is not an http(s) URL",
+                f"GITHUB_API_URL={self.github_api_url!r} is not an https URL (plain http only "
+                "to this machine with TRIAGE_LOOPBACK_HTTP=1)",
                 hint=f"unset it for {DEFAULT_GITHUB_API}, or give your GitHub Enterprise API, "
                 "e.g. https://github.example.com/api/v3",
-            )
+            ) from None
         return self.github_api_url
 
     def broker_shown(self) -> str:

@@ -362,7 +362,7 @@ def fingerprint(source: str) -> str | None:
     sync would find nothing changed (a change time cannot be set back). None for a download
     (known only once fetched) and when a file changed within RACY_SECONDS."""
     location = resolve_source(source)
-    if location.startswith(("http://", "https://")):
+    if "://" in location:
         return None
     path = Path(location)
     try:
@@ -455,7 +455,12 @@ def _zip_entries(path: Path, label: str) -> list[Entry]:
     return entries
 
 
-def _download(url: str, into: Path, progress: Callable[[int, int | None], None] | None) -> None:
+def _download(
+    url: str,
+    into: Path,
+    progress: Callable[[int, int | None], None] | None,
+    loopback_http: bool,
+) -> None:
     """Stream a URL to a file in chunks; network failures are upstream errors (exit 4)."""
     try:
         with into.open("wb") as out:
@@ -466,6 +471,7 @@ def _download(url: str, into: Path, progress: Callable[[int, int | None], None] 
                 progress=progress,
                 timeout=DOWNLOAD_TIMEOUT_SECONDS,
                 hint="check the network, or sync from a local copy with --source PATH",
+                loopback_http=loopback_http,
             )
     except OSError as exc:
         raise InputError(f"{into}: cannot write the download: {exc.strerror}") from exc
@@ -481,12 +487,16 @@ def list_source(
     source: str,
     workdir: Path,
     progress: Callable[[int, int | None], None] | None = None,
+    *,
+    loopback_http: bool = False,
 ) -> SourceListing:
-    """Enumerate a source's record entries without parsing them (cheap for a no-op sync)."""
+    """Enumerate a source's record entries without parsing them (cheap for a no-op sync).
+    Anything with a scheme is a URL, fetched by https only (see http.check_url): never read
+    as a path."""
     location = resolve_source(source)
-    if location.startswith(("http://", "https://")):
+    if "://" in location:
         target = workdir / "download.zip"
-        _download(location, target, progress)
+        _download(location, target, progress, loopback_http)
         return SourceListing(source, "url", None, _zip_entries(target, location))
     path = Path(location)
     if path.is_dir():

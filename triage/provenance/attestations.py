@@ -112,7 +112,9 @@ def parse_claims(text: str, source: str, *, provenance_object: bool) -> list[Cla
     return [Claim(attestation, claimed_identity(attestation), source)]
 
 
-def fetch_provenance(index: str, project: str, version: str, filename: str) -> str | None:
+def fetch_provenance(
+    index: str, project: str, version: str, filename: str, *, loopback_http: bool = False
+) -> str | None:
     """PyPI's Integrity API: the provenance of one file, None when it has none (404).
     Network failures are upstream errors."""
     import urllib.parse
@@ -124,6 +126,7 @@ def fetch_provenance(index: str, project: str, version: str, filename: str) -> s
         max_bytes=MAX_PROVENANCE_BYTES,
         missing_ok=True,
         server="PyPI",
+        loopback_http=loopback_http,
     )
     return None if body is None else body.decode("utf-8", errors="replace")
 

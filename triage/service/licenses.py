@@ -79,10 +79,13 @@ def _fetch_missing(
 ) -> dict[Release, str]:
     """Metadata of releases the cache lacks (see fetching: after a first failure no more
     are sent), kept in the cache; what was not fetched stays unjudged."""
-    index = ws.settings.pypi_url
+    index, loopback = ws.settings.pypi_url, ws.settings.loopback_http
 
     answers = fetch_all(
-        missing, lambda release: json.dumps(licenses.fetch_metadata(index, *release))
+        missing,
+        lambda release: json.dumps(
+            licenses.fetch_metadata(index, *release, loopback_http=loopback)
+        ),
     )
     fetched: dict[Release, str] = {}
     now = ws.now()

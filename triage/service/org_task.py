@@ -294,8 +294,10 @@ def _run(task: RepoTask, ctx: Context, outcome: RepoOutcome) -> None:
     def judge(warnings: list[str]) -> list[TrustResult]:
         with tempfile.TemporaryDirectory(prefix="triage-trust-") as scratch:
             _trust_scratch(side, read, Path(scratch))
+            # A repository's own trust store never makes the auditor fetch: its imports by
+            # URL are used only when the organisation's runs already hold them by their pin.
             return trust.judge_packages(
-                ws, ctx.cache, packages, side.config, Path(scratch), warnings
+                ws, ctx.cache, packages, side.config, Path(scratch), warnings, fetch_imports=False
             )
 
     trust_store = tuple(sorted(side.trust.items()))

@@ -106,6 +106,7 @@ def _listings(
     report: SyncReport,
     progress: Progress | None,
     require_all: bool,
+    loopback_http: bool,
 ) -> list[sources.SourceListing]:
     from triage import sources
 
@@ -119,7 +120,9 @@ def _listings(
             else None
         )
         try:
-            listings.append(sources.list_source(name, workdir, download))
+            listings.append(
+                sources.list_source(name, workdir, download, loopback_http=loopback_http)
+            )
         except UpstreamError as exc:
             if require_all:
                 raise
@@ -148,7 +151,9 @@ def sync(ws: Workspace, source_names: Sequence[str], *, require_all: bool = Fals
             report.records = advisories.record_count()
             return report
         to_read = [name for name in source_names if name not in unchanged]
-        listings = _listings(to_read, scratch, report, ws.progress, require_all)
+        listings = _listings(
+            to_read, scratch, report, ws.progress, require_all, ws.settings.loopback_http
+        )
         if listings:
             if advisories.stored_files(sources.SNAPSHOT_SOURCE):
                 # Real data replaces the embedded snapshot entirely.

@@ -25,6 +25,7 @@ from triage.provenance.attestations import Claim
 from triage.service.fetching import fetch_all
 from triage.service.scan import read_lockfiles, summary
 from triage.service.workspace import Workspace
+from triage.settings import Settings
 
 # Attestations are uploaded with the file they describe, so a file PyPI has none for
 # practically never gains one; asking again monthly catches the rare backfill.
@@ -45,13 +46,14 @@ class TrustReport:
 def _fetched_claims(
     caches: store.Caches,
     artifacts: Artifacts,
-    index: str,
+    settings: Settings,
     now: dt.datetime,
     warnings: list[str],
 ) -> dict[str, list[Claim]]:
-    """Provenance from PyPI's Integrity API at `index`, cached in the database by file and
+    """Provenance from PyPI's Integrity API (the settings' index), cached by file and
     digest (a file with none is asked again after 30 days); when PyPI cannot be reached, only
     what is cached is used. Fetches run 8 at a time."""
+    index, loopback = settings.pypi_url, settings.loopback_http
     texts: dict[tuple[str, str], str] = {}
     wanted: list[tuple[Package, str, str]] = []
     known = caches.cached_provenances((filename, sha256) for _, filename, sha256 in artifacts)
@@ -71,7 +73,9 @@ def _fetched_claims(
 
     def fetch(item: tuple[Package, str, str]) -> str | None:
         package, filename, _ = item
-        return attestations.fetch_provenance(index, package.name, package.version, filename)
+        return attestations.fetch_provenance(
+            index, package.name, package.version, filename, loopback_http=loopback
+        )
 
     answers = fetch_all(wanted, fetch)
     failures = [a for a in answers if isinstance(a, UpstreamError)]
@@ -104,15 +108,25 @@ def _claims_from(
     return claims
 
 
-def _import_fetcher(caches: store.Caches) -> trust_store.FetchImport:
-    """Imported audit files by URL: downloaded once, kept by their pinned sha256 (only when
-    they match it), so audit mode works offline afterwards."""
+def _import_fetcher(
+    caches: store.Caches, settings: Settings, *, fetch_imports: bool
+) -> trust_store.FetchImport:
+    """Imported audit files by URL: downloaded once (https only), kept by their pinned sha256
+    (only when they match it), so audit mode works offline afterwards. Without
+    `fetch_imports` (a trust store that is not the operator's: an organisation's repository)
+    only what the cache holds by the pin is used, and nothing is ever asked for."""
 
     def fetch(url: str, pin: str) -> bytes:
         cached = caches.cached_import(pin)
         if cached is not None:
             return cached
-        data = trust_store.download(url)
+        if not fetch_imports:
+            raise InputError(
+                f"{url}: not fetched: in an organisation audit a repository's own trust "
+                "store never makes the auditor fetch anything",
+                hint="commit the audit file inside trust-store/ and import it by path",
+            )
+        data = trust_store.download(url, loopback_http=settings.loopback_http)
         if hashlib.sha256(data).hexdigest() == pin:
             caches.cache_import(pin, data)
         return data
@@ -125,11 +139,11 @@ def _judge(
     cfg: Config,
     store_dir: Path,
     claims: Mapping[str, list[Claim]],
-    caches: store.Caches,
+    fetcher: trust_store.FetchImport,
 ) -> list[TrustResult]:
     publishers = trust_store.load_publishers(store_dir / "publishers.toml")
     if cfg.trust.mode is TrustMode.AUDIT:
-        audits = trust_store.load_audits(store_dir, _import_fetcher(caches))
+        audits = trust_store.load_audits(store_dir, fetcher)
         return [
             trust.judge_audited(ArtifactEvidence(p.name, p.version, name, sha, (), ()), audits)
             for p, name, sha in locked_artifacts(packages, {})
@@ -160,9 +174,13 @@ def judge_packages(
     store_dir: Path,
     warnings: list[str],
     provenance_dir: Path | None = None,
+    *,
+    fetch_imports: bool = True,
 ) -> list[TrustResult]:
     """Every locked artifact of `packages` judged by `cfg`'s [trust] and the trust store at
-    `store_dir`; provenance from `provenance_dir`, else the cache and the settings' index."""
+    `store_dir`; provenance from `provenance_dir`, else the cache and the settings' index.
+    `fetch_imports`: whether the trust store's imports by URL may be downloaded (only for a
+    trust store of the operator's own: never an organisation's repository's)."""
     caches = store.Caches(db)
     claims: dict[str, list[Claim]] = {}
     with db.transaction():
@@ -175,10 +193,11 @@ def judge_packages(
                 )
         elif cfg.trust.mode is not TrustMode.AUDIT:
             claims = _fetched_claims(
-                caches, locked_artifacts(packages, {}), ws.settings.pypi_url, ws.now(), warnings
+                caches, locked_artifacts(packages, {}), ws.settings, ws.now(), warnings
             )
+    fetcher = _import_fetcher(caches, ws.settings, fetch_imports=fetch_imports)
     with db.transaction():
-        return _judge(packages, cfg, store_dir, claims, caches)
+        return _judge(packages, cfg, store_dir, claims, fetcher)
 
 
 def trust_check(ws: Workspace, provenance_dir: Path | None) -> TrustReport:
