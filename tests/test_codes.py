@@ -12,6 +12,7 @@ from tests.conftest import REPOSITORY
 from triage.cli.rotation import SEVERITY_CHOICES
 from triage.core.policy import LINT_CODES
 from triage.models import (
+    Justification,
     Level,
     LicensesConfig,
     LicenseVerdict,
@@ -26,7 +27,8 @@ README = (REPOSITORY / "README.md").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize(
-    "kind", [LintCode, TrustMode, TriageState, Level, Severity, Verdict, LicenseVerdict]
+    "kind",
+    [LintCode, TrustMode, TriageState, Level, Severity, Verdict, LicenseVerdict, Justification],
 )
 def test_values_are_unique_and_documented(kind: type[Enum]) -> None:
     members = list(kind.__members__.values())

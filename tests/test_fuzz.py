@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import shutil
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,129 @@ def test_a_mutated_deny_toml_ends_in_a_message_not_a_traceback(
         scan = ["scan", str(tmp_path), "--config", str(config), "--db", str(synced_db), "-q"]
         code, err = run(*scan)
         assert code in (0, 1, 2) and "Traceback" not in err, (real.name, case, err)
+
+
+# What an output must never pass on as written: a terminal's escape sequence (here, one that
+# would clear the screen), a carriage return, NUL, a bell, a bidirectional override, a line
+# separator, a lone surrogate (JSON may hold one, no UTF-8 output can).
+HOSTILE = "\x1b[2J\r\x00\x07\u202e\u2028\ud800"
+RAW = {"\x1b", "\r", "\x00", "\x07", "\u202e", "\u2028", "\ud800"}
+
+
+def shows_as_written(text: str) -> bool:
+    return not RAW & set(text)
+
+
+def test_hostile_strings_reach_every_output_format_as_valid_documents(
+    synced_db: Path, tmp_path: Path
+) -> None:
+    """Hostile characters in a package name (Pipfile.lock's JSON can hold any), an ignore's
+    reason and its issue's text reach scan (text, JSON, markdown, SARIF), the SBOM (CycloneDX
+    JSON and XML) and stats (HTML): each is a valid document of its format, validated with its
+    own parser or schema, and nothing reaches it unspelled."""
+    import json as jsonlib
+    from html.parser import HTMLParser
+    from xml.etree import ElementTree
+
+    import jsonschema
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    from tests.conftest import SHARED_DATA
+
+    name = f"urllib3{HOSTILE}"
+    lock = {
+        "_meta": {},
+        "default": {"urllib3": {"version": "==2.0.0"}, name: {"version": "==1.0"}},
+        "develop": {},
+    }
+    (tmp_path / "Pipfile.lock").write_text(jsonlib.dumps(lock))  # \ud800 as JSON escapes it
+    reason = "".join(f"\\u{ord(c):04x}" for c in HOSTILE if ord(c) < 0xD800)  # TOML escapes
+    (tmp_path / "deny.toml").write_text(
+        "[advisories]\nignore = [{ id = 'PYSEC-2023-212', "
+        f'reason = "a{reason}b", issue = "https://x.example/1" }}]\n'
+    )
+    common = [str(tmp_path), "--db", str(synced_db), "--config", str(tmp_path / "deny.toml")]
+    outputs: dict[str, str] = {}
+
+    def output(*argv: str) -> str:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+            code = main(list(argv))
+        assert code in (0, 1) and shows_as_written(err.getvalue()), (argv, err.getvalue())
+        return out.getvalue()
+
+    for fmt in ("text", "json", "markdown", "sarif"):
+        outputs[fmt] = output("scan", *common, "--format", fmt)
+    outputs["cyclonedx"] = output("sbom", *common)
+    outputs["cyclonedx-xml"] = output("sbom", *common, "--format", "cyclonedx-xml")
+    for fmt, text in outputs.items():
+        assert shows_as_written(text), fmt
+    assert "ignore: a\\x1b[2J\\x0d\\x00\\x07\\u202e\\u2028b" in outputs["text"]
+    for fmt in ("json", "sarif", "cyclonedx"):
+        jsonlib.loads(outputs[fmt])
+    schema = jsonlib.loads((SHARED_DATA / "sarif" / "sarif-schema-2.1.0.json").read_text())
+    jsonschema.validate(jsonlib.loads(outputs["sarif"]), schema)
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(outputs["cyclonedx"]) is None
+    ElementTree.fromstring(outputs["cyclonedx-xml"])
+    assert "accepted risk: a\\x1b[2J\\x0d\\x00\\x07\\u202e\\u2028b" in outputs["cyclonedx-xml"]
+
+    assert output("audit", *common) is not None  # records findings for the rotation's HTML
+    page = output("stats", "--db", str(synced_db), "--format", "html")
+    HTMLParser().feed(page)
+    assert shows_as_written(page)
+
+
+def test_hostile_answers_from_the_index_end_in_a_verdict_not_a_traceback(
+    synced_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PyPI's JSON answers, as a hostile or broken index might send them, and license fields
+    built to break a parser (a 1,000-deep expression): `licenses check` judges each (unknown,
+    not judged, or its license), online and again from the cache with --offline; every
+    output format stays a valid document."""
+    import json as jsonlib
+
+    from tests.http_stub import serve_get
+
+    deep = "(" * 1000 + "MIT" + ")" * 1000
+    answers: dict[str, bytes] = {
+        "deep-json": b'{"info": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+        "deep-license": jsonlib.dumps({"info": {"license": deep}}).encode(),
+        "deep-expression": jsonlib.dumps({"info": {"license_expression": deep}}).encode(),
+        "long-or": jsonlib.dumps({"info": {"license": " OR ".join(["MIT"] * 5000)}}).encode(),
+        "controls": jsonlib.dumps({"info": {"license": f"MIT{HOSTILE}"}}).encode(),
+        "surrogate": b'{"info": {"license": "\\ud800", "classifiers": ["License :: \\udfff"]}}',
+        "not-object": b"[1, 2, 3]",
+        "info-list": b'{"info": [1]}',
+        "huge-number": b'{"info": {"license": ' + b"9" * 100_000 + b"}}",
+        "not-json": b"\xff\xfe<html>",
+        "classifier-types": b'{"info": {"classifiers": [1, null, {"a": 1}]}}',
+    }
+
+    def answer(path: str) -> tuple[int, bytes]:
+        name = path.split("/")[2]
+        return (200, answers[name]) if name in answers else (404, b"{}")
+
+    (tmp_path / "requirements.txt").write_text("".join(f"{n}==1.0\n" for n in answers))
+    (tmp_path / "deny.toml").write_text('[licenses]\nallow = ["MIT"]\n')
+    db = tmp_path / "t.db"
+    shutil.copy(synced_db, db)
+    check = ["licenses", "check", str(tmp_path), "--db", str(db)]
+    with serve_get(answer) as (url, asked):
+        monkeypatch.setenv("TRIAGE_PYPI_URL", url)
+        for offline in ([], ["--offline"]):
+            for fmt in ("text", "json"):
+                out, err = io.StringIO(), io.StringIO()
+                with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+                    code = main([*check, "--format", fmt, *offline])
+                said = out.getvalue() + err.getvalue()
+                assert code in (0, 1) and "Traceback" not in said, (offline, fmt, said)
+                assert shows_as_written(said)
+                if fmt == "json":
+                    verdicts = {
+                        p["name"]: p["verdict"]
+                        for p in jsonlib.loads(out.getvalue())["packages"]
+                    }
+                    assert set(verdicts) == {n.replace("_", "-") for n in answers}
+                    assert verdicts["deep-license"] == verdicts["deep-expression"] == "unknown"
+    assert len(asked) == len(answers)  # each asked once; the rest came from the cache

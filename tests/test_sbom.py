@@ -106,8 +106,13 @@ def test_vex_from_the_ledger_and_the_rotation(
     capsys.readouterr()
     document = sbom(capsys, str(root), *common)
     analyses = {v["bom-ref"]: v["analysis"] for v in document["vulnerabilities"]}
-    assert analyses[URLLIB3_HIGH]["state"] == "not_affected"
-    assert reason in analyses[URLLIB3_HIGH]["detail"] and issue in analyses[URLLIB3_HIGH]["detail"]
+    # An ignore that does not say why in CycloneDX's terms is accepted risk, never a claim
+    # that the package is safe.
+    assert analyses[URLLIB3_HIGH]["state"] == "exploitable"
+    assert analyses[URLLIB3_HIGH]["response"] == ["will_not_fix"]
+    detail = analyses[URLLIB3_HIGH]["detail"]
+    assert detail.startswith("accepted risk: ") and reason in detail and issue in detail
+    assert "justification" not in analyses[URLLIB3_HIGH]
     assert analyses[PILLOW_KEYS[0]]["state"] == "in_triage"
     assert "alice" in analyses[PILLOW_KEYS[0]]["detail"]
     assert analyses[PILLOW_KEYS[1]]["state"] == "exploitable"
@@ -117,6 +122,24 @@ def test_vex_from_the_ledger_and_the_rotation(
     assert all(not d.get("dependsOn") for d in vex["dependencies"] if d["ref"] != subject)
     assert {c["name"] for c in vex["components"]} == {"urllib3", "pillow"}
     assert len(vex["vulnerabilities"]) == len(document["vulnerabilities"])
+
+    # `triage ignore --justification` writes the reason a consumer may rely on.
+    ignore = ["ignore", PILLOW_KEYS[1], str(root), "--reason", "never decoded", "--issue", issue]
+    assert main([*ignore, "--justification", "code_not_reachable", "--package", *common]) == 0
+    assert 'justification = "code_not_reachable"' in (root / "deny.toml").read_text()
+    capsys.readouterr()
+    analyses = {
+        v["bom-ref"]: v["analysis"] for v in sbom(capsys, str(root), *common)["vulnerabilities"]
+    }
+    assert analyses[PILLOW_KEYS[1]]["state"] == "not_affected"
+    assert analyses[PILLOW_KEYS[1]]["justification"] == "code_not_reachable"
+    assert "response" not in analyses[PILLOW_KEYS[1]]
+    # Any other word is refused, naming the key, as every deny.toml problem is.
+    text = (root / "deny.toml").read_text().replace("code_not_reachable", "trust_me")
+    (root / "deny.toml").write_text(text)
+    assert main(["sbom", str(root), *common]) == 2
+    err = capsys.readouterr().err
+    assert "justification: 'trust_me' is not one of CycloneDX's justifications" in err
 
 
 def test_the_same_bom_as_xml(

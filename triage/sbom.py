@@ -5,15 +5,21 @@ ignore's reason and issue) and the triage state (a claim)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from cyclonedx.model import HashAlgorithm, HashType, Property, XsUri
 from cyclonedx.model.bom import Bom, BomMetaData
 from cyclonedx.model.component import Component, ComponentType
-from cyclonedx.model.impact_analysis import ImpactAnalysisResponse, ImpactAnalysisState
+from cyclonedx.model.impact_analysis import (
+    ImpactAnalysisJustification,
+    ImpactAnalysisResponse,
+    ImpactAnalysisState,
+)
 from cyclonedx.model.license import DisjunctiveLicense, LicenseExpression
 from cyclonedx.model.vulnerability import (
     BomTarget,
@@ -28,6 +34,7 @@ from cyclonedx.output.xml import XmlV1Dot6
 from packageurl import PackageURL
 
 from triage import __version__
+from triage.core import escape
 from triage.models import AssessedFinding, Package, Status, TriageState
 
 OSV = VulnerabilitySource(name="OSV", url=XsUri("https://osv.dev/"))
@@ -102,10 +109,18 @@ def _analysis(
             detail += f"; tracking issue: {item.ignore.issue}"
         if item.ignore.expires:
             detail += f"; accepted until {item.ignore.expires.isoformat()}"
+        if item.ignore.justification is not None:
+            # The ledger says why the project is not affected, in CycloneDX's own terms.
+            return VulnerabilityAnalysis(
+                state=ImpactAnalysisState.NOT_AFFECTED,
+                justification=ImpactAnalysisJustification(item.ignore.justification.value),
+                detail=detail,
+            )
+        # Accepted risk, not a claim of safety: consumers of the SBOM must still see it.
         return VulnerabilityAnalysis(
-            state=ImpactAnalysisState.NOT_AFFECTED,
+            state=ImpactAnalysisState.EXPLOITABLE,
             responses=[ImpactAnalysisResponse.WILL_NOT_FIX],
-            detail=detail,
+            detail=f"accepted risk: {detail}",
         )
     if state is not None and state[0] is TriageState.CLAIMED:
         who = f" by {state[1]}" if state[1] else ""
@@ -149,10 +164,29 @@ def _vulnerability(
     )
 
 
+def _carried(value: Any) -> Any:
+    """`value` with every string spelled so that XML 1.0 can carry it (a control character
+    in an ignore's reason, a lone surrogate in a record's summary), and JSON alike, so both
+    formats say the same; enums and other values are kept as they are."""
+    if type(value) is str:
+        return escape.visible(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {
+            f.name: _carried(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init
+        }
+        return dataclasses.replace(value, **changes)
+    if isinstance(value, tuple | list):
+        return type(value)(_carried(item) for item in value)
+    if isinstance(value, Mapping):
+        return {_carried(k): _carried(v) for k, v in value.items()}
+    return value
+
+
 def cyclonedx_json(given: SbomInput, *, vex_only: bool = False, xml: bool = False) -> str:
     """The BOM as CycloneDX 1.6 JSON (or XML, which the library writes from the same model);
     with `vex_only`, the vulnerabilities alone (components they refer to stay, so each
     reference resolves)."""
+    given = _carried(given)
     components = _components(given.packages, given.licenses)
     subject = Component(
         type=ComponentType.APPLICATION, name=given.project, bom_ref=f"project:{given.project}"

@@ -17,10 +17,18 @@ if TYPE_CHECKING:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: the environment is read once, here. The last line of defence: anything
     not handled below is a bug, said in one line (the traceback with -v) and exit 5, which
-    no caller can read as a pass or as the policy failing."""
-    from triage.settings import Settings
+    no caller can read as a pass or as the policy failing. Everything written shows as
+    written (cli.output)."""
+    from triage.cli.output import visible_streams
 
     args = list(sys.argv[1:] if argv is None else argv)
+    with visible_streams():
+        return _run(args)
+
+
+def _run(args: list[str]) -> int:
+    from triage.settings import Settings
+
     settings: Settings | None = None
     try:
         from triage.cli.entry import quick_scan, report_error

@@ -171,7 +171,9 @@ def _progress(common: Common) -> Iterator[Progress | None]:
     from rich.console import Console
     from rich.progress import Progress as Bar
 
-    with Bar(console=Console(stderr=True), transient=True) as bar:
+    from triage.cli.output import unfiltered
+
+    with Bar(console=Console(file=unfiltered(sys.stderr)), transient=True) as bar:
         tasks: dict[str, Any] = {}
 
         def update(label: str, done: int, total: int | None) -> None:

@@ -17,6 +17,7 @@ from triage.cli.common import (
     path_argument,
 )
 from triage.errors import EXIT_OK, EXIT_POLICY
+from triage.models import Justification
 
 # Severity's labels, most severe first (spelt out: importing the models costs --help ~25 ms;
 # tests/test_codes.py keeps the two equal).
@@ -128,6 +129,13 @@ def claim(key: str, name: str | None, common: Common) -> int:
 )
 @click.option("--package", "package_only", is_flag=True, help="Only this key's package.")
 @click.option("--force", is_flag=True, help="Accept an expiry more than a year away.")
+@click.option(
+    "--justification",
+    type=click.Choice([j.value for j in Justification]),
+    default=None,
+    help="Why the project is not affected, in CycloneDX's terms: the SBOM then says "
+    "not_affected. Without it the ignore is accepted risk (exploitable, will_not_fix).",
+)
 @as_option("Who is recorded in the history [default: $USER].")
 @common_options(TEXT_ONLY)
 def ignore(
@@ -139,6 +147,7 @@ def ignore(
     expires: str | None,
     package_only: bool,
     force: bool,
+    justification: str | None,
     name: str | None,
     common: Common,
 ) -> int:
@@ -146,7 +155,15 @@ def ignore(
     from triage.service import ledger
 
     request = ledger.IgnoreRequest(
-        key, reason, issue, open_issue, expires, package_only, force, name or None
+        key=key,
+        reason=reason,
+        issue=issue,
+        open_issue=open_issue,
+        expires=expires,
+        package_only=package_only,
+        force=force,
+        who=name or None,
+        justification=Justification(justification) if justification else None,
     )
     result = ledger.ignore(common.at(path), request)
     entry = result.entry

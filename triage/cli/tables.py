@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from triage.core.rotation import Stats, is_overdue, repository_of
 from triage.core.rotation_report import FindingDetails, age_days
@@ -19,16 +21,41 @@ TOP_REPOSITORIES = 10  # the text stats' repository table; JSON and HTML list th
 SEVERITY_STYLES = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
 
 
-def console() -> Console:
+@functools.cache
+def _visible_kinds() -> tuple[type[Console], type[Table]]:
+    """rich's console and table, with every string they are given spelled by `visible`
+    first: rich writes its own escape sequences, so it writes under cli.output's filter, and
+    the data must be made safe before it gets there (rich strips only some controls)."""
     from rich.console import Console
+    from rich.table import Table
 
-    return Console(highlight=False, soft_wrap=False)
+    from triage.core.escape import visible
+
+    def shown(items: tuple[Any, ...]) -> list[Any]:
+        return [visible(item) if isinstance(item, str) else item for item in items]
+
+    class ShownConsole(Console):
+        def print(self, *objects: Any, **options: Any) -> None:
+            super().print(*shown(objects), **options)
+
+    class ShownTable(Table):
+        def add_row(self, *renderables: Any, **options: Any) -> None:
+            super().add_row(*shown(renderables), **options)
+
+    return ShownConsole, ShownTable
+
+
+def console() -> Console:
+    from triage.cli.output import unfiltered
+
+    kind, _ = _visible_kinds()
+    return kind(file=unfiltered(sys.stdout), highlight=False, soft_wrap=False)
 
 
 def _table(out: Console, *columns: str, title: str | None = None) -> Table:
     from rich import box
-    from rich.table import Table
 
+    _, Table = _visible_kinds()
     table = Table(
         *columns,
         title=title,

@@ -19,6 +19,7 @@ from triage.models import (
     Config,
     GithubConfig,
     IgnoreRule,
+    Justification,
     Level,
     LicenseException,
     LicensesConfig,
@@ -135,6 +136,13 @@ def _date(value: Any) -> dt.date | None:
     return None
 
 
+JUSTIFICATIONS = "one of CycloneDX's justifications: " + ", ".join(Justification)
+
+
+def _justification(value: Any) -> Justification | None:
+    return Justification(value) if value in Justification.__members__.values() else None
+
+
 def _url(value: Any) -> str | None:
     if isinstance(value, str) and re.match(r"^https?://[^\s/]+/\S*$", value):
         return value
@@ -152,7 +160,9 @@ def _ignore_rules(v: _Validator, entries: Any) -> tuple[IgnoreRule, ...]:
         if isinstance(entry, str):
             rules.append(IgnoreRule(id=entry, index=index))
             continue
-        table = v.table(entry, here, ("id", "package", "reason", "issue", "expires"))
+        table = v.table(
+            entry, here, ("id", "package", "reason", "issue", "expires", "justification")
+        )
         if not table:
             continue
         advisory_id = v.get(table, here, "id", _string, "an advisory id", "")
@@ -167,6 +177,9 @@ def _ignore_rules(v: _Validator, entries: Any) -> tuple[IgnoreRule, ...]:
                 reason=v.get(table, here, "reason", _string, "a string", None),
                 issue=v.get(table, here, "issue", _url, "an http(s) URL", None),
                 expires=v.get(table, here, "expires", _date, "a date (YYYY-MM-DD)", None),
+                justification=v.get(
+                    table, here, "justification", _justification, JUSTIFICATIONS, None
+                ),
             )
         )
     return tuple(rules)

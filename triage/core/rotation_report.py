@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from triage.core import report
+from triage.core import escape, report
 from triage.core.rotation import Stats, is_overdue, repository_of
 from triage.models import (
     Advisory,
@@ -50,6 +50,11 @@ class FindingDetails:
             return None
         return report.suggested_response(self.scanned, self.dependency)
 
+
+
+def _html(value: str) -> str:
+    """Text for the HTML page: markup escaped, and what HTML cannot carry spelled out."""
+    return html.escape(escape.visible(value))
 
 def _stamp(moment: dt.datetime | None) -> str | None:
     return moment.isoformat(timespec="seconds") if moment else None
@@ -206,7 +211,7 @@ def _chart(timeline: Sequence[tuple[dt.datetime, int]]) -> str:
     line = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
     dots = "".join(
         f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5" fill="{CHART_COLOUR}">'
-        f"<title>{html.escape(at.date().isoformat())}: {n} open</title></circle>"
+        f"<title>{_html(at.date().isoformat())}: {n} open</title></circle>"
         for (x, y), (at, n) in zip(points, timeline, strict=True)
     )
     first, last = timeline[0][0].date().isoformat(), timeline[-1][0].date().isoformat()
@@ -227,12 +232,12 @@ def _chart(timeline: Sequence[tuple[dt.datetime, int]]) -> str:
 
 def _table(table_id: str, caption: str, rows: Sequence[tuple[str, object]]) -> str:
     body = "".join(
-        f"<tr><th scope=row>{html.escape(name)}</th><td>{html.escape(str(value))}</td></tr>"
+        f"<tr><th scope=row>{_html(name)}</th><td>{_html(str(value))}</td></tr>"
         for name, value in rows
     )
     return (
-        f'<table id="{table_id}"><caption>{html.escape(caption)}</caption>'
-        f"<thead><tr><th>{html.escape(caption.split(' by ')[-1])}</th><th>findings</th></tr>"
+        f'<table id="{table_id}"><caption>{_html(caption)}</caption>'
+        f"<thead><tr><th>{_html(caption.split(' by ')[-1])}</th><th>findings</th></tr>"
         f"</thead><tbody>{body}</tbody></table>"
     )
 
@@ -271,9 +276,9 @@ def stats_html(stats: Stats) -> str:
             else "",
         )
     )
-    scope = f" of {html.escape(stats.scope)}" if stats.scope else ""
+    scope = f" of {_html(stats.scope)}" if stats.scope else ""
     facts = "".join(
-        f"<div class=fact><span>{html.escape(name)}</span><b>{html.escape(str(value))}</b></div>"
+        f"<div class=fact><span>{_html(name)}</span><b>{_html(str(value))}</b></div>"
         for name, value in headline
     )
     return f"""<!doctype html>

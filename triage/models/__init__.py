@@ -4,6 +4,7 @@ One module per area; everything is imported from `triage.models`.
 """
 
 from triage.models.codes import (
+    Justification,
     Level,
     LintCode,
     Severity,
@@ -80,6 +81,7 @@ __all__ = [
     "GithubConfig",
     "Identity",
     "IgnoreRule",
+    "Justification",
     "Level",
     "LicenseChange",
     "LicenseException",

@@ -31,6 +31,21 @@ class LintCode(StrEnum):
     LICENSE_CLARIFY_UNUSED = "license-clarify-unused"
 
 
+class Justification(StrEnum):
+    """CycloneDX's VEX justifications: why a finding does not affect the project. Only an
+    ignore that gives one is a `not_affected` claim; any other is accepted risk."""
+
+    CODE_NOT_PRESENT = "code_not_present"
+    CODE_NOT_REACHABLE = "code_not_reachable"
+    REQUIRES_CONFIGURATION = "requires_configuration"
+    REQUIRES_DEPENDENCY = "requires_dependency"
+    REQUIRES_ENVIRONMENT = "requires_environment"
+    PROTECTED_BY_COMPILER = "protected_by_compiler"
+    PROTECTED_AT_RUNTIME = "protected_at_runtime"
+    PROTECTED_AT_PERIMETER = "protected_at_perimeter"
+    PROTECTED_BY_MITIGATING_CONTROL = "protected_by_mitigating_control"
+
+
 class TrustMode(StrEnum):
     """SPEC §7: whose signatures an artifact needs."""
 

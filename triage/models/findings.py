@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from triage.models.codes import Level, LintCode, Severity
+from triage.models.codes import Justification, Level, LintCode, Severity
 
 # --- advisories -------------------------------------------------------------------------------
 
@@ -159,6 +159,7 @@ class IgnoreRule:
     reason: str | None = None
     issue: str | None = None
     expires: dt.date | None = None
+    justification: Justification | None = None  # why not affected (VEX); else accepted risk
 
 
 class Status(StrEnum):

@@ -12,7 +12,15 @@ from triage import config, store
 from triage.config import edit
 from triage.core import ledger, policy, rotation, rotation_report, tracked
 from triage.errors import InputError, UpstreamError
-from triage.models import Change, Config, Diagnostic, IgnoreRule, Level, TriageRecord
+from triage.models import (
+    Change,
+    Config,
+    Diagnostic,
+    IgnoreRule,
+    Justification,
+    Level,
+    TriageRecord,
+)
 from triage.service.rotation import find
 from triage.service.scan import scan
 from triage.service.workspace import Workspace
@@ -31,6 +39,7 @@ class IgnoreRequest:
     package_only: bool = False
     force: bool = False  # accept an expiry more than a year away
     who: str | None = None  # default: who runs the command
+    justification: Justification | None = None  # VEX: why not affected; else accepted risk
 
 
 @dataclass(frozen=True)
@@ -115,6 +124,8 @@ def ignore(ws: Workspace, request: IgnoreRequest) -> IgnoreResult:
     if scope is not None:
         entry["package"] = scope
     entry |= {"reason": request.reason.strip(), "issue": url, "expires": until}
+    if request.justification is not None:
+        entry["justification"] = request.justification.value
 
     def decide(current: Config) -> edit.LedgerEdit:
         not_yet_ignored(current)  # again: another edit may have landed meanwhile
