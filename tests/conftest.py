@@ -64,6 +64,7 @@ def point_at(patch: pytest.MonkeyPatch, server: GitHubServer) -> None:
     patch.setattr(triage.github, "pause", server.waits.append)
     patch.setenv("GITHUB_TOKEN", GITHUB_TOKEN)
     patch.setenv("GITHUB_API_URL", server.url)
+    patch.setenv("TRIAGE_LOOPBACK_HTTP", "1")  # the loopback server speaks plain http
     patch.setenv("TRIAGE_GITHUB_BACKOFF", "0.01")
     patch.setenv("TRIAGE_GITHUB_PACE", "0")
 

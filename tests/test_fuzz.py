@@ -200,8 +200,7 @@ def test_hostile_answers_from_the_index_end_in_a_verdict_not_a_traceback(
                 assert shows_as_written(said)
                 if fmt == "json":
                     verdicts = {
-                        p["name"]: p["verdict"]
-                        for p in jsonlib.loads(out.getvalue())["packages"]
+                        p["name"]: p["verdict"] for p in jsonlib.loads(out.getvalue())["packages"]
                     }
                     assert set(verdicts) == {n.replace("_", "-") for n in answers}
                     assert verdicts["deep-license"] == verdicts["deep-expression"] == "unknown"

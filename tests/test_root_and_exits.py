@@ -58,6 +58,23 @@ def test_a_scan_from_a_subfolder_judges_with_the_roots_policy_and_database(
     assert code in (0, 1) and not (repo.root / "svc" / ".triage").exists()
 
 
+def test_witness_verify_of_another_repository_uses_that_repositorys_policy_and_database(
+    capsys: pytest.CaptureFixture[str],
+    repo: GitRepo,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(repo.root)
+    assert triage(capsys, "scan", "--witness", "w.json")[0] == 1
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    verify = ["witness", "verify", str(repo.root / "w.json"), "--repo", str(repo.root)]
+    code, out, err = triage(capsys, *verify, "--allow-unsigned")
+    assert code == 0, out + err
+    assert not (elsewhere / ".triage").exists() and list(elsewhere.iterdir()) == []
+
+
 def test_a_command_that_only_reads_never_creates_a_database(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

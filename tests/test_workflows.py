@@ -63,6 +63,8 @@ def test_the_release_gates_on_trust_and_publishes_without_a_token() -> None:
         "triage witness verify",
         "sha256sum dist/* release/*",
         "actions/attest-build-provenance@",
+        "actions/attest@",
+        "predicate-type: urn:triage:witness:v1",
         "pypa/gh-action-pypi-publish@",
     ]
     positions = [release.index(step) for step in steps]

@@ -139,13 +139,13 @@ def _first_line(text: str) -> str:
     return line if len(line) <= RAW_LIMIT else line[: RAW_LIMIT - 1] + "…"
 
 
-def fetch_metadata(
+def fetch_answer(
     index: str, name: str, version: str, *, loopback_http: bool = False
-) -> dict[str, Any] | None:
-    """PyPI's JSON API for one release: its `info`, or None when the index has no such
+) -> bytes | None:
+    """PyPI's JSON API's answer for one release, as sent; None when the index has no such
     release (404). Network failures are upstream errors."""
     quoted = "/".join(urllib.parse.quote(part, safe="") for part in (name, version))
-    body = http.get(
+    return http.get(
         f"{index.rstrip('/')}/pypi/{quoted}/json",
         headers={"Accept": "application/json"},
         max_bytes=MAX_METADATA_BYTES,
@@ -153,6 +153,11 @@ def fetch_metadata(
         server="PyPI",
         loopback_http=loopback_http,
     )
+
+
+def metadata_of(body: bytes | None) -> dict[str, Any] | None:
+    """The license fields of an answer: its `info`'s license expression, license and
+    classifiers; None for no such release, {} for an answer that is not PyPI's JSON."""
     if body is None:
         return None
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -18,6 +19,9 @@ from triage.cli.common import (
     witness_option,
 )
 from triage.errors import EXIT_OK, EXIT_POLICY, ConfigError, TriageError
+
+if TYPE_CHECKING:
+    from triage.service.witness import WitnessTarget
 
 
 @click.command()
@@ -36,7 +40,7 @@ def audit(
     path: Path | None,
     ref: str | None,
     repository: str | None,
-    witness: Path | None,
+    witness: WitnessTarget | None,
     common: Common,
 ) -> int:
     """Daily job: sync, scan the default branch, reconcile tracking issues, record the run.
@@ -54,14 +58,15 @@ def audit(
         common.say(f"audit skipped: {report.skipped}")
         return EXIT_OK
     assert report.scan is not None and report.sync is not None
-    for message in report.sync.unreachable + report.sync.warnings + report.warnings:
+    every = report.sync.unreachable + report.sync.warnings + report.warnings
+    for message in [*every, *report.scan.warnings]:
         common.say(f"warning: {message}")
     click.echo(RENDERERS[common.output_format](report.scan), nl=False)
     if witness is not None:
         from triage.service import witness as recorder
 
         pinned = recorder.pinned(ws)
-        recorder.write(witness, recorder.audit_fields(pinned, ref))
+        recorder.write(pinned, witness, recorder.audit_fields(pinned, ref))
     done = ", ".join(f"{what} {n}" for what, n in report.actions.items())
     verdicts = [item.verdict.value for item in report.trust]
     trusted = ", ".join(f"{verdicts.count(v)} {v}" for v in ("trusted", "untrusted", "unsigned"))

@@ -132,14 +132,34 @@ def lockfile_options(command: F) -> F:
 
 
 def witness_option(command: F) -> F:
-    """--witness FILE on scan, diff and audit (SPEC §12)."""
-    return click.option(
+    """--witness FILE [--witness-key NAME] on scan, diff and audit (SPEC §12); the command
+    gets `witness`: where and with which key, or None."""
+
+    @click.option(
         "--witness",
+        "witness_path",
         type=click.Path(path_type=Path, dir_okay=False),
-        help="Also write a scan witness here: what the verdict was computed from and what "
-        "came out, for `triage witness verify` (the policy's clock is then the start of "
-        "the day, UTC).",
-    )(command)
+        help="Also write a scan witness here: an in-toto statement of what the verdict was "
+        "computed from and what came out, for `triage witness verify` (the policy's clock is "
+        "then the start of the day, UTC).",
+    )
+    @click.option(
+        "--witness-key",
+        metavar="NAME",
+        default=None,
+        help="Sign the witness with this key of `triage trust keygen` (its public half in "
+        "the trust store's keys/).",
+    )
+    @functools.wraps(command)
+    def wrapper(*args: Any, witness_path: Path | None, witness_key: str | None, **kw: Any) -> Any:
+        from triage.service.witness import WitnessTarget
+
+        if witness_key is not None and witness_path is None:
+            raise click.UsageError("--witness-key signs a witness: give --witness FILE too")
+        target = WitnessTarget(witness_path, witness_key) if witness_path is not None else None
+        return command(*args, witness=target, **kw)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def as_option(help_text: str) -> Callable[[F], F]:

@@ -8,12 +8,12 @@ import json
 import click
 
 from triage.cli.common import Common, common_options
-from triage.errors import EXIT_OK, EXIT_UPSTREAM
+from triage.errors import EXIT_DATABASE, EXIT_OK, EXIT_UPSTREAM
 
 
 @click.group()
 def db() -> None:
-    """The advisory database: sync and status."""
+    """The advisory database: sync, status and verify."""
 
 
 @db.command("sync")
@@ -38,6 +38,12 @@ def db_sync(sources: tuple[str, ...], common: Common) -> int:
         common.say(f"warning: {message}")
     if report.used_snapshot:
         common.say("warning: no source was reachable; loaded the embedded offline snapshot")
+    if report.rederived:
+        common.say(
+            f"warning: the match index of {len(report.rederived)} package(s) did not match "
+            f"their records ({', '.join(report.rederived[:5])}"
+            f"{' and more' if len(report.rederived) > 5 else ''}); re-derived"
+        )
     # A source that could not be read is an upstream failure whatever else was synced: the
     # data is not what deny.toml asks for (README: exit 4).
     code = EXIT_UPSTREAM if report.unreachable else EXIT_OK
@@ -58,6 +64,7 @@ def db_sync(sources: tuple[str, ...], common: Common) -> int:
             "used_snapshot": report.used_snapshot,
             "unreachable": report.unreachable,
             "warnings": report.warnings,
+            "rederived": list(report.rederived),
         }
         click.echo(json.dumps(document, indent=2))
         return code
@@ -93,3 +100,43 @@ def db_status(common: Common) -> int:
             shown = ", ".join(value) if isinstance(value, list) else value
             click.echo(f"{key.replace('_', ' ')}: {shown if shown not in (None, '') else '-'}")
     return EXIT_OK
+
+
+@db.command("verify")
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="Also make right what differs: recompile the index, drop the cached rows that "
+    "differ (they are made again from their source on their next use).",
+)
+@common_options()
+def db_verify(repair: bool, common: Common) -> int:
+    """Derive every derived row again from what it was derived from (the match index from
+    the advisory records, cached readings from their kept bytes, license fields from PyPI's
+    kept answer) and name each difference; exit 3 when there is one."""
+    from triage.service import verify
+
+    report = verify.verify(common.workspace, repair=repair)
+    if common.output_format == "json":
+        document = {
+            "schema": "triage/db-verify-v1",
+            "database": str(common.workspace.db_path),
+            "digest": report.digest,
+            "checked": report.checked,
+            "differences": report.problems,
+            "notes": report.notes,
+            "repaired": report.repaired,
+        }
+        click.echo(json.dumps(document, indent=2))
+    else:
+        for problem in report.problems:
+            click.echo(f"differs: {problem}")
+        for note in report.notes:
+            common.say(f"note: {note}")
+        checked = ", ".join(f"{n} {table}" for table, n in report.checked.items())
+        click.echo(
+            f"checked {checked} row(s); {len(report.problems)} difference(s)"
+            + ("; repaired" if report.repaired else "")
+            + f"; content digest {report.digest}"
+        )
+    return EXIT_DATABASE if report.problems else EXIT_OK

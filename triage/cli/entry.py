@@ -17,6 +17,7 @@ from triage.errors import EXIT_OK, EXIT_POLICY, TriageError
 from triage.settings import Settings
 
 if TYPE_CHECKING:
+    from triage.service.witness import WitnessTarget
     from triage.service.workspace import Workspace
 
 SCAN_FORMATS = ("text", "json", "markdown", "sarif")
@@ -61,7 +62,7 @@ def located(ws: Workspace, root: Path | None, lockfiles: Sequence[Path] = ()) ->
     return replace(ws.at_root(project_root(root)), lockfiles=tuple(lockfiles))
 
 
-def run_scan(ws: Workspace, output_format: str, witness: Path | None = None) -> int:
+def run_scan(ws: Workspace, output_format: str, witness: WitnessTarget | None = None) -> int:
     """`triage scan` once its arguments are read: the report on stdout (and the witness in
     `witness`), exit 1 when a finding fails the policy."""
     from triage.core.report import RENDERERS
@@ -79,7 +80,9 @@ def run_scan(ws: Workspace, output_format: str, witness: Path | None = None) -> 
     else:
         text = RENDERERS[output_format](result)
     if witness is not None:
-        recorder.write(witness, recorder.working_tree_fields(ws, "scan", result, project))
+        recorder.write(ws, witness, recorder.working_tree_fields(ws, "scan", result, project))
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     sys.stdout.write(text)
     sys.stdout.flush()
     return EXIT_POLICY if result.fails else EXIT_OK

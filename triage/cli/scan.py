@@ -19,6 +19,7 @@ from triage.errors import EXIT_OK, EXIT_POLICY
 
 if TYPE_CHECKING:
     from triage.core.diffing import DiffResult
+    from triage.service.witness import WitnessTarget
 
 FORMATS = ("text", "json", "markdown")
 
@@ -28,7 +29,7 @@ FORMATS = ("text", "json", "markdown")
 @witness_option
 @common_options(SCAN_FORMATS)
 def scan(
-    path: Path | None, lockfiles: tuple[Path, ...], witness: Path | None, common: Common
+    path: Path | None, lockfiles: tuple[Path, ...], witness: WitnessTarget | None, common: Common
 ) -> int:
     """Findings of the working tree at PATH, policy applied."""
     return run_scan(common.at(path, lockfiles), common.output_format, witness)
@@ -41,7 +42,11 @@ def scan(
 @witness_option
 @common_options((*FORMATS, "sarif"))
 def diff(
-    path: Path | None, base_ref: str, head_ref: str, witness: Path | None, common: Common
+    path: Path | None,
+    base_ref: str,
+    head_ref: str,
+    witness: WitnessTarget | None,
+    common: Common,
 ) -> int:
     """Findings new at HEAD against the merge-base; reads git objects, never checks out."""
     from triage.service import diff as use_case
@@ -56,7 +61,7 @@ def diff(
     result, base, head = use_case.diff_sides(ws, base_ref, head_ref)
     text = use_case.sarif_log(ws, result, head) if common.output_format == "sarif" else None
     if witness is not None:
-        recorder.write(witness, recorder.diff_fields(ws, result, base, head))
+        recorder.write(ws, witness, recorder.diff_fields(ws, result, base, head))
     return _report_diff(result, common, text)
 
 

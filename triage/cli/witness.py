@@ -24,16 +24,27 @@ def witness() -> None:
     default=None,
     help="The repository the witness was made in [default: the current one].",
 )
+@click.option(
+    "--allow-unsigned",
+    is_flag=True,
+    help="Accept a witness no trust-store key signed (its content is still recomputed).",
+)
 @common_options(TEXT_ONLY)
-def verify(file: Path, repository: Path | None, common: Common) -> int:
-    """Recompute FILE from the same git objects (or working-tree files) and database; exit 1
-    naming each mismatch."""
+def verify(file: Path, repository: Path | None, allow_unsigned: bool, common: Common) -> int:
+    """Check FILE's signature against the trust store's keys, then recompute it from the same
+    git objects (or working-tree files) and database, judged by this repository's policy
+    (--config) as of the witness's day; exit 1 naming each mismatch."""
     from triage.service import witness as use_case
 
-    problems = use_case.verify(common.at(repository), file)
-    for problem in problems:
+    checked = use_case.verify(common.at(repository), file, allow_unsigned=allow_unsigned)
+    signer = f"signed by {checked.signer}" if checked.signer else "unsigned"
+    click.echo(
+        f"{file}: {signer}; judged as of {checked.judged_as_of.isoformat()} (the witness's "
+        f"day), verified at {checked.verified_at.isoformat(timespec='seconds')}"
+    )
+    for problem in checked.problems:
         click.echo(f"mismatch: {problem}")
-    if problems:
+    if checked.problems:
         return EXIT_POLICY
     click.echo(f"{file}: verified; every input and the verdict are as recorded")
     return EXIT_OK

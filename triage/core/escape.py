@@ -20,8 +20,7 @@ _MARKDOWN = re.compile(r"([\\`*_\[\]|~])")
 # carriage return that overwrites a line, NUL), Unicode's bidirectional overrides and line
 # separators (text that reads other than it is), and lone surrogates (not characters at all).
 _INVISIBLE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff"
-    "\ufffe\uffff]"
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]"
 )
 
 

@@ -187,6 +187,7 @@ def alias_groups(advisories: Iterable[Advisory]) -> dict[str, AliasGroup]:
 class MatchResult:
     findings: tuple[Finding, ...]
     unmatchable: tuple[Unpinned, ...]  # versions that are not PEP 440: matched only exactly
+    warnings: tuple[str, ...] = ()  # derived state that disagreed with the records, re-derived
 
 
 def _worst(severities: Iterable[Severity]) -> Severity:

@@ -51,10 +51,10 @@ class FindingDetails:
         return report.suggested_response(self.scanned, self.dependency)
 
 
-
 def _html(value: str) -> str:
     """Text for the HTML page: markup escaped, and what HTML cannot carry spelled out."""
     return html.escape(escape.visible(value))
+
 
 def _stamp(moment: dt.datetime | None) -> str | None:
     return moment.isoformat(timespec="seconds") if moment else None

@@ -15,6 +15,7 @@ from typing import Any
 
 from triage.errors import LockfileError
 from triage.lockfiles.cache import (
+    NoCache,
     ReadingCache,
     contents_from_json,
     contents_to_json,
@@ -44,6 +45,7 @@ __all__ = [
     "CONVENTIONS",
     "FORMAT_NAMES",
     "LockText",
+    "NoCache",
     "ReadingCache",
     "contents_from_json",
     "contents_to_json",
@@ -160,5 +162,5 @@ def read_lockfile(path: Path, root: Path, cache: ReadingCache | None = None) -> 
     lock = LockText(decode(data, str(path)), shown, str(path))
     contents = read_text(kind, lock, working_tree_includes(root))
     if cache is not None and key is not None and is_self_contained(contents):
-        cache.cache_lockfile(key, contents_to_json(contents))
+        cache.cache_lockfile(key, contents_to_json(contents), data)
     return contents

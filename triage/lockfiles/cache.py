@@ -19,7 +19,17 @@ class ReadingCache(Protocol):
 
     def cached_lockfile(self, key: str) -> str | None: ...
 
-    def cache_lockfile(self, key: str, contents: str) -> None: ...
+    def cache_lockfile(self, key: str, contents: str, source: bytes | None = None) -> None: ...
+
+
+class NoCache:
+    """No reading kept or served: every file parsed as it is (witness verify)."""
+
+    def cached_lockfile(self, key: str) -> str | None:
+        return None
+
+    def cache_lockfile(self, key: str, contents: str, source: bytes | None = None) -> None:
+        return None
 
 
 @cache

@@ -218,6 +218,7 @@ class ScanResult:
     database: DatabaseInfo
     lockfiles: tuple[LockfileRead, ...] = field(default=())
     package_count: int = 0
+    warnings: tuple[str, ...] = ()  # what the scan noticed on the way (stderr, not the report)
 
     @property
     def fails(self) -> bool:

@@ -124,13 +124,32 @@ def generate_key(name: str, private_dir: Path, public_dir: Path) -> tuple[Path, 
 
 
 def sign(record: Mapping[str, Any], private_key: Path) -> str:
+    return sign_bytes(signed_bytes(record), private_key)
+
+
+def sign_bytes(data: bytes, private_key: Path) -> str:
+    """An ed25519 signature of `data` by the key at `private_key`, base64."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
     try:
         key = load_pem_private_key(private_key.read_bytes(), password=None)
     except (OSError, ValueError) as exc:
-        raise InputError(f"{private_key}: not a readable private key: {exc}") from exc
+        raise InputError(
+            f"{private_key}: not a readable private key: {exc}",
+            hint="create the key with `triage trust keygen NAME`",
+        ) from exc
     if not isinstance(key, Ed25519PrivateKey):
         raise InputError(f"{private_key}: not an ed25519 private key")
-    return base64.b64encode(key.sign(signed_bytes(record))).decode()
+    return base64.b64encode(key.sign(data)).decode()
+
+
+def verifies(key: Any, signature: str, data: bytes) -> bool:
+    """Whether `signature` (base64) is `key`'s signature of `data`."""
+    from cryptography.exceptions import InvalidSignature
+
+    try:
+        key.verify(base64.b64decode(signature, validate=True), data)
+    except (InvalidSignature, ValueError):
+        return False
+    return True

@@ -63,14 +63,23 @@ def diff_sides(
         # The base branch decides the policy, what is scanned included, never the pull request.
         paths = (config_path, trust_dir)
         base_label = f"{base_ref}@{base[:12]}"
-        base_side = read_side(repo, base, base_label, db, paths, required=False)
-        head_side = read_side(repo, head, head_ref, db, paths, base_side.config.scan)
+        cached = not ws.reference
+        base_side = read_side(repo, base, base_label, db, paths, required=False, cached=cached)
+        head_side = read_side(repo, head, head_ref, db, paths, base_side.config.scan, cached=cached)
         warnings += [
             f"{head_ref}:{path}: a git submodule; lockfiles inside it are not read"
             for path in head_side.submodules
         ]
-        head_match, head_unpinned = match(db, head_side.packages, head_side.unpinned)
-        base_match, base_unpinned = match(db, base_side.packages, base_side.unpinned)
+        reference = ws.reference
+        head_match, head_unpinned = match(
+            db, head_side.packages, head_side.unpinned, reference=reference
+        )
+        base_match, base_unpinned = match(
+            db, base_side.packages, base_side.unpinned, reference=reference
+        )
+        warnings += dict.fromkeys(
+            head_match.warnings + base_match.warnings + base_side.notes + head_side.notes
+        )
         info = sync.database_info(db, now)
         newly_untrusted = _trust_change(ws, db, base_side, head_side, trust_dir, warnings)
     changes = diffing.policy_changes(

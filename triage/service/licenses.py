@@ -82,18 +82,16 @@ def _fetch_missing(
     index, loopback = ws.settings.pypi_url, ws.settings.loopback_http
 
     answers = fetch_all(
-        missing,
-        lambda release: json.dumps(
-            licenses.fetch_metadata(index, *release, loopback_http=loopback)
-        ),
+        missing, lambda release: licenses.fetch_answer(index, *release, loopback_http=loopback)
     )
     fetched: dict[Release, str] = {}
     now = ws.now()
     for release, answer in zip(missing, answers, strict=False):
         if isinstance(answer, UpstreamError):
             continue
-        caches.cache_license(*release, answer, now)
-        fetched[release] = answer
+        kept = store.CachedLicense(metadata_json(answer), answer, metadata_deriver())
+        caches.cache_license(*release, kept, now)
+        fetched[release] = kept.metadata
     failures = [a for a in answers if isinstance(a, UpstreamError)]
     if failures:
         report.warnings.append(
@@ -127,17 +125,33 @@ def _info(metadata: str | None) -> LicenseInfo | None:
     return licenses.from_metadata(found if isinstance(found, dict) else {})
 
 
+def metadata_deriver() -> str:
+    return store.deriver("licenses.py")
+
+
+def metadata_json(answer: bytes | None) -> str:
+    """What is kept of PyPI's answer, as JSON: the license fields ("null": no release)."""
+    return json.dumps(licenses.metadata_of(answer))
+
+
 def _metadata(
     ws: Workspace, releases: list[Release], report: LicenseReport, *, offline: bool
 ) -> dict[Release, str]:
-    """Cached license metadata of `releases`; what the cache lacks is fetched unless
-    `offline`."""
+    """Cached license metadata of `releases` (derived again from PyPI's kept answer when
+    another build derived it; a row that fails its digest is not used); what the cache lacks
+    is fetched unless `offline`."""
     with ws.database() as db:
         caches = store.Caches(db)
-        metadata = caches.cached_licenses(releases)
+        metadata = {
+            release: kept.metadata
+            if kept.deriver == metadata_deriver()
+            else metadata_json(kept.raw)
+            for release, kept in caches.cached_licenses(releases).items()
+        }
         missing = [r for r in releases if r not in metadata]
         if missing and not offline:
             metadata.update(_fetch_missing(ws, caches, missing, report))
+        report.warnings += caches.rejected
     return metadata
 
 

@@ -147,7 +147,7 @@ class _Readings:
             self.known[key] = self.new[key] = found
         return found
 
-    def cache_lockfile(self, key: str, contents: str) -> None:
+    def cache_lockfile(self, key: str, contents: str, source: bytes | None = None) -> None:
         self.known[key] = self.new[key] = self.shared[key] = contents
 
 

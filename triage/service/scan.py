@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -124,34 +124,60 @@ def at_ref_side(ws: Workspace, db: store.Database, ref: str) -> tuple[Project, T
     sha = gitrepo.resolve(ws.root, ref)
     # The policy committed at the ref, at the path --config names inside the repository.
     config_path = trees.repo_relative(ws.config_path, ws.root)
-    side = trees.read_side(ws.root, sha, ref, db, (config_path, "trust-store"))
+    paths = (config_path, "trust-store")
+    side = trees.read_side(ws.root, sha, ref, db, paths, cached=not ws.reference)
     packages, unpinned, read = summary(side.contents)
     project = Project(side.config, packages, unpinned, read, trees.pyproject_at(ws.root, sha))
     return project, side
 
 
 def match(
-    db: store.Database, packages: Sequence[Package], unpinned: Sequence[Unpinned] = ()
+    db: store.Database,
+    packages: Sequence[Package],
+    unpinned: Sequence[Unpinned] = (),
+    *,
+    reference: bool = False,
 ) -> tuple[matching.MatchResult, tuple[Unpinned, ...]]:
     """Findings of the pinned packages; the unpinned requirements (and versions that are not
     PEP 440) with the advisories that affect a version they admit. The match index names the
     records that affect each pinned version; only those records are read and matched in
-    full."""
+    full. With `reference`, no index: every record of every locked name is matched (what the
+    index is checked against, and what witness verify recomputes with)."""
     advisories_store = store.AdvisoryStore(db)
-    hits = index.hits(packages, advisories_store.compiled(p.name for p in packages))
+    if reference:
+        names = {p.name for p in packages} | {u.name for u in unpinned}
+        records, grouped = advisories_store.candidates(names)
+        plain = matching.match(packages, records, grouped)
+        both = (*unpinned, *plain.unmatchable)
+        return plain, matching.possibly_affected(both, records, grouped)
+    checked = advisories_store.compiled(p.name for p in packages)
+    hits = index.hits(packages, checked.compiled)
     whole = hits.whole | {u.name for u in unpinned}
     only = {name: ids for name, ids in hits.by_name.items() if name not in whole}
     advisories, groups = advisories_store.candidates(hits.by_name.keys() | whole, only)
     found = matching.match(packages, advisories, groups, hits.by_package)
+    if checked.rederived:
+        found = replace(found, warnings=(_rederived(checked.rederived),))
     # A version that is not PEP 440 is as good as unpinned: possibly affected by its name's
     # advisories, judged by `[advisories] unpinned` like the rest.
     every = (*unpinned, *found.unmatchable)
     return found, matching.possibly_affected(every, advisories, groups)
 
 
-def assess(db: store.Database, project: Project, now: dt.datetime) -> ScanResult:
-    """Match the project's packages and apply its policy."""
-    matched, unpinned = match(db, project.packages, project.unpinned)
+def _rederived(names: Sequence[str]) -> str:
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return (
+        f"the match index of {len(names)} package(s) did not match their advisory records "
+        f"({shown}): they were matched against the records themselves and re-derived; run "
+        "`triage db verify` to check the rest of the database"
+    )
+
+
+def assess(
+    db: store.Database, project: Project, now: dt.datetime, *, reference: bool = False
+) -> ScanResult:
+    """Match the project's packages and apply its policy (`reference`: see `match`)."""
+    matched, unpinned = match(db, project.packages, project.unpinned, reference=reference)
     info = sync.database_info(db, now)
     assessed, unused, diagnostics = policy.apply_policy(
         matched.findings,
@@ -168,6 +194,7 @@ def assess(db: store.Database, project: Project, now: dt.datetime) -> ScanResult
         database=info,
         lockfiles=tuple(project.read),
         package_count=len(project.packages),
+        warnings=matched.warnings,
     )
 
 
@@ -175,10 +202,12 @@ def scan_project(ws: Workspace) -> tuple[ScanResult, Project]:
     """The working tree's findings, and what was read. An empty database is first filled from
     the embedded snapshot, so a first run works offline."""
     with ws.database() as db:
-        project = working_tree(ws, store.Caches(db))
+        caches = store.Caches(db)
+        project = working_tree(ws, lockfiles.NoCache() if ws.reference else caches)
     sync.ensure_data(ws)
     with ws.database() as db:
-        return assess(db, project, ws.now()), project
+        result = assess(db, project, ws.now(), reference=ws.reference)
+    return replace(result, warnings=(*result.warnings, *caches.rejected)), project
 
 
 def scan(ws: Workspace) -> ScanResult:

@@ -38,6 +38,7 @@ class SyncReport:
     warnings: list[str] = field(default_factory=list)  # record problems matching can live with
     used_snapshot: bool = False
     records: int = 0
+    rederived: tuple[str, ...] = ()  # match index rows that disagreed with their records
 
 
 def _apply_listing(
@@ -148,6 +149,7 @@ def sync(ws: Workspace, source_names: Sequence[str], *, require_all: bool = Fals
         if unchanged:
             advisories.mark_checked(unchanged, now)
         if unchanged and len(unchanged) == len(set(source_names)):
+            report.rederived = advisories.repair_index()
             report.records = advisories.record_count()
             return report
         to_read = [name for name in source_names if name not in unchanged]
@@ -185,6 +187,7 @@ def sync(ws: Workspace, source_names: Sequence[str], *, require_all: bool = Fals
                     ),
                     now,
                 )
+        report.rederived = advisories.repair_index()
         report.records = advisories.record_count()
     return report
 

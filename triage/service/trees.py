@@ -6,7 +6,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from triage import config, gitrepo, lockfiles, store
@@ -29,6 +29,7 @@ class TreeSide:
     contents: list[LockfileContents]
     submodules: tuple[str, ...] = ()  # their lockfiles, if any, are not in this tree
     blobs: Mapping[str, str] = field(default_factory=dict)  # path -> blob id of what was read
+    notes: tuple[str, ...] = ()  # cached readings that failed their digest (read again)
 
     @property
     def packages(self) -> list[Package]:
@@ -171,7 +172,9 @@ def _lockfiles_at(
         contents = lockfiles.read_text(kind, lock, lockfiles.tree_includes(files, label))
         if lockfiles.is_self_contained(contents):
             caches.cache_lockfile(
-                lockfiles.reading_key(kind, target.blob), lockfiles.contents_to_json(contents)
+                lockfiles.reading_key(kind, target.blob),
+                lockfiles.contents_to_json(contents),
+                blobs[target.blob],
             )
         found.append(contents)
     return found
@@ -186,20 +189,24 @@ def read_side(
     scan: ScanConfig | None = None,
     *,
     required: bool = True,
+    cached: bool = True,
 ) -> TreeSide:
     """One commit's policy (deny.toml at `paths[0]`), trust store (under `paths[1]`) and
     locked packages; `scan`, when given, decides what is scanned instead of its own [scan]
     (in a diff the base side decides). A tree with no lockfile is refused when `required`
-    (a pull request's base may have none yet)."""
+    (a pull request's base may have none yet). Without `cached`, every lockfile is parsed
+    (no reading kept or served)."""
+    caches = store.Caches(db)
     with db.transaction():
-        return read_entries(
+        side = read_entries(
             gitrepo.tree(repo, sha),
             git_blobs(repo),
-            store.Caches(db),
+            caches if cached else lockfiles.NoCache(),
             Where(sha, label, paths),
             scan,
             required=required,
         )
+    return replace(side, notes=tuple(caches.rejected)) if caches.rejected else side
 
 
 @dataclass(frozen=True)

@@ -4,16 +4,16 @@ files) and database."""
 
 from __future__ import annotations
 
+import binascii
 import datetime as dt
-import json
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from triage import __version__
 from triage.core import diffing
 from triage.core import witness as core
-from triage.errors import InputError
+from triage.errors import InputError, LockfileError
 from triage.models import ScanResult
 from triage.service.scan import Project, lockfile_path
 from triage.service.trees import TreeSide, repo_relative
@@ -37,10 +37,6 @@ def _digest(path: Path) -> str:
         return ABSENT
     except OSError as exc:
         raise InputError(f"{path}: cannot be read for the witness: {exc.strerror}") from exc
-
-
-def _inside(ws: Workspace, path: Path) -> Path:
-    return path if path.is_absolute() else ws.root / path
 
 
 def _shown(ws: Workspace, path: Path) -> str:
@@ -123,9 +119,17 @@ def diff_fields(
     config_path = repo_relative(ws.config_path, ws.root)
     sides = {**_blobs(base, "base:"), **_blobs(head, "head:")}
     policy_keys = {f"base:{config_path}", f"head:{config_path}"}
+    base_locks = {p: b for p, b in base.blobs.items() if p != config_path}
+    head_locks = {p: b for p, b in head.blobs.items() if p != config_path}
+    changed = sorted(
+        path
+        for path in base_locks.keys() | head_locks.keys()
+        if base_locks.get(path) != head_locks.get(path)
+    )
     return {
         **_common(ws, "diff"),
         "subject": {"kind": "diff", "base": base.sha, "head": head.sha},
+        "changed": changed,
         "lockfiles": {k: v for k, v in sides.items() if k not in policy_keys},
         "policy": {key: sides.get(key, ABSENT) for key in sorted(policy_keys)},
         "trust_store": {
@@ -150,67 +154,144 @@ def audit_fields(ws: Workspace, ref: str | None) -> dict[str, Any]:
     return commit_fields(ws, "audit", result, side, repo_relative(ws.config_path, ws.root))
 
 
-def write(path: Path, fields: dict[str, Any]) -> None:
+@dataclass(frozen=True)
+class WitnessTarget:
+    """Where a witness is written, and the key of `triage trust keygen` that signs it."""
+
+    path: Path
+    key_name: str | None = None
+
+
+def write(ws: Workspace, target: WitnessTarget, fields: dict[str, Any]) -> None:
+    """The witness as a DSSE envelope of its in-toto statement, signed with the private key
+    `key_name` (from `triage trust keygen`) when one is named."""
+    from triage.provenance import signing
+
+    path, key_name = target.path, target.key_name
+    payload = core.statement(fields)
+    signatures = []
+    if key_name is not None:
+        key_id = signing.KEY_PREFIX + key_name
+        if key_id not in signing.load_public_keys(ws.trust_dir / "keys"):
+            raise InputError(
+                f"{ws.trust_dir}/keys/{key_name}.pub: no such public key in the trust store",
+                hint=f"create the key with `triage trust keygen {key_name}`",
+            )
+        private = ws.settings.private_keys / f"{key_name}.key"
+        signatures.append(
+            (key_id, signing.sign_bytes(core.pae(core.PAYLOAD_TYPE, payload), private))
+        )
     try:
-        path.write_text(core.seal(fields), encoding="utf-8")
+        path.write_text(core.envelope(payload, signatures), encoding="utf-8")
     except OSError as exc:
         raise InputError(f"{path}: cannot write the witness: {exc.strerror}") from exc
 
 
 def _recompute(ws: Workspace, recorded: dict[str, Any]) -> dict[str, Any]:
+    """The witness's fields recomputed from the same inputs through the reference path (no
+    match index, no cached reading), judged with the verifier's policy."""
     from triage.service import diff, scan
 
-    subject = recorded.get("subject")
-    command = str(recorded.get("command"))
-    if not isinstance(subject, dict):
-        raise InputError("the witness names no subject", hint="verify a witness triage wrote")
-    kind = subject.get("kind")
-    if kind == "working-tree":
-        policy = recorded.get("policy")
-        config = _inside(
-            ws, Path(next(iter(policy), "deny.toml") if isinstance(policy, dict) else "deny.toml")
-        )
-        if not config.resolve().is_relative_to(ws.root.resolve()):
-            raise InputError(
-                f"the witness names a policy outside the repository: {config}",
-                hint="verify a witness of this repository, with --repo",
-            )
-        ws = replace(ws, config_path=config, config_required=False)
+    subject, command = recorded["subject"], recorded["command"]
+    ws = replace(ws, reference=True)
+    if subject["kind"] == "working-tree":
         result, project = scan.scan_project(ws)
         return working_tree_fields(ws, command, result, project)
-    if kind == "commit":
-        commit = str(subject.get("commit"))
+    if subject["kind"] == "commit":
         config_path = repo_relative(ws.config_path, ws.root)
         with ws.database() as db:
-            project, side = scan.at_ref_side(ws, db, commit)
-            result = scan.assess(db, project, ws.now())
+            project, side = scan.at_ref_side(ws, db, subject.get("commit", ""))
+            result = scan.assess(db, project, ws.now(), reference=True)
         return commit_fields(ws, command, result, side, config_path)
-    if kind == "diff":
-        changes, base, head = diff.diff_sides(
-            ws, str(subject.get("base")), str(subject.get("head"))
-        )
-        return diff_fields(ws, changes, base, head)
-    raise InputError(f"the witness's subject {kind!r} is not one triage records")
+    changes, base, head = diff.diff_sides(ws, subject.get("base", ""), subject.get("head", ""))
+    return diff_fields(ws, changes, base, head)
 
 
-def verify(ws: Workspace, path: Path) -> list[str]:
-    """Every mismatch between the witness at `path` and a recomputation from the same inputs
-    (an empty list: it holds)."""
-    ws.require_database()
+MAX_WITNESS_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Verification:
+    problems: list[str]  # each mismatch or refusal, named; none: the witness holds
+    judged_as_of: dt.date  # the day the verdict is judged at: the witness's own
+    verified_at: dt.datetime
+    signer: str | None  # the trust-store key that signed it; None: unsigned
+
+
+def _read(path: Path) -> core.Opened:
     try:
-        recorded = json.loads(path.read_text(encoding="utf-8"))
+        with path.open("rb") as handle:
+            data = handle.read(MAX_WITNESS_BYTES + 1)
     except OSError as exc:
         raise InputError(f"{path}: cannot be read: {exc.strerror}") from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not a witness (not JSON: {exc})") from exc
-    if not isinstance(recorded, dict) or recorded.get("schema") != core.SCHEMA:
-        raise InputError(f"{path}: not a triage witness (schema {core.SCHEMA} expected)")
-    problems = []
-    if not core.unseal(recorded):
-        problems.append("the witness itself: its digest does not match its fields (edited)")
+    if len(data) > MAX_WITNESS_BYTES:
+        raise InputError(f"{path}: larger than any witness ({MAX_WITNESS_BYTES} bytes)")
     try:
-        day = dt.date.fromisoformat(str(recorded.get("as_of")))
+        return core.open_envelope(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError, binascii.Error) as exc:
+        raise InputError(
+            f"{path}: not a triage witness: {exc}",
+            hint="verify a file written by `--witness` (a DSSE envelope of an in-toto statement)",
+        ) from exc
+
+
+def _signer(
+    ws: Workspace, opened: core.Opened, allow_unsigned: bool
+) -> tuple[str | None, list[str]]:
+    """The trust-store key whose signature holds, or why the witness is refused."""
+    from triage.provenance import signing
+
+    if not opened.signatures:
+        if allow_unsigned:
+            return None, []
+        return None, ["the witness is not signed; refused (--allow-unsigned accepts it)"]
+    keys = signing.load_public_keys(ws.trust_dir / "keys")
+    signed = core.pae(core.PAYLOAD_TYPE, opened.payload)
+    problems = []
+    for key_id, signature in opened.signatures:
+        key = keys.get(key_id)
+        if key is None:
+            problems.append(
+                f"signed by {key_id}, which the trust store's keys/ does not hold; refused"
+            )
+        elif signing.verifies(key, signature, signed):
+            return key_id, []
+        else:
+            problems.append(f"the signature by {key_id} does not verify: the statement was changed")
+    if allow_unsigned:
+        return None, [p for p in problems if "does not verify" in p]
+    return None, problems
+
+
+def verify(ws: Workspace, path: Path, *, allow_unsigned: bool = False) -> Verification:
+    """The witness at `path` checked: its signature by a trust-store key, then recomputed
+    from the same inputs, on the verifier's policy, as of the witness's day; every mismatch
+    named."""
+    ws.require_database()
+    opened = _read(path)
+    recorded = opened.predicate
+    now = ws.now()
+    signer, problems = _signer(ws, opened, allow_unsigned)
+    try:
+        day = dt.date.fromisoformat(recorded["as_of"])
     except ValueError as exc:
-        raise InputError(f"{path}: as_of is not a date: {recorded.get('as_of')!r}") from exc
-    now = _recompute(pinned(ws, day), recorded)
-    return problems + core.compare(recorded, now)
+        raise InputError(f"{path}: as_of is not a date: {recorded['as_of']!r}") from exc
+    if day > now.astimezone(dt.UTC).date():
+        problems.append(f"as_of {day.isoformat()} is in the future; refused")
+        return Verification(problems, day, now, signer)
+    subject = recorded["subject"]
+    if subject["kind"] == "working-tree":
+        ours = _shown(ws, ws.config_path)
+        theirs = sorted(recorded["policy"])
+        if theirs != [ours]:
+            problems.append(
+                f"policy: made with {', '.join(theirs) or 'none'}, verified with {ours} (the "
+                "verifier's policy judges)"
+            )
+    try:
+        again = _recompute(pinned(ws, day), recorded)
+    except LockfileError as exc:
+        return Verification(
+            [*problems, f"a lockfile no longer reads: {exc.message}"], day, now, signer
+        )
+    return Verification(problems + core.compare(recorded, again), day, now, signer)

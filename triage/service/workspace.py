@@ -52,6 +52,9 @@ class Workspace:
     clock: Callable[[], dt.datetime] | None = None  # default: the real clock, UTC
     progress: Progress | None = None
     given_config: Config | None = None  # a policy already read; else config_path is read
+    # Derive everything from the primary facts (witness verify): no match index, no cached
+    # lockfile readings, so nothing derived can vouch for itself.
+    reference: bool = False
 
     @cached_property
     def config(self) -> Config:

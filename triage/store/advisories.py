@@ -6,12 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import sqlite3
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from triage.core.index import compile_package
 from triage.models import (
     Advisory,
     Affected,
@@ -21,6 +19,7 @@ from triage.models import (
     Severity,
     VersionRange,
 )
+from triage.store import match_index
 from triage.store.connection import Database, stamp
 
 if TYPE_CHECKING:
@@ -50,46 +49,6 @@ def _ranges_json(affected: Affected) -> str:
 
 def _ranges_from_json(text: str) -> tuple[VersionRange, ...]:
     return tuple(VersionRange(tuple(Event(k, v) for k, v in r)) for r in json.loads(text))
-
-
-def compile_index(conn: sqlite3.Connection, packages: Iterable[str] | None) -> None:
-    """Recompiles the match index of `packages` (None: every package) from the stored
-    records, in the caller's transaction."""
-    query = (
-        "select f.package, f.ranges, f.versions, a.id, a.withdrawn "
-        "from affected f join advisories a on a.id = f.advisory_id"
-    )
-    parameters: list[str] = []
-    if packages is None:
-        conn.execute("delete from match_index")
-    else:
-        wanted = json.dumps(sorted(set(packages)))
-        conn.execute(
-            "delete from match_index where package in (select value from json_each(?))", [wanted]
-        )
-        query += " where f.package in (select value from json_each(?))"
-        parameters.append(wanted)
-    by_package: dict[str, list[tuple[Advisory, Affected]]] = {}
-    for package, ranges, versions, advisory_id, withdrawn in conn.execute(query, parameters):
-        entry = Affected(package, _ranges_from_json(ranges), tuple(json.loads(versions)))
-        record = Advisory(
-            id=advisory_id,
-            modified="",
-            published=None,
-            withdrawn=withdrawn,
-            aliases=(),
-            affected=(entry,),
-            severity=Severity.UNKNOWN,
-            severity_vector=None,
-            references=(),
-        )
-        by_package.setdefault(package, []).append((record, entry))
-    rows = []
-    for package, records in by_package.items():
-        compiled = compile_package(records)
-        if compiled is not None:
-            rows.append((package, compiled))
-    conn.executemany("insert into match_index (package, compiled) values (?, ?)", rows)
 
 
 class AdvisoryStore:
@@ -216,7 +175,7 @@ class AdvisoryStore:
         """The match index of the packages whose records changed, the content digest over
         every record, the sync's time, and the sources it read."""
         if self.touched:
-            compile_index(self.database.conn, self.touched)
+            match_index.rebuild(self.database.conn, self.touched)
             self.touched.clear()
         lines = "".join(
             f"{r['id']}:{r['digest']}\n"
@@ -240,6 +199,13 @@ class AdvisoryStore:
             "delete from sources where source not in (select distinct source from source_files)"
         )
 
+    def repair_index(self) -> tuple[str, ...]:
+        """Every match index row checked against the records as they are now; those that
+        disagree (stale, left over, missing, edited, another deriver's) recompiled. A sync
+        does this even when no source changed."""
+        with self.database.transaction():
+            return match_index.repair(self.database.conn)
+
     def unchanged_sources(self, fingerprints: Mapping[str, str | None]) -> dict[str, int]:
         """Of the sources given with their fingerprint now, those stored with the same one, and
         how many record files each had."""
@@ -262,8 +228,10 @@ class AdvisoryStore:
     # --- lookups ------------------------------------------------------------------------------
 
     def content_digest(self) -> str:
-        """A digest of every stored fact matching and reports use, computed from the rows
-        themselves (the digest recorded at sync is only as honest as the file)."""
+        """A digest of every stored fact matching and reports use, the match index derived
+        from them included, computed from the rows themselves (the digest recorded at sync is
+        only as honest as the file): what a witness records and Celery workers are pinned
+        by."""
         digest = hashlib.sha256()
         for table, query in (
             (
@@ -276,20 +244,21 @@ class AdvisoryStore:
                 "select advisory_id, package, ranges, versions from affected "
                 "order by advisory_id, package, ranges, versions",
             ),
+            (
+                "match_index",
+                "select package, compiled, inputs, deriver, digest from match_index "
+                "order by package",
+            ),
         ):
             digest.update(f"{table}\n".encode())
             for row in self.database.conn.execute(query):
                 digest.update(json.dumps(row, separators=(",", ":")).encode() + b"\n")
         return "sha256:" + digest.hexdigest()
 
-    def compiled(self, names: Iterable[str]) -> dict[str, str]:
-        """The match index's compiled form of each of `names` that any live record affects."""
-        rows = self.database.rows(
-            "select package, compiled from match_index "
-            "where package in (select value from json_each(?))",
-            [json.dumps(sorted(set(names)))],
-        )
-        return {package: compiled for package, compiled in rows}
+    def compiled(self, names: Iterable[str]) -> match_index.Lookup:
+        """The match index's compiled form of each of `names` that any live record affects,
+        each row checked against the records now (and recompiled when it disagrees)."""
+        return match_index.lookup(self.database.conn, names)
 
     def candidates(
         self, names: Iterable[str], only: Mapping[str, Collection[str]] | None = None

@@ -140,14 +140,12 @@ def _audit_and_triage(db: sqlite_utils.Database) -> None:
 
 def _match_index(db: sqlite_utils.Database) -> None:
     """3: the match index compiled at sync (each package's ranges as slot intervals), and each
-    source's own fingerprint so a sync skips an unchanged source before reading its files."""
-    from triage.store.advisories import compile_index
-
+    source's own fingerprint so a sync skips an unchanged source before reading its files.
+    (Compiled by migration 8, which binds its rows to their records.)"""
     db.table("match_index").create(
         {"package": str, "compiled": str}, pk="package", if_not_exists=True
     )
     _add_columns(db, "sources", {"fingerprint": str})
-    compile_index(db.conn, None)
 
 
 def _summaries(db: sqlite_utils.Database) -> None:
@@ -194,6 +192,37 @@ def _org_runs(db: sqlite_utils.Database) -> None:
     db.table("audit_runs").create_index(["org", "started"], if_not_exists=True)
 
 
+def _bound_derived_state(db: sqlite_utils.Database) -> None:
+    """8: derived rows carry the digest of their inputs, their deriver's version and their
+    own digest (store/derived.py). The match index is recompiled with them; lockfile readings
+    keep the file they were read from; license rows keep PyPI's answer. Readings and license
+    rows from before carry nothing to re-derive them from and are dropped: readings are made
+    again from the files, licenses asked for again (offline, not judged until then).
+    Provenance rows are PyPI's answers themselves (and verified by Sigstore at every use):
+    they are sealed as they stand."""
+    from triage.store import match_index
+    from triage.store.derived import row_digest
+
+    _add_columns(db, "match_index", {"inputs": str, "deriver": str, "digest": str})
+    match_index.rebuild(db.conn, None)
+    _add_columns(db, "lockfile_cache", {"source": bytes, "digest": str})
+    db.execute("delete from lockfile_cache")
+    _add_columns(db, "license_cache", {"raw": bytes, "inputs": str, "deriver": str, "digest": str})
+    db.execute("delete from license_cache")
+    _add_columns(db, "provenance_cache", {"digest": str})
+    sealed = [
+        (row_digest(name, sha, text, fetched), name, sha)
+        for name, sha, text, fetched in db.execute(
+            "select filename, sha256, provenance, fetched from provenance_cache"
+        ).fetchall()
+    ]
+    db.conn.executemany(
+        "update provenance_cache set digest = ? where filename = ? and sha256 = ?", sealed
+    )
+    _add_columns(db, "org_repos", {"digest": str})
+    db.execute("update org_repos set etag = null")  # re-read each tree once, then sealed
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _advisories,
     _audit_and_triage,
@@ -202,5 +231,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     _license_cache,
     _organisations,
     _org_runs,
+    _bound_derived_state,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from triage.store.connection import Database
+from triage.store.derived import row_digest
 
 
 @dataclass(frozen=True)
@@ -27,13 +28,18 @@ class OrgStore:
         self.database = database
 
     def memories(self, org: str) -> dict[str, RepoMemory]:
+        """What the last runs remember of each repository; a row that does not match its own
+        digest (edited: a tree believed on a 304 would decide what is read) is forgotten, so
+        that repository is read afresh."""
         rows = self.database.rows(
-            "select repository, branch, etag, tree, read, goals, error from org_repos "
+            "select repository, branch, etag, tree, read, goals, error, digest from org_repos "
             "where org = ?",
             [org],
         )
         found: dict[str, RepoMemory] = {}
-        for repository, branch, etag, tree, read, goals, error in rows:
+        for repository, branch, etag, tree, read, goals, error, digest in rows:
+            if digest != row_digest(repository, org, branch, etag, tree, read, goals, error):
+                continue
             try:
                 entries = [tuple(e) for e in json.loads(zlib.decompress(tree))] if tree else None
                 blobs = json.loads(read or "{}")
@@ -58,23 +64,15 @@ class OrgStore:
             if memory.entries is not None
             else None
         )
+        read = json.dumps(memory.read, sort_keys=True)
+        fields = (memory.repository, org, memory.branch, memory.etag, tree, read, memory.goals)
         self.database.write(
             "insert into org_repos (repository, org, branch, etag, tree, read, goals, audited, "
-            "error) values (?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (repository) do update set "
-            "org = excluded.org, branch = excluded.branch, etag = excluded.etag, "
+            "error, digest) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (repository) do "
+            "update set org = excluded.org, branch = excluded.branch, etag = excluded.etag, "
             "tree = excluded.tree, read = excluded.read, goals = excluded.goals, "
-            "audited = excluded.audited, error = excluded.error",
-            [
-                memory.repository,
-                org,
-                memory.branch,
-                memory.etag,
-                tree,
-                json.dumps(memory.read, sort_keys=True),
-                memory.goals,
-                audited,
-                memory.error,
-            ],
+            "audited = excluded.audited, error = excluded.error, digest = excluded.digest",
+            [*fields, audited, memory.error, row_digest(*fields, memory.error)],
         )
 
     def blobs(self, ids: Iterable[str]) -> dict[str, bytes]:

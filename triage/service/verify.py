@@ -1,0 +1,141 @@
+"""`triage db verify`: every derived row derived again from what it was derived from, and
+each difference named (issue 21). The match index is recompiled from the advisory records;
+cached lockfile readings are read again from the bytes kept with them; license fields are
+taken again from PyPI's kept answer; rows whose only source is outside (provenance, imported
+audit files, git blobs, an organisation's memory) must match their own digest or id.
+
+With `repair`, what differs is made right: the index recompiled, the other rows dropped (they
+are made again from their source on their next use)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from triage import lockfiles, store
+from triage.errors import LockfileError
+from triage.lockfiles.cache import reader_id
+from triage.service.licenses import metadata_deriver, metadata_json
+from triage.service.workspace import Workspace
+from triage.store import match_index
+
+
+@dataclass
+class VerifyReport:
+    digest: str = ""  # the database's content digest, as a witness or a worker would use it
+    checked: dict[str, int] = field(default_factory=dict)  # rows checked, by table
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # rows that cannot be derived again here
+    repaired: bool = False
+
+
+def _no_includes(lock: lockfiles.LockText, target: str, where: str) -> lockfiles.LockText:
+    raise LockfileError(f"{where}: a cached reading never includes another file")
+
+
+def _reading_problem(kept: store.KeptReading) -> str | None:
+    """Why a cached reading of this build's readers is not what its bytes read as, if it
+    is not."""
+    from triage.core.witness import sha256
+
+    _, kind, content_id = kept.key.split(":", 2)  # triage-<build>:<format>:<content id>
+    assert kept.source is not None
+    named = sha256(kept.source) if content_id.startswith("sha256:") else _git_blob(kept.source)
+    if named != content_id:
+        return "its kept bytes are not the file its key names"
+    try:
+        shown = str(json.loads(kept.contents)["path"])
+        lock = lockfiles.LockText(lockfiles.decode(kept.source, shown), shown, shown)
+        again = lockfiles.contents_to_json(lockfiles.read_text(kind, lock, _no_includes))
+    except (LockfileError, ValueError, KeyError, TypeError) as exc:
+        return f"its bytes no longer read as a lockfile ({exc})"
+    return None if again == kept.contents else "differs from what its bytes read as"
+
+
+def _git_blob(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def verify(ws: Workspace, *, repair: bool = False) -> VerifyReport:
+    report = VerifyReport()
+    ws.require_database()
+    with ws.database() as db:
+        conn = db.conn
+        report.problems += match_index.verify(conn)
+        report.checked["match_index"] = int(db.rows("select count(*) from match_index")[0][0])
+        rows = store.CacheRows(db)
+        drop_readings: list[str] = []
+        current = f"triage-{reader_id()}:"
+        readings = rows.readings()
+        report.checked["lockfile_cache"] = len(readings)
+        foreign = 0
+        for kept in readings:
+            if not kept.key.startswith(current):
+                foreign += 1  # another build's: never served by this one
+                continue
+            problem = (
+                "does not match its own digest"
+                if not kept.intact
+                else None
+                if kept.source is None
+                else _reading_problem(kept)
+            )
+            if kept.intact and kept.source is None:
+                report.notes.append(f"lockfile_cache {kept.key}: kept without its bytes")
+            if problem is not None:
+                report.problems.append(f"lockfile_cache {kept.key}: {problem}")
+                drop_readings.append(kept.key)
+        if foreign:
+            report.notes.append(
+                f"lockfile_cache: {foreign} reading(s) by another build of the readers, "
+                "never served by this one"
+            )
+        drop_licenses: list[tuple[str, str]] = []
+        licensed = rows.licenses()
+        report.checked["license_cache"] = len(licensed)
+        for name, version, kept_license, intact in licensed:
+            if not intact:
+                problem = "does not match its own digest or kept answer"
+            elif (
+                kept_license.deriver == metadata_deriver()
+                and metadata_json(kept_license.raw) != kept_license.metadata
+            ):
+                problem = "differs from what PyPI's kept answer says"
+            else:
+                continue
+            report.problems.append(f"license_cache {name} {version}: {problem}")
+            drop_licenses.append((name, version))
+        outside = rows.self_check()
+        report.problems += outside
+        if repair and report.problems:
+            with db.transaction():
+                match_index.rebuild(conn, None)
+                for key in drop_readings:
+                    db.write("delete from lockfile_cache where blob = ?", [key])
+                for name, version in drop_licenses:
+                    db.write(
+                        "delete from license_cache where name = ? and version = ?", [name, version]
+                    )
+                for problem in outside:
+                    table, _, rest = problem.partition(" ")
+                    _drop_outside(db, table, rest.split(":", 1)[0])
+            report.repaired = True
+        report.digest = store.AdvisoryStore(db).content_digest()
+    return report
+
+
+_KEYS = {
+    "provenance_cache": "filename",
+    "blob_cache": "blob",
+    "org_repos": "repository",
+}
+
+
+def _drop_outside(db: store.Database, table: str, key: str) -> None:
+    """A row from outside that failed its check: dropped, fetched again on its next use."""
+    if table == "import_cache":
+        db.write("delete from import_cache where substr(sha256, 1, 16) = ?", [key.rstrip("…")])
+    elif table in _KEYS:
+        db.write(f"delete from {table} where {_KEYS[table]} = ?", [key])

@@ -1,0 +1,210 @@
+"""The match index (core/index.py's compiled form of each package's records), kept bound to
+the records it was compiled from: each row carries the digest of its inputs (the package's
+affected entries and whether their records are withdrawn), the deriver's version and a digest
+of itself. A scan checks the rows it reads against the records as they are now and recompiles
+any that disagree; `triage db sync` checks every row; `triage db verify` recompiles them all
+and names each that differs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from triage.core.index import compile_package
+from triage.models import Advisory, Affected, Event, Severity, VersionRange
+from triage.store.derived import deriver, row_digest
+
+# (package, advisory id, ranges JSON, versions JSON, withdrawn)
+InputRow = tuple[str, str, str, str, bool]
+
+
+def index_deriver() -> str:
+    return deriver("core/index.py", "core/matching.py", "store/match_index.py")
+
+
+def _ranges(text: str) -> tuple[VersionRange, ...]:
+    return tuple(VersionRange(tuple(Event(k, v) for k, v in r)) for r in json.loads(text))
+
+
+def _input_rows(conn: sqlite3.Connection, packages: Iterable[str] | None) -> list[InputRow]:
+    query = (
+        "select f.package, f.advisory_id, f.ranges, f.versions, "
+        "coalesce(a.withdrawn, '') != '' from affected f join advisories a "
+        "on a.id = f.advisory_id"
+    )
+    parameters: list[str] = []
+    if packages is not None:
+        query += " where f.package in (select value from json_each(?))"
+        parameters.append(json.dumps(sorted(set(packages))))
+    query += " order by f.package, f.advisory_id, f.ranges, f.versions"
+    return [(p, a, r, v, bool(w)) for p, a, r, v, w in conn.execute(query, parameters)]
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What one package's row is derived from, now."""
+
+    digest: str
+    live: bool  # some record is not withdrawn: the package must have a row
+
+
+def inputs_of(rows: Sequence[InputRow]) -> dict[str, Inputs]:
+    digests: dict[str, hashlib._Hash] = {}
+    live: dict[str, bool] = {}
+    for package, advisory_id, ranges, versions, withdrawn in rows:
+        digest = digests.setdefault(package, hashlib.sha256())
+        digest.update(f"{advisory_id}\0{ranges}\0{versions}\0{int(withdrawn)}\n".encode())
+        live[package] = live.get(package, False) or not withdrawn
+    return {p: Inputs("sha256:" + d.hexdigest(), live[p]) for p, d in digests.items()}
+
+
+def derive(rows: Sequence[InputRow]) -> dict[str, str]:
+    """Each package's compiled form from its input rows (packages with no live record have
+    none)."""
+    by_package: dict[str, list[tuple[Advisory, Affected]]] = {}
+    for package, advisory_id, ranges, versions, withdrawn in rows:
+        entry = Affected(package, _ranges(ranges), tuple(json.loads(versions)))
+        record = Advisory(
+            id=advisory_id,
+            modified="",
+            published=None,
+            withdrawn="withdrawn" if withdrawn else None,
+            aliases=(),
+            affected=(entry,),
+            severity=Severity.UNKNOWN,
+            severity_vector=None,
+            references=(),
+        )
+        by_package.setdefault(package, []).append((record, entry))
+    compiled = {}
+    for package, records in by_package.items():
+        form = compile_package(records)
+        if form is not None:
+            compiled[package] = form
+    return compiled
+
+
+def _row(package: str, form: str, inputs: Inputs) -> tuple[str, str, str, str, str]:
+    made_by = index_deriver()
+    return package, form, inputs.digest, made_by, row_digest(package, inputs.digest, made_by, form)
+
+
+def rebuild(conn: sqlite3.Connection, packages: Iterable[str] | None) -> None:
+    """Recompiles the rows of `packages` (None: every package) from the stored records, in
+    the caller's transaction."""
+    wanted = None if packages is None else sorted(set(packages))
+    if wanted is None:
+        conn.execute("delete from match_index")
+    else:
+        conn.execute(
+            "delete from match_index where package in (select value from json_each(?))",
+            [json.dumps(wanted)],
+        )
+    rows = _input_rows(conn, wanted)
+    now = inputs_of(rows)
+    conn.executemany(
+        "insert into match_index (package, compiled, inputs, deriver, digest) "
+        "values (?, ?, ?, ?, ?)",
+        [_row(package, form, now[package]) for package, form in derive(rows).items()],
+    )
+
+
+StoredRow = tuple[str, str | None, str | None, str | None]  # compiled, inputs, deriver, digest
+
+
+def _stored(conn: sqlite3.Connection, packages: Sequence[str] | None) -> dict[str, StoredRow]:
+    query = "select package, compiled, inputs, deriver, digest from match_index"
+    parameters: list[str] = []
+    if packages is not None:
+        query += " where package in (select value from json_each(?))"
+        parameters.append(json.dumps(list(packages)))
+    return {p: (c, i, d, g) for p, c, i, d, g in conn.execute(query, parameters)}
+
+
+def _disagreeing(
+    names: Iterable[str], stored: Mapping[str, StoredRow], now: Mapping[str, Inputs]
+) -> set[str]:
+    """The names whose row is missing, left over, or not bound to the records as they are
+    now (their inputs, this deriver, the row's own digest)."""
+    made_by = index_deriver()
+    wrong = set()
+    for name in names:
+        row, inputs = stored.get(name), now.get(name)
+        expected = inputs is not None and inputs.live
+        if row is None:
+            if expected:
+                wrong.add(name)
+            continue
+        compiled, digest_in, digest_by, digest = row
+        if (
+            not expected
+            or inputs is None
+            or compiled is None
+            or digest_in != inputs.digest
+            or digest_by != made_by
+            or digest != row_digest(name, digest_in, digest_by, compiled)
+        ):
+            wrong.add(name)
+    return wrong
+
+
+@dataclass(frozen=True)
+class Lookup:
+    compiled: dict[str, str]  # the rows to match with, each checked or re-derived
+    rederived: tuple[str, ...]  # names whose stored row disagreed with their records
+
+
+def lookup(conn: sqlite3.Connection, names: Iterable[str]) -> Lookup:
+    """The compiled form of each of `names` that has live records, every row checked against
+    the records now; a row that disagrees (edited, stale, missing, another deriver's) is
+    recompiled from them, for this use and in the database when it can be written."""
+    wanted = sorted(set(names))
+    stored = _stored(conn, wanted)
+    rows = _input_rows(conn, wanted)
+    now = inputs_of(rows)
+    wrong = _disagreeing(wanted, stored, now)
+    compiled = {n: row[0] for n, row in stored.items() if n not in wrong and row[0] is not None}
+    if wrong:
+        fresh = derive([r for r in rows if r[0] in wrong])
+        compiled.update(fresh)
+        try:
+            with conn:
+                rebuild(conn, wrong)
+        except sqlite3.OperationalError:
+            pass  # a worker's read-only copy: matched with the fresh form all the same
+    return Lookup(compiled, tuple(sorted(wrong)))
+
+
+def repair(conn: sqlite3.Connection) -> tuple[str, ...]:
+    """Every row checked against the records (not recompiled: see `verify`); the rows that
+    disagree are recompiled, in the caller's transaction. The names repaired."""
+    stored = _stored(conn, None)
+    now = inputs_of(_input_rows(conn, None))
+    wrong = _disagreeing(stored.keys() | now.keys(), stored, now)
+    if wrong:
+        rebuild(conn, wrong)
+    return tuple(sorted(wrong))
+
+
+def verify(conn: sqlite3.Connection) -> list[str]:
+    """Every row recompiled from the records and compared, whatever its digests say: each
+    difference named."""
+    stored = _stored(conn, None)
+    rows = _input_rows(conn, None)
+    now = inputs_of(rows)
+    fresh = derive(rows)
+    problems = []
+    for name in sorted(stored.keys() | fresh.keys()):
+        row = stored.get(name)
+        if row is None:
+            problems.append(f"match_index {name}: missing; its records affect versions")
+        elif name not in fresh:
+            problems.append(f"match_index {name}: a row for a package no live record affects")
+        elif row[0] != fresh[name]:
+            problems.append(f"match_index {name}: differs from what its records compile to")
+        elif name in _disagreeing([name], stored, now):
+            problems.append(f"match_index {name}: its digests do not match its records")
+    return problems
