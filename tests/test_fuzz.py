@@ -205,3 +205,40 @@ def test_hostile_answers_from_the_index_end_in_a_verdict_not_a_traceback(
                     assert set(verdicts) == {n.replace("_", "-") for n in answers}
                     assert verdicts["deep-license"] == verdicts["deep-expression"] == "unknown"
     assert len(asked) == len(answers)  # each asked once; the rest came from the cache
+
+
+def test_mutated_witness_files_end_in_a_message_not_a_traceback(
+    synced_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real signed witness, mutated every way the lockfiles are (and its statement inside
+    too): `witness verify` refuses each with exit 1 (a mismatch, a signature) or 2 (not a
+    witness), never a traceback, never a pass."""
+    import base64
+    import json as jsonlib
+
+    from tests.gitrepos import GitRepo
+
+    repo = GitRepo(tmp_path / "repo")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.chdir(repo.root)
+    assert main(["trust", "keygen", "ci"]) == 0
+    repo.commit("lock", {"requirements.txt": "urllib3==2.0.0\n"})
+    common = ["--db", str(synced_db)]
+    assert run("scan", "--witness", "w.json", "--witness-key", "ci", *common)[0] == 1
+    real = (repo.root / "w.json").read_bytes()
+    envelope = jsonlib.loads(real)
+    payload = base64.b64decode(envelope["payload"])
+    seen: dict[int, int] = {}
+    for index in range(60):
+        case, mutated = mutate(real, "json", index, seed=11)
+        if index % 2:  # the statement inside the envelope, re-encoded
+            case, inner = mutate(payload, "json", index, seed=13)
+            mutated = jsonlib.dumps(
+                {**envelope, "payload": base64.b64encode(inner).decode()}
+            ).encode()
+        (repo.root / "m.json").write_bytes(mutated)
+        code, err = run("witness", "verify", "m.json", *common)
+        unchanged = mutated == real  # ASCII re-encoded is the same file: it verifies, rightly
+        assert code in ((0,) if unchanged else (1, 2)) and "Traceback" not in err, (case, err)
+        seen[code] = seen.get(code, 0) + 1
+    assert seen.get(1, 0) and seen.get(2, 0), seen

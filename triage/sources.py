@@ -302,7 +302,7 @@ def decode_record(data: bytes, origin: str, warnings: list[str] | None = None) -
             raw = yaml.load(data, Loader=_string_scalar_loader())
         else:
             raw = json.loads(data)
-    except (yaml.YAMLError, ValueError) as exc:
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:  # nesting past any record's
         raise _fail(
             origin, "(file)", f"not valid {'YAML' if origin.endswith('ml') else 'JSON'}: {exc}"
         ) from exc

@@ -174,7 +174,7 @@ def hits(packages: Sequence[Package], compiled: Mapping[str, str]) -> Hits:
             if package.name not in forms:
                 forms[package.name] = decode(text)
             affected = affecting(forms[package.name], version)
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             # Not a compiled form (a damaged or edited database): every record of the
             # package is read and matched instead, never fewer.
             found.whole.add(package.name)

@@ -61,7 +61,7 @@ class TrackedIssue:
             return Recorded(
                 str(raw.get("severity", "")), tuple(raw.get("fixed", [])), raw.get("expiry_warned")
             )
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, TypeError, RecursionError):
             return Recorded()
 
 

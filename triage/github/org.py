@@ -169,7 +169,7 @@ class OrgReader:
     def _json(self, what: str, body: str) -> Any:
         try:
             return json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise UpstreamError(f"GitHub's answer to {what} is not JSON") from None
 
     def repositories(self, org: str) -> list[Listed]:

@@ -55,6 +55,8 @@ def _load_signature(path: Path) -> Claim:
         document = json.loads(path.read_text(encoding="utf-8", errors="replace"))
     except json.JSONDecodeError as exc:
         raise _bad(path, f"line {exc.lineno}, column {exc.colno}", f"not JSON: {exc.msg}") from exc
+    except (RecursionError, ValueError) as exc:
+        raise _bad(path, "(top level)", f"not JSON triage reads: {exc}") from exc
     key, signature = (
         (document.get("key"), document.get("signature"))
         if isinstance(document, dict)
@@ -96,6 +98,8 @@ def parse_claims(text: str, source: str, *, provenance_object: bool) -> list[Cla
         raise _bad(
             where_from, f"line {exc.lineno}, column {exc.colno}", f"not JSON: {exc.msg}"
         ) from exc
+    except (RecursionError, ValueError) as exc:
+        raise _bad(where_from, "(top level)", f"not JSON triage reads: {exc}") from exc
     try:
         if provenance_object:
             provenance = Provenance.model_validate_json(text)
@@ -289,5 +293,5 @@ def subject(claim: Claim) -> tuple[str, str] | None:
         statement = json.loads(claim.attestation.envelope.statement)
         first = statement["subject"][0]
         return str(first["name"]), str(first["digest"]["sha256"])
-    except (ValueError, KeyError, IndexError, TypeError):
+    except (ValueError, KeyError, IndexError, TypeError, RecursionError):
         return None

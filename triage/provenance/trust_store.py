@@ -27,7 +27,7 @@ def load_publishers(path: Path) -> tuple[PublisherRule, ...]:
         return ()
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise InputError(
             f"{path}: not valid TOML: {exc}", hint="see the trust-store layout in README.md"
         ) from exc
@@ -87,7 +87,7 @@ def load_publishers(path: Path) -> tuple[PublisherRule, ...]:
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise InputError(
             f"{path}: not valid TOML: {exc}", hint="see the trust-store layout in README.md"
         ) from exc
@@ -185,7 +185,7 @@ def load_audits(store: Path, fetch_import: FetchImport | None = None) -> list[Au
             )
         try:
             document = tomllib.loads(data.decode("utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
             raise InputError(f"{here}: {shown}: not valid TOML: {exc}") from exc
         records += _records(document.get("audit", []), Path(shown), f"import {name}", None)
     return records
