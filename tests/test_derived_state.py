@@ -224,3 +224,31 @@ def test_an_edited_license_row_never_passes_a_denied_package(
     code, out, _ = triage(capsys, *check)  # asked again, and judged as PyPI says
     assert code == 1 and json.loads(out)["packages"][0]["verdict"] == "not-allowed"
     assert len(pypi) == 2
+
+
+# --- provenance ------------------------------------------------------------------------------
+
+
+def test_an_edited_provenance_row_is_not_used_and_the_verdict_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A provenance row rewritten to say PyPI had none (an attested file would pass as
+    merely unsigned) is not believed: it is asked for again, and with PyPI gone the run says
+    what it could not check. Its digest is its only check: the row is PyPI's own answer, so an
+    edit with its digest recomputed is an edit of a primary fact (README, Derived state)."""
+    from tests.test_trust import PEP740, PYPI_ATTESTATIONS, check, lock, real_artifacts
+
+    wanted = f"/integrity/pypi-attestations/0.0.19/{PYPI_ATTESTATIONS}/provenance"
+    body = (PEP740 / f"{PYPI_ATTESTATIONS}.provenance").read_bytes()
+    lock(tmp_path, *real_artifacts())
+    with serve_get(lambda path: (200, body) if path == wanted else (404, b"")) as (url, _):
+        monkeypatch.setenv("TRIAGE_PYPI_URL", url)
+        code, verdicts, _ = check(capsys, tmp_path, "basic", unsigned="deny", provenance=None)
+    assert verdicts[PYPI_ATTESTATIONS][0] == "trusted"
+    db = tmp_path / "t.db"
+    edit(db, f"update provenance_cache set provenance = '' where filename = '{PYPI_ATTESTATIONS}'")
+    code, verdicts, err = check(capsys, tmp_path, "basic", unsigned="deny", provenance=None)
+    assert f"provenance_cache {PYPI_ATTESTATIONS}: the cached row does not match its own" in err
+    assert verdicts[PYPI_ATTESTATIONS][0] == "unsigned" and code == 1  # failing, and said
+    assert "file(s) not checked, using cached provenance only" in err
+    assert verify_db(capsys)[0] == 3

@@ -197,7 +197,9 @@ def judge_packages(
             )
     fetcher = _import_fetcher(caches, ws.settings, fetch_imports=fetch_imports)
     with db.transaction():
-        return _judge(packages, cfg, store_dir, claims, fetcher)
+        judged = _judge(packages, cfg, store_dir, claims, fetcher)
+    warnings.extend(caches.rejected)
+    return judged
 
 
 def trust_check(ws: Workspace, provenance_dir: Path | None) -> TrustReport:
