@@ -154,16 +154,31 @@ def _from_environment(text: str, lock: LockText, line_number: int) -> _Requireme
             f"its version comes from the environment ({variables}), which pip fills in at "
             "install: any version may be installed"
         )
+    name = head.group(1) if name_known and head is not None and not is_url else args
+    return _unknown(name, lock, line_number, unknown, any_version=name_known and not is_url)
+
+
+def _unknown(
+    name: str,
+    lock: LockText,
+    line_number: int,
+    why: str,
+    *,
+    any_version: bool = False,
+    ignored: bool = False,
+) -> _Requirement:
+    """A line whose install cannot be told from the file, saying why."""
     return _Requirement(
-        name=head.group(1) if name_known and head is not None and not is_url else args,
+        name=name,
         specifier=SpecifierSet(),
         extras=(),
         marker=None,
         hashes=(),
         file=lock.shown,
         line_number=line_number,
-        unknown=unknown,
-        any_version=name_known and not is_url,
+        unknown=why,
+        any_version=any_version,
+        ignored=ignored,
     )
 
 
@@ -171,21 +186,8 @@ def _ignored_by_pip(message: str, lock: LockText, line_number: int) -> list[_Req
     """An option line with arguments after its value: pip applies the option and ignores the
     rest, so nothing installs from it; each ignored argument is listed, saying so."""
     ignored = message.partition(":")[2].split()
-    return [
-        _Requirement(
-            name=argument,
-            specifier=SpecifierSet(),
-            extras=(),
-            marker=None,
-            hashes=(),
-            file=lock.shown,
-            line_number=line_number,
-            unknown="an argument after an option's value, which pip ignores: nothing is "
-            "installed from it",
-            ignored=True,
-        )
-        for argument in ignored
-    ]
+    why = "an argument after an option's value, which pip ignores: nothing is installed from it"
+    return [_unknown(argument, lock, line_number, why, ignored=True) for argument in ignored]
 
 
 def _tolerant(text: str, lock: LockText, line_number: int) -> _Requirement | None:

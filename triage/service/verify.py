@@ -33,23 +33,22 @@ def _no_includes(lock: lockfiles.LockText, target: str, where: str) -> lockfiles
     raise LockfileError(f"{where}: a cached reading never includes another file")
 
 
-def _reading_problem(kept: store.KeptReading) -> str | None:
+def _reading_problem(key: str, contents: str, source: bytes) -> str | None:
     """Why a cached reading of this build's readers is not what its bytes read as, if it
     is not."""
     from triage.core.witness import sha256
 
-    _, kind, content_id = kept.key.split(":", 2)  # triage-<build>:<format>:<content id>
-    assert kept.source is not None
-    named = sha256(kept.source) if content_id.startswith("sha256:") else _git_blob(kept.source)
+    _, kind, content_id = key.split(":", 2)  # triage-<build>:<format>:<content id>
+    named = sha256(source) if content_id.startswith("sha256:") else _git_blob(source)
     if named != content_id:
         return "its kept bytes are not the file its key names"
     try:
-        shown = str(json.loads(kept.contents)["path"])
-        lock = lockfiles.LockText(lockfiles.decode(kept.source, shown), shown, shown)
+        shown = str(json.loads(contents)["path"])
+        lock = lockfiles.LockText(lockfiles.decode(source, shown), shown, shown)
         again = lockfiles.contents_to_json(lockfiles.read_text(kind, lock, _no_includes))
-    except (LockfileError, ValueError, KeyError, TypeError) as exc:
+    except (LockfileError, ValueError, KeyError, TypeError, RecursionError) as exc:
         return f"its bytes no longer read as a lockfile ({exc})"
-    return None if again == kept.contents else "differs from what its bytes read as"
+    return None if again == contents else "differs from what its bytes read as"
 
 
 def _git_blob(data: bytes) -> str:
@@ -75,15 +74,13 @@ def verify(ws: Workspace, *, repair: bool = False) -> VerifyReport:
             if not kept.key.startswith(current):
                 foreign += 1  # another build's: never served by this one
                 continue
-            problem = (
-                "does not match its own digest"
-                if not kept.intact
-                else None
-                if kept.source is None
-                else _reading_problem(kept)
-            )
-            if kept.intact and kept.source is None:
+            if not kept.intact:
+                problem: str | None = "does not match its own digest"
+            elif kept.source is None:
                 report.notes.append(f"lockfile_cache {kept.key}: kept without its bytes")
+                problem = None
+            else:
+                problem = _reading_problem(kept.key, kept.contents, kept.source)
             if problem is not None:
                 report.problems.append(f"lockfile_cache {kept.key}: {problem}")
                 drop_readings.append(kept.key)
@@ -108,34 +105,16 @@ def verify(ws: Workspace, *, repair: bool = False) -> VerifyReport:
             report.problems.append(f"license_cache {name} {version}: {problem}")
             drop_licenses.append((name, version))
         outside = rows.self_check()
-        report.problems += outside
+        report.problems += [f"{table} {key}: {problem}" for table, key, problem in outside]
         if repair and report.problems:
             with db.transaction():
                 match_index.rebuild(conn, None)
                 for key in drop_readings:
-                    db.write("delete from lockfile_cache where blob = ?", [key])
+                    rows.drop("lockfile_cache", key)
                 for name, version in drop_licenses:
-                    db.write(
-                        "delete from license_cache where name = ? and version = ?", [name, version]
-                    )
-                for problem in outside:
-                    table, _, rest = problem.partition(" ")
-                    _drop_outside(db, table, rest.split(":", 1)[0])
+                    rows.drop_license(name, version)
+                for table, key, _ in outside:
+                    rows.drop(table, key)
             report.repaired = True
         report.digest = store.AdvisoryStore(db).content_digest()
     return report
-
-
-_KEYS = {
-    "provenance_cache": "filename",
-    "blob_cache": "blob",
-    "org_repos": "repository",
-}
-
-
-def _drop_outside(db: store.Database, table: str, key: str) -> None:
-    """A row from outside that failed its check: dropped, fetched again on its next use."""
-    if table == "import_cache":
-        db.write("delete from import_cache where substr(sha256, 1, 16) = ?", [key.rstrip("…")])
-    elif table in _KEYS:
-        db.write(f"delete from {table} where {_KEYS[table]} = ?", [key])

@@ -219,27 +219,41 @@ class CacheRows:
             found.append((name, version, CachedLicense(metadata, answer, deriver), intact))
         return found
 
-    def self_check(self) -> list[str]:
+    def self_check(self) -> list[tuple[str, str, str]]:
         """Rows whose only source is outside (PyPI, GitHub): each must match its own digest,
-        or its content its id."""
-        from triage.core.witness import sha256 as content_id
-
+        or its content its id. (table, the row's key, what is wrong) for each that does not."""
         problems = []
         for filename, sha, provenance, fetched, digest in self.database.rows(
             "select filename, sha256, provenance, fetched, digest from provenance_cache"
         ):
             if digest != row_digest(filename, sha, provenance, fetched):
-                problems.append(f"provenance_cache {filename}: does not match its own digest")
+                problems.append(("provenance_cache", filename, "does not match its own digest"))
         for pin, content in self.database.rows("select sha256, content from import_cache"):
-            if content_id(bytes(content)) != f"sha256:{pin}":
-                problems.append(f"import_cache {pin[:16]}…: does not hash to its pin")
+            if hashlib.sha256(bytes(content)).hexdigest() != pin:
+                problems.append(("import_cache", pin, "does not hash to its pin"))
         for blob, data in self.database.rows("select blob, data from blob_cache"):
             data = bytes(data)
             if hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest() != blob:
-                problems.append(f"blob_cache {blob}: is not the git blob its id names")
+                problems.append(("blob_cache", blob, "is not the git blob its id names"))
         for row in self.database.rows(
             "select repository, org, branch, etag, tree, read, goals, error, digest from org_repos"
         ):
             if row[-1] != row_digest(*row[:-1]):
-                problems.append(f"org_repos {row[0]}: does not match its own digest")
+                problems.append(("org_repos", row[0], "does not match its own digest"))
         return problems
+
+    def drop(self, table: str, key: str) -> None:
+        """A row that failed its check: made again from its source on its next use."""
+        column = {
+            "provenance_cache": "filename",
+            "import_cache": "sha256",
+            "blob_cache": "blob",
+            "org_repos": "repository",
+            "lockfile_cache": "blob",
+        }[table]
+        self.database.write(f"delete from {table} where {column} = ?", [key])
+
+    def drop_license(self, name: str, version: str) -> None:
+        self.database.write(
+            "delete from license_cache where name = ? and version = ?", [name, version]
+        )

@@ -15,6 +15,7 @@ from triage.core.report.scan import (
     ignore_json,
     ignore_line,
     unpinned_json,
+    unpinned_markdown,
 )
 from triage.core.report.trust import trust_artifact_json
 from triage.models import IgnoreRule, Level, LicenseChange
@@ -179,15 +180,7 @@ def pr_comment(result: DiffResult) -> str:
             f"(`unpinned`: {_unpinned_level(result)})",
             "",
         ]
-        lines += [
-            f"- {escape.code(u.lockfile)} {_cell(u.location)}: {_cell(u.name)} — {_cell(u.reason)}"
-            + (
-                f"; possibly affected: {_cell(shortlist(u.possibly_affected))}"
-                if u.possibly_affected
-                else ""
-            )
-            for u in result.unpinned_added
-        ]
+        lines += [unpinned_markdown(u) for u in result.unpinned_added]
     if result.became_untrusted:
         lines += ["", "### Newly untrusted dependencies", ""]
         lines += [

@@ -50,6 +50,19 @@ def unpinned_json(item: Unpinned) -> dict[str, Any]:
     }
 
 
+def unpinned_markdown(item: Unpinned) -> str:
+    """One unpinned requirement as a markdown list item."""
+    affected = (
+        f"; possibly affected: {_cell(shortlist(item.possibly_affected))}"
+        if item.possibly_affected
+        else ""
+    )
+    return (
+        f"- {escape.code(item.lockfile)} {_cell(item.location)}: {_cell(item.name)} — "
+        f"{_cell(item.reason)}{affected}"
+    )
+
+
 def scan_json(result: ScanResult) -> str:
     db = result.database
     document = {
@@ -164,15 +177,7 @@ def scan_markdown(result: ScanResult) -> str:
         lines.append("No known advisories affect the locked dependencies.")
     if result.unpinned:
         lines += ["", "**Unpinned** (not matched):", ""]
-        lines += [
-            f"- {escape.code(u.lockfile)} {_cell(u.location)}: {_cell(u.name)} — {_cell(u.reason)}"
-            + (
-                f"; possibly affected: {_cell(shortlist(u.possibly_affected))}"
-                if u.possibly_affected
-                else ""
-            )
-            for u in result.unpinned
-        ]
+        lines += [unpinned_markdown(u) for u in result.unpinned]
     if result.diagnostics:
         lines += ["", "**Policy:**", ""]
         lines += [f"- {d.level.value} `{d.code}`: {_cell(d.message)}" for d in result.diagnostics]
