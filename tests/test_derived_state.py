@@ -252,3 +252,21 @@ def test_an_edited_provenance_row_is_not_used_and_the_verdict_says_why(
     assert verdicts[PYPI_ATTESTATIONS][0] == "unsigned" and code == 1  # failing, and said
     assert "file(s) not checked, using cached provenance only" in err
     assert verify_db(capsys)[0] == 3
+
+
+def test_an_edited_organisation_memory_is_forgotten_not_believed(tmp_path: Path) -> None:
+    """The org audit believes a remembered tree when GitHub answers 304: an edited row (a
+    tree without its lockfile, say) is forgotten instead, so that repository is read afresh."""
+    memory = store.RepoMemory(
+        "acme/app",
+        "main",
+        'W/"etag"',
+        [("uv.lock", "100644", "a" * 40), ("deny.toml", "100644", "b" * 40)],
+        {"uv.lock": "a" * 40},
+    )
+    with store.Database(tmp_path / "o.db") as db:
+        orgs = store.OrgStore(db)
+        orgs.remember("acme", memory, NOW.isoformat())
+        assert orgs.memories("acme")["acme/app"].etag == 'W/"etag"'
+        db.write("update org_repos set read = '{}'")  # nothing read: the lockfile unseen
+        assert orgs.memories("acme") == {}
