@@ -287,6 +287,8 @@ def test_a_hostile_witness_file_ends_in_a_message_not_a_traceback(
         {"findings": ["not", "a", "table"]},
         {"subject": "working-tree"},
         {"subject": {"kind": "elsewhere"}},
+        {"subject": {"kind": "commit", "commit": "HEAD\u0000--output=x"}},
+        {"subject": {"kind": "diff", "base": "-x", "head": "main"}},
         {"policy": ["deny.toml"]},
         {"lockfiles": {"a": 1}},
         {"as_of": "yesterday"},

@@ -36,7 +36,7 @@ def _git(repo: Path, *args: str, stdin: bytes | None = None) -> subprocess.Compl
 
 def resolve(repo: Path, ref: str) -> str:
     """The commit a ref names, or an error that names the ref."""
-    if ref.startswith("-"):
+    if ref.startswith("-") or "\0" in ref or not ref:
         raise InputError(f"{ref!r} is not a git ref", hint="name a branch, tag or commit")
     done = _git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
     if done.returncode != 0:

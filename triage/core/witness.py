@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -126,6 +127,10 @@ def _check_predicate(predicate: Any) -> dict[str, Any]:
     subject = _text_map(predicate.get("subject"), "predicate.subject")
     if subject.get("kind") not in KINDS:
         raise ValueError(f"predicate.subject.kind: one of {', '.join(KINDS)} expected")
+    needed = {"working-tree": (), "commit": ("commit",), "diff": ("base", "head")}
+    for key in needed[subject["kind"]]:
+        if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", subject.get(key, "")):
+            raise ValueError(f"predicate.subject.{key}: a commit id expected")
     for key in ("lockfiles", "policy", "trust_store"):
         _text_map(predicate.get(key), f"predicate.{key}")
     findings = predicate.get("findings")

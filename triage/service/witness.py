@@ -200,10 +200,10 @@ def _recompute(ws: Workspace, recorded: dict[str, Any]) -> dict[str, Any]:
     if subject["kind"] == "commit":
         config_path = repo_relative(ws.config_path, ws.root)
         with ws.database() as db:
-            project, side = scan.at_ref_side(ws, db, subject.get("commit", ""))
+            project, side = scan.at_ref_side(ws, db, subject["commit"])
             result = scan.assess(db, project, ws.now(), reference=True)
         return commit_fields(ws, command, result, side, config_path)
-    changes, base, head = diff.diff_sides(ws, subject.get("base", ""), subject.get("head", ""))
+    changes, base, head = diff.diff_sides(ws, subject["base"], subject["head"])
     return diff_fields(ws, changes, base, head)
 
 
@@ -247,20 +247,19 @@ def _signer(
         return None, ["the witness is not signed; refused (--allow-unsigned accepts it)"]
     keys = signing.load_public_keys(ws.trust_dir / "keys")
     signed = core.pae(core.PAYLOAD_TYPE, opened.payload)
-    problems = []
+    unknown, broken = [], []
     for key_id, signature in opened.signatures:
         key = keys.get(key_id)
         if key is None:
-            problems.append(
+            unknown.append(
                 f"signed by {key_id}, which the trust store's keys/ does not hold; refused"
             )
         elif signing.verifies(key, signature, signed):
             return key_id, []
         else:
-            problems.append(f"the signature by {key_id} does not verify: the statement was changed")
-    if allow_unsigned:
-        return None, [p for p in problems if "does not verify" in p]
-    return None, problems
+            broken.append(f"the signature by {key_id} does not verify: the statement was changed")
+    # A signature that does not verify is never excused; an unknown key is, like none at all.
+    return None, broken if allow_unsigned else unknown + broken
 
 
 def verify(ws: Workspace, path: Path, *, allow_unsigned: bool = False) -> Verification:
