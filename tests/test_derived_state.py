@@ -270,3 +270,28 @@ def test_an_edited_organisation_memory_is_forgotten_not_believed(tmp_path: Path)
         assert orgs.memories("acme")["acme/app"].etag == 'W/"etag"'
         db.write("update org_repos set read = '{}'")  # nothing read: the lockfile unseen
         assert orgs.memories("acme") == {}
+
+
+def test_an_index_row_another_build_derived_is_derived_again_without_a_word(
+    repo: GitRepo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After an upgrade every row was compiled by the old build: expected, so not a warning,
+    but never used as it stands either."""
+    assert findings(capsys)[:2] == (1, URLLIB3)
+    db = db_of(tmp_path)
+    with sqlite3.connect(db) as connection:
+        compiled, inputs = connection.execute(
+            "select compiled, inputs from match_index where package = 'urllib3'"
+        ).fetchone()
+    edit(
+        db,
+        "update match_index set deriver = 'older', digest = ? where package = 'urllib3'",
+        row_digest("urllib3", inputs, "older", compiled),
+    )
+    code, found, err = findings(capsys)
+    assert code == 1 and found == URLLIB3 and "match index" not in err
+    with sqlite3.connect(db) as connection:
+        (made_by,) = connection.execute(
+            "select deriver from match_index where package = 'urllib3'"
+        ).fetchone()
+    assert made_by == index_deriver()

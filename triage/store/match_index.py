@@ -124,19 +124,21 @@ def _stored(conn: sqlite3.Connection, packages: Sequence[str] | None) -> dict[st
     return {p: (c, i, d, g) for p, c, i, d, g in conn.execute(query, parameters)}
 
 
-def _disagreeing(
+OTHER_BUILD = "another build"  # only the deriver differs: an upgrade, re-derived quietly
+
+
+def _judged(
     names: Iterable[str], stored: Mapping[str, StoredRow], now: Mapping[str, Inputs]
-) -> set[str]:
-    """The names whose row is missing, left over, or not bound to the records as they are
-    now (their inputs, this deriver, the row's own digest)."""
+) -> dict[str, str]:
+    """Why each name's row must be derived again ("" when it need not)."""
     made_by = index_deriver()
-    wrong = set()
+    wrong: dict[str, str] = {}
     for name in names:
         row, inputs = stored.get(name), now.get(name)
         expected = inputs is not None and inputs.live
+        wrong[name] = ""
         if row is None:
-            if expected:
-                wrong.add(name)
+            wrong[name] = "missing" if expected else ""
             continue
         compiled, digest_in, digest_by, digest = row
         if (
@@ -144,17 +146,19 @@ def _disagreeing(
             or inputs is None
             or compiled is None
             or digest_in != inputs.digest
-            or digest_by != made_by
             or digest != row_digest(name, digest_in, digest_by, compiled)
         ):
-            wrong.add(name)
+            wrong[name] = "disagrees"
+        elif digest_by != made_by:
+            wrong[name] = OTHER_BUILD
     return wrong
 
 
 @dataclass(frozen=True)
 class Lookup:
     compiled: dict[str, str]  # the rows to match with, each checked or re-derived
-    rederived: tuple[str, ...]  # names whose stored row disagreed with their records
+    rederived: tuple[str, ...]  # names whose stored row disagreed with their records (not
+    # counting rows another build of triage derived: those are made again without a word)
 
 
 def lookup(conn: sqlite3.Connection, names: Iterable[str]) -> Lookup:
@@ -165,7 +169,8 @@ def lookup(conn: sqlite3.Connection, names: Iterable[str]) -> Lookup:
     stored = _stored(conn, wanted)
     rows = _input_rows(conn, wanted)
     now = inputs_of(rows)
-    wrong = _disagreeing(wanted, stored, now)
+    judged = _judged(wanted, stored, now)
+    wrong = {name for name, why in judged.items() if why}
     compiled = {n: row[0] for n, row in stored.items() if n not in wrong and row[0] is not None}
     if wrong:
         fresh = derive([r for r in rows if r[0] in wrong])
@@ -175,7 +180,8 @@ def lookup(conn: sqlite3.Connection, names: Iterable[str]) -> Lookup:
                 rebuild(conn, wrong)
         except sqlite3.OperationalError:
             pass  # a worker's read-only copy: matched with the fresh form all the same
-    return Lookup(compiled, tuple(sorted(wrong)))
+    said = sorted(name for name, why in judged.items() if why and why != OTHER_BUILD)
+    return Lookup(compiled, tuple(said))
 
 
 def repair(conn: sqlite3.Connection) -> tuple[str, ...]:
@@ -183,10 +189,11 @@ def repair(conn: sqlite3.Connection) -> tuple[str, ...]:
     disagree are recompiled, in the caller's transaction. The names repaired."""
     stored = _stored(conn, None)
     now = inputs_of(_input_rows(conn, None))
-    wrong = _disagreeing(stored.keys() | now.keys(), stored, now)
+    judged = _judged(stored.keys() | now.keys(), stored, now)
+    wrong = {name for name, why in judged.items() if why}
     if wrong:
         rebuild(conn, wrong)
-    return tuple(sorted(wrong))
+    return tuple(sorted(name for name in wrong if judged[name] != OTHER_BUILD))
 
 
 def verify(conn: sqlite3.Connection) -> list[str]:
@@ -205,6 +212,6 @@ def verify(conn: sqlite3.Connection) -> list[str]:
             problems.append(f"match_index {name}: a row for a package no live record affects")
         elif row[0] != fresh[name]:
             problems.append(f"match_index {name}: differs from what its records compile to")
-        elif name in _disagreeing([name], stored, now):
+        elif _judged([name], stored, now)[name] not in ("", OTHER_BUILD):
             problems.append(f"match_index {name}: its digests do not match its records")
     return problems
