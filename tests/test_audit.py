@@ -158,7 +158,7 @@ def test_killed_at_any_action_then_rerun_leaves_one_issue_per_key(
     found = store.TriageStore(opened).records()
     runs = store.AuditStore(opened).runs()
     opened.close()
-    assert {f.key for f in found} == SIX_KEYS and all(f.issue_url for f in found)
+    assert {str(f.key) for f in found} == SIX_KEYS and all(f.issue_url for f in found)
     assert runs[-1]["outcome"] == "ok"
 
 
@@ -295,7 +295,7 @@ def test_faults_at_each_api_call_then_a_clean_rerun(
     opened = store.Database(db)
     found = store.TriageStore(opened).records()
     opened.close()
-    assert {f.key for f in found} == SIX_KEYS
+    assert {str(f.key) for f in found} == SIX_KEYS
     assert all(f.issue_url for f in found)
 
 

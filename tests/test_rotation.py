@@ -27,7 +27,7 @@ from triage import config, store
 from triage.config import edit
 from triage.core import ledger
 from triage.core.rotation_report import CHART_COLOUR, HEADER_COLOUR, stats_html
-from triage.models import Config, TriageState
+from triage.models import Config, FindingKey, TriageState
 from triage.service import audit, rotation, sync
 from triage.settings import Settings
 
@@ -266,25 +266,25 @@ SLA = '\n[sla]\nhigh = "P3D"\nmedium = "P1D"\nunknown = "P10D"\n'
 def test_queue_order_and_due_dates_follow_sla_with_an_injected_clock(tmp_path: Path) -> None:
     root, db = synced(tmp_path, extra=SLA)
     local_audit(root, db, NOW)
-    due = {r.key: r.due for r in rotation.queue(workspace(db, NOW))}
+    due = {str(r.key): r.due for r in rotation.queue(workspace(db, NOW))}
     assert due[URLLIB3_HIGH] == NOW + dt.timedelta(days=3)
     assert due[URLLIB3_MEDIUM] == NOW + dt.timedelta(days=1)
     assert all(due[key] == NOW + dt.timedelta(days=10) for key in PILLOW_KEYS)
 
     later = NOW + dt.timedelta(days=2)
-    order = [r.key for r in rotation.queue(workspace(db, later))]
+    order = [str(r.key) for r in rotation.queue(workspace(db, later))]
     assert order == [URLLIB3_MEDIUM, URLLIB3_HIGH, *PILLOW_KEYS]  # medium is overdue
-    assert [r.key for r in rotation.queue(workspace(db, later), overdue_only=True)] == [
+    assert [str(r.key) for r in rotation.queue(workspace(db, later), overdue_only=True)] == [
         URLLIB3_MEDIUM
     ]
 
     rotation.claim(workspace(db, later), URLLIB3_MEDIUM, "alice")
     four_days = NOW + dt.timedelta(days=4)
-    order = [r.key for r in rotation.queue(workspace(db, four_days))]
+    order = [str(r.key) for r in rotation.queue(workspace(db, four_days))]
     assert order == [URLLIB3_HIGH, URLLIB3_MEDIUM, *PILLOW_KEYS]  # claimed: triaged, not late
     mine = rotation.queue(workspace(db, four_days), assignee="alice")
-    assert [r.key for r in mine] == [URLLIB3_MEDIUM]
-    assert [r.key for r in rotation.queue(workspace(db, four_days), severities=["high"])] == [
+    assert [str(r.key) for r in mine] == [URLLIB3_MEDIUM]
+    assert [str(r.key) for r in rotation.queue(workspace(db, four_days), severities=["high"])] == [
         URLLIB3_HIGH
     ]
 
@@ -294,7 +294,7 @@ def test_queue_order_and_due_dates_follow_sla_with_an_injected_clock(tmp_path: P
         workspace(db, four_days, root, given_config=changed),
         lambda d: store.LocalTracker(d, four_days),
     )
-    due = {r.key: r.due for r in rotation.queue(workspace(db, four_days))}
+    due = {str(r.key): r.due for r in rotation.queue(workspace(db, four_days))}
     assert due[URLLIB3_HIGH] == NOW + dt.timedelta(days=9)  # the SLA as it is now
 
 
@@ -348,7 +348,7 @@ def test_the_audit_moves_states_and_the_history_is_append_only(tmp_path: Path) -
     )
     root, db = synced(tmp_path, extra=ignore)
     local_audit(root, db, NOW)
-    states = {r.key: r.state for r in rotation.queue(workspace(db, NOW))}
+    states = {str(r.key): r.state for r in rotation.queue(workspace(db, NOW))}
     assert URLLIB3_MEDIUM not in states  # ignored: not in the queue
     later = NOW + dt.timedelta(days=10)  # the ignore has expired
     (root / "requirements.txt").write_text("urllib3==2.0.0\n")  # pillow removed
@@ -356,11 +356,13 @@ def test_the_audit_moves_states_and_the_history_is_append_only(tmp_path: Path) -
     opened = store.Database(db)
     try:
         triage_states = store.TriageStore(opened)
-        by_key = {r.key: r for r in triage_states.records()}
+        by_key = {str(r.key): r for r in triage_states.records()}
         assert by_key[URLLIB3_MEDIUM].state is TriageState.NEW
         assert all(by_key[k].state is TriageState.FIXED for k in PILLOW_KEYS)
         assert by_key[PILLOW_KEYS[0]].gone_since == later
-        events = [(c.event, c.state) for c in triage_states.history(URLLIB3_MEDIUM)]
+        events = [
+            (c.event, c.state) for c in triage_states.history(FindingKey.parse(URLLIB3_MEDIUM))
+        ]
         assert events == [("first-seen", "ignored"), ("ignore-ended", "new")]
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             opened.db.execute("update finding_history set who = 'mallory'")
@@ -416,7 +418,9 @@ def test_claim_assigns_the_github_issue_only_to_an_assignable_login(
     assert code == 0 and "not a GitHub login assignable" in out
     other = next(i for i in github.issues(REPO) if URLLIB3_MEDIUM in i["body"])
     assert other["assignees"] == []
-    assert rotation.queue(workspace(db, NOW), assignee="Alice Smith")[0].key == URLLIB3_MEDIUM
+    assert rotation.queue(workspace(db, NOW), assignee="Alice Smith")[0].key == FindingKey.parse(
+        URLLIB3_MEDIUM
+    )
 
 
 def test_open_issue_opens_the_tracking_issue_first_or_reuses_it(
@@ -628,7 +632,7 @@ def test_a_database_from_before_the_triage_state_keeps_its_findings(tmp_path: Pa
         records = store.TriageStore(opened).records()
     finally:
         opened.close()
-    assert {r.key: r.state for r in records} == {
+    assert {str(r.key): r.state for r in records} == {
         URLLIB3_HIGH: TriageState.FIXED,
         URLLIB3_MEDIUM: TriageState.FIXED,
     }

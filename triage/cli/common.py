@@ -188,17 +188,7 @@ def _progress(common: Common) -> Iterator[Progress | None]:
     if not sys.stderr.isatty() or common.settings.ci or common.verbosity < 0:
         yield None
         return
-    from rich.console import Console
-    from rich.progress import Progress as Bar
+    from triage.cli.tables import progress_bar
 
-    from triage.cli.output import unfiltered
-
-    with Bar(console=Console(file=unfiltered(sys.stderr)), transient=True) as bar:
-        tasks: dict[str, Any] = {}
-
-        def update(label: str, done: int, total: int | None) -> None:
-            if label not in tasks:
-                tasks[label] = bar.add_task(label, total=total)
-            bar.update(tasks[label], completed=done, total=total)
-
+    with progress_bar() as update:
         yield update

@@ -102,7 +102,7 @@ def claim(key: str, name: str | None, common: Common) -> int:
 
         document = {
             "schema": "triage/claim-v1",
-            "key": result.record.key,
+            "key": str(result.record.key),
             "state": result.record.state.value,
             "assignee": result.record.assignee,
             "github": result.github,

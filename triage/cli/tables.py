@@ -6,10 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from triage.core.rotation import Stats, is_overdue, repository_of
+from triage.core.rotation import Stats, is_overdue
 from triage.core.rotation_report import FindingDetails, age_days
 from triage.models import LicenseResult, TriageRecord
 
@@ -101,7 +102,7 @@ def print_queue(out: Console, records: Sequence[TriageRecord], now: dt.datetime)
     if not records:
         out.print("the queue is empty")
         return
-    if any(repository_of(r.key) for r in records):
+    if any(r.key.repository for r in records):
         _print_org_queue(out, records, now)
         return
     table = _table(out, "key", "version", "severity", "age", "due", "assignee", "issue")
@@ -113,7 +114,7 @@ def print_queue(out: Console, records: Sequence[TriageRecord], now: dt.datetime)
     table.columns[5].overflow = "fold"
     for record in records:
         table.add_row(
-            record.key,
+            str(record.key),
             ", ".join(record.versions),
             _severity_cell(out, record.severity),
             f"{age_days(record, now)}d",
@@ -135,12 +136,11 @@ def _print_org_queue(out: Console, records: Sequence[TriageRecord], now: dt.date
         table.columns[folding].overflow = "fold"
     owners = set()
     for record in records:
-        repository, _, key = record.key.partition(":")
-        owner, _, name = repository.partition("/")
+        owner, _, name = (record.key.repository or "").partition("/")
         owners.add(owner)
         table.add_row(
             name,
-            key,
+            str(record.key.local),
             _severity_cell(out, record.severity),
             _due_cell(out, record, now),
             record.assignee or "-",
@@ -162,7 +162,7 @@ def _queue_footer(out: Console, records: Sequence[TriageRecord], now: dt.datetim
 def print_show(out: Console, details: FindingDetails, now: dt.datetime) -> None:
     from rich.markup import escape
 
-    title = f"{details.repository}:{details.key}" if details.repository else str(details.key)
+    title = str(details.key)
     facts = _table(out, "", "", title=title)
     facts.show_header = False
     facts.columns[1].overflow = "fold"
@@ -179,8 +179,12 @@ def print_show(out: Console, details: FindingDetails, now: dt.datetime) -> None:
         fact("severity", finding.severity.label)
         fact("lockfiles", ", ".join(finding.lockfiles))
         fact("status", scanned.status.value)
-    elif details.repository is not None:
-        fact("lockfiles", f"on {details.repository}'s default branch (`triage org audit`)")
+    elif record is not None and details.key.repository is not None:
+        # An organisation's finding: its lockfiles are on GitHub; the audit's record says.
+        fact("versions", ", ".join(record.versions))
+        fact("fix versions", ", ".join(details.fixed_versions) or "none published")
+        fact("severity", record.severity)
+        fact("lockfiles", f"on {details.key.repository}'s default branch (`triage org audit`)")
     else:
         fact("lockfiles", "not in the working tree's lockfiles")
     if details.dependency is not None:
@@ -283,3 +287,23 @@ def print_licenses(out: Console, results: Sequence[LicenseResult]) -> None:
             "" if r.level.value == "allow" else r.why,
         )
     out.print(table)
+
+
+@contextmanager
+def progress_bar() -> Iterator[Callable[[str, int, int | None], None]]:
+    """rich's progress bar on stderr (a terminal only: the caller decides), one task per
+    label."""
+    from rich.console import Console
+    from rich.progress import Progress as Bar
+
+    from triage.cli.output import unfiltered
+
+    with Bar(console=Console(file=unfiltered(sys.stderr)), transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def update(label: str, done: int, total: int | None) -> None:
+            if label not in tasks:
+                tasks[label] = bar.add_task(label, total=total)
+            bar.update(tasks[label], completed=done, total=total)
+
+        yield update

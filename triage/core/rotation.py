@@ -12,8 +12,6 @@ import statistics
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from packaging.utils import canonicalize_name
-
 from triage.errors import InputError
 from triage.models import Change, FindingKey, TriageRecord, TriageState
 
@@ -36,7 +34,7 @@ def due_for(first_seen: dt.datetime, severity: str, sla: Mapping[str, dt.timedel
 class Observed:
     """One finding as the audit saw it now."""
 
-    key: str
+    key: FindingKey
     advisory: str
     package: str
     versions: tuple[str, ...]
@@ -50,7 +48,7 @@ def _change(record: TriageRecord, at: dt.datetime, who: str, event: str, detail:
 
 
 def observe(
-    previous: Mapping[str, TriageRecord],
+    previous: Mapping[FindingKey, TriageRecord],
     seen: Sequence[Observed],
     now: dt.datetime,
     sla: Mapping[str, dt.timedelta],
@@ -224,15 +222,15 @@ def stats(
     by_repository: dict[str, int] = {}
     for record in still_open:
         ages[age_label(now - record.first_seen)] += 1
-        repository = repository_of(record.key)
+        repository = record.key.repository
         if repository is not None:
             by_repository[repository] = by_repository.get(repository, 0) + 1
 
     since = now - window
     to_triage: list[dt.timedelta] = []
     to_fix: list[dt.timedelta] = []
-    opened: dict[str, dt.datetime] = {}
-    triaged: set[str] = set()
+    opened: dict[FindingKey, dt.datetime] = {}
+    triaged: set[FindingKey] = set()
     for change in sorted(history, key=lambda c: (c.at, c.key)):
         if change.event in ("first-seen", "reappeared"):
             opened[change.key] = change.at
@@ -265,19 +263,6 @@ def stats(
     )
 
 
-def parse_key(text: str) -> FindingKey:
-    """ADVISORY/package, as `triage queue` and `triage scan` print it."""
-    advisory, slash, package = text.partition("/")
-    if not slash or not advisory or not package or "/" in package or " " in text:
-        raise InputError(
-            f"{text!r} is not a finding key",
-            hint="write ADVISORY/package, as `triage queue` and `triage scan` print it, "
-            "e.g. PYSEC-2021-335/accesscontrol; an organisation's finding is "
-            "OWNER/REPO:ADVISORY/package, as `triage queue --org` prints it",
-        )
-    return FindingKey(advisory, canonicalize_name(package))
-
-
 _ORG_NAME = re.compile(r"[A-Za-z0-9](?:-?[A-Za-z0-9])*")
 
 
@@ -289,26 +274,3 @@ def check_org_name(org: str) -> None:
             f"--org {org!r} is not a GitHub organisation name",
             hint="letters, digits and single hyphens, as in github.com/ORG",
         )
-
-
-_REPOSITORY = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
-
-
-def parse_org_key(text: str) -> tuple[str | None, FindingKey]:
-    """OWNER/REPO:ADVISORY/package (an organisation audit's finding), or ADVISORY/package
-    (this repository's): the repository, if any, and the finding key."""
-    repository, colon, key = text.partition(":")
-    if not colon:
-        return None, parse_key(text)
-    if not _REPOSITORY.fullmatch(repository) or repository.split("/")[1] in (".", ".."):
-        raise InputError(
-            f"{text!r}: {repository!r} is not a repository name",
-            hint="write OWNER/REPO:ADVISORY/package, as `triage queue --org` prints it",
-        )
-    return repository, parse_key(key)
-
-
-def repository_of(key: str) -> str | None:
-    """The repository an organisation audit's record key starts with, if it does."""
-    repository, colon, _ = key.partition(":")
-    return repository if colon else None

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from triage.core import escape, report
-from triage.core.rotation import Stats, is_overdue, repository_of
+from triage.core.matching import fixed_versions
+from triage.core.rotation import Stats, is_overdue
 from triage.models import (
     Advisory,
     AssessedFinding,
@@ -42,13 +43,26 @@ class FindingDetails:
     dependency: report.Dependency | None
     advisories: list[Advisory]  # the group's records that affect the package
     applying_ignores: list[IgnoreRule]  # the deny.toml entries that match it, expired or not
-    repository: str | None = None  # an organisation audit's finding: its repository
 
     @property
     def suggested_response(self) -> str | None:
         if self.scanned is None or self.dependency is None:
             return None
         return report.suggested_response(self.scanned, self.dependency)
+
+    @property
+    def fixed_versions(self) -> tuple[str, ...]:
+        """The fix versions the group's records give for the package (for a finding known
+        only from an audit's record, as the scan would have given them)."""
+        if self.scanned is not None:
+            return self.scanned.finding.fixed_versions
+        return fixed_versions(
+            entry
+            for advisory in self.advisories
+            if not advisory.withdrawn
+            for entry in advisory.affected
+            if entry.package == self.key.package
+        )
 
 
 def _html(value: str) -> str:
@@ -66,8 +80,8 @@ def age_days(record: TriageRecord, now: dt.datetime) -> int:
 
 def record_json(record: TriageRecord, now: dt.datetime) -> dict[str, Any]:
     return {
-        "key": record.key,
-        "repository": repository_of(record.key),
+        "key": str(record.key),
+        "repository": record.key.repository,
         "advisory": record.advisory,
         "package": record.package,
         "versions": list(record.versions),
@@ -120,11 +134,12 @@ def show_json(details: FindingDetails, now: dt.datetime) -> str:
     dependency = details.dependency
     document = {
         "schema": SHOW_SCHEMA,
-        "key": f"{details.repository}:{details.key}" if details.repository else str(details.key),
-        "repository": details.repository,
+        "key": str(details.key),
+        "repository": details.key.repository,
         "triage": record_json(details.record, now) if details.record else None,
         "finding": report.finding_json(scanned) if scanned else None,
         "versions": list(scanned.finding.versions) if scanned else None,
+        "fixed_versions": list(details.fixed_versions),
         "dependency": (
             {"direct": dependency.direct, "via": list(dependency.via)} if dependency else None
         ),

@@ -42,6 +42,8 @@ from triage.models.findings import (
     Status,
     Unpinned,
     VersionRange,
+    qualified,
+    split_qualified,
 )
 from triage.models.outcomes import (
     ArtifactEvidence,
@@ -107,4 +109,6 @@ __all__ = [
     "Unpinned",
     "Verdict",
     "VersionRange",
+    "qualified",
+    "split_qualified",
 ]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from triage.errors import InputError
 from triage.models.codes import Justification, Level, LintCode, Severity
 
 # --- advisories -------------------------------------------------------------------------------
@@ -113,15 +115,64 @@ class LockfileContents:
 # --- findings ---------------------------------------------------------------------------------
 
 
+_REPOSITORY = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
+_KEY_HINT = (
+    "write ADVISORY/package, as `triage queue` and `triage scan` print it, e.g. "
+    "PYSEC-2021-335/accesscontrol; an organisation's finding is OWNER/REPO:ADVISORY/package, "
+    "as `triage queue --org` prints it"
+)
+
+
+def qualified(repository: str | None, key: str) -> str:
+    """Any tracked key (a finding's, `untrusted/…`, `license/…`) as an organisation's runs
+    keep it: prefixed by its repository. The one printer of that prefix."""
+    return f"{repository}:{key}" if repository else key
+
+
+def split_qualified(text: str) -> tuple[str | None, str]:
+    """The repository a qualified key names (None: this repository's) and the key itself;
+    the one reader of that prefix. A prefix that is not OWNER/REPO is bad input."""
+    repository, colon, key = text.partition(":")
+    if not colon:
+        return None, text
+    if not _REPOSITORY.fullmatch(repository) or repository.split("/")[1] in (".", ".."):
+        raise InputError(f"{text!r}: {repository!r} is not a repository name", hint=_KEY_HINT)
+    return repository, key
+
+
 @dataclass(frozen=True, order=True)
 class FindingKey:
-    """(advisory group id, normalised package): neither version nor lockfile path is part of it."""
+    """(advisory group id, normalised package), and for an organisation's finding the
+    repository it is in: neither version nor lockfile path is part of it. One parser
+    (`parse`) and one printer (`str`), from the command line to the store and the issue
+    markers: `ADVISORY/package`, or `OWNER/REPO:ADVISORY/package`."""
 
-    advisory: str
+    advisory: str  # the advisory group's preferred id
     package: str
+    repository: str | None = None
+
+    @property
+    def group(self) -> str:
+        return self.advisory
 
     def __str__(self) -> str:
-        return f"{self.advisory}/{self.package}"
+        return qualified(self.repository, f"{self.advisory}/{self.package}")
+
+    @property
+    def local(self) -> FindingKey:
+        """The key as its own repository knows it."""
+        return FindingKey(self.advisory, self.package)
+
+    def within(self, repository: str | None) -> FindingKey:
+        return FindingKey(self.advisory, self.package, repository)
+
+    @classmethod
+    def parse(cls, text: str) -> FindingKey:
+        repository, key = split_qualified(text)
+        advisory, slash, package = key.partition("/")
+        if not slash or not advisory or not package or "/" in package or " " in text:
+            raise InputError(f"{text!r} is not a finding key", hint=_KEY_HINT)
+        return cls(advisory, re.sub(r"[-_.]+", "-", package).lower(), repository)
 
 
 @dataclass(frozen=True)

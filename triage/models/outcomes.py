@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from triage.models.codes import Level
+from triage.models.findings import FindingKey
 
 # --- licenses (SPEC §12) ------------------------------------------------------------------------
 
@@ -132,7 +133,7 @@ class TriageState(StrEnum):
 class TriageRecord:
     """What the database knows of one finding key, as the rotation works it."""
 
-    key: str
+    key: FindingKey
     advisory: str
     package: str
     versions: tuple[str, ...]
@@ -150,7 +151,7 @@ class TriageRecord:
 class Change:
     """One entry of a finding's append-only history."""
 
-    key: str
+    key: FindingKey
     at: dt.datetime
     who: str
     event: str  # first-seen, claimed, ignored, unignored, ignore-ended, fixed, reappeared, severity

@@ -13,12 +13,14 @@ from triage.core import rotation, tracked, tracking
 from triage.errors import TriageError
 from triage.models import (
     Config,
+    FindingKey,
     Level,
     LicenseResult,
     ScanResult,
     Status,
     TriageState,
     TrustResult,
+    qualified,
 )
 from triage.service import licenses, scan, sync, trust
 from triage.service.workspace import Workspace
@@ -201,42 +203,47 @@ def goals(
 
 
 def observations(
-    result: ScanResult, urls: dict[str, str], prefix: str = ""
+    result: ScanResult, urls: Mapping[str, str], repository: str | None = None
 ) -> list[rotation.Observed]:
-    """The findings as the rotation records them (keys under `prefix` for an organisation)."""
-    return [
-        rotation.Observed(
-            key=prefix + str(i.finding.key),
-            advisory=i.finding.advisory,
-            package=i.finding.package,
-            versions=i.finding.versions,
-            severity=i.finding.severity.label,
-            ignored=i.status is Status.IGNORED,
-            issue_url=urls.get(prefix + str(i.finding.key)) or urls.get(str(i.finding.key)),
+    """The findings as the rotation records them (keyed within `repository` for an
+    organisation's)."""
+    found = []
+    for i in result.findings:
+        key = i.finding.key.within(repository)
+        found.append(
+            rotation.Observed(
+                key=key,
+                advisory=i.finding.advisory,
+                package=i.finding.package,
+                versions=i.finding.versions,
+                severity=i.finding.severity.label,
+                ignored=i.status is Status.IGNORED,
+                issue_url=urls.get(str(key)) or urls.get(str(i.finding.key)),
+            )
         )
-        for i in result.findings
-    ]
+    return found
 
 
-def statuses(result: ScanResult, prefix: str = "") -> dict[str, str]:
+def statuses(result: ScanResult, repository: str | None = None) -> dict[FindingKey, str]:
     """The policy status (active, ignored, ignore-expired) of each finding, by key."""
-    return {prefix + str(i.finding.key): i.status.value for i in result.findings}
+    return {i.finding.key.within(repository): i.status.value for i in result.findings}
 
 
 def observe(
     states: store.TriageStore,
     observed: Sequence[rotation.Observed],
-    seen: Mapping[str, str],
+    seen: Mapping[FindingKey, str],
     now: dt.datetime,
     cfg: Config,
-    prefix: str = "",
+    repository: str | None = None,
 ) -> None:
-    """Bring the rotation's records in line with what was seen; only records under `prefix`
-    (one repository of an organisation) can be marked fixed."""
+    """Bring the rotation's records in line with what was seen; only records of
+    `repository` (this one's, when None) can be marked fixed."""
+    under = qualified(repository, "") if repository else None
     known = {
         record.key: record
-        for record in states.records(prefix or None)
-        if prefix or ":" not in record.key
+        for record in states.records(under)
+        if record.key.repository == repository
     }
     records, changes = rotation.observe(known, list(observed), now, cfg.sla)
     states.save(records, changes, seen)

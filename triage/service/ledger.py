@@ -16,6 +16,7 @@ from triage.models import (
     Change,
     Config,
     Diagnostic,
+    FindingKey,
     IgnoreRule,
     Justification,
     Level,
@@ -97,7 +98,13 @@ def _tracking_issue_for(
 def ignore(ws: Workspace, request: IgnoreRequest) -> IgnoreResult:
     """Add an ignore to deny.toml in place; every argument is checked before anything is
     opened or written, and the file is written only when the result validates."""
-    finding_key = rotation.parse_key(request.key)
+    finding_key = FindingKey.parse(request.key)
+    if finding_key.repository is not None:
+        raise InputError(
+            f"{request.key}: an organisation's finding is ignored in its own repository's "
+            "deny.toml",
+            hint="run `triage ignore ADVISORY/package` in that repository's checkout",
+        )
     _check(request)
     now = ws.now()
     until = ledger.expiry(request.expires, now.date(), request.force)
@@ -151,7 +158,7 @@ def _record_ledger_change(
         covered = ledger.covered_records(states.records(), advisory, package)
         marked = [mark(record, who, now, detail) for record in covered]
         states.save([r for r, _ in marked], [c for _, c in marked])
-    return [r.key for r in covered]
+    return [str(r.key) for r in covered]
 
 
 def unignore(ws: Workspace, ident: str, who: str | None = None) -> tuple[IgnoreRule, list[str]]:

@@ -13,7 +13,7 @@ import fnmatch
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from triage import store
 from triage.core import rotation, tracking
 from triage.errors import ConfigError, InputError, TriageError
 from triage.github.org import MAX_WAIT_SECONDS, Budget, Listed, LocalBudget, OrgReader
-from triage.models import OrgConfig, TriageState
+from triage.models import OrgConfig, TriageState, qualified, split_qualified
 from triage.service import audit, sync
 from triage.service.org_task import (
     Context,
@@ -30,9 +30,10 @@ from triage.service.org_task import (
     RepoTask,
     goals_digest,
     outcome_from,
+    outcome_json,
     run,
     task_from,
-    tracked_from,
+    task_json,
 )
 from triage.service.workspace import Workspace
 from triage.settings import DEFAULT_DB, Settings
@@ -148,7 +149,7 @@ def in_process_engine(ws: Workspace, budget: Budget, digest: str, concurrency: i
     def engine(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         try:
             with ThreadPoolExecutor(max_workers=concurrency) as pool:
-                return list(pool.map(lambda t: asdict(run(task_from(t), context())), tasks))
+                return list(pool.map(lambda t: outcome_json(run(task_from(t), context())), tasks))
         finally:
             for ctx in contexts:
                 ctx.advisories.close()
@@ -212,7 +213,7 @@ def plan(
             readings=readings,
             **common,
         )
-        tasks.append(asdict(task))
+        tasks.append(task_json(task))
     return tasks
 
 
@@ -223,7 +224,8 @@ def _wants_reconciling(outcome: RepoOutcome, memory: store.RepoMemory | None, fu
     if full or memory is None or memory.error or memory.goals != goals_digest(outcome):
         return True
     return any(
-        (item.get("ignore") or {}).get("expires") for item in outcome.wanted + outcome.present
+        item.ignore is not None and item.ignore.expires is not None
+        for item in outcome.wanted + outcome.present
     )
 
 
@@ -357,20 +359,17 @@ def _write(
         for outcome in outcomes:
             if outcome.error is not None:
                 continue
-            prefix = f"{outcome.repository}:"
+            repository = outcome.repository
             observed = [
-                rotation.Observed(
-                    **{
-                        **o,
-                        "key": prefix + o["key"],
-                        "versions": tuple(o["versions"]),
-                        "issue_url": urls.get(prefix + o["key"]),
-                    }
+                replace(
+                    o,
+                    key=o.key.within(repository),
+                    issue_url=urls.get(str(o.key.within(repository))),
                 )
                 for o in outcome.observed
             ]
-            seen = {prefix + k: v for k, v in outcome.statuses.items()}
-            audit.observe(states, observed, seen, now, ws.config, prefix)
+            seen = {k.within(repository): v for k, v in outcome.statuses.items()}
+            audit.observe(states, observed, seen, now, ws.config, repository)
             if outcome.repository in reconciled and outcome.repository not in report.errors:
                 memory = remembered[outcome.repository]
                 orgs.remember(org, replace(memory, goals=goals_digest(outcome)), store.stamp(now))
@@ -391,9 +390,8 @@ def _reconcile(ws: Workspace, due: Sequence[RepoOutcome], report: OrgReport) -> 
     central_issues: dict[str, tracking.TrackedIssue] | None = None
     today = ws.now().date()
     for outcome in due:
-        prefix = f"{outcome.repository}:"
-        wanted = [tracked_from(t) for t in outcome.wanted]
-        present = [tracked_from(t) for t in outcome.present]
+        repository = outcome.repository
+        wanted, present = outcome.wanted, outcome.present
         try:
             if central is None:
                 own = outcome.labels
@@ -402,14 +400,14 @@ def _reconcile(ws: Workspace, due: Sequence[RepoOutcome], report: OrgReport) -> 
                 actions = tracking.reconcile(wanted, present, issues, today)
                 opened = audit.apply_actions(tracker, actions, own, report.actions)
                 for key, issue in issues.items():
-                    urls[prefix + key] = issue.url
-                urls.update({prefix + k: u for k, u in opened.items()})
+                    urls[qualified(repository, key)] = issue.url
+                urls.update({qualified(repository, k): u for k, u in opened.items()})
                 report.reconciled += 1
                 continue
             tracker = GitHubTracker(github, central, labels)
             if central_issues is None:
                 central_issues = tracker.tracked_issues()
-            mine = {k: v for k, v in central_issues.items() if k.startswith(prefix)}
+            mine = {k: v for k, v in central_issues.items() if _repository_of(k) == repository}
             actions = tracking.reconcile(
                 [_central(t, outcome.repository) for t in wanted],
                 [_central(t, outcome.repository) for t in present],
@@ -430,7 +428,16 @@ def _reconcile(ws: Workspace, due: Sequence[RepoOutcome], report: OrgReport) -> 
 
 def _central(item: tracking.Tracked, repository: str) -> tracking.Tracked:
     """An item as the central repository tracks it: keyed and titled by its repository."""
-    return tracking.rekeyed(item, f"{repository}:{item.key}", f"[{repository}] {item.title}")
+    return tracking.rekeyed(item, qualified(repository, item.key), f"[{repository}] {item.title}")
+
+
+def _repository_of(key: str) -> str | None:
+    """The repository a central issue's key names; a marker naming none (or not a
+    repository) is nobody's."""
+    try:
+        return split_qualified(key)[0]
+    except TriageError:
+        return None
 
 
 def worker_context(settings: Settings, budget: Budget, agent: str) -> Context:

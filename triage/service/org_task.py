@@ -15,15 +15,15 @@ import json
 import tempfile
 import threading
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from triage import config, gitrepo, lockfiles, store
-from triage.core import tracking
+from triage.core import rotation, tracking
 from triage.errors import InputError, TriageError
 from triage.github.org import OrgReader, blob_id
-from triage.models import IgnoreRule, Status, TrustResult
+from triage.models import FindingKey, IgnoreRule, Status, TrustResult
 from triage.service import audit, licenses, scan, trees, trust
 from triage.service.workspace import Workspace
 from triage.settings import Settings
@@ -57,16 +57,23 @@ class RepoOutcome:
     read: dict[str, str] = field(default_factory=dict)  # path -> blob id read
     blobs: dict[str, str] = field(default_factory=dict)  # blob id -> base64, newly fetched
     readings: dict[str, str] = field(default_factory=dict)  # new readings
-    wanted: list[dict[str, Any]] = field(default_factory=list)
-    present: list[dict[str, Any]] = field(default_factory=list)
-    observed: list[dict[str, Any]] = field(default_factory=list)
-    statuses: dict[str, str] = field(default_factory=dict)
+    wanted: list[tracking.Tracked] = field(default_factory=list)  # issues it should have
+    present: list[tracking.Tracked] = field(default_factory=list)  # findings below the bar
+    observed: list[rotation.Observed] = field(default_factory=list)  # keyed in the repository
+    statuses: dict[FindingKey, str] = field(default_factory=dict)
     fails: bool = False
     packages: int = 0
     warnings: list[str] = field(default_factory=list)
     requests: int = 0
     refused: int = 0  # of the requests, refused for a rate limit
     labels: list[str] = field(default_factory=list)  # the repository's own [github] labels
+
+
+# The one JSON codec of what crosses to a Celery worker and back.
+
+
+def task_json(task: RepoTask) -> dict[str, Any]:
+    return asdict(task)
 
 
 def task_from(payload: Mapping[str, Any]) -> RepoTask:
@@ -76,10 +83,33 @@ def task_from(payload: Mapping[str, Any]) -> RepoTask:
         raise InputError(f"not an organisation audit task: {exc}") from None
 
 
+def outcome_json(outcome: RepoOutcome) -> dict[str, Any]:
+    data = {f.name: getattr(outcome, f.name) for f in fields(outcome)}
+    data["wanted"] = [_tracked_json(t) for t in outcome.wanted]
+    data["present"] = [_tracked_json(t) for t in outcome.present]
+    data["observed"] = [
+        {**asdict(o), "key": str(o.key), "versions": list(o.versions)} for o in outcome.observed
+    ]
+    data["statuses"] = {str(key): status for key, status in outcome.statuses.items()}
+    return data
+
+
 def outcome_from(payload: Mapping[str, Any]) -> RepoOutcome:
     try:
-        return RepoOutcome(**payload)
-    except TypeError as exc:
+        data = dict(payload)
+        data["wanted"] = [tracked_from(t) for t in data.get("wanted", [])]
+        data["present"] = [tracked_from(t) for t in data.get("present", [])]
+        data["observed"] = [
+            rotation.Observed(
+                **{**o, "key": FindingKey.parse(o["key"]), "versions": tuple(o["versions"])}
+            )
+            for o in data.get("observed", [])
+        ]
+        data["statuses"] = {
+            FindingKey.parse(key): status for key, status in data.get("statuses", {}).items()
+        }
+        return RepoOutcome(**data)
+    except (TypeError, KeyError, ValueError) as exc:
         raise InputError(f"not an organisation audit outcome: {exc}") from None
 
 
@@ -216,7 +246,8 @@ def tracked_from(data: Mapping[str, Any]) -> tracking.Tracked:
 
 
 def goals_digest(outcome: RepoOutcome) -> str:
-    text = json.dumps([outcome.wanted, outcome.present], sort_keys=True)
+    goals = [[_tracked_json(t) for t in items] for items in (outcome.wanted, outcome.present)]
+    text = json.dumps(goals, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -248,7 +279,7 @@ def run(task: RepoTask, ctx: Context) -> RepoOutcome:
 
 def run_payload(payload: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
     """`run` over JSON-able data, as a Celery task receives and returns it."""
-    return asdict(run(task_from(payload), ctx))
+    return outcome_json(run(task_from(payload), ctx))
 
 
 def _run(task: RepoTask, ctx: Context, outcome: RepoOutcome) -> None:
@@ -308,9 +339,8 @@ def _run(task: RepoTask, ctx: Context, outcome: RepoOutcome) -> None:
     report.licenses = licenses.judge_packages(ws, packages, side.config, report.warnings)
     wanted, present = audit.goals(report, project)
     assert report.scan is not None
-    outcome.wanted = [_tracked_json(t) for t in wanted]
-    outcome.present = [_tracked_json(t) for t in present]
-    outcome.observed = [asdict(o) for o in audit.observations(report.scan, {})]
+    outcome.wanted, outcome.present = wanted, present
+    outcome.observed = audit.observations(report.scan, {})
     outcome.statuses = audit.statuses(report.scan)
     outcome.fails = report.fails
     outcome.labels = list(side.config.github.labels)

@@ -31,7 +31,7 @@ def queue(
         rotation.check_org_name(org)
     with ws.database(existing=True) as db:
         every = store.TriageStore(db).records(f"{org}/" if org else None)
-    records = every if org else [r for r in every if ":" not in r.key]
+    records = every if org else [r for r in every if r.key.repository is None]
     return rotation.queue(
         records, ws.now(), assignee=assignee, overdue_only=overdue_only, severities=severities
     )
@@ -54,8 +54,8 @@ def find(ws: Workspace, key: FindingKey) -> rotation_report.FindingDetails:
         key = scanned.finding.key
     with ws.database(existing=True) as db:
         states = store.TriageStore(db)
-        record = states.record(str(key))
-        history = states.history(str(key))
+        record = states.record(key)
+        history = states.history(key)
         candidates, groups = store.AdvisoryStore(db).candidates([key.package])
     if scanned is None and record is None:
         raise InputError(
@@ -82,25 +82,24 @@ def find(ws: Workspace, key: FindingKey) -> rotation_report.FindingDetails:
 
 
 def show(ws: Workspace, key: str) -> rotation_report.FindingDetails:
-    repository, parsed = rotation.parse_org_key(key)
-    if repository is not None:
-        return _find_recorded(ws, repository, parsed)
+    parsed = FindingKey.parse(key)
+    if parsed.repository is not None:
+        return _find_recorded(ws, parsed)
     return find(ws, parsed)
 
 
-def _find_recorded(
-    ws: Workspace, repository: str, key: FindingKey
-) -> rotation_report.FindingDetails:
+def _find_recorded(ws: Workspace, key: FindingKey) -> rotation_report.FindingDetails:
     """An organisation audit's finding: what the audit recorded (its repository's lockfiles
     are on GitHub, not here), and the advisories of its group."""
+    assert key.repository is not None
     with ws.database(existing=True) as db:
-        recorded = f"{repository}:{_recorded_key(db, key)}"
+        recorded = _recorded_key(db, key)
         states = store.TriageStore(db)
         record = states.record(recorded)
         if record is None:
             raise InputError(
-                f"{repository}:{key}: no such finding in the database",
-                hint=f"`triage queue --org {repository.split('/')[0]}` lists the findings "
+                f"{key}: no such finding in the database",
+                hint=f"`triage queue --org {key.repository.split('/')[0]}` lists the findings "
                 "`triage org audit` recorded; copy a key from there",
             )
         candidates, groups = store.AdvisoryStore(db).candidates([key.package])
@@ -110,16 +109,7 @@ def _find_recorded(
         for a in candidates
         if a.id == record.advisory or (a.id in groups and groups[a.id].preferred == record.advisory)
     ]
-    return rotation_report.FindingDetails(
-        FindingKey(record.advisory, record.package),
-        record,
-        history,
-        None,
-        None,
-        advisories,
-        [],
-        repository,
-    )
+    return rotation_report.FindingDetails(record.key, record, history, None, None, advisories, [])
 
 
 @dataclass(frozen=True)
@@ -131,15 +121,13 @@ class ClaimResult:
 def claim(ws: Workspace, key: str, assignee: str | None = None) -> ClaimResult:
     """Assign a recorded finding (to `assignee`, else whoever runs the command); its GitHub
     tracking issue too when the assignee is a login GitHub lets be assigned there."""
-    repository, parsed = rotation.parse_org_key(key)
+    parsed = FindingKey.parse(key)
     who = assignee if assignee is not None else ws.settings.user
     if not who.strip():
         raise InputError("--as is empty", hint="name who takes the finding, e.g. --as octocat")
     with ws.database(existing=True) as db:
         states = store.TriageStore(db)
         finding_key = _recorded_key(db, parsed)
-        if repository is not None:
-            finding_key = f"{repository}:{finding_key}"
         record = states.record(finding_key)
         if record is None:
             raise InputError(
@@ -154,15 +142,16 @@ def claim(ws: Workspace, key: str, assignee: str | None = None) -> ClaimResult:
     return ClaimResult(claimed, outcome)
 
 
-def _recorded_key(db: store.Database, key: FindingKey) -> str:
+def _recorded_key(db: store.Database, key: FindingKey) -> FindingKey:
     """The key a finding is recorded under, for a key naming any alias of its advisory
     (`CVE-2023-45803/urllib3` finds `PYSEC-2023-212/urllib3`), as `show` accepts."""
     candidates, groups = store.AdvisoryStore(db).candidates([key.package])
     for advisory in candidates:
         if key.advisory == advisory.id or key.advisory in advisory.aliases:
             group = groups.get(advisory.id)
-            return f"{group.preferred if group else advisory.id}/{key.package}"
-    return str(key)
+            preferred = group.preferred if group else advisory.id
+            return FindingKey(preferred, key.package, key.repository)
+    return key
 
 
 def _assign_on_github(ws: Workspace, record: TriageRecord, login: str) -> str:
@@ -199,8 +188,8 @@ def stats(ws: Workspace, window: str, org: str | None = None) -> rotation.Stats:
                 org,
             )
         return rotation.stats(
-            [r for r in states.records() if ":" not in r.key],
-            [c for c in states.history() if ":" not in c.key],
+            [r for r in states.records() if r.key.repository is None],
+            [c for c in states.history() if c.key.repository is None],
             store.AuditStore(db).open_over_time(),
             ws.now(),
             span,

@@ -22,7 +22,11 @@ def _sha256(path: Path) -> str:
 def cyclonedx(ws: Workspace, *, vex_only: bool = False, xml: bool = False) -> str:
     result, project = scan_project(ws)
     with ws.database() as db:
-        states = {r.key: (r.state, r.assignee) for r in store.TriageStore(db).records()}
+        states = {
+            str(r.key): (r.state, r.assignee)
+            for r in store.TriageStore(db).records()
+            if r.key.repository is None
+        }
     lockfiles = [
         (
             read.path,

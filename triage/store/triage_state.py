@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from triage.models import Change, TriageRecord, TriageState
+from triage.models import Change, FindingKey, TriageRecord, TriageState
 from triage.store.connection import Database, stamp
 
 
@@ -18,7 +18,7 @@ def _time(text: str) -> dt.datetime:
 
 def _record(row: Mapping[str, Any]) -> TriageRecord:
     return TriageRecord(
-        key=row["key"],
+        key=FindingKey.parse(row["key"]),
         advisory=row["advisory"],
         package=row["package"],
         versions=tuple(json.loads(row["versions"] or "[]")),
@@ -52,22 +52,22 @@ class TriageStore:
             )
         ]
 
-    def record(self, key: str) -> TriageRecord | None:
-        rows = list(self.db.query("select * from findings where key = ?", [key]))
+    def record(self, key: FindingKey) -> TriageRecord | None:
+        rows = list(self.db.query("select * from findings where key = ?", [str(key)]))
         return _record(rows[0]) if rows else None
 
     def save(
         self,
         records: Iterable[TriageRecord],
         changes: Iterable[Change],
-        statuses: Mapping[str, str] | None = None,
+        statuses: Mapping[FindingKey, str] | None = None,
     ) -> None:
         """Store records and append their history, all or nothing. `statuses` is the policy
         status (active, ignored, ignore-expired) the audit saw, by key."""
         with self.db.atomic():
             for record in records:
                 row: dict[str, Any] = {
-                    "key": record.key,
+                    "key": str(record.key),
                     "advisory": record.advisory,
                     "package": record.package,
                     "versions": json.dumps(list(record.versions)),
@@ -85,7 +85,7 @@ class TriageStore:
                 self.db.table("findings").upsert(row, pk="key")
             self.db.table("finding_history").insert_all(
                 {
-                    "key": change.key,
+                    "key": str(change.key),
                     "at": stamp(change.at),
                     "who": change.who,
                     "event": change.event,
@@ -95,16 +95,21 @@ class TriageStore:
                 for change in changes
             )
 
-    def history(self, key: str | None = None, *, under: str | None = None) -> list[Change]:
+    def history(self, key: FindingKey | None = None, *, under: str | None = None) -> list[Change]:
         """The history of `key`, of the keys starting with `under`, or of every key."""
         where, params = "", list[object]()
         if key is not None:
-            where, params = "where key = ?", [key]
+            where, params = "where key = ?", [str(key)]
         elif under is not None:
             where, params = "where substr(key, 1, ?) = ?", [len(under), under]
         return [
             Change(
-                r["key"], _time(r["at"]), r["who"], r["event"], r["detail"], TriageState(r["state"])
+                FindingKey.parse(r["key"]),
+                _time(r["at"]),
+                r["who"],
+                r["event"],
+                r["detail"],
+                TriageState(r["state"]),
             )
             for r in self.db.query(f"select * from finding_history {where} order by id", params)
         ]
