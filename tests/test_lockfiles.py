@@ -281,3 +281,29 @@ def test_requirements_read_as_pip_audit_reads_them(name: str) -> None:
         if p.markers is None or Marker(p.markers).evaluate()
     }
     assert ours == theirs and len(ours) >= 20
+
+
+def test_every_format_has_one_registry_entry_and_an_unknown_name_is_no_format() -> None:
+    """The registry holds each format's names, discovery rule, reader and pin-line rule;
+    a name no entry claims is an error where it is read, never another format's reader."""
+    from pathlib import PurePosixPath
+
+    from triage.lockfiles import FORMATS, FormatId, lockfile_format
+
+    assert sorted(f.id for f in FORMATS) == sorted(FormatId)
+    names = {
+        "uv.lock": FormatId.UV,
+        "poetry.lock": FormatId.POETRY,
+        "Pipfile.lock": FormatId.PIPFILE,
+        "pylock.toml": FormatId.PYLOCK,
+        "pylock.dev.toml": FormatId.PYLOCK,
+        "requirements-dev.txt": FormatId.REQUIREMENTS,
+        "pyproject.toml": FormatId.PYPROJECT,
+    }
+    for name, expected in names.items():
+        found = lockfile_format(PurePosixPath(name))
+        assert found is not None and found.id is expected, name
+    for name in ("Cargo.lock", "pylock.txt", "package-lock.json", "setup.cfg"):
+        assert lockfile_format(PurePosixPath(name)) is None, name
+    with pytest.raises(LockfileError, match="not a lockfile name triage reads"):
+        read_lockfile(Path("/nowhere/Cargo.lock"), Path("/nowhere"))

@@ -27,11 +27,19 @@ NAMES = {
     "poetry": "poetry.lock",
     "pipfile": "Pipfile.lock",
 }
+
+
+def _kind(path: Path) -> str:
+    """A real file's format (their saved names end in the format's own name)."""
+    found = lockfiles.lockfile_format(path)
+    return found.id.value if found is not None else "requirements"
+
+
 # Every real lockfile (redash's pyproject.toml is its poetry.lock's companion, not a lock).
 REAL = [
     p
     for p in sorted(LOCKFILES.iterdir())
-    if p.is_file() and p.suffix != ".md" and lockfiles.lockfile_format(p) != "pyproject"
+    if p.is_file() and p.suffix != ".md" and _kind(p) != "pyproject"
 ]
 
 
@@ -47,7 +55,7 @@ def sbom(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
 def test_every_real_lockfile_gives_a_valid_sbom_with_one_component_per_package(
     synced_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], lockfile: Path
 ) -> None:
-    kind = lockfiles.lockfile_format(lockfile) or "requirements"
+    kind = _kind(lockfile)
     root = tmp_path / "project"
     root.mkdir()
     shutil.copy(lockfile, root / NAMES[kind])

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from triage import __version__
+from triage.lockfiles.formats import FormatId
 from triage.models import Artifact, LockfileContents, Package, Unpinned
 
 
@@ -44,7 +45,7 @@ def reader_id() -> str:
     return f"{__version__}+{digest.hexdigest()[:16]}"
 
 
-def reading_key(kind: str, content_id: str) -> str:
+def reading_key(kind: FormatId, content_id: str) -> str:
     """The cache key of a reading: reader build, format (the name chooses the reader) and the
     content's id (a git blob id, or sha256:… of a working-tree file)."""
     return f"triage-{reader_id()}:{kind}:{content_id}"

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import re
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from triage.errors import LockfileError
+from triage.lockfiles.formats import by_convention
 from triage.models import ScanConfig
 
 # Directories a repository walk never enters: tool state, virtualenvs, and test fixtures
@@ -26,49 +26,10 @@ SKIPPED_DIRECTORIES = frozenset(
     {"node_modules", "__pycache__", "site-packages", "tests", "test", "testing", "fixtures"}
 )
 VENV_MARKER = "pyvenv.cfg"
-LOCK_NAMES = frozenset({"uv.lock", "poetry.lock", "pipfile.lock", "pylock.toml"})
-_PYLOCK_NAME = re.compile(r"(^|[_.-])pylock(\.[^./]+)?\.toml$")
 CONVENTIONS = (
     "requirements*.txt, *requirements*.txt, requirements*/*.txt, pylock.toml, pylock.*.toml, "
     "uv.lock, poetry.lock, Pipfile.lock"
 )
-
-
-FORMAT_NAMES = {
-    "uv": "uv.lock",
-    "poetry": "poetry.lock",
-    "pipfile": "Pipfile.lock",
-    "pylock": "pylock.toml",
-    "requirements": "requirements",
-    "pyproject": "pyproject.toml",
-}
-
-
-def lockfile_format(path: Path | PurePosixPath) -> str | None:
-    name = path.name.lower()
-    if name.endswith("uv.lock"):
-        return "uv"
-    if name.endswith("poetry.lock"):
-        return "poetry"
-    if name.endswith("pipfile.lock"):
-        return "pipfile"
-    if _PYLOCK_NAME.search(name) or name.startswith("pylock."):
-        return "pylock" if name.endswith(".toml") else None
-    if name.endswith(".txt"):
-        return "requirements"
-    if name.endswith("pyproject.toml"):
-        return "pyproject"
-    return None
-
-
-def _by_convention(relative: PurePosixPath) -> bool:
-    name = relative.name.lower()
-    if name in LOCK_NAMES or (name.startswith("pylock.") and name.endswith(".toml")):
-        return True
-    if not name.endswith(".txt"):
-        return False
-    folder = relative.parent.name.lower()
-    return "requirements" in name or folder.startswith("requirements")
 
 
 def skipped_directory(name: str) -> bool:
@@ -89,7 +50,7 @@ def select(paths: Iterable[str], scan: ScanConfig) -> list[str]:
         folders = [str(f) for f in relative.parents][:-1]  # every folder above it but the top
         hidden = any(skipped_directory(part) for part in relative.parts[:-1])
         in_venv = any(folder in venvs for folder in folders)
-        discovered = not hidden and not in_venv and _by_convention(relative)
+        discovered = not hidden and not in_venv and by_convention(relative)
         if (discovered or _matches(path, scan.include)) and not _matches(path, scan.exclude):
             found.append(path)
     return found

@@ -199,9 +199,9 @@ def plan(
             for path, blob in read.items():
                 kind = lockfiles.lockfile_format(Path(path))
                 if kind:
-                    cached = caches.cached_lockfile(lockfiles.reading_key(kind, blob))
+                    cached = caches.cached_lockfile(lockfiles.reading_key(kind.id, blob))
                     if cached is not None:
-                        readings[lockfiles.reading_key(kind, blob)] = cached
+                        readings[lockfiles.reading_key(kind.id, blob)] = cached
         task = RepoTask(
             repository=repo.full_name,
             branch=repo.default_branch,

@@ -369,6 +369,6 @@ def _has_reading(blob: str, readings: _Readings, listed: Sequence[gitrepo.TreeEn
     """A lockfile kept as its reading need not be kept as bytes too."""
     for entry in listed:
         kind = lockfiles.lockfile_format(PurePosixPath(entry.path))
-        if entry.blob == blob and kind and lockfiles.reading_key(kind, blob) in readings.known:
+        if entry.blob == blob and kind and lockfiles.reading_key(kind.id, blob) in readings.known:
             return True
     return False

@@ -56,7 +56,7 @@ def summary(
     read = [
         LockfileRead(
             c.path,
-            lockfiles.FORMAT_NAMES.get(lockfiles.lockfile_format(PurePosixPath(c.path)) or "", ""),
+            _shown_format(c.path),
             len(c.packages),
             len(c.unpinned),
             c.members,
@@ -65,6 +65,11 @@ def summary(
         for c in contents
     ]
     return packages, unpinned, read
+
+
+def _shown_format(path: str) -> str:
+    kind = lockfiles.lockfile_format(PurePosixPath(path))
+    return kind.shown if kind is not None else ""
 
 
 def read_lockfiles(
@@ -225,11 +230,12 @@ def pin_lines(
         by_file.setdefault(package.lockfile, []).append(package)
     found: dict[tuple[str, str, str], int] = {}
     for shown, listed in by_file.items():
-        kind = lockfiles.lockfile_format(PurePosixPath(shown)) or "requirements"
+        kind = lockfiles.lockfile_format(PurePosixPath(shown))
+        kind = kind or lockfiles.BY_ID[lockfiles.FormatId.REQUIREMENTS]
         # A requirements reading already knows its lines (its includes' too).
-        text = "" if kind == "requirements" else text_of(shown)
+        text = "" if kind.id is lockfiles.FormatId.REQUIREMENTS else text_of(shown)
         if text is not None:
-            found.update(lockfiles.pin_lines(kind, text, listed))
+            found.update(kind.pin_lines(text, listed))
     return found
 
 

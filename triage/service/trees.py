@@ -139,7 +139,7 @@ def _lockfiles_at(
         else []
     )
     found: list[LockfileContents] = []
-    missing: list[tuple[str, gitrepo.TreeEntry, gitrepo.TreeEntry]] = []
+    missing: list[tuple[lockfiles.LockFormat, gitrepo.TreeEntry, gitrepo.TreeEntry]] = []
     for entry in wanted:
         kind = lockfiles.lockfile_format(PurePosixPath(entry.path))
         if kind is None:
@@ -149,7 +149,7 @@ def _lockfiles_at(
                 hint=f"include only {lockfiles.CONVENTIONS} or *.txt requirements files",
             )
         target = _link_target(entry, entries, links, label)
-        cached = caches.cached_lockfile(lockfiles.reading_key(kind, target.blob))
+        cached = caches.cached_lockfile(lockfiles.reading_key(kind.id, target.blob))
         reading = lockfiles.contents_from_json(cached, entry.path) if cached else None
         if reading is None:
             missing.append((kind, entry, target))
@@ -158,7 +158,7 @@ def _lockfiles_at(
     if not missing:
         return found
     # Requirements files may -r include other text files of the tree: read those too.
-    includes = any(kind == "requirements" for kind, _, _ in missing)
+    includes = any(fmt.id is lockfiles.FormatId.REQUIREMENTS for fmt, _, _ in missing)
     texts = [
         e
         for e in entries.values()
@@ -172,7 +172,7 @@ def _lockfiles_at(
         contents = lockfiles.read_text(kind, lock, lockfiles.tree_includes(files, label))
         if lockfiles.is_self_contained(contents):
             caches.cache_lockfile(
-                lockfiles.reading_key(kind, target.blob),
+                lockfiles.reading_key(kind.id, target.blob),
                 lockfiles.contents_to_json(contents),
                 blobs[target.blob],
             )

@@ -45,7 +45,8 @@ def _reading_problem(key: str, contents: str, source: bytes) -> str | None:
     try:
         shown = str(json.loads(contents)["path"])
         lock = lockfiles.LockText(lockfiles.decode(source, shown), shown, shown)
-        again = lockfiles.contents_to_json(lockfiles.read_text(kind, lock, _no_includes))
+        fmt = lockfiles.BY_ID[lockfiles.FormatId(kind)]
+        again = lockfiles.contents_to_json(lockfiles.read_text(fmt, lock, _no_includes))
     except (LockfileError, ValueError, KeyError, TypeError, RecursionError) as exc:
         return f"its bytes no longer read as a lockfile ({exc})"
     return None if again == contents else "differs from what its bytes read as"
