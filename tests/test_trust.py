@@ -651,3 +651,40 @@ def test_provenance_dir_names_the_files_it_skipped(
     assert code in (0, 1)
     assert f"{PEP740}: 6 file(s) skipped, not named <artifact>.provenance" in err
     assert "distributions.json" in err and "pypi_attestations-0.0.19.tar.gz.slsa.attestation" in err
+
+
+def test_audit_of_a_ref_and_diff_read_the_trust_store_trust_store_names_at_that_commit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--trust-store elsewhere` is honoured by every command, and a commit is judged by the
+    trust store committed with it: `audit --ref` used the working tree's, and `scan` a
+    hard-coded `trust-store/`."""
+    from tests.gitrepos import GitRepo
+
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    repo = GitRepo(tmp_path / "repo")
+    trusted = TRAIL_OF_BITS.format(workflow="release.yml")
+    policy = '[advisories]\nsources = []\n[trust]\nmode = "certified"\nunsigned = "deny"\n'
+    repo.commit("policy", {"deny.toml": policy, "elsewhere/publishers.toml": trusted})
+    repo.branch("feature")
+    lock(repo.root, ("pypi-attestations", "0.0.19", PYPI_ATTESTATIONS, DIGESTS[PYPI_ATTESTATIONS]))
+    repo.commit("lock", {})
+    (repo.root / "elsewhere" / "publishers.toml").write_text("")  # the working tree: nobody
+    wanted = f"/integrity/pypi-attestations/0.0.19/{PYPI_ATTESTATIONS}/provenance"
+    body = (PEP740 / f"{PYPI_ATTESTATIONS}.provenance").read_bytes()
+    common = ["--db", str(tmp_path / "t.db"), "--trust-store", "elsewhere"]
+    monkeypatch.chdir(repo.root)
+    with serve_get(lambda path: (200, body) if path == wanted else (404, b"")) as (url, _):
+        monkeypatch.setenv("TRIAGE_PYPI_URL", url)
+        code = main(["audit", ".", "--ref", "HEAD", *common])
+        out, err = capsys.readouterr()
+        assert code == 0, out + err
+        assert "trust (certified): 1 trusted, 0 untrusted, 0 unsigned" in err
+        code = main(["diff", "--base", "main", "--head", "feature", *common, "--format", "json"])
+        out, err = capsys.readouterr()
+        assert code == 0 and json.loads(out)["trust"]["became_untrusted"] == [], err
+        # The working tree's own (empty) store is what a working-tree audit judges with.
+        code = main(["trust", "check", ".", *common, "--format", "json"])
+        out, _ = capsys.readouterr()
+        verdicts = [a["verdict"] for a in json.loads(out)["artifacts"]]
+        assert code == 1 and verdicts == ["untrusted"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -53,28 +54,33 @@ def record_signature_problem(key: Any, signature: str, record: Mapping[str, Any]
     return None
 
 
-def load_public_keys(directory: Path) -> dict[str, Any]:
-    """`keys/<name>.pub` (PEM ed25519 public keys) by id `ed25519:<name>`."""
+_KEY_FILE = re.compile(r"keys/([A-Za-z0-9_.-]+)\.pub")  # keygen's names, one level down
+
+
+def load_public_keys(files: Mapping[str, bytes]) -> dict[str, Any]:
+    """`keys/<name>.pub` of a trust store's files (PEM ed25519 public keys), by id
+    `ed25519:<name>`."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
     keys: dict[str, Any] = {}
-    if not directory.is_dir():
-        return keys
-    for path in sorted(directory.glob("*.pub")):
+    for name in sorted(files):
+        found = _KEY_FILE.fullmatch(name)
+        if found is None:
+            continue
         try:
-            key = load_pem_public_key(path.read_bytes())
+            key = load_pem_public_key(files[name])
         except ValueError as exc:
             raise InputError(
-                f"{path}: not a PEM public key: {exc}",
+                f"{name}: not a PEM public key: {exc}",
                 hint="write it with `triage trust keygen NAME`",
             ) from exc
         if not isinstance(key, Ed25519PublicKey):
             raise InputError(
-                f"{path}: not an ed25519 public key (found {type(key).__name__})",
+                f"{name}: not an ed25519 public key (found {type(key).__name__})",
                 hint="write it with `triage trust keygen NAME`",
             )
-        keys[KEY_PREFIX + path.stem] = key
+        keys[KEY_PREFIX + found.group(1)] = key
     return keys
 
 

@@ -1,12 +1,15 @@
 """The trust store's files: publishers.toml (who may publish what), audits.toml (signed
-audit records) and imports.toml (external audit files pinned by sha256)."""
+audit records), imports.toml (external audit files pinned by sha256) and keys/*.pub. Read
+from a mapping of paths (inside the store, `/`-separated) to bytes, so that a working tree,
+a commit's git objects and an organisation's repository read through GitHub's API look alike
+and nothing is ever written to disk to be read back."""
 
 from __future__ import annotations
 
 import hashlib
 import tomllib
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from packaging.utils import canonicalize_name
@@ -20,17 +23,70 @@ MAX_IMPORT_BYTES = 64 * 1024 * 1024
 _KINDS = ("github", "gitlab", "google")
 
 
-def load_publishers(path: Path) -> tuple[PublisherRule, ...]:
-    """`[[publisher]]` tables: kind, repository (or email for google), workflow, environment,
-    packages. Every problem is reported with its key path; an absent file lists nobody."""
-    if not path.is_file():
-        return ()
+TrustFiles = Mapping[str, bytes]  # path inside the store -> its bytes
+
+
+class DirectoryFiles(Mapping[str, bytes]):
+    """A trust store folder as TrustFiles: files read when asked for, never through a link
+    that leaves the folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def _path(self, name: str) -> Path | None:
+        path = (self.folder / name).resolve()
+        inside = path.is_relative_to(self.folder.resolve())
+        return path if inside and path.is_file() else None
+
+    def __getitem__(self, name: str) -> bytes:
+        path = self._path(name) if ".." not in PurePosixPath(name).parts else None
+        if path is None:
+            raise KeyError(name)
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise InputError(f"{path}: cannot be read: {exc.strerror}") from exc
+
+    def __iter__(self) -> Iterator[str]:
+        if not self.folder.is_dir():
+            return iter(())
+        return iter(
+            sorted(
+                p.relative_to(self.folder).as_posix() for p in self.folder.rglob("*") if p.is_file()
+            )
+        )
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __contains__(self, name: object) -> bool:
+        return (
+            isinstance(name, str)
+            and ".." not in PurePosixPath(name).parts
+            and (self._path(name) is not None)
+        )
+
+
+def _toml(files: TrustFiles, name: str, where: str) -> dict[str, Any] | None:
+    """One of the store's TOML files, parsed; None when the store has none."""
+    if name not in files:
+        return None
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(files[name].decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise InputError(
-            f"{path}: not valid TOML: {exc}", hint="see the trust-store layout in README.md"
+            f"{where}/{name}: not valid TOML: {exc}",
+            hint="see the trust-store layout in README.md",
         ) from exc
+
+
+def load_publishers(files: TrustFiles, where: str) -> tuple[PublisherRule, ...]:
+    """`[[publisher]]` tables: kind, repository (or email for google), workflow, environment,
+    packages. Every problem is reported with its key path; an absent file lists nobody."""
+    path = f"{where}/publishers.toml"
+    document = _toml(files, "publishers.toml", where)
+    if document is None:
+        return ()
     problems: list[str] = []
     unknown = set(document) - {"publisher"}
     problems += [f"{key}: unknown key (expected [[publisher]] tables)" for key in sorted(unknown)]
@@ -84,17 +140,8 @@ def load_publishers(path: Path) -> tuple[PublisherRule, ...]:
     return tuple(rules)
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise InputError(
-            f"{path}: not valid TOML: {exc}", hint="see the trust-store layout in README.md"
-        ) from exc
-
-
 def _records(
-    entries: Any, path: Path, source: str, keys: Mapping[str, Any] | None
+    entries: Any, path: str, source: str, keys: Mapping[str, Any] | None
 ) -> list[AuditRecord]:
     """Audit records of one file; with `keys`, each must carry a valid signature."""
     if not isinstance(entries, list):
@@ -138,23 +185,25 @@ def _records(
 FetchImport = Callable[[str, str], bytes]  # (url, pinned sha256) -> the file's bytes
 
 
-def load_audits(store: Path, fetch_import: FetchImport | None = None) -> list[AuditRecord]:
+def load_audits(
+    files: TrustFiles, where: str, fetch_import: FetchImport | None = None
+) -> list[AuditRecord]:
     """Own records (signatures checked against keys/) and imported files, by path inside the
     trust store or by URL, each trusted only while it hashes to its pinned sha256."""
     records: list[AuditRecord] = []
-    own = store / "audits.toml"
-    if own.is_file():
+    own = _toml(files, "audits.toml", where)
+    if own is not None:
         records += _records(
-            _read_toml(own).get("audit", []),
-            own,
+            own.get("audit", []),
+            f"{where}/audits.toml",
             "trust-store/audits.toml",
-            load_public_keys(store / "keys"),
+            load_public_keys(files),
         )
-    imports = store / "imports.toml"
-    if not imports.is_file():
+    imports = _toml(files, "imports.toml", where)
+    if imports is None:
         return records
-    for index, entry in enumerate(_read_toml(imports).get("import", [])):
-        here = f"{imports}: import[{index}]"
+    for index, entry in enumerate(imports.get("import", [])):
+        here = f"{where}/imports.toml: import[{index}]"
         name, pin = entry.get("name"), entry.get("sha256")
         target, url = entry.get("path"), entry.get("url")
         if (
@@ -171,10 +220,10 @@ def load_audits(store: Path, fetch_import: FetchImport | None = None) -> list[Au
                 raise InputError(f"{here}: {url}: imports by URL need the database cache")
             data, shown = fetch_import(url, pin), url
         else:
-            path = (store / str(target)).resolve()
-            if not path.is_relative_to(store.resolve()) or not path.is_file():
+            inside = PurePosixPath(str(target))
+            if inside.is_absolute() or ".." in inside.parts or inside.as_posix() not in files:
                 raise InputError(f"{here}: {target}: no such file inside the trust store")
-            data, shown = path.read_bytes(), str(target)
+            data, shown = files[inside.as_posix()], str(target)
         if hashlib.sha256(data).hexdigest() != pin:
             # The digest of what was read is not echoed: a message must tell nothing of
             # content that is not the trust store's own.
@@ -187,7 +236,7 @@ def load_audits(store: Path, fetch_import: FetchImport | None = None) -> list[Au
             document = tomllib.loads(data.decode("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
             raise InputError(f"{here}: {shown}: not valid TOML: {exc}") from exc
-        records += _records(document.get("audit", []), Path(shown), f"import {name}", None)
+        records += _records(document.get("audit", []), shown, f"import {name}", None)
     return records
 
 

@@ -162,12 +162,21 @@ def _audit_tracking(
 ) -> None:
     """Scan and check trust, then bring the tracker in line; `result.actions` tallies what was
     done, even if it fails half-way."""
-    project = scan.working_tree(ws) if ref is None else scan.at_ref(ws, db, ref)
+    if ref is None:
+        project = scan.working_tree(ws)
+        store_at = trust.TrustStore.folder(ws.trust_dir)
+    else:
+        from triage import gitrepo
+        from triage.service import trees
+
+        # The commit's own trust store judges it, as its own policy does: never the working
+        # tree's, which may say anything.
+        project, side = scan.at_ref_side(ws, db, ref)
+        blobs = gitrepo.read_blobs(ws.root, sorted(set(side.trust.values())))
+        store_at = trust.TrustStore.tree(blobs, side.trust, trees.trust_dir_in_repo(ws), ref)
     cfg = project.config
     result.scan = scan.assess(db, project, now)
-    result.trust = trust.judge_packages(
-        ws, db, project.packages, cfg, ws.trust_dir, result.warnings
-    )
+    result.trust = trust.judge_packages(ws, db, project.packages, cfg, store_at, result.warnings)
     result.licenses = licenses.judge_packages(ws, project.packages, cfg, result.warnings)
     wanted, present = goals(result, project)
     tracker = tracker_for(db)

@@ -5,9 +5,7 @@ snapshot, and judged by the base side's policy."""
 from __future__ import annotations
 
 import re
-import tempfile
 from dataclasses import replace
-from pathlib import Path, PurePosixPath
 
 from triage import gitrepo, store
 from triage.core import diffing, report
@@ -16,7 +14,7 @@ from triage.errors import InputError
 from triage.models import LicenseChange, TrustResult
 from triage.service import sync, trust
 from triage.service.scan import match, pin_lines
-from triage.service.trees import TreeSide, read_side, repo_relative, trust_store_name
+from triage.service.trees import TreeSide, read_side, repo_relative, trust_dir_in_repo
 from triage.service.workspace import Workspace
 
 
@@ -52,7 +50,7 @@ def diff_sides(
     """The diff, with both sides as read (for the SARIF log and the witness)."""
     repo = ws.root
     config_path = repo_relative(ws.config_path, repo)
-    trust_dir = repo_relative(ws.trust_store or Path("trust-store"), repo)
+    trust_dir = trust_dir_in_repo(ws)
     head = gitrepo.resolve(repo, head_ref)
     base_tip = gitrepo.resolve(repo, base_ref)
     base = gitrepo.merge_base(repo, base_tip, head, base_ref, head_ref)
@@ -131,25 +129,17 @@ def _trust_change(
     warnings: list[str],
 ) -> tuple[TrustResult, ...]:
     """Head's new artifacts judged by the base's [trust] mode and trust store (read from git
-    objects); only they can have become untrusted, so only their provenance is fetched."""
-    with tempfile.TemporaryDirectory(prefix="triage-trust-") as scratch:
-        trust_store = Path(scratch)
-        wanted = {
-            path: name
-            for path, blob in base.trust.items()
-            if (name := trust_store_name(PurePosixPath(path).relative_to(trust_dir)))
-        }
-        blobs = gitrepo.read_blobs(ws.root, sorted({base.trust[path] for path in wanted}))
-        (trust_store / "keys").mkdir()
-        for path, name in wanted.items():
-            (trust_store / name).write_bytes(blobs[base.trust[path]])
-        locked_before = {(name, sha) for _, name, sha in locked_artifacts(base.packages, {})}
-        changed = [
-            p
-            for p in head.packages
-            if any((name, sha) not in locked_before for _, name, sha in locked_artifacts([p], {}))
-        ]
-        after = trust.judge_packages(ws, db, changed, base.config, trust_store, warnings)
+    objects, never written anywhere); only they can have become untrusted, so only their
+    provenance is fetched."""
+    blobs = gitrepo.read_blobs(ws.root, sorted(set(base.trust.values())))
+    base_store = trust.TrustStore.tree(blobs, base.trust, trust_dir, base.sha[:12])
+    locked_before = {(name, sha) for _, name, sha in locked_artifacts(base.packages, {})}
+    changed = [
+        p
+        for p in head.packages
+        if any((name, sha) not in locked_before for _, name, sha in locked_artifacts([p], {}))
+    ]
+    after = trust.judge_packages(ws, db, changed, base.config, base_store, warnings)
     return diffing.became_untrusted(locked_before, after)
 
 

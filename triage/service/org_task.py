@@ -12,11 +12,10 @@ import binascii
 import datetime as dt
 import hashlib
 import json
-import tempfile
 import threading
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 from triage import config, gitrepo, lockfiles, store
@@ -251,17 +250,6 @@ def goals_digest(outcome: RepoOutcome) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _trust_scratch(side: trees.TreeSide, read: _Blobs, folder: Path) -> None:
-    """The trust store's files, by the fixed names it reads, never by names from the tree."""
-    blobs = read(sorted(side.trust.values()))
-    for path, blob in side.trust.items():
-        name = trees.trust_store_name(PurePosixPath(path).relative_to(TRUST_STORE))
-        if name is not None:
-            target = folder / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(blobs[blob])
-
-
 def run(task: RepoTask, ctx: Context) -> RepoOutcome:
     """Read and judge one repository; failures become the outcome's error, never a raise."""
     outcome = RepoOutcome(task.repository, task.branch)
@@ -323,13 +311,13 @@ def _run(task: RepoTask, ctx: Context, outcome: RepoOutcome) -> None:
     ws = Workspace(settings=ctx.settings, clock=lambda: now, db_path=ctx.cache.path)
 
     def judge(warnings: list[str]) -> list[TrustResult]:
-        with tempfile.TemporaryDirectory(prefix="triage-trust-") as scratch:
-            _trust_scratch(side, read, Path(scratch))
-            # A repository's own trust store never makes the auditor fetch: its imports by
-            # URL are used only when the organisation's runs already hold them by their pin.
-            return trust.judge_packages(
-                ws, ctx.cache, packages, side.config, Path(scratch), warnings, fetch_imports=False
-            )
+        blobs = read(sorted(set(side.trust.values())))
+        store_at = trust.TrustStore.tree(blobs, side.trust, TRUST_STORE, task.repository)
+        # A repository's own trust store never makes the auditor fetch: its imports by URL
+        # are used only when the organisation's runs already hold them by their pin.
+        return trust.judge_packages(
+            ws, ctx.cache, packages, side.config, store_at, warnings, fetch_imports=False
+        )
 
     trust_store = tuple(sorted(side.trust.items()))
     report.trust, warned = ctx.judged.judge(

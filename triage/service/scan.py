@@ -116,11 +116,6 @@ def working_tree(ws: Workspace, cache: lockfiles.ReadingCache | None = None) -> 
     return Project(ws.config, packages, unpinned, read, _working_tree_pyproject(ws.root))
 
 
-def at_ref(ws: Workspace, db: store.Database, ref: str) -> Project:
-    """The project as committed at `ref`: its own deny.toml and lockfiles, from git objects."""
-    return at_ref_side(ws, db, ref)[0]
-
-
 def at_ref_side(ws: Workspace, db: store.Database, ref: str) -> tuple[Project, TreeSide]:
     """`at_ref`, and the side of the tree it read (blob ids, for the witness)."""
     from triage import gitrepo
@@ -129,7 +124,7 @@ def at_ref_side(ws: Workspace, db: store.Database, ref: str) -> tuple[Project, T
     sha = gitrepo.resolve(ws.root, ref)
     # The policy committed at the ref, at the path --config names inside the repository.
     config_path = trees.repo_relative(ws.config_path, ws.root)
-    paths = (config_path, "trust-store")
+    paths = (config_path, trees.trust_dir_in_repo(ws))
     side = trees.read_side(ws.root, sha, ref, db, paths, cached=not ws.reference)
     packages, unpinned, read = summary(side.contents)
     project = Project(side.config, packages, unpinned, read, trees.pyproject_at(ws.root, sha))

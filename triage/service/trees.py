@@ -4,7 +4,6 @@ locked packages. Nothing is checked out; lockfile readings are cached by blob id
 from __future__ import annotations
 
 import posixpath
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
@@ -12,6 +11,7 @@ from pathlib import Path, PurePosixPath
 from triage import config, gitrepo, lockfiles, store
 from triage.errors import ConfigError, InputError, LockfileError
 from triage.models import Config, LockfileContents, Package, ScanConfig, Unpinned
+from triage.service.workspace import Workspace
 
 BlobReader = Callable[[Sequence[str]], Mapping[str, bytes]]
 
@@ -71,24 +71,9 @@ def repo_relative(path: Path, repo: Path) -> str:
         ) from None
 
 
-_STORE_FILES = ("publishers.toml", "audits.toml", "imports.toml")
-_KEY_FILE = re.compile(r"[A-Za-z0-9_.-]+\.pub")  # one path component: keygen's names
-
-
-def trust_store_name(relative: PurePosixPath) -> str | None:
-    """Where a base-tree trust-store file goes in the scratch copy: only the files the trust
-    store reads, by their fixed names (keys by the name pattern keygen writes); anything else,
-    `..` entries of a crafted tree included, is not written at all."""
-    text = relative.as_posix()
-    if text in _STORE_FILES:
-        return text
-    if (
-        len(relative.parts) == 2
-        and relative.parts[0] == "keys"
-        and _KEY_FILE.fullmatch(relative.parts[1])
-    ):
-        return text
-    return None
+def trust_dir_in_repo(ws: Workspace) -> str:
+    """Where the trust store is inside a commit's tree: --trust-store, else trust-store/."""
+    return repo_relative(ws.trust_store or Path("trust-store"), ws.root)
 
 
 MAX_LINK_HOPS = 8

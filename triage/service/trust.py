@@ -134,16 +134,42 @@ def _import_fetcher(
     return fetch
 
 
+@dataclass(frozen=True)
+class TrustStore:
+    """A trust store's files (from a folder, git objects or GitHub's API alike) and how
+    messages name where they are."""
+
+    files: trust_store.TrustFiles
+    where: str
+
+    @classmethod
+    def folder(cls, path: Path) -> TrustStore:
+        return cls(trust_store.DirectoryFiles(path), str(path))
+
+    @classmethod
+    def tree(
+        cls, blobs: Mapping[str, bytes], paths: Mapping[str, str], top: str, label: str
+    ) -> TrustStore:
+        """A tree's trust store: `paths` (tree path -> blob id) under `top`, read from
+        `blobs` (blob id -> bytes)."""
+        prefix = top.rstrip("/") + "/"
+        files = {path.removeprefix(prefix): blobs[blob] for path, blob in paths.items()}
+        return cls(files, f"{label}:{top}")
+
+    def public_keys(self) -> dict[str, Any]:
+        return signing.load_public_keys(self.files)
+
+
 def _judge(
     packages: Sequence[Package],
     cfg: Config,
-    store_dir: Path,
+    store_at: TrustStore,
     claims: Mapping[str, list[Claim]],
     fetcher: trust_store.FetchImport,
 ) -> list[TrustResult]:
-    publishers = trust_store.load_publishers(store_dir / "publishers.toml")
+    publishers = trust_store.load_publishers(store_at.files, store_at.where)
     if cfg.trust.mode is TrustMode.AUDIT:
-        audits = trust_store.load_audits(store_dir, fetcher)
+        audits = trust_store.load_audits(store_at.files, store_at.where, fetcher)
         return [
             trust.judge_audited(ArtifactEvidence(p.name, p.version, name, sha, (), ()), audits)
             for p, name, sha in locked_artifacts(packages, {})
@@ -154,7 +180,7 @@ def _judge(
         for claim in items
         if (found := attestations.subject(claim)) is not None
     }
-    keys = signing.load_public_keys(store_dir / "keys") if claims else {}
+    keys = store_at.public_keys() if claims else {}
     return [
         trust.judge(
             attestations.verify(p.name, p.version, name, sha, claims.get(name, []), keys),
@@ -171,14 +197,14 @@ def judge_packages(
     db: store.Database,
     packages: Sequence[Package],
     cfg: Config,
-    store_dir: Path,
+    store_at: TrustStore,
     warnings: list[str],
     provenance_dir: Path | None = None,
     *,
     fetch_imports: bool = True,
 ) -> list[TrustResult]:
-    """Every locked artifact of `packages` judged by `cfg`'s [trust] and the trust store at
-    `store_dir`; provenance from `provenance_dir`, else the cache and the settings' index.
+    """Every locked artifact of `packages` judged by `cfg`'s [trust] and the trust store
+    `store_at`; provenance from `provenance_dir`, else the cache and the settings' index.
     `fetch_imports`: whether the trust store's imports by URL may be downloaded (only for a
     trust store of the operator's own: never an organisation's repository's)."""
     caches = store.Caches(db)
@@ -197,7 +223,7 @@ def judge_packages(
             )
     fetcher = _import_fetcher(caches, ws.settings, fetch_imports=fetch_imports)
     with db.transaction():
-        judged = _judge(packages, cfg, store_dir, claims, fetcher)
+        judged = _judge(packages, cfg, store_at, claims, fetcher)
     warnings.extend(caches.rejected)
     return judged
 
@@ -214,7 +240,7 @@ def trust_check(ws: Workspace, provenance_dir: Path | None) -> TrustReport:
             db,
             packages,
             ws.config,
-            ws.trust_dir,
+            TrustStore.folder(ws.trust_dir),
             report.warnings,
             provenance_dir,
         )
@@ -276,7 +302,7 @@ def trust_certify(ws: Workspace, request: Certification) -> dict[str, Any]:
     )
     if digests:  # the record then covers exactly the artifacts locked now
         record["sha256"] = digests
-    if key_id not in signing.load_public_keys(ws.trust_dir / "keys"):
+    if key_id not in TrustStore.folder(ws.trust_dir).public_keys():
         raise InputError(
             f"{ws.trust_dir}/keys/{request.key_name}.pub: no such public key",
             hint=f"create it with `triage trust keygen {request.key_name}`",

@@ -15,6 +15,7 @@ from triage.core import diffing
 from triage.core import witness as core
 from triage.errors import InputError, LockfileError
 from triage.models import ScanResult
+from triage.provenance.trust_store import DirectoryFiles
 from triage.service.scan import Project, lockfile_path
 from triage.service.trees import TreeSide, repo_relative
 from triage.service.workspace import Workspace
@@ -172,7 +173,7 @@ def write(ws: Workspace, target: WitnessTarget, fields: dict[str, Any]) -> None:
     signatures = []
     if key_name is not None:
         key_id = signing.KEY_PREFIX + key_name
-        if key_id not in signing.load_public_keys(ws.trust_dir / "keys"):
+        if key_id not in signing.load_public_keys(DirectoryFiles(ws.trust_dir)):
             raise InputError(
                 f"{ws.trust_dir}/keys/{key_name}.pub: no such public key in the trust store",
                 hint=f"create the key with `triage trust keygen {key_name}`",
@@ -245,7 +246,7 @@ def _signer(
         if allow_unsigned:
             return None, []
         return None, ["the witness is not signed; refused (--allow-unsigned accepts it)"]
-    keys = signing.load_public_keys(ws.trust_dir / "keys")
+    keys = signing.load_public_keys(DirectoryFiles(ws.trust_dir))
     signed = core.pae(core.PAYLOAD_TYPE, opened.payload)
     unknown, broken = [], []
     for key_id, signature in opened.signatures:
