@@ -20,6 +20,7 @@ from typing import Any
 from tests.conftest import ADVISORY_DB, GITHUB_TOKEN, LOCKFILES, NOW, REPOSITORY, workspace
 from tests.github_git import Repo
 from tests.github_server import GitHubServer
+from tests.schemas import validate
 from triage.cli import main
 from triage.service import sync
 
@@ -118,7 +119,9 @@ def org_audit(
         assert not text, text
         return code, {"message": errors.removeprefix("triage: ").removeprefix("error: ")}
     assert text, errors
-    return code, json.loads(text)
+    report: dict[str, Any] = json.loads(text)
+    validate(report)
+    return code, report
 
 
 Opened = list[tuple[str, str, tuple[str, ...]]]

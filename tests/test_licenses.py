@@ -312,7 +312,7 @@ def test_the_audit_keeps_one_issue_per_disallowed_package_and_closes_it_when_it_
     def issues() -> dict[str, str]:
         capsys.readouterr()
         assert main(["issues", "--all", "--format", "json", "--db", str(db)]) == 0
-        return {row["title"]: row["state"] for row in json.loads(capsys.readouterr().out)}
+        return {row["title"]: row["state"] for row in json.loads(capsys.readouterr().out)["issues"]}
 
     assert main(["audit", str(root), *common]) == 1  # chardet's LGPL is denied
     assert issues() == {"License not allowed: chardet": "open"}

@@ -18,6 +18,7 @@ import pytest
 
 from tests.conftest import NOW
 from tests.gitrepos import GitRepo
+from tests.schemas import validate
 from triage.cli import main
 
 LOCKED = "urllib3==2.0.0\n"
@@ -49,6 +50,8 @@ def verify(capsys: pytest.CaptureFixture[str], witness: Path, *more: str) -> tup
 def statement(path: Path) -> dict[str, Any]:
     envelope = json.loads(path.read_text())
     found: dict[str, Any] = json.loads(base64.b64decode(envelope["payload"]))
+    if found.get("predicate", {}).get("schema") == "triage/witness-v1":
+        validate(found["predicate"])  # docs/schemas/witness-v1.schema.json
     return found
 
 

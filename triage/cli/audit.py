@@ -19,6 +19,7 @@ from triage.cli.common import (
     witness_option,
 )
 from triage.errors import EXIT_OK, EXIT_POLICY, ConfigError, TriageError
+from triage.models import Schema
 
 if TYPE_CHECKING:
     from triage.service.witness import WitnessTarget
@@ -129,7 +130,7 @@ def issues_command(show_all: bool, common: Common) -> int:
 
     rows = use_case.local_issues(common.workspace, include_closed=show_all)
     if common.output_format == "json":
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps({"schema": Schema.ISSUES, "issues": rows}, indent=2))
         return EXIT_OK
     for row in rows:
         click.echo(f"#{row['number']:<4} {row['state']:<6} {row['title']}")

@@ -9,6 +9,7 @@ import click
 
 from triage.cli.common import Common, common_options
 from triage.errors import EXIT_DATABASE, EXIT_OK, EXIT_UPSTREAM
+from triage.models import Schema
 
 
 @click.group()
@@ -56,7 +57,7 @@ def db_sync(sources: tuple[str, ...], common: Common) -> int:
     c = report.counts
     if common.output_format == "json":
         document = {
-            "schema": "triage/sync-v1",
+            "schema": Schema.SYNC,
             "database": str(ws.db_path),
             "sources": names,
             "counts": dataclasses.asdict(c),
@@ -85,6 +86,7 @@ def db_status(common: Common) -> int:
 
     info = sync.status(common.workspace)
     fields = {
+        "schema": Schema.DB_STATUS,
         "database": str(common.workspace.db_path),
         "records": info.records,
         "sources": list(info.sources),
@@ -96,7 +98,7 @@ def db_status(common: Common) -> int:
     if common.output_format == "json":
         click.echo(json.dumps(fields, indent=2))
     else:
-        for key, value in fields.items():
+        for key, value in list(fields.items())[1:]:
             shown = ", ".join(value) if isinstance(value, list) else value
             click.echo(f"{key.replace('_', ' ')}: {shown if shown not in (None, '') else '-'}")
     return EXIT_OK
@@ -119,7 +121,7 @@ def db_verify(repair: bool, common: Common) -> int:
     report = verify.verify(common.workspace, repair=repair)
     if common.output_format == "json":
         document = {
-            "schema": "triage/db-verify-v1",
+            "schema": Schema.DB_VERIFY,
             "database": str(common.workspace.db_path),
             "digest": report.digest,
             "checked": report.checked,

@@ -10,6 +10,7 @@ import click
 
 from triage.cli.common import Common, common_options, lockfile_options
 from triage.errors import EXIT_OK, EXIT_POLICY
+from triage.models import Schema
 
 if TYPE_CHECKING:
     from triage.service.licenses import LicenseReport
@@ -22,7 +23,7 @@ def licenses() -> None:
 
 def _json(report: LicenseReport) -> str:
     document = {
-        "schema": "triage/licenses-v1",
+        "schema": Schema.LICENSES,
         "packages": [
             {
                 "name": r.name,

@@ -8,6 +8,7 @@ from dataclasses import asdict
 import click
 
 from triage.cli.common import Common, common_options, engine_option, org_option
+from triage.models import Schema
 
 
 @click.group()
@@ -39,8 +40,7 @@ def audit_org(org_name: str, engine: str, full: bool, common: Common) -> int:
     with common.progress(ws) as shown:
         report = use_case.org_audit(shown, org_name, runner, full=full)
     if common.output_format == "json":
-        data = asdict(report)
-        data["exit_code"] = report.exit_code
+        data = {"schema": Schema.ORG_AUDIT, **asdict(report), "exit_code": report.exit_code}
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return report.exit_code
     skipped = ", ".join(f"{n} {why}" for why, n in sorted(report.skipped.items())) or "none"

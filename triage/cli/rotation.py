@@ -17,7 +17,7 @@ from triage.cli.common import (
     path_argument,
 )
 from triage.errors import EXIT_OK, EXIT_POLICY
-from triage.models import Justification
+from triage.models import Justification, Schema
 
 # Severity's labels, most severe first (spelt out: importing the models costs --help ~25 ms;
 # tests/test_codes.py keeps the two equal).
@@ -101,7 +101,7 @@ def claim(key: str, name: str | None, common: Common) -> int:
         import json
 
         document = {
-            "schema": "triage/claim-v1",
+            "schema": Schema.CLAIM,
             "key": str(result.record.key),
             "state": result.record.state.value,
             "assignee": result.record.assignee,

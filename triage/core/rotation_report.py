@@ -22,13 +22,9 @@ from triage.models import (
     Diagnostic,
     FindingKey,
     IgnoreRule,
+    Schema,
     TriageRecord,
 )
-
-QUEUE_SCHEMA = "triage/queue-v1"
-SHOW_SCHEMA = "triage/show-v1"
-STATS_SCHEMA = "triage/stats-v1"
-POLICY_SCHEMA = "triage/policy-v1"
 
 
 @dataclass(frozen=True)
@@ -99,7 +95,7 @@ def record_json(record: TriageRecord, now: dt.datetime) -> dict[str, Any]:
 
 def queue_json(records: Sequence[TriageRecord], now: dt.datetime) -> str:
     document = {
-        "schema": QUEUE_SCHEMA,
+        "schema": Schema.QUEUE,
         "now": _stamp(now),
         "findings": [record_json(r, now) for r in records],
     }
@@ -133,7 +129,7 @@ def show_json(details: FindingDetails, now: dt.datetime) -> str:
     scanned = details.scanned
     dependency = details.dependency
     document = {
-        "schema": SHOW_SCHEMA,
+        "schema": Schema.SHOW,
         "key": str(details.key),
         "repository": details.key.repository,
         "triage": record_json(details.record, now) if details.record else None,
@@ -153,7 +149,7 @@ def show_json(details: FindingDetails, now: dt.datetime) -> str:
 
 def stats_json(stats: Stats) -> str:
     document = {
-        "schema": STATS_SCHEMA,
+        "schema": Schema.STATS,
         "now": _stamp(stats.now),
         "org": stats.scope or None,
         "window_days": stats.window.days,
@@ -185,7 +181,7 @@ def diagnostic_json(diagnostic: Diagnostic) -> dict[str, Any]:
 
 def policy_json(diagnostics: Sequence[Diagnostic], notes: Sequence[str]) -> str:
     document = {
-        "schema": POLICY_SCHEMA,
+        "schema": Schema.POLICY,
         "diagnostics": [diagnostic_json(d) for d in diagnostics],
         "notes": list(notes),
     }

@@ -15,9 +15,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from triage.models import AssessedFinding
+from triage.models import AssessedFinding, Schema
 
-SCHEMA = "triage/witness-v1"  # the predicate's own schema, inside the statement
+SCHEMA = Schema.WITNESS  # the predicate's own schema, inside the statement
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "urn:triage:witness:v1"  # an identifier, not an address
 PAYLOAD_TYPE = "application/vnd.in-toto+json"

@@ -60,6 +60,7 @@ from triage.models.outcomes import (
     TrustResult,
     Verdict,
 )
+from triage.models.schemas import Schema
 
 __all__ = [
     "DEFAULT_SOURCES",
@@ -99,6 +100,7 @@ __all__ = [
     "PublisherRule",
     "ScanConfig",
     "ScanResult",
+    "Schema",
     "Severity",
     "Status",
     "TriageRecord",

@@ -3,7 +3,6 @@ say, as text, JSON and markdown. SARIF lives in core/sarif.py."""
 
 from triage.core.report.diff import (
     DIFF_RENDERERS,
-    DIFF_SCHEMA,
     PR_COMMENT_MARKER,
     diff_json,
     diff_text,
@@ -19,7 +18,6 @@ from triage.core.report.issues import (
 )
 from triage.core.report.scan import (
     RENDERERS,
-    SCAN_SCHEMA,
     finding_json,
     ignore_json,
     ignore_line,
@@ -28,15 +26,12 @@ from triage.core.report.scan import (
     scan_text,
     unpinned_json,
 )
-from triage.core.report.trust import TRUST_SCHEMA, trust_artifact_json, trust_json, trust_text
+from triage.core.report.trust import trust_artifact_json, trust_json, trust_text
 
 __all__ = [
     "DIFF_RENDERERS",
-    "DIFF_SCHEMA",
     "PR_COMMENT_MARKER",
     "RENDERERS",
-    "SCAN_SCHEMA",
-    "TRUST_SCHEMA",
     "Dependency",
     "diff_json",
     "diff_text",

@@ -18,19 +18,18 @@ from triage.core.report.scan import (
     unpinned_markdown,
 )
 from triage.core.report.trust import trust_artifact_json
-from triage.models import IgnoreRule, Level, LicenseChange
+from triage.models import IgnoreRule, Level, LicenseChange, Schema
 
 if TYPE_CHECKING:
     from triage.core.diffing import DiffResult
 
-DIFF_SCHEMA = "triage/diff-v1"
 PR_COMMENT_MARKER = "<!-- triage:pr-comment -->"
 
 
 def diff_json(result: DiffResult) -> str:
     changes = result.policy
     document = {
-        "schema": DIFF_SCHEMA,
+        "schema": Schema.DIFF,
         "base": result.base,
         "head": result.head,
         "new": [finding_json(f) for f in result.new],

@@ -7,9 +7,7 @@ from typing import Any
 
 from triage.core import escape
 from triage.core.policy import shortlist
-from triage.models import AssessedFinding, IgnoreRule, ScanResult, Unpinned
-
-SCAN_SCHEMA = "triage/scan-v1"
+from triage.models import AssessedFinding, IgnoreRule, ScanResult, Schema, Unpinned
 
 
 def ignore_json(rule: IgnoreRule | None) -> dict[str, Any] | None:
@@ -66,7 +64,7 @@ def unpinned_markdown(item: Unpinned) -> str:
 def scan_json(result: ScanResult) -> str:
     db = result.database
     document = {
-        "schema": SCAN_SCHEMA,
+        "schema": Schema.SCAN,
         "database": {
             "digest": db.digest,
             "records": db.records,

@@ -6,9 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from triage.models import TrustResult
-
-TRUST_SCHEMA = "triage/trust-v1"
+from triage.models import Schema, TrustResult
 
 
 def trust_artifact_json(result: TrustResult) -> dict[str, Any]:
@@ -25,7 +23,7 @@ def trust_artifact_json(result: TrustResult) -> dict[str, Any]:
 
 def trust_json(results: Sequence[TrustResult], mode: str) -> str:
     document = {
-        "schema": TRUST_SCHEMA,
+        "schema": Schema.TRUST,
         "mode": mode,
         "artifacts": [trust_artifact_json(r) for r in results],
     }
