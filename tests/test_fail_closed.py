@@ -566,7 +566,7 @@ def test_an_interrupted_sync_leaves_no_scratch_folder_and_no_change(
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(sources, "decode_record", interrupted)  # Ctrl-C while reading
+    monkeypatch.setattr(sources.listing, "decode_record", interrupted)  # Ctrl-C while reading
     code, _, err = triage(capsys, "db", "sync", "--source", str(source), "--db", str(db))
     assert code == 2 and "aborted" in err
     assert set(scratch.glob("triage-sync-*")) == before

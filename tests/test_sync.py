@@ -215,18 +215,18 @@ def test_a_noop_sync_reads_no_record_file_and_a_same_size_edit_is_still_seen(
     db = tmp_path / "t.db"
     # Files written a moment ago may change again within the file system's clock tick; here
     # they are taken as settled so the test need not wait.
-    monkeypatch.setattr(sources, "RACY_SECONDS", 0.0)
+    monkeypatch.setattr(sources.listing, "RACY_SECONDS", 0.0)
     command = ["db", "sync", "--source", str(source), "--db", str(db)]
     assert main(command) == 0
     total = len(list(source.rglob("*.yaml")))
     opened: list[str] = []
-    reading = sources._directory_entries
+    reading = sources.listing._directory_entries
 
     def counted(root: Path) -> list[sources.Entry]:
         opened.append(str(root))
         return reading(root)
 
-    monkeypatch.setattr(sources, "_directory_entries", counted)
+    monkeypatch.setattr(sources.listing, "_directory_entries", counted)
     capsys.readouterr()
     assert main(command) == 0
     assert opened == [] and f"unchanged {total}," in capsys.readouterr().out

@@ -45,8 +45,23 @@ def _app(broker_url: str) -> Celery:
     return celery
 
 
-# The workers' app (`celery -A triage.jobs.org worker`), on TRIAGE_BROKER_URL.
-app = _app(Settings.from_environment().broker_url)
+class _BrokerFromEnvironment:
+    """The workers' broker, read from TRIAGE_BROKER_URL when Celery first needs its
+    configuration (a worker starting), not when this module is imported."""
+
+    @property
+    def broker_url(self) -> str:
+        return Settings.from_environment().broker_url
+
+    @property
+    def result_backend(self) -> str:
+        return Settings.from_environment().broker_url
+
+
+# The workers' app (`celery -A triage.jobs.org worker`).
+app = Celery("triage")
+app.config_from_object(_BrokerFromEnvironment())
+app.conf.update(_CONF)
 _PAUSE_IF_LATER = """
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1], 'EX', 3600) end
