@@ -98,3 +98,17 @@ def test_durations() -> None:
     assert parse_duration("PT36H") == dt.timedelta(hours=36)
     for bad in ("P", "PT", "7D", "P1M", "P1DT"):
         assert parse_duration(bad) is None, bad
+
+
+def test_an_impossible_date_is_named_with_its_line(tmp_path: Path) -> None:
+    """TOML reads 2026-12-32 as no date and complains of an unclosed table after it."""
+    config = tmp_path / "deny.toml"
+    config.write_text(
+        '[advisories]\nignore = [{ id = "PYSEC-1", reason = "r", '
+        'issue = "https://x.org/1", expires = 2026-12-32 }]\n'
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_config(config, required=True)
+    assert raised.value.problems[0] == (
+        "line 2: 2026-12-32 is not a date of the calendar (write YYYY-MM-DD, e.g. 2027-01-31)"
+    )

@@ -368,3 +368,14 @@ def test_allow_entries_are_read_as_the_spdx_index_spells_them(
     )
     code, document = check(capsys, root, tmp_path)
     assert code == 0 and verdicts(document) == {"attrs": ("allowed", "MIT", "license-expression")}
+
+
+def test_a_release_the_index_does_not_have_is_said_as_such(
+    pypi: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = project(tmp_path, f"allow = {ALLOW}\n", {"no-such-package": "1.0"})
+    code, report = check(capsys, root, tmp_path)
+    assert code == 0  # unknown warns by default
+    (result,) = report["packages"]
+    assert result["verdict"] == "unknown" and result["source"] == "absent"
+    assert result["why"] == "the index has no such release, so nothing says its license"

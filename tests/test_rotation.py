@@ -702,7 +702,8 @@ def test_a_lockfile_named_from_outside_reads_its_includes_in_its_own_folder(
 def test_a_long_key_with_several_versions_cuts_nothing_at_80_columns(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Keys, severities, ages, due dates and issues are read whole; versions and names fold."""
+    """Keys, severities, due dates and issues are read whole, and nothing is broken
+    mid-word: versions and names too wide for the row go whole on a line below the key."""
     package = "some-long-package-name"
     sources = tmp_path / "src"
     sources.mkdir()
@@ -725,6 +726,32 @@ def test_a_long_key_with_several_versions_cuts_nothing_at_80_columns(
     code, out = cli(capsys, root, db, "queue")
     assert code == 0 and "…" not in out
     assert max(len(line.rstrip()) for line in out.splitlines()) <= 80, out
-    assert re.search(rf"^{key} .* critical .* \d+d .* \d{{4}}-\d\d-\d\d ", out, re.MULTILINE), out
+    # Too wide for one line: versions and the assignee go whole on a line below the key.
+    assert re.search(rf"^{key} +critical +\d{{4}}-\d\d-\d\d ", out, re.MULTILINE), out
+    assert "  1.0.0, 1.0.1; assignee a-rather-long-assignee-name" in out
     code, out = cli(capsys, root, db, "show", key, str(root))
     assert code == 0 and "critical" in out and "CVSS:3.1" not in out  # a severity, not a vector
+
+
+def test_the_queue_never_breaks_a_word_at_80_columns_even_when_late(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The header wrapped mid-word (`versio`/`n`) and a long name was broken across lines
+    once due dates said `late`: a header stays whole, a row stays one line."""
+    import triage.service.workspace
+
+    root, db = synced(tmp_path)
+    local_audit(root, db, NOW)
+    rotation.claim(workspace(db, NOW), URLLIB3_HIGH, "a-rather-long-assignee-name")
+    monkeypatch.setenv("COLUMNS", "80")
+    later = NOW + dt.timedelta(days=12)
+    monkeypatch.setattr(triage.service.workspace, "utc_now", lambda: later)
+    code, out = cli(capsys, root, db, "queue")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].split() == [
+        "key", "version", "severity", "due", "assignee", "issue",
+    ]  # fmt: skip
+    assert max(len(line) for line in lines) <= 80
+    assert len(lines) == 8  # a header, six findings, the footer: nothing folded
+    assert re.search(r"^PYSEC-2022-168/pillow .* 2026-12-01 late ", out, re.MULTILINE)
+    assert re.search(r"^PYSEC-2023-192/urllib3 .* a-rather-… ", out, re.MULTILINE)

@@ -39,7 +39,7 @@ class ConfigError(InputError):
         listing = "\n".join(f"  - {problem}" for problem in problems)
         super().__init__(
             f"{path}: {len(problems)} problem(s) in the configuration:\n{listing}",
-            hint=hint or "correct the keys named above; see the template in README.md",
+            hint=hint or "correct the keys named above; every key is in docs/configuration.md",
         )
         self.problems = problems
 

@@ -11,13 +11,14 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from triage.core.rotation import Stats, is_overdue
-from triage.core.rotation_report import FindingDetails, age_days
+from triage.core.rotation_report import FindingDetails
 from triage.models import LicenseResult, TriageRecord
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
+ASSIGNEE_WIDTH = 10  # the queue's assignee column; `show` and JSON give the name whole
 TOP_REPOSITORIES = 10  # the text stats' repository table; JSON and HTML list them all
 SEVERITY_STYLES = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
 
@@ -66,6 +67,8 @@ def _table(out: Console, *columns: str, title: str | None = None) -> Table:
         show_edge=False,
         header_style="bold" if out.is_terminal else "",
     )
+    for column in table.columns:  # a header is never cut mid-word
+        column.min_width = len(str(column.header))
     return table
 
 
@@ -105,25 +108,59 @@ def print_queue(out: Console, records: Sequence[TriageRecord], now: dt.datetime)
     if any(r.key.repository for r in records):
         _print_org_queue(out, records, now)
         return
-    table = _table(out, "key", "version", "severity", "age", "due", "assignee", "issue")
-    # The key is what people copy into `show` and `claim`; severity, age, due date and issue
-    # are read whole: none is cut. Versions and names fold, keeping every character.
-    for whole in (0, 2, 3, 4, 6):
-        table.columns[whole].no_wrap = True
-    table.columns[1].overflow = "fold"
-    table.columns[5].overflow = "fold"
-    for record in records:
-        table.add_row(
+    rows = [
+        (
             str(record.key),
             ", ".join(record.versions),
-            _severity_cell(out, record.severity),
-            f"{age_days(record, now)}d",
+            record.severity,
             _due_cell(out, record, now),
             record.assignee or "-",
             _issue_cell(out, record.issue_url),
         )
+        for record in records
+    ]
+    headers = ("key", "version", "severity", "due", "assignee", "issue")
+    widths = [max(len(h), *(len(_plain(row[i])) for row in rows)) for i, h in enumerate(headers)]
+    widths[4] = min(widths[4], ASSIGNEE_WIDTH)
+    # The key is what people copy into `show` and `claim`; it, the severity, the due date and
+    # the issue are read whole, and nothing is broken mid-word: a long name ends in an
+    # ellipsis (`show` and JSON give it whole). A key so long that the row cannot fit puts
+    # versions and assignee on a line of their own below it.
+    if sum(widths) + 2 * (len(headers) - 1) > out.width:
+        _print_stacked_queue(out, rows)
+        _queue_footer(out, records, now)
+        return
+    table = _table(out, *headers)
+    for whole in (0, 1, 2, 3, 5):
+        table.columns[whole].no_wrap = True
+    table.columns[4].overflow = "ellipsis"
+    table.columns[4].no_wrap = True
+    table.columns[4].max_width = ASSIGNEE_WIDTH
+    for key, versions, severity, due, assignee, issue in rows:
+        table.add_row(key, versions, _severity_cell(out, severity), due, assignee, issue)
     out.print(table)
     _queue_footer(out, records, now)
+
+
+def _plain(cell: str) -> str:
+    from rich.text import Text
+
+    return Text.from_markup(cell).plain
+
+
+def _print_stacked_queue(out: Console, rows: Sequence[tuple[str, ...]]) -> None:
+    """Each finding on two lines: key, severity, due date and issue; then its versions and
+    assignee, indented, whole."""
+    from rich.markup import escape
+
+    key_width = max(len("key"), *(len(row[0]) for row in rows))
+    due_width = max(len("due"), *(len(_plain(row[3])) for row in rows))
+    out.print(f"{'key':<{key_width}}  {'severity':<8}  {'due':<{due_width}}  issue", markup=False)
+    for key, versions, severity, due, assignee, issue in rows:
+        padded = _severity_cell(out, f"{severity:<8}") if out.is_terminal else f"{severity:<8}"
+        gap = " " * (due_width - len(_plain(due)))
+        out.print(f"{escape(key):<{key_width}}  {padded}  {due}{gap}  {issue}")
+        out.print(f"  {escape(versions)}; assignee {escape(assignee)}", soft_wrap=True)
 
 
 def _print_org_queue(out: Console, records: Sequence[TriageRecord], now: dt.datetime) -> None:

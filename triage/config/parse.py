@@ -405,12 +405,32 @@ def _org(v: _Validator, doc: Any) -> OrgConfig:
     )
 
 
+_DATE_LIKE = re.compile(r"(?<![\w\"'.-])(\d{4})-(\d{2})-(\d{2})(?![\w:.-])")
+
+
+def _impossible_dates(text: str) -> list[str]:
+    """TOML reads `2026-12-32` as no date at all and then complains of what follows it (an
+    unclosed table): name the date, with its line, before TOML's own words."""
+    found = []
+    for number, line in enumerate(text.splitlines(), 1):
+        code = line.split("#", 1)[0]
+        for match in _DATE_LIKE.finditer(code):
+            try:
+                dt.date(*(int(part) for part in match.groups()))
+            except ValueError:
+                found.append(
+                    f"line {number}: {match.group()} is not a date of the calendar "
+                    "(write YYYY-MM-DD, e.g. 2027-01-31)"
+                )
+    return found
+
+
 def parse_config(text: str, path: str) -> Config:
     """Parse deny.toml text; raise ConfigError listing every problem, never fall back silently."""
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(path, [f"not valid TOML: {exc}"]) from exc
+        raise ConfigError(path, [*_impossible_dates(text), f"not valid TOML: {exc}"]) from exc
     except (RecursionError, ValueError) as exc:  # nesting or numbers past any real file's
         raise ConfigError(path, [f"not a deny.toml triage reads: {exc}"]) from exc
     v = _Validator()

@@ -56,6 +56,9 @@ def judge(
         if info.source == "none":
             why = "its metadata names no license"
             verdict, level = LicenseVerdict.UNLICENSED, config.unlicensed
+        elif info.source == "absent":
+            why = "the index has no such release, so nothing says its license"
+            verdict, level = LicenseVerdict.UNKNOWN, config.level(LintCode.LICENSE_UNKNOWN)
         else:
             why = "not an SPDX license (the metadata's text is kept)"
             verdict, level = LicenseVerdict.UNKNOWN, config.level(LintCode.LICENSE_UNKNOWN)

@@ -25,7 +25,8 @@ class LicenseInfo:
     """What a package version's metadata says of its license."""
 
     expression: str | None  # SPDX, normalised; None when unknown or absent
-    source: str  # license-expression | license | classifiers | clarify | none
+    source: str  # license-expression | license | classifiers | clarify | none | absent (no
+    # such release on the index)
     raw: str = ""  # the text it came from, kept when it could not be read
 
 

@@ -76,7 +76,7 @@ def _toml(files: TrustFiles, name: str, where: str) -> dict[str, Any] | None:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise InputError(
             f"{where}/{name}: not valid TOML: {exc}",
-            hint="see the trust-store layout in README.md",
+            hint="see the trust-store layout in docs/trust.md",
         ) from exc
 
 
@@ -135,7 +135,7 @@ def load_publishers(files: TrustFiles, where: str) -> tuple[PublisherRule, ...]:
         listing = "\n".join(f"  - {p}" for p in problems)
         raise InputError(
             f"{path}: {len(problems)} problem(s):\n{listing}",
-            hint="see the trust-store layout in README.md",
+            hint="see the trust-store layout in docs/trust.md",
         )
     return tuple(rules)
 
@@ -213,7 +213,7 @@ def load_audits(
         ):
             raise InputError(
                 f"{here}: needs name, sha256, and path or url",
-                hint="see the trust-store layout in README.md",
+                hint="see the trust-store layout in docs/trust.md",
             )
         if isinstance(url, str):
             if fetch_import is None:

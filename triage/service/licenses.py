@@ -121,7 +121,7 @@ def _info(metadata: str | None) -> LicenseInfo | None:
     except (ValueError, RecursionError):
         return None  # a damaged cache entry: not judged, never guessed
     if found is None:
-        return LicenseInfo(None, "license", "no such release on the index")
+        return LicenseInfo(None, "absent")
     return licenses.from_metadata(found if isinstance(found, dict) else {})
 
 
