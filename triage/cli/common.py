@@ -58,6 +58,11 @@ def settings() -> Settings:
     return root.obj
 
 
+def path_option(name: str, help_text: str) -> Callable[[F], F]:
+    """An option naming a file or folder, absent unless given."""
+    return click.option(name, type=click.Path(path_type=Path), default=None, help=help_text)
+
+
 def common_options(formats: Sequence[str] = ("text", "json")) -> Callable[[F], F]:
     """The options every subcommand accepts after its name (SPEC §6)."""
 
@@ -70,24 +75,14 @@ def common_options(formats: Sequence[str] = ("text", "json")) -> Callable[[F], F
             show_default=True,
             help="Output format.",
         )
-        @click.option(
+        @path_option(
             "--db",
-            type=click.Path(path_type=Path),
-            default=None,
-            help="Advisory database [default: $TRIAGE_DB, else .triage/triage.db at the "
+            "Advisory database [default: $TRIAGE_DB, else .triage/triage.db at the "
             "repository's root].",
         )
-        @click.option(
-            "--config",
-            type=click.Path(path_type=Path),
-            default=None,
-            help="Policy file [default: deny.toml at the repository's root].",
-        )
-        @click.option(
-            "--trust-store",
-            type=click.Path(path_type=Path),
-            default=None,
-            help="Trust anchors [default: trust-store/ at the repository's root].",
+        @path_option("--config", "Policy file [default: deny.toml at the repository's root].")
+        @path_option(
+            "--trust-store", "Trust anchors [default: trust-store/ at the repository's root]."
         )
         @click.option("-v", "--verbose", count=True, help="More output on stderr.")
         @click.option("-q", "--quiet", count=True, help="Less output on stderr.")

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import click
 
-from triage.cli.common import TEXT_ONLY, Common, F, common_options, lockfile_options
+from triage.cli.common import (
+    TEXT_ONLY,
+    Common,
+    F,
+    common_options,
+    lockfile_options,
+    path_option,
+)
 from triage.errors import EXIT_OK, EXIT_POLICY
 
 
@@ -18,11 +25,9 @@ def trust() -> None:
 
 @trust.command("check")
 @lockfile_options
-@click.option(
+@path_option(
     "--provenance-dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Folder of <artifact>.provenance / <artifact>.publish.attestation files "
+    "Folder of <artifact>.provenance / <artifact>.publish.attestation files "
     "[default: PyPI's Integrity API ($TRIAGE_PYPI_URL), cached in the database].",
 )
 @common_options()

@@ -46,13 +46,11 @@ def untrusted(results: Sequence[TrustResult], mode: str) -> list[tracking.Tracke
         if item.fails:
             failing.setdefault((item.evidence.package, item.evidence.version), []).append(item)
     return [
-        tracking.Tracked(
-            key=f"untrusted/{package}=={version}",
-            status=Status.ACTIVE,
-            ignore=None,
-            title=f"Untrusted dependency: {package} {version}",
-            body=report.untrusted_issue_body(package, version, mode, items),
-            recorded=tracking.Recorded("untrusted", ()),
+        _standing(
+            f"untrusted/{package}=={version}",
+            f"Untrusted dependency: {package} {version}",
+            report.untrusted_issue_body(package, version, mode, items),
+            "untrusted",
         )
         for (package, version), items in sorted(failing.items())
     ]
@@ -66,13 +64,23 @@ def disallowed_licenses(results: Sequence[LicenseResult]) -> list[tracking.Track
         if result.level is Level.DENY:
             by_name.setdefault(result.name, []).append(result)
     return [
-        tracking.Tracked(
-            key=f"license/{name}",
-            status=Status.ACTIVE,
-            ignore=None,
-            title=f"License not allowed: {name}",
-            body=report.license_issue_body(name, items),
-            recorded=tracking.Recorded("license", ()),
+        _standing(
+            f"license/{name}",
+            f"License not allowed: {name}",
+            report.license_issue_body(name, items),
+            "license",
         )
         for name, items in sorted(by_name.items())
     ]
+
+
+def _standing(key: str, title: str, body: str, kind: str) -> tracking.Tracked:
+    """A problem that stands while it lasts (no ignore, no fix versions to follow)."""
+    return tracking.Tracked(
+        key=key,
+        status=Status.ACTIVE,
+        ignore=None,
+        title=title,
+        body=body,
+        recorded=tracking.Recorded(kind, ()),
+    )
