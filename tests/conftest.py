@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-import triage.github
+import triage.github.session
 import triage.service.workspace
 from tests.github_server import GitHubServer
 from triage.service import Workspace, sync
@@ -61,7 +61,7 @@ def synced_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def point_at(patch: pytest.MonkeyPatch, server: GitHubServer) -> None:
     """The environment pointing triage at the loopback `server`, with no pacing; waits
     (Retry-After, backoff) recorded, not slept."""
-    patch.setattr(triage.github, "pause", server.waits.append)
+    patch.setattr(triage.github.session, "pause", server.waits.append)
     patch.setenv("GITHUB_TOKEN", GITHUB_TOKEN)
     patch.setenv("GITHUB_API_URL", server.url)
     patch.setenv("TRIAGE_LOOPBACK_HTTP", "1")  # the loopback server speaks plain http

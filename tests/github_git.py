@@ -57,6 +57,7 @@ class Budget:
     not_charged: int = 0  # 304 answers
     refused: int = 0  # secondary limit refusals
     secondary_in: int | None = None  # requests left before the secondary limit trips
+    secondary_on: str | None = None  # or: the first request of this method trips it
     secondary_seconds: float = 1.0
     secondary_until: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -64,7 +65,10 @@ class Budget:
     def trip_secondary_after(self, requests: int, seconds: float) -> None:
         self.secondary_in, self.secondary_seconds = requests, seconds
 
-    def refusal(self) -> tuple[int, Any, dict[str, str]] | None:
+    def trip_secondary_on(self, method: str, seconds: float) -> None:
+        self.secondary_on, self.secondary_seconds = method, seconds
+
+    def refusal(self, method: str) -> tuple[int, Any, dict[str, str]] | None:
         """A refusal for this request, if a limit stands; counts the request towards
         tripping the secondary limit."""
         with self.lock:
@@ -74,6 +78,9 @@ class Budget:
                 if self.secondary_in < 0:
                     self.secondary_in = None
                     self.secondary_until = now + self.secondary_seconds
+            if self.secondary_on == method:
+                self.secondary_on = None
+                self.secondary_until = now + self.secondary_seconds
             if now < self.secondary_until:
                 self.refused += 1
                 wait = str(max(1, math.ceil(self.secondary_until - now)))

@@ -304,7 +304,7 @@ class GitHubServer:
             if auth not in (f"token {self.state.token}", f"Bearer {self.state.token}"):
                 self._error(handler, 401, "Bad credentials")
                 return
-            refusal = self.budget.refusal()
+            refusal = self.budget.refusal(method)
             if refusal is not None:
                 self._error(handler, refusal[0], refusal[1], refusal[2])
                 return

@@ -107,7 +107,7 @@ def test_a_consistently_edited_match_index_is_named_by_db_verify_witness_verify_
     code, out, _ = triage(capsys, "witness", "verify", "lying.json", "--allow-unsigned")
     assert code == 1 and "mismatch: verdict: pass recorded, fail now" in out
 
-    from triage.github.org import LocalBudget
+    from triage.github.session import LocalBudget
     from triage.service import org, org_task
     from triage.settings import Settings
 

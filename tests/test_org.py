@@ -251,6 +251,30 @@ def test_a_secondary_limit_mid_run_pauses_every_thread_together(
     assert report["refused"] == github.budget.refused
 
 
+def test_a_secondary_limit_met_writing_issues_pauses_the_writer_on_the_readers_budget(
+    github: GitHubServer,
+    org_advisories: tuple[Path, Path],
+    tmp_path: Path,
+) -> None:
+    """Issue writes spend the budget the repositories were read on, and are counted with them:
+    the first write is refused (Retry-After: 1), and nothing is sent until the pause is over."""
+    sources, template = org_advisories
+    repos = org_world.build(github, sources, count=24)
+    db = tmp_path / "org.db"
+    shutil.copy(template, db)
+    github.budget.trip_secondary_on("POST", 1.0)
+    code, report = org_audit(central(tmp_path, sources), db)
+    assert code == 2 and report["audited"] == 20
+    assert report["actions"]["opened"] > 0
+    # One refusal (the write in flight); the writer waited, then every issue was opened once.
+    assert github.budget.refused == report["refused"] == 1
+    assert report["requests"] == len(github.state.requests)
+    for repo in repos:
+        titles = [i["title"] for i in github.issues(repo.full_name)]
+        assert len(titles) == len(set(titles))
+    assert sum(len(github.issues(r.full_name)) for r in repos) == report["actions"]["opened"]
+
+
 def test_odd_and_hostile_repositories_are_reported_never_passed_or_written_out(
     github: GitHubServer,
     org_advisories: tuple[Path, Path],
@@ -378,7 +402,7 @@ def test_a_worker_with_other_advisory_data_refuses_and_a_bad_org_name_is_a_messa
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from triage import store
-    from triage.github.org import LocalBudget
+    from triage.github.session import LocalBudget
     from triage.service import org, org_task
     from triage.settings import Settings
 

@@ -1,11 +1,13 @@
 """`triage org audit --engine celery`: a real redis-server and two real Celery workers
 (`celery -A triage.jobs.org worker`) give the issues the in-process engine gives; a worker
 process killed with SIGKILL mid-task has its task redone with no duplicate issue; a
-secondary limit met mid-run is refused only for what was in flight; an unreachable broker
+secondary limit met mid-run, by the workers or the coordinator's issue writes, is refused only
+for what was in flight, the pause kept where every worker looks; an unreachable broker
 is exit 4, named."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
@@ -15,8 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from tests import org_world
+from tests.conftest import GITHUB_TOKEN
 from tests.github_server import GitHubServer
 from tests.org_world import (
     ORG,
@@ -71,8 +75,11 @@ def test_celery_workers_give_the_in_process_issues_even_with_a_worker_killed(
 
         killer = threading.Thread(target=kill_when_held)
         killer.start()
-        # And GitHub's secondary limit trips early in the run: refuses everything for 1 s.
+        # And GitHub's secondary limit trips early in the run, and again at the coordinator's
+        # first issue write: each time it refuses everything for 1 s.
         github.budget.trip_secondary_after(30, 1.0)
+        github.budget.trip_secondary_on("POST", 1.0)
+        started = time.time()
         code, report = org_audit(first.config, db, "--engine", "celery")
         killer.join()
         assert arrived.is_set(), "the held request never came"
@@ -81,10 +88,15 @@ def test_celery_workers_give_the_in_process_issues_even_with_a_worker_killed(
         assert {r.full_name: opened(github, r.full_name) for r in repos} == first.expected
         # The killed task was redone: the held tree was asked for twice.
         assert github.state.requests.count(("GET", victim)) == 2
-        # Refused: only what was in flight when the limit tripped (one request per worker);
-        # the pause, kept in Redis, then held both workers back until the window passed.
-        assert 1 <= github.budget.refused <= 2
+        # Refused: only what was in flight when the limit tripped (one request per worker,
+        # then the one write); the pause, kept in Redis, held everyone back until it passed.
+        assert 2 <= github.budget.refused <= 3
         assert report["refused"] == github.budget.refused
+        # The writer's refusal was recorded where the workers look: the token's one budget.
+        shared = redis.Redis.from_url(broker)
+        (pause,) = shared.keys("triage:budget:*:pause")
+        assert float(shared.get(pause) or 0) > started + 1.0
+        assert GITHUB_TOKEN.encode() not in pause
     finally:
         for worker in workers:
             worker.terminate()
@@ -172,3 +184,26 @@ def test_an_unreachable_broker_is_exit_4_naming_it(
     config = central(tmp_path, sources)
     code, said = org_audit(config, db, "--engine", "celery", expect_report=False)
     assert code == 2 and "TRIAGE_WORKER_WAIT='soon' is not a number of seconds" in said["message"]
+
+
+def test_a_budget_in_the_broker_that_is_not_a_number_stops_the_run_said(
+    github: GitHubServer,
+    org_advisories: tuple[Path, Path],
+    broker: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The shared budget is state from outside: a pause that is not a number is never taken
+    for no pause."""
+    sources, template = org_advisories
+    org_world.build(github, sources, count=3)
+    db = tmp_path / "org.db"
+    shutil.copy(template, db)
+    monkeypatch.setenv("TRIAGE_BROKER_URL", broker)
+    scope = hashlib.sha256(GITHUB_TOKEN.encode()).hexdigest()[:16]
+    redis.Redis.from_url(broker).set(f"triage:budget:{scope}:pause", "later")
+    config = central(tmp_path, sources)
+    code, said = org_audit(config, db, "--engine", "celery", expect_report=False)
+    assert code == 4 and "budget kept in the broker" in said["message"]
+    assert "holds 'later', not a number" in said["message"]
+    assert github.state.requests == []  # nothing was sent on a budget it could not read

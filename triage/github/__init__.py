@@ -1,40 +1,34 @@
-"""GitHub through PyGithub: the one bot comment per pull request, found by its marker.
+"""GitHub through PyGithub: the one bot comment per pull request, found by its marker, and
+tracking issues.
 
-PyGithub's own retry (GithubRetry) handles 5xx answers, dropped connections and rate limits
-(honouring Retry-After) for idempotent requests: GET, PATCH, PUT, DELETE. POST is left out on
-purpose: a comment whose creation succeeded before the connection dropped would be posted
-twice. Instead, every attempt here starts by finding the comment by its marker again, so a
-retried run edits what an interrupted one created. The token never appears in messages.
+Rate limits (primary and secondary, honouring Retry-After) are the token's one budget's
+(session.py), for every request. 5xx answers and dropped connections are retried here, per
+operation: every attempt starts by finding the comment or issue by its marker again, so a
+retried run edits what an interrupted one created and never posts twice. The token never
+appears in messages.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from triage.core.tracking import TrackedIssue, key_in
 from triage.errors import UpstreamError
+from triage.github import session
 
 if TYPE_CHECKING:
-    from github import Github, GithubRetry
+    from github import Github
     from github.IssueComment import IssueComment
     from github.Repository import Repository
 
 DEFAULT_API_URL = "https://api.github.com"
-REQUEST_RETRIES = 3  # PyGithub's, per request
-ATTEMPTS = 3  # ours, per whole operation (re-finding the comment each time)
+ATTEMPTS = 3  # per whole operation (re-finding the comment or issue each time)
 DEFAULT_BACKOFF_SECONDS = 0.5
-MAX_WAIT_SECONDS = 60.0
-# PyGithub paces requests (0.25 s apart, writes 1 s apart), as GitHub advises against
-# secondary rate limits; `pace` scales that (0 for a loopback server in tests).
-REQUEST_INTERVAL_SECONDS = 0.25
-WRITE_INTERVAL_SECONDS = 1.0
 LABEL_COLOR = "b60205"
 # A GitHub Actions GITHUB_TOKEN may not read GET /user; its comments and issues are this bot's.
 ACTIONS_BOT = "github-actions[bot]"
@@ -70,66 +64,37 @@ def _own_pygithub_logging(token: str) -> None:
     logger.propagate = False
 
 
-def pause(seconds: float) -> None:
-    """Every wait between attempts goes through here: GitHub's Retry-After, PyGithub's backoff
-    and ours. The one seam for time, so tests record the waits instead of sleeping them."""
-    time.sleep(seconds)
-
-
-@functools.cache
-def _retry_class() -> type[GithubRetry]:
-    """PyGithub's retry policy, waiting through `pause` (urllib3 calls time.sleep itself)."""
-    from github import GithubRetry
-    from urllib3.response import BaseHTTPResponse
-
-    class Retry(GithubRetry):
-        def sleep_for_retry(self, response: BaseHTTPResponse) -> bool:
-            retry_after = self.get_retry_after(response)
-            if retry_after:
-                pause(retry_after)
-                return True
-            return False
-
-        def _sleep_backoff(self) -> None:
-            backoff = self.get_backoff_time()
-            if backoff > 0:
-                pause(backoff)
-
-    return Retry
-
-
 class GitHub:
+    """Pull-request comments and tracking issues. Every request goes through the token's
+    budget (session.py): a rate limit met here, or by any other request of the token in this
+    run (the organisation's readers, its Celery workers), pauses them all."""
+
     def __init__(
         self,
         token: str,
         api_url: str = DEFAULT_API_URL,
         backoff: float = DEFAULT_BACKOFF_SECONDS,
         pace: float = 1.0,
+        shared: session.Budget | None = None,
     ) -> None:
-        from github import Auth, Github
-        from urllib3.util.retry import Retry
-
         _own_pygithub_logging(token)
         self._token = token
         self._login: str | None = None
         self._api_url = api_url.rstrip("/")
         self._backoff = backoff
-        retry = _retry_class()(
-            total=REQUEST_RETRIES,
-            backoff_factor=backoff,
-            max_rate_limit_wait=MAX_WAIT_SECONDS,
-            allowed_methods=Retry.DEFAULT_ALLOWED_METHODS | {"PATCH"},
+        self._session = session.client(
+            token, self._api_url, shared or session.recorded_pauses(), pace=pace
         )
-        self._client: Github = Github(
-            auth=Auth.Token(token),
-            base_url=self._api_url,
-            retry=retry,
-            timeout=30,
-            per_page=100,
-            lazy=True,
-            seconds_between_requests=REQUEST_INTERVAL_SECONDS * pace,
-            seconds_between_writes=WRITE_INTERVAL_SECONDS * pace,
-        )
+        self._client: Github = self._session.github
+
+    @property
+    def requests(self) -> int:
+        """Requests sent (of them `refused` refused for a rate limit, and sent again)."""
+        return self._session.counts.requests
+
+    @property
+    def refused(self) -> int:
+        return self._session.counts.refused
 
     def login(self) -> str:
         """The account the token acts as: only what it wrote is ever edited, closed or deleted,
@@ -165,19 +130,16 @@ class GitHub:
                 status = exc.status
                 message = exc.data.get("message") if isinstance(exc.data, dict) else exc.data
                 last = f"{status} {message}"
-                wait = (exc.headers or {}).get("retry-after") or (exc.headers or {}).get(
-                    "Retry-After"
-                )
-                transient = status >= 500 or status == 429 or (status == 403 and wait)
-                if not transient:
+                # Rate limits were the session's; what is left to retry is GitHub failing.
+                if status < 500:
                     raise UpstreamError(
                         self._redact(f"GitHub refused to {what}: {last}"),
                         hint="check the token's permissions, the repository and the number",
                     ) from None
-                pause(min(float(wait), MAX_WAIT_SECONDS) if wait else self._backoff * 2**attempt)
+                session.pause(self._backoff * 2**attempt)
             except RequestException as exc:
                 last = type(exc).__name__
-                pause(self._backoff * 2**attempt)
+                session.pause(self._backoff * 2**attempt)
         raise UpstreamError(
             self._redact(
                 f"GitHub did not answer while trying to {what} ({last}) after {ATTEMPTS} attempts"

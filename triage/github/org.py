@@ -4,8 +4,8 @@ API). Trees are asked for conditionally (If-None-Match with the last ETag): an u
 repository costs one answer, 304, that GitHub does not charge. Every blob is checked against
 its git object id before it is used.
 
-Rate limits are not handled by PyGithub's retry here but by a `Budget` every request goes
-through, so a secondary limit met by one request pauses every request of the token: all
+Every request goes through the token's one `Budget` (session.py), as the issue writes of the
+same run do, so a secondary limit met by any request pauses every request of the token: all
 threads of this process, or every Celery worker when the budget lives in the broker."""
 
 from __future__ import annotations
@@ -15,70 +15,22 @@ import binascii
 import hashlib
 import json
 import os
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from triage.core import budget
 from triage.errors import InputError, UpstreamError
+from triage.github import session
+from triage.github.session import Budget
 
 if TYPE_CHECKING:
     from github.Requester import Requester
 
 ATTEMPTS = 5
 PER_PAGE = 100
-MAX_WAIT_SECONDS = 120.0  # a longer wait (a spent hourly budget) ends the read instead
 SUBMODULE_MODE = "160000"
-
-
-class Budget(Protocol):
-    """The token's request budget, shared by everyone who spends it."""
-
-    def wait_turn(self) -> None:
-        """Block while a pause stands or the hourly budget is spent (briefly)."""
-
-    def observe(self, reading: budget.Reading) -> None:
-        """Record what an answer said; a refusal pauses every request of the token."""
-
-
-class LocalBudget:
-    """The budget shared by the threads of one process."""
-
-    def __init__(self, sleep: Any = time.sleep) -> None:
-        self._lock = threading.Lock()
-        self._paused_until = 0.0
-        self._remaining: int | None = None
-        self._reset: float | None = None
-        self._sleep = sleep
-        self.refused = 0
-
-    def wait_turn(self) -> None:
-        while True:
-            with self._lock:
-                wait = budget.wait_before_next(
-                    time.time(), self._paused_until, self._remaining, self._reset
-                )
-            if wait <= 0:
-                return
-            if wait > MAX_WAIT_SECONDS:
-                raise UpstreamError(
-                    f"GitHub's request budget for this token is spent for {wait:.0f} s more",
-                    hint="run again after the reset, or spread the organisation over tokens",
-                )
-            self._sleep(wait)
-
-    def observe(self, reading: budget.Reading) -> None:
-        with self._lock:
-            if reading.remaining is not None:
-                self._remaining = reading.remaining
-            if reading.reset is not None:
-                self._reset = reading.reset
-            if reading.refused:
-                self.refused += 1
-                self._paused_until = max(self._paused_until, time.time() + reading.pause)
 
 
 @dataclass(frozen=True)
@@ -110,26 +62,21 @@ class OrgReader:
     def __init__(
         self, token: str, api_url: str, shared: Budget, pace: float = 1.0, agent: str = ""
     ) -> None:
-        from github import Auth, Github
-
-        self._client = Github(
-            auth=Auth.Token(token),
-            base_url=api_url.rstrip("/"),
-            retry=None,  # rate limits and transient failures are handled here, with `shared`
-            timeout=30,
-            per_page=PER_PAGE,
-            seconds_between_requests=0.25 * pace,
-            user_agent=f"triage{agent}",
-        )
-        self._token = token
+        self._session = session.client(token, api_url, shared, pace=pace, agent=agent)
         self._api = urlsplit(api_url.rstrip("/"))
-        self._budget = shared
-        self.requests = 0
-        self.refused = 0  # answers refused for a rate limit
+
+    @property
+    def requests(self) -> int:
+        return self._session.counts.requests
+
+    @property
+    def refused(self) -> int:
+        """Of the requests, those refused for a rate limit (and sent again)."""
+        return self._session.counts.refused
 
     @property
     def _requester(self) -> Requester:
-        return self._client.requester
+        return self._session.github.requester
 
     def _get(
         self, what: str, url: str, params: dict[str, Any] | None = None, etag: str | None = None
@@ -139,22 +86,13 @@ class OrgReader:
         headers = {"If-None-Match": etag} if etag else {}
         last = ""
         for attempt in range(ATTEMPTS):
-            self._budget.wait_turn()
-            try:
+            try:  # a turn in the budget, and rate-limit refusals, are the session's
                 status, answer_headers, body = self._requester.requestJson(
                     "GET", url, params, headers
                 )
             except RequestException as exc:
                 last = type(exc).__name__
                 time.sleep(0.2 * 2**attempt)
-                continue
-            finally:
-                self.requests += 1
-            reading = budget.read(status, answer_headers, body[:500], time.time())
-            self._budget.observe(reading)
-            if reading.refused:
-                self.refused += 1
-                last = f"{status} rate limited"
                 continue
             if status >= 500:
                 last = f"{status}"

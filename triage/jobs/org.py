@@ -6,11 +6,15 @@ from a coordinator whose database differs is refused, not judged with other data
 are acknowledged late and rejected when their worker process is lost, so the broker hands
 them out again; they never write to GitHub, so a redone task cannot open an issue twice
 (the coordinator alone writes). GitHub's request budget lives in the broker's Redis,
-shared by every worker: one refusal pauses them all."""
+shared by every worker and by the coordinator's listing and issue writes: one refusal pauses
+them all."""
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
@@ -70,34 +74,56 @@ return 0
 
 
 class RedisBudget:
-    """GitHub's budget for one token, kept in Redis for every worker."""
+    """GitHub's budget for one token, kept in Redis for every worker and the coordinator."""
 
-    def __init__(self, client: redis.Redis, token: str) -> None:
+    def __init__(self, client: redis.Redis, token: str, shown: str) -> None:
         import hashlib
 
         self._client = client
+        self._shown = shown  # the broker's URL, password masked
         scope = hashlib.sha256(token.encode()).hexdigest()[:16]  # never the token itself
         self._pause, self._remaining, self._reset = (
             f"triage:budget:{scope}:{name}" for name in ("pause", "remaining", "reset")
         )
 
+    @contextmanager
+    def _reached(self) -> Iterator[None]:
+        try:
+            yield
+        except redis.RedisError as exc:
+            raise _unreachable(self._shown, exc) from None
+
     def wait_turn(self) -> None:
         while True:
-            pause, remaining, reset = self._client.mget(self._pause, self._remaining, self._reset)
-            wait = budget.wait_before_next(
+            with self._reached():
+                stored = self._client.mget(self._pause, self._remaining, self._reset)
+            pause, remaining, reset = (self._number(value) for value in stored)
+            wait = org.turn_wait(
                 time.time(),
-                float(pause or 0),
+                pause or 0.0,
                 int(remaining) if remaining is not None else None,
-                float(reset) if reset is not None else None,
+                reset,
             )
             if wait <= 0:
                 return
-            if wait > org.MAX_WAIT_SECONDS:
-                raise UpstreamError(
-                    f"GitHub's request budget for this token is spent for {wait:.0f} s more",
-                    hint="run again after the reset, or spread the organisation over tokens",
-                )
-            time.sleep(min(wait, 1.0))
+            time.sleep(min(wait, 1.0))  # a pause another worker extends is seen within 1 s
+
+    def _number(self, value: bytes | str | None) -> float | None:
+        """A stored figure; anything else in the budget's keys stops the run, said."""
+        if value is None:
+            return None
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number):
+            text = value.decode(errors="replace") if isinstance(value, bytes) else value
+            raise UpstreamError(
+                f"GitHub's request budget kept in the broker at {self._shown} holds "
+                f"{text[:40]!r}, not a number",
+                hint="delete the triage:budget:* keys of that Redis database",
+            )
+        return number
 
     def observe(self, reading: budget.Reading) -> None:
         pipe = self._client.pipeline()
@@ -107,15 +133,28 @@ class RedisBudget:
             pipe.set(self._reset, reading.reset, ex=3600)
         if reading.refused:
             pipe.eval(_PAUSE_IF_LATER, 1, self._pause, time.time() + reading.pause)
-        pipe.execute()
+        with self._reached():
+            pipe.execute()
+
+
+def _unreachable(shown: str, exc: Exception) -> UpstreamError:
+    return UpstreamError(
+        f"the Celery broker at {shown} cannot be reached ({type(exc).__name__})",
+        hint="start it (redis-server), point TRIAGE_BROKER_URL at it, or run without "
+        "--engine celery",
+    )
+
+
+def _budget(settings: Settings) -> RedisBudget:
+    """The token's budget in the broker's Redis: the workers' and the coordinator's."""
+    client = redis.Redis.from_url(settings.broker_url, socket_timeout=10, socket_connect_timeout=3)
+    return RedisBudget(client, settings.github_token or "", settings.broker_shown())
 
 
 @cache
 def _context() -> org_task.Context:
     settings = Settings.from_environment()
-    client = redis.Redis.from_url(settings.broker_url)
-    shared = RedisBudget(client, settings.github_token or "")
-    return org.worker_context(settings, shared, org.worker_agent())
+    return org.worker_context(settings, _budget(settings), org.worker_agent())
 
 
 def _audit_repository(payload: dict[str, Any]) -> dict[str, Any]:
@@ -139,7 +178,7 @@ def celery_engine(settings: Settings) -> org.Engine:
         finally:
             coordinator.close()
 
-    return engine
+    return org.Engine(engine, _budget(settings))
 
 
 def _gather(
@@ -153,12 +192,7 @@ def _gather(
         with coordinator.connection_for_write() as connection:
             connection.ensure_connection(max_retries=1, interval_start=0, timeout=3)
     except Exception as exc:  # kombu raises the transport's own errors
-        raise UpstreamError(
-            f"the Celery broker at {settings.broker_shown()} cannot be reached "
-            f"({type(exc).__name__})",
-            hint="start it (redis-server), point TRIAGE_BROKER_URL at it, or run without "
-            "--engine celery",
-        ) from None
+        raise _unreachable(settings.broker_shown(), exc) from None
     deadline = time.monotonic() + worker_wait
     while not coordinator.control.ping(timeout=1.0, limit=1):
         if time.monotonic() >= deadline:

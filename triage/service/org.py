@@ -15,12 +15,13 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from triage import store
 from triage.core import rotation, tracking
 from triage.errors import ConfigError, InputError, TriageError
-from triage.github.org import MAX_WAIT_SECONDS, Budget, Listed, LocalBudget, OrgReader
+from triage.github.org import Listed, OrgReader
+from triage.github.session import Budget, LocalBudget, turn_wait
 from triage.models import OrgConfig, TriageState, qualified, split_qualified
 from triage.service import audit, sync
 from triage.service.org_task import (
@@ -38,9 +39,11 @@ from triage.service.org_task import (
 from triage.service.workspace import Workspace
 from triage.settings import DEFAULT_DB, Settings
 
+if TYPE_CHECKING:
+    from triage.github import GitHub
+
 # What triage.jobs.org uses from here (it reaches the GitHub edge only through this module).
 __all__ = [
-    "MAX_WAIT_SECONDS",
     "Budget",
     "Engine",
     "OrgReport",
@@ -48,11 +51,22 @@ __all__ = [
     "org_audit",
     "plan",
     "select",
+    "turn_wait",
     "worker_agent",
     "worker_context",
 ]
 
-Engine = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+
+@dataclass(frozen=True)
+class Engine:
+    """Who reads the repositories (`run`: task payloads in, outcome payloads out), and the
+    token's budget they spend, which the coordinator's listing and issue writes spend too: a
+    rate limit met by any of them pauses them all."""
+
+    run: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+    budget: Budget
+
+
 REPO_LABEL_PREFIX = "repo:"
 
 
@@ -155,7 +169,7 @@ def in_process_engine(ws: Workspace, budget: Budget, digest: str, concurrency: i
                 ctx.advisories.close()
                 ctx.cache.close()
 
-    return engine
+    return Engine(engine, budget)
 
 
 def default_policy_text(ws: Workspace) -> str | None:
@@ -279,28 +293,30 @@ def _audit(ws: Workspace, org: str, engine: Engine | None, full: bool, report: O
         digest = report.digest = store.AdvisoryStore(db).content_digest()
         memories = store.OrgStore(db).memories(org)
     policy = default_policy_text(ws)
-    listing_budget = LocalBudget()
-    reader = reader_for(ws.settings, listing_budget)
+    shared = engine.budget if engine is not None else LocalBudget()
+    reader = reader_for(ws.settings, shared)
     chosen, report.skipped = select(reader.repositories(org), ws.config.org)
     report.listed = len(chosen) + sum(report.skipped.values())
     common = {"digest": digest, "now": now.isoformat(), "default_policy": policy}
     with ws.database() as db:
         tasks = plan(chosen, memories, db, common)
     if engine is None:
-        engine = in_process_engine(ws, listing_budget, digest, ws.config.org.concurrency)
-    outcomes = [outcome_from(o) for o in engine(tasks)]
+        engine = in_process_engine(ws, shared, digest, ws.config.org.concurrency)
+    outcomes = [outcome_from(o) for o in engine.run(tasks)]
     report.requests = reader.requests + sum(o.requests for o in outcomes)
     report.refused = reader.refused + sum(o.refused for o in outcomes)
-    _write(ws, org, outcomes, memories, report, full)
+    _write(ws, org, outcomes, memories=memories, report=report, full=full, shared=shared)
 
 
 def _write(
     ws: Workspace,
     org: str,
     outcomes: Sequence[RepoOutcome],
+    *,
     memories: Mapping[str, store.RepoMemory],
     report: OrgReport,
     full: bool,
+    shared: Budget,
 ) -> None:
     now = ws.now()
     due: list[RepoOutcome] = []
@@ -350,7 +366,7 @@ def _write(
                 ),
                 store.stamp(now),
             )
-    urls = _reconcile(ws, due, report)
+    urls = _reconcile(ws, due, report, shared)
     reconciled = {outcome.repository for outcome in due}
     with ws.database() as db:
         states = store.TriageStore(db)
@@ -375,15 +391,28 @@ def _write(
                 orgs.remember(org, replace(memory, goals=goals_digest(outcome)), store.stamp(now))
 
 
-def _reconcile(ws: Workspace, due: Sequence[RepoOutcome], report: OrgReport) -> dict[str, str]:
+def _reconcile(
+    ws: Workspace, due: Sequence[RepoOutcome], report: OrgReport, shared: Budget
+) -> dict[str, str]:
     """Bring each due repository's issues in line (in it, or in the central repository);
-    returns the issue URL of every tracked key, prefixed by its repository."""
+    returns the issue URL of every tracked key, prefixed by its repository. The writes spend
+    the budget the readers spent."""
     if not due:
         return {}
+    github = ws.github(required=True, shared=shared)
+    assert github is not None
+    try:
+        return _reconcile_with(ws, github, due, report)
+    finally:
+        report.requests += github.requests
+        report.refused += github.refused
+
+
+def _reconcile_with(
+    ws: Workspace, github: GitHub, due: Sequence[RepoOutcome], report: OrgReport
+) -> dict[str, str]:
     from triage.github import GitHubTracker
 
-    github = ws.github(required=True)
-    assert github is not None
     central = ws.config.org.central
     labels = list(ws.config.github.labels)
     urls: dict[str, str] = {}

@@ -16,6 +16,7 @@ from triage.settings import DEFAULT_DB, Settings
 
 if TYPE_CHECKING:
     from triage.github import GitHub
+    from triage.github.session import Budget
     from triage.store import Database
 
 Progress = Callable[[str, int, int | None], None]
@@ -116,8 +117,9 @@ class Workspace:
                 ) from exc
         return Database(path)
 
-    def github(self, *, required: bool = False) -> GitHub | None:
-        """The GitHub client when a token is set; None means work locally."""
+    def github(self, *, required: bool = False, shared: Budget | None = None) -> GitHub | None:
+        """The GitHub client when a token is set, spending `shared` (the token's budget in
+        this run) when given; None means work locally."""
         token = self.settings.github_token
         if not token:
             if required:
@@ -129,4 +131,4 @@ class Workspace:
         from triage.github import GitHub
 
         backoff, pace = self.settings.github_timing()
-        return GitHub(token, self.settings.github_api(), backoff, pace)
+        return GitHub(token, self.settings.github_api(), backoff, pace, shared)
