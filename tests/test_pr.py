@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from tests.conftest import GITHUB_TOKEN
 from tests.github_server import GitHubServer
 from tests.gitrepos import GitRepo
+from tests.schemas import validate
 from triage.cli import main
 
 REPO = "acme/app"
@@ -46,8 +48,10 @@ def pr_args(repo: GitRepo, db: Path, number: int = 7) -> list[str]:
     ]
 
 
-def run_pr(capsys: pytest.CaptureFixture[str], repo: GitRepo, db: Path) -> tuple[int, str, str]:
-    code = main(pr_args(repo, db))
+def run_pr(
+    capsys: pytest.CaptureFixture[str], repo: GitRepo, db: Path, *more: str
+) -> tuple[int, str, str]:
+    code = main([*pr_args(repo, db), *more])
     out, err = capsys.readouterr()
     assert TOKEN not in out + err and "Traceback" not in err
     return code, out, err
@@ -64,8 +68,9 @@ def test_one_comment_created_then_left_alone_then_edited_on_push(
     assert 'triage ignore PYSEC-2022-168/pillow --reason "' in comment["body"]
 
     writes_before = len(github.writes())
-    code, _, err = run_pr(capsys, repo, synced_db)
+    code, out, err = run_pr(capsys, repo, synced_db, "--format", "json")
     assert "comment unchanged" in err and len(github.writes()) == writes_before
+    validate(json.loads(out))  # the diff's report, as `diff --format json` gives it
     assert len(github.comments_on(REPO, 7)) == 1
 
     repo.commit("upgrade pillow", {"requirements.txt": "urllib3==2.0.7\npillow==10.3.0\n"})

@@ -46,7 +46,7 @@ def test_every_commands_json_validates_against_its_schema(
     monkeypatch.setenv("TRIAGE_DB", str(db))
     key = "PYSEC-2023-212/urllib3"
     seen: set[str] = set()
-    for argv in (
+    runs = (
         ["scan"],
         ["diff", "--base", "main"],
         ["audit", "."],
@@ -61,13 +61,62 @@ def test_every_commands_json_validates_against_its_schema(
         ["db", "status"],
         ["db", "verify"],
         ["db", "sync", "--source", str(REPOSITORY.parent / "shared/data/pypa-advisory-db")],
-    ):
-        code, out, err = triage(capsys, *argv, "--format", "json")
-        assert code in (0, 1), (argv, err)
-        document = json.loads(out)
-        validate(document)
-        seen.add(document["schema"])
+    )
+    offering = _format_choices()
+    # Every command that offers JSON is run here in every format it offers (each choice has
+    # its renderer), but `org audit` (below) and `pr`, which needs a GitHub: tests/test_pr.py.
+    assert {" ".join(a[:2] if a[0] in GROUPS else a[:1]) for a in runs} == {
+        name for name, choices in offering.items() if "json" in choices
+    } - {"org audit", "pr"}
+    for argv in runs:
+        name = " ".join(argv[:2] if argv[0] in GROUPS else argv[:1])
+        for choice in offering[name]:
+            code, out, err = triage(capsys, *argv, "--format", choice)
+            assert code in (0, 1) and out.strip(), (argv, choice, err)
+            if choice == "json":
+                document = json.loads(out)
+                validate(document)
+                seen.add(document["schema"])
     # The organisation audit's JSON is validated by every org test (tests/org_world.py), the
     # witness's predicate by tests/test_witness.py.
     assert seen == {s.value for s in Schema} - {Schema.ORG_AUDIT, Schema.WITNESS}
     assert NOW  # the CLI ran on the tests' fixed clock
+
+
+GROUPS = {"db", "licenses", "org", "policy", "trust", "witness"}
+
+
+def _format_choices() -> dict[str, list[str]]:
+    """Each command's --format choices, read from the click application."""
+    import click
+
+    from triage.cli.app import cli
+
+    found: dict[str, list[str]] = {}
+
+    def walk(command: click.Command, name: str) -> None:
+        if isinstance(command, click.Group):
+            for sub_name, sub in command.commands.items():
+                walk(sub, f"{name} {sub_name}".strip())
+            return
+        for param in command.params:
+            if param.name == "output_format" and isinstance(param.type, click.Choice):
+                found[name] = list(param.type.choices)
+
+    walk(cli, "")
+    return found
+
+
+def test_every_format_offered_is_a_known_one_and_an_unknown_one_is_refused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from triage.models import Format
+
+    offering = _format_choices()
+    assert len(offering) > 20
+    assert all(Format(choice) for choices in offering.values() for choice in choices)
+    assert offering["sbom"] == ["cyclonedx", "cyclonedx-xml"]
+    # Never a fallback to text: click's path and the click-free path of `scan` alike.
+    for argv in (["scan", "--format", "yaml"], ["queue", "--format", "markdown"]):
+        code, out, err = triage(capsys, *argv)
+        assert code == 2 and not out and "Invalid value for '--format'" in err, argv

@@ -35,7 +35,7 @@ from packageurl import PackageURL
 
 from triage import __version__
 from triage.core import escape
-from triage.models import AssessedFinding, Package, Status, TriageState
+from triage.models import AssessedFinding, Format, Package, Status, TriageState
 
 OSV = VulnerabilitySource(name="OSV", url=XsUri("https://osv.dev/"))
 # A fixed namespace: the same inputs give the same serial number.
@@ -182,10 +182,13 @@ def _carried(value: Any) -> Any:
     return value
 
 
-def cyclonedx_json(given: SbomInput, *, vex_only: bool = False, xml: bool = False) -> str:
-    """The BOM as CycloneDX 1.6 JSON (or XML, which the library writes from the same model);
-    with `vex_only`, the vulnerabilities alone (components they refer to stay, so each
-    reference resolves)."""
+def cyclonedx(given: SbomInput, serialised: Format, *, vex_only: bool = False) -> str:
+    """The BOM as CycloneDX 1.6 JSON or XML (the library writes both from one model); with
+    `vex_only`, the vulnerabilities alone (components they refer to stay, so each reference
+    resolves)."""
+    writer = _WRITERS.get(serialised)
+    if writer is None:
+        raise ValueError(f"CycloneDX is not written as {serialised}")
     given = _carried(given)
     components = _components(given.packages, given.licenses)
     subject = Component(
@@ -223,9 +226,13 @@ def cyclonedx_json(given: SbomInput, *, vex_only: bool = False, xml: bool = Fals
         bom.vulnerabilities.add(
             _vulnerability(item, components, given.states.get(str(item.finding.key)))
         )
-    if xml:
-        return str(XmlV1Dot6(bom).output_as_string(indent=2)) + "\n"
-    return str(JsonV1Dot6(bom).output_as_string(indent=2)) + "\n"
+    return str(writer(bom).output_as_string(indent=2)) + "\n"
+
+
+_WRITERS: dict[Format, type[JsonV1Dot6] | type[XmlV1Dot6]] = {
+    Format.CYCLONEDX: JsonV1Dot6,
+    Format.CYCLONEDX_XML: XmlV1Dot6,
+}
 
 
 def _dependencies(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,8 +18,9 @@ from triage.cli.common import (
     path_argument,
     witness_option,
 )
+from triage.cli.entry import FINDINGS_FORMATS
 from triage.errors import EXIT_OK, EXIT_POLICY, ConfigError, TriageError
-from triage.models import Schema
+from triage.models import Format, Schema
 
 if TYPE_CHECKING:
     from triage.service.witness import WitnessTarget
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     help="GitHub repository for tracking issues [default: [github] repository].",
 )
 @witness_option
-@common_options(("text", "json", "markdown"))
+@common_options(FINDINGS_FORMATS)
 def audit(
     path: Path | None,
     ref: str | None,
@@ -62,7 +63,7 @@ def audit(
     every = report.sync.unreachable + report.sync.warnings + report.warnings
     for message in [*every, *report.scan.warnings]:
         common.say(f"warning: {message}")
-    click.echo(RENDERERS[common.output_format](report.scan), nl=False)
+    common.echo(RENDERERS, report.scan)
     if witness is not None:
         from triage.service import witness as recorder
 
@@ -121,19 +122,27 @@ def schedule(path: Path | None, org_name: str | None, engine: str, common: Commo
     return EXIT_OK
 
 
+Rows = list[dict[str, Any]]
+
+
+def _issues_text(rows: Rows) -> str:
+    lines = [f"#{row['number']:<4} {row['state']:<6} {row['title']}" for row in rows]
+    return "\n".join(lines or ["no tracking issues"]) + "\n"
+
+
+def _issues_json(rows: Rows) -> str:
+    return json.dumps({"schema": Schema.ISSUES, "issues": rows}, indent=2) + "\n"
+
+
+ISSUES = {Format.TEXT: _issues_text, Format.JSON: _issues_json}
+
+
 @click.command("issues")
 @click.option("--all", "show_all", is_flag=True, help="Closed issues too.")
-@common_options()
+@common_options(ISSUES)
 def issues_command(show_all: bool, common: Common) -> int:
     """The local tracker's issues (used when no GitHub token is set)."""
     from triage.service import audit as use_case
 
-    rows = use_case.local_issues(common.workspace, include_closed=show_all)
-    if common.output_format == "json":
-        click.echo(json.dumps({"schema": Schema.ISSUES, "issues": rows}, indent=2))
-        return EXIT_OK
-    for row in rows:
-        click.echo(f"#{row['number']:<4} {row['state']:<6} {row['title']}")
-    if not rows:
-        click.echo("no tracking issues")
+    common.echo(ISSUES, use_case.local_issues(common.workspace, include_closed=show_all))
     return EXIT_OK

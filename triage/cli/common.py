@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -14,21 +14,40 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from triage.cli.entry import build_workspace, located
+from triage.models import Format
 from triage.settings import Settings
 
 if TYPE_CHECKING:
     from triage.service.workspace import Progress, Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+# What a command shows, by format: each writes the value to stdout. A command's --format
+# choices are its table's keys, so a format is offered exactly when it can be shown.
+Renderers = Mapping[Format, Callable[[T], None]]
 # Commands whose output is a message, not a report: --format json is refused, not ignored.
-TEXT_ONLY = ("text",)
+TEXT_ONLY = (Format.TEXT,)
+TEXT_OR_JSON = (Format.TEXT, Format.JSON)
+
+
+def echoed(render: Callable[[T], str]) -> Callable[[T], None]:
+    """A renderer to text (JSON, Markdown, HTML...) as one that writes it to stdout."""
+    return lambda value: click.echo(render(value), nl=False)
 
 
 @dataclass(frozen=True)
 class Common:
-    output_format: str
+    output_format: Format
     workspace: Workspace
     verbosity: int
+
+    def show(self, renderers: Renderers[T], value: T) -> None:
+        """`value` written to stdout in the format asked for."""
+        renderers[self.output_format](value)
+
+    def echo(self, renderers: Mapping[Format, Callable[[T], str]], value: T) -> None:
+        """`value` rendered to text in the format asked for, written to stdout."""
+        click.echo(renderers[self.output_format](value), nl=False)
 
     @property
     def settings(self) -> Settings:
@@ -63,15 +82,17 @@ def path_option(name: str, help_text: str) -> Callable[[F], F]:
     return click.option(name, type=click.Path(path_type=Path), default=None, help=help_text)
 
 
-def common_options(formats: Sequence[str] = ("text", "json")) -> Callable[[F], F]:
-    """The options every subcommand accepts after its name (SPEC §6)."""
+def common_options(formats: Iterable[Format] = TEXT_OR_JSON) -> Callable[[F], F]:
+    """The options every subcommand accepts after its name (SPEC §6); `formats` (a sequence,
+    or the command's renderer table) are its --format choices, the first the default."""
+    offered = [str(format_) for format_ in formats]
 
     def decorate(command: F) -> F:
         @click.option(
             "--format",
             "output_format",
-            type=click.Choice(list(formats)),
-            default=formats[0],
+            type=click.Choice(offered),
+            default=offered[0],
             show_default=True,
             help="Output format.",
         )
@@ -98,7 +119,7 @@ def common_options(formats: Sequence[str] = ("text", "json")) -> Callable[[F], F
             **kwargs: Any,
         ) -> Any:
             workspace = build_workspace(settings(), db=db, config=config, trust_store=trust_store)
-            common = Common(output_format, workspace, verbose - quiet)
+            common = Common(Format(output_format), workspace, verbose - quiet)
             return command(*args, common=common, **kwargs)
 
         return wrapper  # type: ignore[return-value]

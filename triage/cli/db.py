@@ -4,17 +4,65 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from triage.cli.common import Common, common_options
 from triage.errors import EXIT_DATABASE, EXIT_OK, EXIT_UPSTREAM
-from triage.models import Schema
+from triage.models import Format, Schema
+
+if TYPE_CHECKING:
+    from triage.service.sync import SyncReport
+    from triage.service.verify import VerifyReport
 
 
 @click.group()
 def db() -> None:
     """The advisory database: sync, status and verify."""
+
+
+def _as_json(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2) + "\n"
+
+
+@dataclass(frozen=True)
+class Synced:
+    database: Path
+    sources: list[str]
+    report: SyncReport
+
+
+def _sync_json(synced: Synced) -> str:
+    report = synced.report
+    return _as_json(
+        {
+            "schema": Schema.SYNC,
+            "database": str(synced.database),
+            "sources": synced.sources,
+            "counts": dataclasses.asdict(report.counts),
+            "records": report.records,
+            "used_snapshot": report.used_snapshot,
+            "unreachable": report.unreachable,
+            "warnings": report.warnings,
+            "rederived": list(report.rederived),
+        }
+    )
+
+
+def _sync_text(synced: Synced) -> str:
+    report, c, names = synced.report, synced.report.counts, synced.sources
+    return (
+        f"synced {len(names) - len(report.unreachable)} of {len(names)} source(s) into "
+        f"{synced.database}: added {c.added}, modified {c.modified}, withdrawn {c.withdrawn}, "
+        f"removed {c.removed}, unchanged {c.unchanged}, skipped {c.skipped}; "
+        f"{report.records} records\n"
+    )
+
+
+SYNC = {Format.TEXT: _sync_text, Format.JSON: _sync_json}
 
 
 @db.command("sync")
@@ -26,7 +74,7 @@ def db() -> None:
     help="Directory, git checkout, OSV zip (path or URL) or osv:<Ecosystem>; "
     "repeatable [default: [advisories] sources of deny.toml].",
 )
-@common_options()
+@common_options(SYNC)
 def db_sync(sources: tuple[str, ...], common: Common) -> int:
     """Import advisories incrementally; prints added / modified / withdrawn counts."""
     from triage.service import sync
@@ -54,32 +102,23 @@ def db_sync(sources: tuple[str, ...], common: Common) -> int:
             "the database holds what was read before"
             + (" and the embedded snapshot" if report.used_snapshot else "")
         )
-    c = report.counts
-    if common.output_format == "json":
-        document = {
-            "schema": Schema.SYNC,
-            "database": str(ws.db_path),
-            "sources": names,
-            "counts": dataclasses.asdict(c),
-            "records": report.records,
-            "used_snapshot": report.used_snapshot,
-            "unreachable": report.unreachable,
-            "warnings": report.warnings,
-            "rederived": list(report.rederived),
-        }
-        click.echo(json.dumps(document, indent=2))
-        return code
-    click.echo(
-        f"synced {len(names) - len(report.unreachable)} of {len(names)} source(s) into "
-        f"{ws.db_path}: added {c.added}, modified {c.modified}, withdrawn {c.withdrawn}, "
-        f"removed {c.removed}, unchanged {c.unchanged}, skipped {c.skipped}; "
-        f"{report.records} records"
-    )
+    common.echo(SYNC, Synced(ws.db_path, names, report))
     return code
 
 
+def _status_text(fields: dict[str, Any]) -> str:
+    lines = []
+    for key, value in list(fields.items())[1:]:  # the schema is JSON's
+        shown = ", ".join(value) if isinstance(value, list) else value
+        lines.append(f"{key.replace('_', ' ')}: {shown if shown not in (None, '') else '-'}")
+    return "\n".join(lines) + "\n"
+
+
+STATUS = {Format.TEXT: _status_text, Format.JSON: _as_json}
+
+
 @db.command("status")
-@common_options()
+@common_options(STATUS)
 def db_status(common: Common) -> int:
     """Record count, sources, last sync, data age and content digest."""
     from triage.service import sync
@@ -95,13 +134,42 @@ def db_status(common: Common) -> int:
         "age_days": info.age_days,
         "digest": info.digest,
     }
-    if common.output_format == "json":
-        click.echo(json.dumps(fields, indent=2))
-    else:
-        for key, value in list(fields.items())[1:]:
-            shown = ", ".join(value) if isinstance(value, list) else value
-            click.echo(f"{key.replace('_', ' ')}: {shown if shown not in (None, '') else '-'}")
+    common.echo(STATUS, fields)
     return EXIT_OK
+
+
+@dataclass(frozen=True)
+class Verified:
+    database: Path
+    report: VerifyReport
+
+
+def _verify_json(verified: Verified) -> str:
+    report = verified.report
+    return _as_json(
+        {
+            "schema": Schema.DB_VERIFY,
+            "database": str(verified.database),
+            "digest": report.digest,
+            "checked": report.checked,
+            "differences": report.problems,
+            "notes": report.notes,
+            "repaired": report.repaired,
+        }
+    )
+
+
+def _verify_text(verified: Verified) -> str:
+    report = verified.report
+    checked = ", ".join(f"{n} {table}" for table, n in report.checked.items())
+    return "".join(f"differs: {problem}\n" for problem in report.problems) + (
+        f"checked {checked} row(s); {len(report.problems)} difference(s)"
+        + ("; repaired" if report.repaired else "")
+        + f"; content digest {report.digest}\n"
+    )
+
+
+VERIFY = {Format.TEXT: _verify_text, Format.JSON: _verify_json}
 
 
 @db.command("verify")
@@ -111,7 +179,7 @@ def db_status(common: Common) -> int:
     help="Also make right what differs: recompile the index, drop the cached rows that "
     "differ (they are made again from their source on their next use).",
 )
-@common_options()
+@common_options(VERIFY)
 def db_verify(repair: bool, common: Common) -> int:
     """Derive every derived row again from what it was derived from (the match index from
     the advisory records, cached readings from their kept bytes, license fields from PyPI's
@@ -119,26 +187,7 @@ def db_verify(repair: bool, common: Common) -> int:
     from triage.service import verify
 
     report = verify.verify(common.workspace, repair=repair)
-    if common.output_format == "json":
-        document = {
-            "schema": Schema.DB_VERIFY,
-            "database": str(common.workspace.db_path),
-            "digest": report.digest,
-            "checked": report.checked,
-            "differences": report.problems,
-            "notes": report.notes,
-            "repaired": report.repaired,
-        }
-        click.echo(json.dumps(document, indent=2))
-    else:
-        for problem in report.problems:
-            click.echo(f"differs: {problem}")
-        for note in report.notes:
-            common.say(f"note: {note}")
-        checked = ", ".join(f"{n} {table}" for table, n in report.checked.items())
-        click.echo(
-            f"checked {checked} row(s); {len(report.problems)} difference(s)"
-            + ("; repaired" if report.repaired else "")
-            + f"; content digest {report.digest}"
-        )
+    for note in report.notes:
+        common.say(f"note: {note}")
+    common.echo(VERIFY, Verified(common.workspace.db_path, report))
     return EXIT_DATABASE if report.problems else EXIT_OK

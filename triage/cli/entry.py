@@ -14,13 +14,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from triage.errors import EXIT_OK, EXIT_POLICY, TriageError
+from triage.models import Format
 from triage.settings import Settings
 
 if TYPE_CHECKING:
     from triage.service.witness import WitnessTarget
     from triage.service.workspace import Workspace
 
-SCAN_FORMATS = ("text", "json", "markdown", "sarif")
+# What a report of findings is shown as (scan, diff, pr, audit); SARIF where the files are.
+FINDINGS_FORMATS = (Format.TEXT, Format.JSON, Format.MARKDOWN)
+SCAN_FORMATS = (*FINDINGS_FORMATS, Format.SARIF)
 _VALUED = {"--format", "--db", "--config", "--trust-store", "--lockfile"}
 _FLAGS = {"-q", "--quiet", "-v", "--verbose"}  # a scan's report does not depend on them
 
@@ -62,7 +65,7 @@ def located(ws: Workspace, root: Path | None, lockfiles: Sequence[Path] = ()) ->
     return replace(ws.at_root(project_root(root)), lockfiles=tuple(lockfiles))
 
 
-def run_scan(ws: Workspace, output_format: str, witness: WitnessTarget | None = None) -> int:
+def run_scan(ws: Workspace, output_format: Format, witness: WitnessTarget | None = None) -> int:
     """`triage scan` once its arguments are read: the report on stdout (and the witness in
     `witness`), exit 1 when a finding fails the policy."""
     from triage.core.report import RENDERERS
@@ -75,7 +78,7 @@ def run_scan(ws: Workspace, output_format: str, witness: WitnessTarget | None = 
 
         ws = recorder.pinned(ws)
     result, project = use_case.scan_project(ws)
-    if output_format == "sarif":
+    if output_format is Format.SARIF:  # SARIF locates findings in the project's files
         text = use_case.sarif_log(ws, result, project)
     else:
         text = RENDERERS[output_format](result)
@@ -114,7 +117,7 @@ def _parse_scan(args: Sequence[str]) -> dict[str, list[str]] | None:
         else:
             found["path"].append(word)
         position += 1
-    if found.get("--format", ["text"])[0] not in SCAN_FORMATS:
+    if found.get("--format", ["text"])[0] not in {str(f) for f in SCAN_FORMATS}:
         return None
     if found["path"] and (not found["path"][0] or Path(found["path"][0]).is_file()):
         return None  # click says the path is a file
@@ -141,7 +144,7 @@ def quick_scan(args: Sequence[str], settings: Settings) -> int | None:
         )
         path = Path(found["path"][0]) if found["path"] else None
         ws = located(ws, path, [Path(p) for p in found["--lockfile"]])
-        return run_scan(ws, found.get("--format", ["text"])[0])
+        return run_scan(ws, Format(found.get("--format", ["text"])[0]))
     except TriageError as exc:
         return report_error(exc)
     except KeyboardInterrupt:

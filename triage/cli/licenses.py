@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from triage.cli.common import Common, common_options, lockfile_options
+from triage.cli.common import Common, Renderers, common_options, echoed, lockfile_options
 from triage.errors import EXIT_OK, EXIT_POLICY
-from triage.models import Schema
+from triage.models import Format, Schema
 
 if TYPE_CHECKING:
     from triage.service.licenses import LicenseReport
@@ -61,10 +61,13 @@ def _print_text(report: LicenseReport) -> None:
     )
 
 
+LICENSES: Renderers[LicenseReport] = {Format.TEXT: _print_text, Format.JSON: echoed(_json)}
+
+
 @licenses.command("check")
 @lockfile_options
 @click.option("--offline", is_flag=True, help="Use the license cache only; fetch nothing.")
-@common_options()
+@common_options(LICENSES)
 def check(path: Path | None, lockfiles: tuple[Path, ...], offline: bool, common: Common) -> int:
     """Each locked package's license expression and verdict; exit 1 on a deny."""
     from triage.service import licenses as use_case
@@ -72,8 +75,5 @@ def check(path: Path | None, lockfiles: tuple[Path, ...], offline: bool, common:
     report = use_case.check(common.at(path, lockfiles), offline=offline)
     for warning in report.warnings:
         common.say(f"warning: {warning}")
-    if common.output_format == "json":
-        click.echo(_json(report), nl=False)
-    else:
-        _print_text(report)
+    common.show(LICENSES, report)
     return EXIT_POLICY if report.fails else EXIT_OK

@@ -4,20 +4,30 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from triage.cli.common import (
     TEXT_ONLY,
+    TEXT_OR_JSON,
     Common,
+    Renderers,
     as_option,
     common_options,
+    echoed,
     lockfile_options,
     org_option,
     path_argument,
 )
 from triage.errors import EXIT_OK, EXIT_POLICY
-from triage.models import Justification, Schema
+from triage.models import Format, Justification, Schema
+
+if TYPE_CHECKING:
+    from triage.core.rotation import Stats
+    from triage.core.rotation_report import FindingDetails
+    from triage.models import TriageRecord
+    from triage.service.rotation import ClaimResult
 
 # Severity's labels, most severe first (spelt out: importing the models costs --help ~25 ms;
 # tests/test_codes.py keeps the two equal).
@@ -61,10 +71,11 @@ def queue(
         severities=severities,
         org=org_name,
     )
-    if common.output_format == "json":
-        click.echo(queue_json(records, now), nl=False)
-    else:
-        tables.print_queue(tables.console(), records, now)
+    renderers: Renderers[Sequence[TriageRecord]] = {
+        Format.TEXT: lambda shown: tables.print_queue(tables.console(), shown, now),
+        Format.JSON: echoed(lambda shown: queue_json(shown, now)),
+    }
+    common.show(renderers, records)
     return EXIT_OK
 
 
@@ -80,40 +91,46 @@ def show(key: str, path: Path | None, common: Common) -> int:
     from triage.service import rotation
 
     ws = common.at(path)
-    details = rotation.show(ws, key)
-    if common.output_format == "json":
-        click.echo(show_json(details, ws.now()), nl=False)
-    else:
-        tables.print_show(tables.console(), details, ws.now())
+    now = ws.now()
+    renderers: Renderers[FindingDetails] = {
+        Format.TEXT: lambda shown: tables.print_show(tables.console(), shown, now),
+        Format.JSON: echoed(lambda shown: show_json(shown, now)),
+    }
+    common.show(renderers, rotation.show(ws, key))
     return EXIT_OK
 
 
 @click.command()
 @click.argument("key")
 @as_option("Assignee; a GitHub login also gets the tracking issue [default: $USER].")
-@common_options()
+@common_options(TEXT_OR_JSON)
 def claim(key: str, name: str | None, common: Common) -> int:
     """Take finding KEY: assign it (and its GitHub tracking issue when NAME is a login)."""
     from triage.service import rotation
 
-    result = rotation.claim(common.workspace, key, name or None)
-    if common.output_format == "json":
-        import json
-
-        document = {
-            "schema": Schema.CLAIM,
-            "key": str(result.record.key),
-            "state": result.record.state.value,
-            "assignee": result.record.assignee,
-            "github": result.github,
-        }
-        click.echo(json.dumps(document, indent=2))
-        return EXIT_OK
-    click.echo(
-        f"{result.record.key}: {result.record.state.value}, assigned to "
-        f"{result.record.assignee} ({result.github})"
-    )
+    common.echo(CLAIM, rotation.claim(common.workspace, key, name or None))
     return EXIT_OK
+
+
+def _claim_json(result: ClaimResult) -> str:
+    import json
+
+    document = {
+        "schema": Schema.CLAIM,
+        "key": str(result.record.key),
+        "state": result.record.state.value,
+        "assignee": result.record.assignee,
+        "github": result.github,
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
+def _claim_text(result: ClaimResult) -> str:
+    record = result.record
+    return f"{record.key}: {record.state.value}, assigned to {record.assignee} ({result.github})\n"
+
+
+CLAIM = {Format.TEXT: _claim_text, Format.JSON: _claim_json}
 
 
 @click.command()
@@ -215,8 +232,8 @@ def policy_check(path: Path | None, lockfiles: tuple[Path, ...], common: Common)
     from triage.service import ledger
 
     result = ledger.policy_check(common.at(path, lockfiles))
-    render = policy_json if common.output_format == "json" else policy_text
-    click.echo(render(result.diagnostics, result.notes), nl=False)
+    renderers = {Format.TEXT: policy_text, Format.JSON: policy_json}
+    click.echo(renderers[common.output_format](result.diagnostics, result.notes), nl=False)
     return EXIT_POLICY if result.fails else EXIT_OK
 
 
@@ -228,7 +245,7 @@ def policy_check(path: Path | None, lockfiles: tuple[Path, ...], common: Common)
     help="ISO 8601 duration the time-to-triage and time-to-fix medians look back over.",
 )
 @org_option("The statistics of `triage org audit --org ORG`, by repository too.")
-@common_options(("text", "json", "html"))
+@common_options((Format.TEXT, Format.JSON, Format.HTML))
 def stats(window: str, org_name: str | None, common: Common) -> int:
     """Open findings by severity, state and age; overdue; median time to triage and to fix.
     `--format html` writes a page with a chart of open findings per audit run."""
@@ -236,11 +253,10 @@ def stats(window: str, org_name: str | None, common: Common) -> int:
     from triage.core.rotation_report import stats_html, stats_json
     from triage.service import rotation
 
-    result = rotation.stats(common.workspace, window, org_name)
-    if common.output_format == "json":
-        click.echo(stats_json(result), nl=False)
-    elif common.output_format == "html":
-        click.echo(stats_html(result), nl=False)
-    else:
-        tables.print_stats(tables.console(), result)
+    renderers: Renderers[Stats] = {
+        Format.TEXT: lambda shown: tables.print_stats(tables.console(), shown),
+        Format.JSON: echoed(stats_json),
+        Format.HTML: echoed(stats_html),
+    }
+    common.show(renderers, rotation.stats(common.workspace, window, org_name))
     return EXIT_OK

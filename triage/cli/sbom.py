@@ -8,6 +8,9 @@ import click
 
 from triage.cli.common import Common, common_options, lockfile_options
 from triage.errors import EXIT_OK
+from triage.models import Format
+
+SBOM_FORMATS = (Format.CYCLONEDX, Format.CYCLONEDX_XML)
 
 
 @click.command()
@@ -15,13 +18,13 @@ from triage.errors import EXIT_OK
 @click.option(
     "--vex-only", is_flag=True, help="Only the vulnerabilities (and the components they name)."
 )
-@common_options(("cyclonedx", "cyclonedx-xml"))
+@common_options(SBOM_FORMATS)
 def sbom(path: Path | None, lockfiles: tuple[Path, ...], vex_only: bool, common: Common) -> int:
     """CycloneDX 1.6 JSON: every locked package (purl, hashes, dependency graph) and every
     finding with its VEX analysis from the ledger and the triage state."""
     from triage.service import sbom as use_case
 
-    xml = common.output_format == "cyclonedx-xml"
-    text = use_case.cyclonedx(common.at(path, lockfiles), vex_only=vex_only, xml=xml)
-    click.echo(text, nl=False)
+    ws = common.at(path, lockfiles)
+    sbom = use_case.cyclonedx(ws, vex_only=vex_only, serialised=common.output_format)
+    click.echo(sbom, nl=False)
     return EXIT_OK

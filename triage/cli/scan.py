@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,14 +15,13 @@ from triage.cli.common import (
     path_argument,
     witness_option,
 )
-from triage.cli.entry import SCAN_FORMATS, run_scan
+from triage.cli.entry import FINDINGS_FORMATS, SCAN_FORMATS, run_scan
 from triage.errors import EXIT_OK, EXIT_POLICY
+from triage.models import Format
 
 if TYPE_CHECKING:
     from triage.core.diffing import DiffResult
     from triage.service.witness import WitnessTarget
-
-FORMATS = ("text", "json", "markdown")
 
 
 @click.command()
@@ -40,7 +40,7 @@ def scan(
 @click.option("--base", "base_ref", required=True, help="Base branch or commit.")
 @click.option("--head", "head_ref", default="HEAD", show_default=True, help="Head ref.")
 @witness_option
-@common_options((*FORMATS, "sarif"))
+@common_options(SCAN_FORMATS)
 def diff(
     path: Path | None,
     base_ref: str,
@@ -52,25 +52,27 @@ def diff(
     from triage.service import diff as use_case
 
     ws = common.at(path)
-    if common.output_format != "sarif" and witness is None:
+    if common.output_format is not Format.SARIF and witness is None:
         return _report_diff(use_case.diff(ws, base_ref, head_ref), common)
     from triage.service import witness as recorder
 
     if witness is not None:
         ws = recorder.pinned(ws)
     result, base, head = use_case.diff_sides(ws, base_ref, head_ref)
-    text = use_case.sarif_log(ws, result, head) if common.output_format == "sarif" else None
     if witness is not None:
         recorder.write(ws, witness, recorder.diff_fields(ws, result, base, head))
-    return _report_diff(result, common, text)
+    return _report_diff(result, common, sarif=lambda r: use_case.sarif_log(ws, r, head))
 
 
-def _report_diff(result: DiffResult, common: Common, text: str | None = None) -> int:
+def _report_diff(
+    result: DiffResult, common: Common, sarif: Callable[[DiffResult], str] | None = None
+) -> int:
+    """The diff in the format asked for; SARIF (which needs the head's files) by `sarif`."""
     from triage.core.report import DIFF_RENDERERS
 
     for warning in result.warnings:
         common.say(f"warning: {warning}")
-    click.echo(text or DIFF_RENDERERS[common.output_format](result), nl=False)
+    common.echo({**DIFF_RENDERERS, **({Format.SARIF: sarif} if sarif else {})}, result)
     return EXIT_POLICY if result.fails else EXIT_OK
 
 
@@ -88,7 +90,7 @@ def _report_diff(result: DiffResult, common: Common, text: str | None = None) ->
 )
 @click.option("--base", "base_ref", required=True, help="Base branch or commit.")
 @click.option("--head", "head_ref", default="HEAD", show_default=True, help="Head ref.")
-@common_options(FORMATS)
+@common_options(FINDINGS_FORMATS)
 def pr(
     path: Path | None, repository: str, number: int, base_ref: str, head_ref: str, common: Common
 ) -> int:

@@ -16,6 +16,7 @@ from triage.cli.common import (
     path_option,
 )
 from triage.errors import EXIT_OK, EXIT_POLICY
+from triage.models import Format
 
 
 @click.group()
@@ -42,8 +43,8 @@ def trust_check(
     report = use_case.trust_check(ws, provenance_dir)
     for warning in report.warnings:
         common.say(f"warning: {warning}")
-    render = trust_json if common.output_format == "json" else trust_text
-    click.echo(render(report.results, ws.config.trust.mode), nl=False)
+    renderers = {Format.TEXT: trust_text, Format.JSON: trust_json}
+    click.echo(renderers[common.output_format](report.results, ws.config.trust.mode), nl=False)
     return EXIT_POLICY if report.fails else EXIT_OK
 
 

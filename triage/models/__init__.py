@@ -4,6 +4,7 @@ One module per area; everything is imported from `triage.models`.
 """
 
 from triage.models.codes import (
+    Format,
     Justification,
     Level,
     LintCode,
@@ -81,6 +82,7 @@ __all__ = [
     "Event",
     "Finding",
     "FindingKey",
+    "Format",
     "GithubConfig",
     "Identity",
     "IgnoreRule",

@@ -46,6 +46,19 @@ class Justification(StrEnum):
     PROTECTED_BY_MITIGATING_CONTROL = "protected_by_mitigating_control"
 
 
+class Format(StrEnum):
+    """An output format (`--format`); each command offers some, through a table of one
+    renderer per format it offers."""
+
+    TEXT = "text"
+    JSON = "json"
+    MARKDOWN = "markdown"
+    SARIF = "sarif"
+    HTML = "html"
+    CYCLONEDX = "cyclonedx"
+    CYCLONEDX_XML = "cyclonedx-xml"
+
+
 class TrustMode(StrEnum):
     """SPEC §7: whose signatures an artifact needs."""
 

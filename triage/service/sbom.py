@@ -7,6 +7,7 @@ import hashlib
 from pathlib import Path
 
 from triage import sbom, store
+from triage.models import Format
 from triage.service import licenses
 from triage.service.scan import lockfile_path, scan_project
 from triage.service.workspace import Workspace
@@ -19,7 +20,9 @@ def _sha256(path: Path) -> str:
         return "unreadable"
 
 
-def cyclonedx(ws: Workspace, *, vex_only: bool = False, xml: bool = False) -> str:
+def cyclonedx(
+    ws: Workspace, *, vex_only: bool = False, serialised: Format = Format.CYCLONEDX
+) -> str:
     result, project = scan_project(ws)
     with ws.database() as db:
         states = {
@@ -45,4 +48,4 @@ def cyclonedx(ws: Workspace, *, vex_only: bool = False, xml: bool = False) -> st
         moment=ws.now(),
         licenses=licenses.expressions(ws, releases),
     )
-    return sbom.cyclonedx_json(given, vex_only=vex_only, xml=xml)
+    return sbom.cyclonedx(given, serialised, vex_only=vex_only)

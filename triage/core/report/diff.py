@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from triage.core import escape
@@ -18,7 +19,7 @@ from triage.core.report.scan import (
     unpinned_markdown,
 )
 from triage.core.report.trust import trust_artifact_json
-from triage.models import IgnoreRule, Level, LicenseChange, Schema
+from triage.models import Format, IgnoreRule, Level, LicenseChange, Schema
 
 if TYPE_CHECKING:
     from triage.core.diffing import DiffResult
@@ -244,4 +245,8 @@ def diff_text(result: DiffResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-DIFF_RENDERERS = {"text": diff_text, "json": diff_json, "markdown": pr_comment}
+DIFF_RENDERERS: dict[Format, Callable[[DiffResult], str]] = {
+    Format.TEXT: diff_text,
+    Format.JSON: diff_json,
+    Format.MARKDOWN: pr_comment,
+}

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from triage.core import escape
 from triage.core.policy import shortlist
-from triage.models import AssessedFinding, IgnoreRule, ScanResult, Schema, Unpinned
+from triage.models import AssessedFinding, Format, IgnoreRule, ScanResult, Schema, Unpinned
 
 
 def ignore_json(rule: IgnoreRule | None) -> dict[str, Any] | None:
@@ -183,7 +184,11 @@ def scan_markdown(result: ScanResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-RENDERERS = {"text": scan_text, "json": scan_json, "markdown": scan_markdown}
+RENDERERS: dict[Format, Callable[[ScanResult], str]] = {
+    Format.TEXT: scan_text,
+    Format.JSON: scan_json,
+    Format.MARKDOWN: scan_markdown,
+}
 
 
 def ignore_line(item: AssessedFinding) -> str:
