@@ -17,6 +17,7 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY))
 
 from triage import sources  # noqa: E402
+from triage.core.diagnostics import Diagnostics  # noqa: E402
 
 DEFAULT_SOURCE = REPOSITORY.parent / "shared" / "data" / "pypa-advisory-db"
 TARGET = REPOSITORY / "triage" / "data" / sources.SNAPSHOT_RESOURCE
@@ -24,16 +25,16 @@ TARGET = REPOSITORY / "triage" / "data" / sources.SNAPSHOT_RESOURCE
 
 def main(argv: list[str]) -> int:
     source = argv[1] if len(argv) > 1 else str(DEFAULT_SOURCE)
-    warnings: list[str] = []
+    said = Diagnostics()
     with tempfile.TemporaryDirectory() as scratch:
         listing = sources.list_source(source, Path(scratch))
         advisories = [
             advisory
-            for _, advisory in sources.iter_decoded(listing, listing.entries, warnings)
+            for _, advisory in sources.iter_decoded(listing, listing.entries, said)
             if advisory.affected
         ]
     sources.write_snapshot(advisories, TARGET)
-    for warning in warnings:
+    for warning in said.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(
         f"{TARGET.relative_to(REPOSITORY)}: {len(advisories)} records, "

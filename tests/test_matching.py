@@ -10,6 +10,7 @@ from packaging.version import Version
 
 from tests.conftest import ADVISORY_DB
 from triage import sources
+from triage.core.diagnostics import Diagnostics
 from triage.core.matching import (
     DisjointSet,
     alias_groups,
@@ -185,9 +186,8 @@ def test_range_evaluation_matches_brute_force(
 
 
 def test_every_enumerated_version_matches_its_record_and_withdrawn_never_match() -> None:
-    warnings: list[str] = []
     listing = sources.list_source(str(ADVISORY_DB), Path("."))
-    records = [a for _, a in sources.iter_decoded(listing, listing.entries, warnings)]
+    records = [a for _, a in sources.iter_decoded(listing, listing.entries, Diagnostics())]
     assert len(records) == 2661
     groups = alias_groups(records)
     checked = withdrawn = 0

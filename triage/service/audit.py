@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from triage import store
 from triage.core import rotation, tracked, tracking
+from triage.core.diagnostics import Diagnostics
 from triage.errors import TriageError
 from triage.models import (
     Config,
@@ -176,8 +177,12 @@ def _audit_tracking(
         store_at = trust.TrustStore.tree(blobs, side.trust, trees.trust_dir_in_repo(ws), ref)
     cfg = project.config
     result.scan = scan.assess(db, project, now)
-    result.trust = trust.judge_packages(ws, db, project.packages, cfg, store_at, result.warnings)
-    result.licenses = licenses.judge_packages(ws, project.packages, cfg, result.warnings)
+    said = Diagnostics()
+    result.trust = trust.judge_packages(
+        ws, db, project.packages, config=cfg, store_at=store_at, diagnostics=said
+    )
+    result.licenses = licenses.judge_packages(ws, project.packages, config=cfg, diagnostics=said)
+    result.warnings += said.warnings
     wanted, present = goals(result, project)
     tracker = tracker_for(db)
     issues = tracker.tracked_issues()

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from triage import gitrepo, store
 from triage.core import diffing, report
+from triage.core.diagnostics import Diagnostics
 from triage.core.trust import locked_artifacts
 from triage.errors import InputError
 from triage.models import LicenseChange, TrustResult
@@ -56,7 +57,7 @@ def diff_sides(
     base = gitrepo.merge_base(repo, base_tip, head, base_ref, head_ref)
     sync.ensure_data(ws)
     now = ws.now()
-    warnings: list[str] = []
+    said = Diagnostics()
     with ws.database() as db:
         # The base branch decides the policy, what is scanned included, never the pull request.
         paths = (config_path, trust_dir)
@@ -64,10 +65,10 @@ def diff_sides(
         cached = not ws.reference
         base_side = read_side(repo, base, base_label, db, paths, required=False, cached=cached)
         head_side = read_side(repo, head, head_ref, db, paths, base_side.config.scan, cached=cached)
-        warnings += [
+        said.warn_all(
             f"{head_ref}:{path}: a git submodule; lockfiles inside it are not read"
             for path in head_side.submodules
-        ]
+        )
         reference = ws.reference
         head_match, head_unpinned = match(
             db, head_side.packages, head_side.unpinned, reference=reference
@@ -75,11 +76,15 @@ def diff_sides(
         base_match, base_unpinned = match(
             db, base_side.packages, base_side.unpinned, reference=reference
         )
-        warnings += dict.fromkeys(
-            head_match.warnings + base_match.warnings + base_side.notes + head_side.notes
+        said.warn_all(
+            dict.fromkeys(
+                head_match.warnings + base_match.warnings + base_side.notes + head_side.notes
+            )
         )
         info = sync.database_info(db, now)
-        newly_untrusted = _trust_change(ws, db, base_side, head_side, trust_dir, warnings)
+        newly_untrusted = _trust_change(
+            ws, db, (base_side, head_side), trust_dir=trust_dir, diagnostics=said
+        )
     changes = diffing.policy_changes(
         base_side.config.advisories.ignore,
         head_side.config.advisories.ignore,
@@ -108,12 +113,12 @@ def diff_sides(
             ws,
             (base_side.config, base_side.packages),
             (head_side.config, head_side.packages),
-            warnings,
+            diagnostics=said,
         )
     result = replace(
         result,
         became_untrusted=newly_untrusted,
-        warnings=tuple(warnings),
+        warnings=said.warnings,
         license_changes=license_changes,
         policy=replace(result.policy, licenses_changed=licenses_changed),
     )
@@ -123,14 +128,15 @@ def diff_sides(
 def _trust_change(
     ws: Workspace,
     db: store.Database,
-    base: TreeSide,
-    head: TreeSide,
+    sides: tuple[TreeSide, TreeSide],
+    *,
     trust_dir: str,
-    warnings: list[str],
+    diagnostics: Diagnostics,
 ) -> tuple[TrustResult, ...]:
     """Head's new artifacts judged by the base's [trust] mode and trust store (read from git
     objects, never written anywhere); only they can have become untrusted, so only their
     provenance is fetched."""
+    base, head = sides
     blobs = gitrepo.read_blobs(ws.root, sorted(set(base.trust.values())))
     base_store = trust.TrustStore.tree(blobs, base.trust, trust_dir, base.sha[:12])
     locked_before = {(name, sha) for _, name, sha in locked_artifacts(base.packages, {})}
@@ -139,7 +145,9 @@ def _trust_change(
         for p in head.packages
         if any((name, sha) not in locked_before for _, name, sha in locked_artifacts([p], {}))
     ]
-    after = trust.judge_packages(ws, db, changed, base.config, base_store, warnings)
+    after = trust.judge_packages(
+        ws, db, changed, config=base.config, store_at=base_store, diagnostics=diagnostics
+    )
     return diffing.became_untrusted(locked_before, after)
 
 

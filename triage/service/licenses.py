@@ -13,6 +13,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from triage import licenses, store
 from triage.core import licenses as policy
+from triage.core.diagnostics import Diagnostics
 from triage.core.matching import parse_version
 from triage.errors import ConfigError, UpstreamError
 from triage.models import (
@@ -212,7 +213,7 @@ def expressions(ws: Workspace, releases: list[Release]) -> dict[Release, str]:
 
 
 def judge_packages(
-    ws: Workspace, packages: Sequence[Package], config: Config, warnings: list[str]
+    ws: Workspace, packages: Sequence[Package], *, config: Config, diagnostics: Diagnostics
 ) -> list[LicenseResult]:
     """The audit's look at licenses: each locked release judged by `config`'s [licenses]
     (nothing when it has none)."""
@@ -222,7 +223,7 @@ def judge_packages(
     releases = sorted({(p.name, p.version) for p in packages})
     report = LicenseReport()
     judged = _judge_all(releases, _metadata(ws, releases, report, offline=False), config.licenses)
-    warnings += report.warnings
+    diagnostics.warn_all(report.warnings)
     return [judged.results[r] for r in releases]
 
 
@@ -253,7 +254,8 @@ def changes(
     ws: Workspace,
     base: tuple[Config, Sequence[Package]],
     head: tuple[Config, Sequence[Package]],
-    warnings: list[str],
+    *,
+    diagnostics: Diagnostics,
 ) -> tuple[tuple[LicenseChange, ...], tuple[str, ...]]:
     """The licenses a pull request brings (a new package, or a version whose expression
     changed), judged by the base's [licenses]; and what it changes in [licenses] itself.
@@ -274,7 +276,7 @@ def changes(
     earlier = sorted(r for r in before if r[0] in names)
     report = LicenseReport()
     metadata = _metadata(ws, brought + earlier, report, offline=False)
-    warnings += report.warnings
+    diagnostics.warn_all(report.warnings)
     judged = _judge_all(brought + earlier, metadata, base_config.licenses)
     found = []
     for release in brought:

@@ -20,6 +20,7 @@ from typing import Any
 
 from triage import config, gitrepo, lockfiles, store
 from triage.core import rotation, tracking
+from triage.core.diagnostics import Diagnostics
 from triage.errors import InputError, TriageError
 from triage.github.org import OrgReader, blob_id
 from triage.models import FindingKey, IgnoreRule, Status, TrustResult
@@ -124,24 +125,24 @@ class JudgedTrust:
         self.lock = threading.Lock()
 
     def judge(
-        self, now: str, key: Hashable, judge: Callable[[list[str]], list[TrustResult]]
-    ) -> tuple[list[TrustResult], list[str]]:
+        self, now: str, key: Hashable, judge: Callable[[Diagnostics], list[TrustResult]]
+    ) -> tuple[list[TrustResult], tuple[str, ...]]:
         with self.lock:
             if now != self.now:
                 self.now, self.verdicts = now, {}
             entry = self.verdicts.setdefault(key, _Verdicts())
         with entry.lock:
             if entry.results is None:
-                warnings: list[str] = []
-                entry.results = judge(warnings)
-                entry.warnings = warnings
+                said = Diagnostics()
+                entry.results = judge(said)
+                entry.warnings = said.warnings
             return entry.results, entry.warnings
 
 
 @dataclass
 class _Verdicts:
     results: list[TrustResult] | None = None
-    warnings: list[str] = field(default_factory=list)
+    warnings: tuple[str, ...] = ()
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -310,21 +311,29 @@ def _run(task: RepoTask, ctx: Context, outcome: RepoOutcome) -> None:
     report = audit.AuditReport(scan=scan.assess(ctx.advisories, project, now))
     ws = Workspace(settings=ctx.settings, clock=lambda: now, db_path=ctx.cache.path)
 
-    def judge(warnings: list[str]) -> list[TrustResult]:
+    def judge(diagnostics: Diagnostics) -> list[TrustResult]:
         blobs = read(sorted(set(side.trust.values())))
         store_at = trust.TrustStore.tree(blobs, side.trust, TRUST_STORE, task.repository)
         # A repository's own trust store never makes the auditor fetch: its imports by URL
         # are used only when the organisation's runs already hold them by their pin.
         return trust.judge_packages(
-            ws, ctx.cache, packages, side.config, store_at, warnings, fetch_imports=False
+            ws,
+            ctx.cache,
+            packages,
+            config=side.config,
+            store_at=store_at,
+            diagnostics=diagnostics,
+            fetch_imports=False,
         )
 
     trust_store = tuple(sorted(side.trust.items()))
     report.trust, warned = ctx.judged.judge(
         task.now, (tuple(packages), side.config.trust, trust_store), judge
     )
-    report.warnings += warned
-    report.licenses = licenses.judge_packages(ws, packages, side.config, report.warnings)
+    said = Diagnostics()
+    said.warn_all(warned)
+    report.licenses = licenses.judge_packages(ws, packages, config=side.config, diagnostics=said)
+    report.warnings += said.warnings
     wanted, present = audit.goals(report, project)
     assert report.scan is not None
     outcome.wanted, outcome.present = wanted, present

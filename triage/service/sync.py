@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from triage import store
 from triage.core import policy
+from triage.core.diagnostics import Diagnostics
 from triage.errors import UpstreamError
 from triage.models import DatabaseInfo
 from triage.service.workspace import Progress, Workspace
@@ -59,10 +60,12 @@ def _apply_listing(
     ]
     decoded = []
     counts = report.counts
-    for done, item in enumerate(sources.iter_decoded(listing, changed, report.warnings), start=1):
+    said = Diagnostics()
+    for done, item in enumerate(sources.iter_decoded(listing, changed, said), start=1):
         decoded.append(item)
         if progress:
             progress(f"reading {listing.source}", done, len(changed))
+    report.warnings += said.warnings
     present = {e.name for e in listing.entries}
     gone = [name for name in stored if name not in present]
     counts.unchanged += len(listing.entries) - len(changed)

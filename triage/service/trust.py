@@ -16,6 +16,7 @@ from packaging.utils import canonicalize_name
 from triage import store
 from triage.config import edit
 from triage.core import trust
+from triage.core.diagnostics import Diagnostics
 from triage.core.matching import parse_version
 from triage.core.trust import locked_artifacts
 from triage.errors import InputError, UpstreamError
@@ -48,7 +49,7 @@ def _fetched_claims(
     artifacts: Artifacts,
     settings: Settings,
     now: dt.datetime,
-    warnings: list[str],
+    diagnostics: Diagnostics,
 ) -> dict[str, list[Claim]]:
     """Provenance from PyPI's Integrity API (the settings' index), cached by file and
     digest (a file with none is asked again after 30 days); when PyPI cannot be reached, only
@@ -81,7 +82,7 @@ def _fetched_claims(
     failures = [a for a in answers if isinstance(a, UpstreamError)]
     if failures:
         unchecked = len(wanted) - len(answers) + len(failures)
-        warnings.append(
+        diagnostics.warn(
             f"{failures[0].message}; {unchecked} file(s) not checked, using cached provenance only"
         )
     for (_, filename, sha256), answer in zip(wanted, answers, strict=False):
@@ -196,14 +197,14 @@ def judge_packages(
     ws: Workspace,
     db: store.Database,
     packages: Sequence[Package],
-    cfg: Config,
-    store_at: TrustStore,
-    warnings: list[str],
-    provenance_dir: Path | None = None,
     *,
+    config: Config,
+    store_at: TrustStore,
+    diagnostics: Diagnostics,
+    provenance_dir: Path | None = None,
     fetch_imports: bool = True,
 ) -> list[TrustResult]:
-    """Every locked artifact of `packages` judged by `cfg`'s [trust] and the trust store
+    """Every locked artifact of `packages` judged by `config`'s [trust] and the trust store
     `store_at`; provenance from `provenance_dir`, else the cache and the settings' index.
     `fetch_imports`: whether the trust store's imports by URL may be downloaded (only for a
     trust store of the operator's own: never an organisation's repository's)."""
@@ -213,18 +214,18 @@ def judge_packages(
         if provenance_dir is not None:
             claims, skipped = attestations.load_directory(provenance_dir)
             if skipped:
-                warnings.append(
+                diagnostics.warn(
                     f"{provenance_dir}: {len(skipped)} file(s) skipped, not named "
                     "<artifact>.provenance, .publish.attestation or .sig: " + ", ".join(skipped)
                 )
-        elif cfg.trust.mode is not TrustMode.AUDIT:
+        elif config.trust.mode is not TrustMode.AUDIT:
             claims = _fetched_claims(
-                caches, locked_artifacts(packages, {}), ws.settings, ws.now(), warnings
+                caches, locked_artifacts(packages, {}), ws.settings, ws.now(), diagnostics
             )
     fetcher = _import_fetcher(caches, ws.settings, fetch_imports=fetch_imports)
     with db.transaction():
-        judged = _judge(packages, cfg, store_at, claims, fetcher)
-    warnings.extend(caches.rejected)
+        judged = _judge(packages, config, store_at, claims, fetcher)
+    diagnostics.warn_all(caches.rejected)
     return judged
 
 
@@ -233,18 +234,18 @@ def trust_check(ws: Workspace, provenance_dir: Path | None) -> TrustReport:
     (from --provenance-dir, else PyPI's Integrity API through the cache) for basic and
     certified, audit records for audit."""
     packages, _, _ = summary(read_lockfiles(ws.root, ws.lockfiles, ws.config.scan))
-    report = TrustReport([])
+    said = Diagnostics()
     with ws.database() as db:
-        report.results = judge_packages(
+        results = judge_packages(
             ws,
             db,
             packages,
-            ws.config,
-            TrustStore.folder(ws.trust_dir),
-            report.warnings,
-            provenance_dir,
+            config=ws.config,
+            store_at=TrustStore.folder(ws.trust_dir),
+            diagnostics=said,
+            provenance_dir=provenance_dir,
         )
-    return report
+    return TrustReport(results, list(said.warnings))
 
 
 def trust_keygen(ws: Workspace, name: str, private_dir: Path | None) -> tuple[Path, Path]:

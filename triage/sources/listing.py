@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path, PurePosixPath
 
 from triage import http
+from triage.core.diagnostics import Diagnostics
 from triage.errors import InputError
 from triage.models import Advisory
 from triage.sources.records import decode_record, facts
@@ -254,7 +255,7 @@ def write_snapshot(advisories: list[Advisory], target: Path) -> None:
 
 
 def iter_decoded(
-    listing: SourceListing, entries: list[Entry], warnings: list[str]
+    listing: SourceListing, entries: list[Entry], diagnostics: Diagnostics
 ) -> Iterator[tuple[Entry, Advisory]]:
     """Decode entries, naming each by its source so an error points at the file."""
     for entry in entries:
@@ -266,7 +267,7 @@ def iter_decoded(
                 f"{origin}: cannot be read: {exc}; nothing was imported",
                 hint="download the export again, or sync from another copy",
             ) from exc
-        yield entry, decode_record(data, origin, warnings)
+        yield entry, decode_record(data, origin, diagnostics)
 
 
 def scratch_dir() -> tempfile.TemporaryDirectory[str]:

@@ -10,6 +10,7 @@ import re
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from triage.core.diagnostics import Diagnostics
 from triage.core.matching import ZERO, normalize_name, parse_version
 from triage.errors import AdvisoryRecordError
 from triage.models import (
@@ -103,7 +104,7 @@ def _severity(raw: dict[str, Any], origin: str) -> tuple[Severity, str | None]:
     return best
 
 
-def _range(raw: Any, origin: str, path: str, warnings: list[str]) -> VersionRange:
+def _range(raw: Any, origin: str, path: str, diagnostics: Diagnostics) -> VersionRange:
     events_raw = raw.get("events")
     if not isinstance(events_raw, list) or not events_raw:
         raise _fail(origin, f"{path}.events", "an ECOSYSTEM range needs a list of events")
@@ -121,7 +122,7 @@ def _range(raw: Any, origin: str, path: str, warnings: list[str]) -> VersionRang
         if not (kind == "introduced" and version == ZERO) and parse_version(version) is None:
             # Published records carry a few of these (binderhub's "0.2.0-n653", steam's
             # "2019-09-12"): keep the record, warn, and let matching skip the one event.
-            warnings.append(
+            diagnostics.warn(
                 f"{origin}: {here}.{kind}: {version!r} is not a PEP 440 version; "
                 "this event is ignored when matching"
             )
@@ -131,7 +132,7 @@ def _range(raw: Any, origin: str, path: str, warnings: list[str]) -> VersionRang
     return VersionRange(tuple(events))
 
 
-def _affected(raw: Any, origin: str, path: str, warnings: list[str]) -> Affected | None:
+def _affected(raw: Any, origin: str, path: str, diagnostics: Diagnostics) -> Affected | None:
     if not isinstance(raw, dict):
         raise _fail(origin, path, "expected a table")
     package = raw.get("package")
@@ -146,7 +147,7 @@ def _affected(raw: Any, origin: str, path: str, warnings: list[str]) -> Affected
         if not isinstance(vrange, dict):
             raise _fail(origin, here, "expected a table")
         if vrange.get("type") == "ECOSYSTEM":
-            ranges.append(_range(vrange, origin, here, warnings))
+            ranges.append(_range(vrange, origin, here, diagnostics))
     versions = _str_list(raw.get("versions"), origin, f"{path}.versions")
     return Affected(normalize_name(name), tuple(ranges), versions)
 
@@ -163,7 +164,7 @@ def _advisory_id(value: Any, origin: str, path: str) -> str:
     return text
 
 
-def _aliases(value: Any, origin: str, warnings: list[str]) -> tuple[str, ...]:
+def _aliases(value: Any, origin: str, diagnostics: Diagnostics) -> tuple[str, ...]:
     """Aliases that are ids; one that is not (real data has `GHSA-jf66-3q76-h5p5,` with its
     list's comma) is left out with a warning: it names no record, and could otherwise become
     the id a finding's key and markers are made of."""
@@ -172,16 +173,16 @@ def _aliases(value: Any, origin: str, warnings: list[str]) -> tuple[str, ...]:
         if _ADVISORY_ID.fullmatch(alias):
             kept.append(alias)
         else:
-            warnings.append(
+            diagnostics.warn(
                 f"{origin}: aliases[{index}]: {alias!r} is not an advisory id; it is left out"
             )
     return tuple(kept)
 
 
-def parse_record(raw: Any, origin: str, warnings: list[str] | None = None) -> Advisory:
+def parse_record(raw: Any, origin: str, diagnostics: Diagnostics | None = None) -> Advisory:
     """Validate one OSV record (or a snapshot entry, which is a subset of one). Problems that
-    matching can live with are appended to `warnings`; the rest raise."""
-    warnings = [] if warnings is None else warnings
+    matching can live with are said to `diagnostics`; the rest raise."""
+    diagnostics = Diagnostics() if diagnostics is None else diagnostics
     if not isinstance(raw, dict):
         raise _fail(origin, "(top level)", "an OSV record must be a table")
     advisory_id = _advisory_id(raw.get("id"), origin, "id")
@@ -192,7 +193,7 @@ def parse_record(raw: Any, origin: str, warnings: list[str] | None = None) -> Ad
     affected = tuple(
         entry
         for index, item in enumerate(affected_raw)
-        if (entry := _affected(item, origin, f"affected[{index}]", warnings)) is not None
+        if (entry := _affected(item, origin, f"affected[{index}]", diagnostics)) is not None
     )
     severity, vector = _severity(raw, origin)
     references = []
@@ -204,7 +205,7 @@ def parse_record(raw: Any, origin: str, warnings: list[str] | None = None) -> Ad
         modified=modified,
         published=raw.get("published") if isinstance(raw.get("published"), str) else None,
         withdrawn=raw.get("withdrawn") if isinstance(raw.get("withdrawn"), str) else None,
-        aliases=_aliases(raw.get("aliases"), origin, warnings),
+        aliases=_aliases(raw.get("aliases"), origin, diagnostics),
         affected=affected,
         severity=severity,
         severity_vector=vector,
@@ -266,7 +267,7 @@ def record_digest(advisory: Advisory) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def decode_record(data: bytes, origin: str, warnings: list[str] | None = None) -> Advisory:
+def decode_record(data: bytes, origin: str, diagnostics: Diagnostics | None = None) -> Advisory:
     """Decode `.json` or `.yaml` bytes by the entry's suffix."""
     import yaml
 
@@ -279,4 +280,4 @@ def decode_record(data: bytes, origin: str, warnings: list[str] | None = None) -
         raise _fail(
             origin, "(file)", f"not valid {'YAML' if origin.endswith('ml') else 'JSON'}: {exc}"
         ) from exc
-    return parse_record(raw, origin, warnings)
+    return parse_record(raw, origin, diagnostics)
