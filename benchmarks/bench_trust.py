@@ -46,12 +46,14 @@ def main() -> None:
                     filename,
                     sha,
                     (PEP740 / f"{REAL}.provenance").read_text(),
-                    dt.datetime(2026, 11, 24, tzinfo=dt.UTC),
+                    fetched=dt.datetime(2026, 11, 24, tzinfo=dt.UTC),
                 )
             else:
                 name, version = f"package-{index}", "1.0"
                 filename, sha = f"package_{index}-1.0.tar.gz", f"{index:064x}"
-                caches.cache_provenance(filename, sha, "", dt.datetime(2099, 1, 1, tzinfo=dt.UTC))
+                caches.cache_provenance(
+                    filename, sha, "", fetched=dt.datetime(2099, 1, 1, tzinfo=dt.UTC)
+                )
             entries.append(
                 f'[[packages]]\nname = "{name}"\nversion = "{version}"\nsdist = {{ name = '
                 f'"{filename}", url = "https://files.example/{filename}", hashes = {{ sha256 = '
@@ -82,10 +84,14 @@ def main() -> None:
         claims = attestations.parse_claims(
             (PEP740 / f"{REAL}.provenance").read_text(), REAL, provenance_object=True
         )
-        attestations.verify("pypi-attestations", "0.0.19", REAL, digests[REAL], claims)
+        attestations.verify(
+            "pypi-attestations", "0.0.19", REAL, sha256=digests[REAL], claims=claims
+        )
         start = time.perf_counter()
         for _ in range(200):
-            attestations.verify("pypi-attestations", "0.0.19", REAL, digests[REAL], claims)
+            attestations.verify(
+                "pypi-attestations", "0.0.19", REAL, sha256=digests[REAL], claims=claims
+            )
         each = (time.perf_counter() - start) / 200
         print(
             f"verifying one real attestation: {each * 1000:.1f} ms; 200 attested artifacts "

@@ -112,3 +112,39 @@ def test_an_impossible_date_is_named_with_its_line(tmp_path: Path) -> None:
     assert raised.value.problems[0] == (
         "line 2: 2026-12-32 is not a date of the calendar (write YYYY-MM-DD, e.g. 2027-01-31)"
     )
+
+
+@pytest.mark.parametrize(
+    "repository",
+    [
+        "owner/name/../../orgs/other",  # would be a path of GitHub's API
+        "owner/name\nx",
+        "owner/..",
+        "-owner/name",
+        "owner/name?page=2",
+    ],
+)
+def test_a_repository_is_githubs_owner_name_wherever_it_is_given(
+    repository: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """deny.toml's [github] repository, [org] issues' central repository and `--repo` follow
+    one rule (models.is_repository)."""
+    from triage.cli import main
+
+    quoted = repository.replace("\n", "\\n")
+    for text, key in (
+        (f'[github]\nrepository = "{quoted}"\n', "github.repository"),
+        (f'[org]\nissues = "central:{quoted}"\n', "org.issues"),
+    ):
+        with pytest.raises(ConfigError) as caught:
+            parse_config(text, "deny.toml")
+        assert any(p.startswith(f"{key}:") for p in caught.value.problems), caught.value.problems
+    (tmp_path / "requirements.txt").write_text("")
+    for argv in (
+        ["audit", str(tmp_path), "--repo", repository],
+        ["pr", str(tmp_path), "--repo", repository, "--pr", "1", "--base", "main"],
+    ):
+        code = main([*argv, "--db", str(tmp_path / "t.db")])
+        err = capsys.readouterr().err
+        assert code == 2 and "is not OWNER/NAME" in err and "Traceback" not in err, (argv, err)
+    assert parse_config('[github]\nrepository = "acme/api.v2"\n', "deny.toml").github.repository

@@ -42,7 +42,7 @@ def test_a_key_round_trips_through_its_printer_parser_marker_and_task_codec(
     assert back.observed == [observed] and back.statuses == {key: Status.ACTIVE.value}
     with store.Database(tmp_path / "k.db") as db:
         states = store.TriageStore(db)
-        records, changes = rotation.observe({}, [observed], NOW, {"high": dt.timedelta(days=2)})
+        records, changes = rotation.observe({}, [observed], NOW, sla={"high": dt.timedelta(days=2)})
         states.save(records, changes)
         assert states.record(key) is not None and states.record(key).key == key  # type: ignore[union-attr]
         assert [c.key for c in states.history(key)] == [key]

@@ -2,7 +2,8 @@
 anything that reaches the disk, the network, another process or the clock, nor calls `open`,
 `print`, `input`, or reads the time (`now`, `today`, `utcnow`, `time`). `now` is a parameter.
 The import contracts (layers) are import-linter's, run by ./dev test; this is the contract
-import-linter cannot state, checked on the source itself."""
+import-linter cannot state, checked on the source itself. And a seam rule: past three,
+arguments are passed by name."""
 
 from __future__ import annotations
 
@@ -84,3 +85,37 @@ def test_the_checker_finds_what_it_is_for() -> None:
 )
 def test_the_core_does_no_io(module: Path) -> None:
     assert io_in(module.read_text(), str(module.relative_to(REPOSITORY))) == []
+
+
+# Library callbacks whose signature is the library's: urllib calls it positionally.
+LIBRARY_SIGNATURES = {"http_error_302"}
+MAX_POSITIONAL = 3
+
+
+def crowded(source: str, name: str) -> list[str]:
+    """Every function of `source` taking more than MAX_POSITIONAL positional parameters
+    (self and cls apart): past three, arguments are passed by name, so two of one type
+    (two Configs, two sides) cannot be swapped unseen."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        positional = [a.arg for a in node.args.posonlyargs + node.args.args]
+        if positional[:1] in (["self"], ["cls"]):
+            positional = positional[1:]
+        if len(positional) > MAX_POSITIONAL and node.name not in LIBRARY_SIGNATURES:
+            found.append(f"{name}:{node.lineno}: {node.name}({', '.join(positional)})")
+    return found
+
+
+def test_arguments_past_the_third_are_passed_by_name() -> None:
+    assert crowded("def f(a, b, c, *, d):\n    pass\n", "ok.py") == []
+    assert crowded("class C:\n    def m(self, a, b, c, d): ...\n", "c.py") == [
+        "c.py:2: m(a, b, c, d)"
+    ]
+    found = [
+        problem
+        for path in sorted((REPOSITORY / "triage").rglob("*.py"))
+        for problem in crowded(path.read_text(), str(path.relative_to(REPOSITORY)))
+    ]
+    assert found == []

@@ -42,7 +42,7 @@ def rule(index: int = 0, **fields: object) -> IgnoreRule:
 
 
 def statuses(config: AdvisoriesConfig, *findings: Finding) -> list[tuple[Status, bool]]:
-    assessed, _, _ = apply_policy(list(findings), config, NOW, FRESH)
+    assessed, _, _ = apply_policy(list(findings), config, NOW, newest_modified=FRESH)
     return [(a.status, a.fails) for a in assessed]
 
 
@@ -55,7 +55,7 @@ def test_ignore_by_alias_applies_and_expires() -> None:
 
 def test_package_scope_limits_the_ignore() -> None:
     config = AdvisoriesConfig(ignore=(rule(package="other"),))
-    assessed, unused, diagnostics = apply_policy([finding()], config, NOW, FRESH)
+    assessed, unused, diagnostics = apply_policy([finding()], config, NOW, newest_modified=FRESH)
     assert assessed[0].status is Status.ACTIVE
     assert [u.index for u in unused] == [0]
     assert [(d.code, d.level) for d in diagnostics] == [("unused-ignored-advisory", Level.WARN)]
@@ -73,7 +73,9 @@ def test_bare_ids_are_violations_and_stale_data_follows_its_level() -> None:
     config = AdvisoriesConfig(
         ignore=(IgnoreRule(id="PYSEC-2021-335", index=0),), stale_db=Level.DENY
     )
-    assessed, _, diagnostics = apply_policy([finding()], config, NOW, NOW - dt.timedelta(days=30))
+    assessed, _, diagnostics = apply_policy(
+        [finding()], config, NOW, newest_modified=NOW - dt.timedelta(days=30)
+    )
     assert assessed[0].status is Status.IGNORED
     codes = {(d.code, d.level) for d in diagnostics}
     assert codes == {
@@ -82,5 +84,5 @@ def test_bare_ids_are_violations_and_stale_data_follows_its_level() -> None:
         ("stale-db", Level.DENY),
     }
     allowed = AdvisoriesConfig(stale_db=Level.ALLOW)
-    _, _, quiet = apply_policy([], allowed, NOW, NOW - dt.timedelta(days=30))
+    _, _, quiet = apply_policy([], allowed, NOW, newest_modified=NOW - dt.timedelta(days=30))
     assert quiet == []

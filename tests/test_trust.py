@@ -464,7 +464,7 @@ def test_the_audit_tracks_untrusted_package_versions(
         PYPI_ATTESTATIONS,
         DIGESTS[PYPI_ATTESTATIONS],
         (PEP740 / f"{PYPI_ATTESTATIONS}.provenance").read_text(),
-        NOW,
+        fetched=NOW,
     )
     opened.close()
     args = [
@@ -509,7 +509,7 @@ def test_diff_lists_artifacts_that_became_untrusted_judged_by_the_base_trust_sto
         PYPI_ATTESTATIONS,
         DIGESTS[PYPI_ATTESTATIONS],
         (PEP740 / f"{PYPI_ATTESTATIONS}.provenance").read_text(),
-        NOW,
+        fetched=NOW,
     )
     gitlab = json.loads((PEP740 / f"{GITLAB_PROJECT}.publish.attestation").read_text())
     as_provenance = {
@@ -525,7 +525,9 @@ def test_diff_lists_artifacts_that_became_untrusted_judged_by_the_base_trust_sto
             }
         ],
     }
-    cache.cache_provenance(GITLAB_PROJECT, DIGESTS[GITLAB_PROJECT], json.dumps(as_provenance), NOW)
+    cache.cache_provenance(
+        GITLAB_PROJECT, DIGESTS[GITLAB_PROJECT], json.dumps(as_provenance), fetched=NOW
+    )
     opened.close()
     repo = GitRepo(tmp_path / "repo")
     lock(repo.root, real_artifacts()[0])

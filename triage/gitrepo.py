@@ -53,7 +53,7 @@ def resolve(repo: Path, ref: str) -> str:
     return done.stdout.decode().strip()
 
 
-def merge_base(repo: Path, base: str, head: str, base_ref: str, head_ref: str) -> str:
+def merge_base(repo: Path, base: str, head: str, *, base_ref: str, head_ref: str) -> str:
     done = _git(repo, "merge-base", base, head)
     if done.returncode == 0:
         return done.stdout.decode().strip()

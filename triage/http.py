@@ -104,6 +104,7 @@ def _read_capped(
     response: BinaryIO,
     url: str,
     max_bytes: int,
+    *,
     write: Callable[[bytes], object],
     progress: Callable[[int, int | None], None] | None,
     expected: int | None,
@@ -142,7 +143,7 @@ def get(
     parts: list[bytes] = []
     try:
         with _opener(loopback_http).open(request, timeout=timeout) as response:
-            _read_capped(response, url, max_bytes, parts.append, None, None)
+            _read_capped(response, url, max_bytes, write=parts.append, progress=None, expected=None)
     except urllib.error.HTTPError as exc:
         if exc.code == 404 and missing_ok:
             return None
@@ -171,6 +172,8 @@ def download(
         with _opener(loopback_http).open(url, timeout=timeout) as response:
             length = response.headers.get("Content-Length")
             expected = int(length) if length and length.isdigit() else None
-            _read_capped(response, url, max_bytes, into.write, progress, expected)
+            _read_capped(
+                response, url, max_bytes, write=into.write, progress=progress, expected=expected
+            )
     except (urllib.error.URLError, OSError, TimeoutError, ValueError) as exc:
         raise UpstreamError(f"{url}: download failed: {exc}", hint=hint) from exc

@@ -221,7 +221,7 @@ def cyclonedx(given: SbomInput, serialised: Format, *, vex_only: bool = False) -
     if vex_only:
         bom.register_dependency(subject, kept)  # the subject holds them; no graph beyond
     else:
-        _dependencies(bom, subject, components, given.packages)
+        _dependencies(bom, subject, components, packages=given.packages)
     for item in given.findings:
         bom.vulnerabilities.add(
             _vulnerability(item, components, given.states.get(str(item.finding.key)))
@@ -239,6 +239,7 @@ def _dependencies(
     bom: Bom,
     subject: Component,
     components: Mapping[tuple[str, str], Component],
+    *,
     packages: Sequence[Package],
 ) -> None:
     """The graph as the lockfiles state it (`via`): each package's dependents; packages no

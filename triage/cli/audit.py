@@ -42,6 +42,7 @@ def audit(
     path: Path | None,
     ref: str | None,
     repository: str | None,
+    *,
     witness: WitnessTarget | None,
     common: Common,
 ) -> int:
@@ -85,7 +86,7 @@ def audit(
 )
 @engine_option("With --org: threads of this process, or the Celery workers on TRIAGE_BROKER_URL.")
 @common_options(TEXT_ONLY)
-def schedule(path: Path | None, org_name: str | None, engine: str, common: Common) -> int:
+def schedule(path: Path | None, org_name: str | None, engine: str, *, common: Common) -> int:
     """Run the audit on [schedule] audit (cron, UTC) until SIGTERM or SIGINT; with --org, the
     organisation audit on [schedule] org-audit."""
     from triage.jobs.audit import AuditJob, OrgAuditJob

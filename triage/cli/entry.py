@@ -83,7 +83,9 @@ def run_scan(ws: Workspace, output_format: Format, witness: WitnessTarget | None
     else:
         text = RENDERERS[output_format](result)
     if witness is not None:
-        recorder.write(ws, witness, recorder.working_tree_fields(ws, "scan", result, project))
+        recorder.write(
+            ws, witness, recorder.working_tree_fields(ws, "scan", result, project=project)
+        )
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     sys.stdout.write(text)

@@ -68,7 +68,7 @@ LICENSES: Renderers[LicenseReport] = {Format.TEXT: _print_text, Format.JSON: ech
 @lockfile_options
 @click.option("--offline", is_flag=True, help="Use the license cache only; fetch nothing.")
 @common_options(LICENSES)
-def check(path: Path | None, lockfiles: tuple[Path, ...], offline: bool, common: Common) -> int:
+def check(path: Path | None, lockfiles: tuple[Path, ...], offline: bool, *, common: Common) -> int:
     """Each locked package's license expression and verdict; exit 1 on a deny."""
     from triage.service import licenses as use_case
 

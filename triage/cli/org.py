@@ -57,7 +57,7 @@ ORG_AUDIT: Renderers[OrgReport] = {Format.TEXT: _text, Format.JSON: echoed(_json
     "--full", is_flag=True, help="List and reconcile every repository's issues, changed or not."
 )
 @common_options(ORG_AUDIT)
-def audit_org(org_name: str, engine: str, full: bool, common: Common) -> int:
+def audit_org(org_name: str, engine: str, full: bool, *, common: Common) -> int:
     """Audit every repository of ORG: lockfiles, deny.toml and trust-store/ of each default
     branch, tracking issues as `triage audit` keeps them (per repository, or in [org] issues'
     central repository). Exit 1 when a repository fails its policy; a repository that could

@@ -19,7 +19,7 @@ SBOM_FORMATS = (Format.CYCLONEDX, Format.CYCLONEDX_XML)
     "--vex-only", is_flag=True, help="Only the vulnerabilities (and the components they name)."
 )
 @common_options(SBOM_FORMATS)
-def sbom(path: Path | None, lockfiles: tuple[Path, ...], vex_only: bool, common: Common) -> int:
+def sbom(path: Path | None, lockfiles: tuple[Path, ...], vex_only: bool, *, common: Common) -> int:
     """CycloneDX 1.6 JSON: every locked package (purl, hashes, dependency graph) and every
     finding with its VEX analysis from the ledger and the triage state."""
     from triage.service import sbom as use_case

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 @witness_option
 @common_options(SCAN_FORMATS)
 def scan(
-    path: Path | None, lockfiles: tuple[Path, ...], witness: WitnessTarget | None, common: Common
+    path: Path | None, lockfiles: tuple[Path, ...], witness: WitnessTarget | None, *, common: Common
 ) -> int:
     """Findings of the working tree at PATH, policy applied."""
     return run_scan(common.at(path, lockfiles), common.output_format, witness)
@@ -45,6 +45,7 @@ def diff(
     path: Path | None,
     base_ref: str,
     head_ref: str,
+    *,
     witness: WitnessTarget | None,
     common: Common,
 ) -> int:
@@ -60,7 +61,7 @@ def diff(
         ws = recorder.pinned(ws)
     result, base, head = use_case.diff_sides(ws, base_ref, head_ref)
     if witness is not None:
-        recorder.write(ws, witness, recorder.diff_fields(ws, result, base, head))
+        recorder.write(ws, witness, recorder.diff_fields(ws, result, base, head=head))
     return _report_diff(result, common, sarif=lambda r: use_case.sarif_log(ws, r, head))
 
 
@@ -92,11 +93,13 @@ def _report_diff(
 @click.option("--head", "head_ref", default="HEAD", show_default=True, help="Head ref.")
 @common_options(FINDINGS_FORMATS)
 def pr(
-    path: Path | None, repository: str, number: int, base_ref: str, head_ref: str, common: Common
+    path: Path | None, repository: str, number: int, *, base_ref: str, head_ref: str, common: Common
 ) -> int:
     """`diff`, then create or edit the one triage comment on the pull request."""
     from triage.service import diff as use_case
 
-    result, posted = use_case.pr(common.at(path), repository, number, base_ref, head_ref)
+    result, posted = use_case.pr(
+        common.at(path), repository, number, base_ref=base_ref, head_ref=head_ref
+    )
     common.say(posted)
     return _report_diff(result, common)

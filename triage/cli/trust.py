@@ -33,7 +33,7 @@ def trust() -> None:
 )
 @common_options()
 def trust_check(
-    path: Path | None, lockfiles: tuple[Path, ...], provenance_dir: Path | None, common: Common
+    path: Path | None, lockfiles: tuple[Path, ...], provenance_dir: Path | None, *, common: Common
 ) -> int:
     """Artifact -> verdict with the reason; exit 1 when the trust policy fails."""
     from triage.core.report import trust_json, trust_text
@@ -84,6 +84,7 @@ def trust_certify(
     requirement: str,
     criteria: str,
     key_name: str,
+    *,
     notes: str,
     who: str | None,
     from_version: str | None,

@@ -30,7 +30,7 @@ def witness() -> None:
     help="Accept a witness no trust-store key signed (its content is still recomputed).",
 )
 @common_options(TEXT_ONLY)
-def verify(file: Path, repository: Path | None, allow_unsigned: bool, common: Common) -> int:
+def verify(file: Path, repository: Path | None, allow_unsigned: bool, *, common: Common) -> int:
     """Check FILE's signature against the trust store's keys, then recompute it from the same
     git objects (or working-tree files) and database, judged by this repository's policy
     (--config) as of the witness's day; exit 1 naming each mismatch."""

@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 import tomllib
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
+from triage.config import values
 from triage.core.matching import normalize_name
 from triage.core.policy import LINT_CODES
 from triage.errors import ConfigError
@@ -19,137 +19,18 @@ from triage.models import (
     Config,
     GithubConfig,
     IgnoreRule,
-    Justification,
     Level,
     LicenseException,
     LicensesConfig,
     LintCode,
     OrgConfig,
     ScanConfig,
-    Severity,
     TrustConfig,
     TrustMode,
 )
 
-T = TypeVar("T")
 
-_DURATION = re.compile(
-    r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
-    r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$"
-)
-_LEVELS = {level.value: level for level in Level}
-_SEVERITIES = ("low", "medium", "high", "critical")
-_TRUST_MODES = tuple(mode.value for mode in TrustMode)
-_SLA_KEYS = ("critical", "high", "medium", "low", "unknown")
-_REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-
-
-LONGEST_DURATION = dt.timedelta(days=100 * 366)
-DURATION_WORDS = "an ISO 8601 duration of at most 100 years"
-
-
-def parse_duration(text: str) -> dt.timedelta | None:
-    """ISO 8601 durations in weeks, days, hours, minutes, seconds (years and months are vague)."""
-    found = _DURATION.match(text)
-    if not found or text in ("P", "PT") or text.endswith("T"):
-        return None
-    parts = {k: int(v) for k, v in found.groupdict().items() if v}
-    try:
-        duration = dt.timedelta(**parts)
-    except OverflowError:
-        return None
-    # Added to a date, anything longer would pass the calendar's end.
-    return duration if duration <= LONGEST_DURATION else None
-
-
-class _Validator:
-    """Walks the parsed document; every problem is recorded with its key path, none is fatal."""
-
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-
-    def problem(self, path: str, message: str) -> None:
-        self.problems.append(f"{path}: {message}")
-
-    def table(self, doc: Any, path: str, allowed: tuple[str, ...]) -> dict[str, Any]:
-        if not isinstance(doc, dict):
-            self.problem(path, f"must be a table, found {type(doc).__name__}")
-            return {}
-        for key in doc:
-            if key not in allowed:
-                self.problem(
-                    f"{path}.{key}" if path else key,
-                    f"unknown key (known keys: {', '.join(allowed)})",
-                )
-        return doc
-
-    def get(
-        self,
-        doc: dict[str, Any],
-        path: str,
-        key: str,
-        convert: Callable[[Any], T | None],
-        expected: str,
-        default: T,
-    ) -> T:
-        if key not in doc:
-            return default
-        value = convert(doc[key])
-        if value is None:
-            self.problem(f"{path}.{key}", f"{doc[key]!r} is not {expected}")
-            return default
-        return value
-
-
-def _string(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _level(value: Any) -> Level | None:
-    return _LEVELS.get(value) if isinstance(value, str) else None
-
-
-def _severity(value: Any) -> Severity | None:
-    return Severity.parse(value) if value in _SEVERITIES else None
-
-
-def _duration(value: Any) -> dt.timedelta | None:
-    return parse_duration(value) if isinstance(value, str) else None
-
-
-def _string_list(value: Any) -> tuple[str, ...] | None:
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return tuple(value)
-    return None
-
-
-def _date(value: Any) -> dt.date | None:
-    if isinstance(value, dt.datetime):
-        return None
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
-
-
-JUSTIFICATIONS = "one of CycloneDX's justifications: " + ", ".join(Justification)
-
-
-def _justification(value: Any) -> Justification | None:
-    return Justification(value) if value in Justification.__members__.values() else None
-
-
-def _url(value: Any) -> str | None:
-    if isinstance(value, str) and re.match(r"^https?://[^\s/]+/\S*$", value):
-        return value
-    return None
-
-
-def _ignore_rules(v: _Validator, entries: Any) -> tuple[IgnoreRule, ...]:
+def _ignore_rules(v: values.Validator, entries: Any) -> tuple[IgnoreRule, ...]:
     path = "advisories.ignore"
     if not isinstance(entries, list):
         v.problem(path, "must be an array of ids or { id, reason, ... } tables")
@@ -165,27 +46,52 @@ def _ignore_rules(v: _Validator, entries: Any) -> tuple[IgnoreRule, ...]:
         )
         if not table:
             continue
-        advisory_id = v.get(table, here, "id", _string, "an advisory id", "")
+        advisory_id = v.get(
+            table, here, "id", convert=values.string, expected="an advisory id", default=""
+        )
         if not advisory_id:
             v.problem(f"{here}.id", "is required")
-        package = v.get(table, here, "package", _string, "a package name", "")
+        package = v.get(
+            table, here, "package", convert=values.string, expected="a package name", default=""
+        )
         rules.append(
             IgnoreRule(
                 id=advisory_id,
                 index=index,
                 package=normalize_name(package) if package else None,
-                reason=v.get(table, here, "reason", _string, "a string", None),
-                issue=v.get(table, here, "issue", _url, "an http(s) URL", None),
-                expires=v.get(table, here, "expires", _date, "a date (YYYY-MM-DD)", None),
+                reason=v.get(
+                    table, here, "reason", convert=values.string, expected="a string", default=None
+                ),
+                issue=v.get(
+                    table,
+                    here,
+                    "issue",
+                    convert=values.url,
+                    expected="an http(s) URL",
+                    default=None,
+                ),
+                expires=v.get(
+                    table,
+                    here,
+                    "expires",
+                    convert=values.date,
+                    expected="a date (YYYY-MM-DD)",
+                    default=None,
+                ),
                 justification=v.get(
-                    table, here, "justification", _justification, JUSTIFICATIONS, None
+                    table,
+                    here,
+                    "justification",
+                    convert=values.justification,
+                    expected=values.JUSTIFICATIONS,
+                    default=None,
                 ),
             )
         )
     return tuple(rules)
 
 
-def _advisories(v: _Validator, doc: Any) -> AdvisoriesConfig:
+def _advisories(v: values.Validator, doc: Any) -> AdvisoriesConfig:
     path = "advisories"
     known = (
         "sources",
@@ -200,45 +106,71 @@ def _advisories(v: _Validator, doc: Any) -> AdvisoriesConfig:
     )
     table = v.table(doc, path, known)
     defaults = AdvisoriesConfig()
-    severity_words = "one of " + ", ".join(_SEVERITIES)
+    severity_words = "one of " + ", ".join(values.SEVERITIES)
     level_words = "one of allow, warn, deny"
     return AdvisoriesConfig(
-        sources=v.get(table, path, "sources", _string_list, "a list of strings", defaults.sources),
+        sources=v.get(
+            table,
+            path,
+            "sources",
+            convert=values.string_list,
+            expected="a list of strings",
+            default=defaults.sources,
+        ),
         maximum_db_staleness=v.get(
             table,
             path,
             "maximum-db-staleness",
-            _duration,
-            'an ISO 8601 duration such as "P7D"',
-            defaults.maximum_db_staleness,
+            convert=values.duration,
+            expected='an ISO 8601 duration such as "P7D"',
+            default=defaults.maximum_db_staleness,
         ),
-        stale_db=v.get(table, path, "stale-db", _level, level_words, defaults.stale_db),
+        stale_db=v.get(
+            table,
+            path,
+            "stale-db",
+            convert=values.level,
+            expected=level_words,
+            default=defaults.stale_db,
+        ),
         severity_threshold=v.get(
             table,
             path,
             "severity-threshold",
-            _severity,
-            severity_words,
-            defaults.severity_threshold,
+            convert=values.severity,
+            expected=severity_words,
+            default=defaults.severity_threshold,
         ),
         unknown_severity=v.get(
-            table, path, "unknown-severity", _severity, severity_words, defaults.unknown_severity
+            table,
+            path,
+            "unknown-severity",
+            convert=values.severity,
+            expected=severity_words,
+            default=defaults.unknown_severity,
         ),
         unused_ignored_advisory=v.get(
             table,
             path,
             "unused-ignored-advisory",
-            _level,
-            level_words,
-            defaults.unused_ignored_advisory,
+            convert=values.level,
+            expected=level_words,
+            default=defaults.unused_ignored_advisory,
         ),
-        unpinned=v.get(table, path, "unpinned", _level, level_words, defaults.unpinned),
+        unpinned=v.get(
+            table,
+            path,
+            "unpinned",
+            convert=values.level,
+            expected=level_words,
+            default=defaults.unpinned,
+        ),
         ignore=_ignore_rules(v, table["ignore"]) if "ignore" in table else (),
         lints=_lints(v, table["lints"]) if "lints" in table else {},
     )
 
 
-def _lints(v: _Validator, doc: Any) -> dict[LintCode, Level]:
+def _lints(v: values.Validator, doc: Any) -> dict[LintCode, Level]:
     """[advisories.lints]: a level per ledger lint code, over the defaults."""
     path = "advisories.lints"
     table = v.table(doc, path, tuple(LINT_CODES))
@@ -246,47 +178,71 @@ def _lints(v: _Validator, doc: Any) -> dict[LintCode, Level]:
     for code in table:
         if code in LINT_CODES:
             levels[LintCode(code)] = v.get(
-                table, path, code, _level, "one of allow, warn, deny", Level.WARN
+                table,
+                path,
+                code,
+                convert=values.level,
+                expected="one of allow, warn, deny",
+                default=Level.WARN,
             )
     return levels
 
 
-def _trust(v: _Validator, doc: Any) -> TrustConfig:
+def _trust(v: values.Validator, doc: Any) -> TrustConfig:
     table = v.table(doc, "trust", ("mode", "unsigned"))
-    mode_words = "one of " + ", ".join(_TRUST_MODES)
+    mode_words = "one of " + ", ".join(values.TRUST_MODES)
     return TrustConfig(
         mode=v.get(
             table,
             "trust",
             "mode",
-            lambda m: TrustMode(m) if m in _TRUST_MODES else None,
-            mode_words,
-            TrustMode.BASIC,
+            convert=lambda m: TrustMode(m) if m in values.TRUST_MODES else None,
+            expected=mode_words,
+            default=TrustMode.BASIC,
         ),
-        unsigned=v.get(table, "trust", "unsigned", _level, "one of allow, warn, deny", Level.WARN),
+        unsigned=v.get(
+            table,
+            "trust",
+            "unsigned",
+            convert=values.level,
+            expected="one of allow, warn, deny",
+            default=Level.WARN,
+        ),
     )
 
 
-def _sla(v: _Validator, doc: Any) -> dict[str, dt.timedelta]:
-    table = v.table(doc, "sla", _SLA_KEYS)
+def _sla(v: values.Validator, doc: Any) -> dict[str, dt.timedelta]:
+    table = v.table(doc, "sla", values.SLA_KEYS)
     result = Config().sla
-    for key in _SLA_KEYS:
-        result[key] = v.get(table, "sla", key, _duration, DURATION_WORDS, result[key])
+    for key in values.SLA_KEYS:
+        result[key] = v.get(
+            table,
+            "sla",
+            key,
+            convert=values.duration,
+            expected=values.DURATION_WORDS,
+            default=result[key],
+        )
     return result
 
 
-def _github(v: _Validator, doc: Any) -> GithubConfig:
+def _github(v: values.Validator, doc: Any) -> GithubConfig:
     table = v.table(doc, "github", ("repository", "labels"))
     repo = v.get(
         table,
         "github",
         "repository",
-        lambda r: r if isinstance(r, str) and _REPOSITORY.match(r) else None,
-        'an "owner/name" repository',
-        None,
+        convert=values.repository,
+        expected='an "owner/name" repository',
+        default=None,
     )
     labels = v.get(
-        table, "github", "labels", _string_list, "a list of strings", GithubConfig().labels
+        table,
+        "github",
+        "labels",
+        convert=values.string_list,
+        expected="a list of strings",
+        default=GithubConfig().labels,
     )
     return GithubConfig(repository=repo, labels=labels)
 
@@ -300,55 +256,88 @@ _LICENSE_LINTS = (
 )
 
 
-def _specifier(value: Any) -> str | None:
-    """A PEP 440 specifier's text ("" for any version); checked when clarifications apply."""
-    return value.strip() if isinstance(value, str) else None
-
-
-def _license_entries(v: _Validator, doc: Any, path: str, keys: tuple[str, ...]) -> list[Any]:
+def _license_entries(
+    v: values.Validator, doc: Any, path: str, *, keys: tuple[str, ...]
+) -> list[Any]:
     if not isinstance(doc, list):
         v.problem(path, "must be an array of tables")
         return []
     return [(index, v.table(entry, f"{path}[{index}]", keys)) for index, entry in enumerate(doc)]
 
 
-def _licenses(v: _Validator, doc: Any) -> LicensesConfig:
+def _licenses(v: values.Validator, doc: Any) -> LicensesConfig:
     """[licenses]. SPDX ids and expressions are checked by the licenses reader (it alone
     holds the SPDX index); here, shapes and types."""
     path = "licenses"
     table = v.table(doc, path, ("allow", "exceptions", "clarify", "unlicensed", *_LICENSE_LINTS))
     exceptions = []
     for index, entry in _license_entries(
-        v, table.get("exceptions", []), f"{path}.exceptions", ("name", "allow")
+        v, table.get("exceptions", []), f"{path}.exceptions", keys=("name", "allow")
     ):
         here = f"{path}.exceptions[{index}]"
-        name = v.get(entry, here, "name", _string, "a package name", "")
+        name = v.get(
+            entry, here, "name", convert=values.string, expected="a package name", default=""
+        )
         if not name:
             v.problem(f"{here}.name", "is required")
         none: tuple[str, ...] = ()
-        allow = v.get(entry, here, "allow", _string_list, "a list of SPDX ids", none)
+        allow = v.get(
+            entry,
+            here,
+            "allow",
+            convert=values.string_list,
+            expected="a list of SPDX ids",
+            default=none,
+        )
         exceptions.append(LicenseException(normalize_name(name) if name else "", allow, index))
     clarify = []
     keys = ("name", "version", "expression")
-    for index, entry in _license_entries(v, table.get("clarify", []), f"{path}.clarify", keys):
+    for index, entry in _license_entries(v, table.get("clarify", []), f"{path}.clarify", keys=keys):
         here = f"{path}.clarify[{index}]"
-        name = v.get(entry, here, "name", _string, "a package name", "")
-        expression = v.get(entry, here, "expression", _string, "an SPDX expression", "")
+        name = v.get(
+            entry, here, "name", convert=values.string, expected="a package name", default=""
+        )
+        expression = v.get(
+            entry,
+            here,
+            "expression",
+            convert=values.string,
+            expected="an SPDX expression",
+            default="",
+        )
         for key, value in (("name", name), ("expression", expression)):
             if not value:
                 v.problem(f"{here}.{key}", "is required")
-        version = v.get(entry, here, "version", _specifier, 'a version specifier such as ">=2"', "")
+        version = v.get(
+            entry,
+            here,
+            "version",
+            convert=values.specifier,
+            expected='a version specifier such as ">=2"',
+            default="",
+        )
         clarify.append(
             Clarification(normalize_name(name) if name else "", version, expression, index)
         )
     levels = "one of allow, warn, deny"
     return LicensesConfig(
-        allow=v.get(table, path, "allow", _string_list, "a list of SPDX ids", LicensesConfig.allow),
+        allow=v.get(
+            table,
+            path,
+            "allow",
+            convert=values.string_list,
+            expected="a list of SPDX ids",
+            default=LicensesConfig.allow,
+        ),
         exceptions=tuple(exceptions),
         clarify=tuple(clarify),
-        unlicensed=v.get(table, path, "unlicensed", _level, levels, Level.DENY),
+        unlicensed=v.get(
+            table, path, "unlicensed", convert=values.level, expected=levels, default=Level.DENY
+        ),
         lints={
-            LintCode(code): v.get(table, path, code, _level, levels, Level.WARN)
+            LintCode(code): v.get(
+                table, path, code, convert=values.level, expected=levels, default=Level.WARN
+            )
             for code in _LICENSE_LINTS
             if code in table
         },
@@ -356,52 +345,62 @@ def _licenses(v: _Validator, doc: Any) -> LicensesConfig:
     )
 
 
-def _scan(v: _Validator, doc: Any) -> ScanConfig:
+def _scan(v: values.Validator, doc: Any) -> ScanConfig:
     table = v.table(doc, "scan", ("include", "exclude"))
     globs = "a list of glob strings"
     return ScanConfig(
-        include=v.get(table, "scan", "include", _string_list, globs, ()),
-        exclude=v.get(table, "scan", "exclude", _string_list, globs, ()),
+        include=v.get(
+            table, "scan", "include", convert=values.string_list, expected=globs, default=()
+        ),
+        exclude=v.get(
+            table, "scan", "exclude", convert=values.string_list, expected=globs, default=()
+        ),
     )
 
 
-_REPOSITORY = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+")
-
-
-def _issues_home(value: Any) -> tuple[str | None] | None:
-    """`per-repo`, or `central:ORG/REPO` (the one repository holding every issue)."""
-    if value == "per-repo":
-        return (None,)
-    if isinstance(value, str) and value.startswith("central:"):
-        repository = value.removeprefix("central:")
-        if _REPOSITORY.fullmatch(repository):
-            return (repository,)
-    return None
-
-
-def _positive(value: Any) -> int | None:
-    ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 64
-    return value if ok else None
-
-
-def _boolean(value: Any) -> bool | None:
-    return value if isinstance(value, bool) else None
-
-
-def _org(v: _Validator, doc: Any) -> OrgConfig:
+def _org(v: values.Validator, doc: Any) -> OrgConfig:
     keys = ("include", "exclude", "forks", "archived", "default-policy", "issues", "concurrency")
     table = v.table(doc, "org", keys)
     globs = "a list of glob strings"
     per_repo: tuple[str | None] = (None,)
-    home = v.get(table, "org", "issues", _issues_home, '"per-repo" or "central:ORG/REPO"', per_repo)
+    home = v.get(
+        table,
+        "org",
+        "issues",
+        convert=values.issues_home,
+        expected='"per-repo" or "central:ORG/REPO"',
+        default=per_repo,
+    )
     return OrgConfig(
-        include=v.get(table, "org", "include", _string_list, globs, ("*",)),
-        exclude=v.get(table, "org", "exclude", _string_list, globs, ()),
-        forks=v.get(table, "org", "forks", _boolean, "true or false", False),
-        archived=v.get(table, "org", "archived", _boolean, "true or false", False),
-        default_policy=v.get(table, "org", "default-policy", _string, "a path", None),
+        include=v.get(
+            table, "org", "include", convert=values.string_list, expected=globs, default=("*",)
+        ),
+        exclude=v.get(
+            table, "org", "exclude", convert=values.string_list, expected=globs, default=()
+        ),
+        forks=v.get(
+            table, "org", "forks", convert=values.boolean, expected="true or false", default=False
+        ),
+        archived=v.get(
+            table,
+            "org",
+            "archived",
+            convert=values.boolean,
+            expected="true or false",
+            default=False,
+        ),
+        default_policy=v.get(
+            table, "org", "default-policy", convert=values.string, expected="a path", default=None
+        ),
         central=home[0],
-        concurrency=v.get(table, "org", "concurrency", _positive, "a number from 1 to 64", 8),
+        concurrency=v.get(
+            table,
+            "org",
+            "concurrency",
+            convert=values.positive,
+            expected="a number from 1 to 64",
+            default=8,
+        ),
     )
 
 
@@ -433,7 +432,7 @@ def parse_config(text: str, path: str) -> Config:
         raise ConfigError(path, [*_impossible_dates(text), f"not valid TOML: {exc}"]) from exc
     except (RecursionError, ValueError) as exc:  # nesting or numbers past any real file's
         raise ConfigError(path, [f"not a deny.toml triage reads: {exc}"]) from exc
-    v = _Validator()
+    v = values.Validator()
     v.table(
         doc, "", ("advisories", "trust", "sla", "github", "schedule", "scan", "licenses", "org")
     )
@@ -445,10 +444,20 @@ def parse_config(text: str, path: str) -> Config:
         sla=_sla(v, doc.get("sla", {})),
         github=_github(v, doc.get("github", {})),
         schedule_audit=v.get(
-            schedule, "schedule", "audit", _string, "a cron expression", "0 9 * * *"
+            schedule,
+            "schedule",
+            "audit",
+            convert=values.string,
+            expected="a cron expression",
+            default="0 9 * * *",
         ),
         schedule_org_audit=v.get(
-            schedule, "schedule", "org-audit", _string, "a cron expression", None
+            schedule,
+            "schedule",
+            "org-audit",
+            convert=values.string,
+            expected="a cron expression",
+            default=None,
         ),
         scan=_scan(v, doc.get("scan", {})),
         licenses=_licenses(v, doc.get("licenses", _ABSENT)),

@@ -40,7 +40,7 @@ def _number(text: str | None) -> float | None:
         return None
 
 
-def read(status: int, headers: Mapping[str, str], message: str, now: float) -> Reading:
+def read(status: int, headers: Mapping[str, str], message: str, *, now: float) -> Reading:
     """The budget an answer reports; a refusal for a rate limit carries the pause it asks."""
     remaining_text = _number(_header(headers, "x-ratelimit-remaining"))
     remaining = int(remaining_text) if remaining_text is not None else None
@@ -58,7 +58,7 @@ def read(status: int, headers: Mapping[str, str], message: str, now: float) -> R
 
 
 def wait_before_next(
-    now: float, paused_until: float, remaining: int | None, reset: float | None
+    now: float, paused_until: float, remaining: int | None, *, reset: float | None
 ) -> float:
     """Seconds to wait before the next request: while a pause stands, or until the reset
     once the primary budget is spent."""

@@ -87,6 +87,7 @@ def policy_changes(
     base: Sequence[IgnoreRule],
     head: Sequence[IgnoreRule],
     base_trust: Mapping[str, str],
+    *,
     head_trust: Mapping[str, str],
     lockfiles: tuple[Sequence[str], Sequence[str]] = ((), ()),
 ) -> PolicyChanges:
@@ -141,6 +142,7 @@ def became_untrusted(
 def diff(
     base_sha: str,
     head_sha: str,
+    *,
     base_findings: Sequence[Finding],
     head_findings: Sequence[Finding],
     base_config: Config,
@@ -148,7 +150,6 @@ def diff(
     changes: PolicyChanges,
     database: DatabaseInfo,
     now: dt.datetime,
-    *,
     unpinned: tuple[Sequence[Unpinned], Sequence[Unpinned]] = ((), ()),
 ) -> DiffResult:
     """Both sides judged by the base's [advisories] policy; head's own policy is consulted only
@@ -157,10 +158,12 @@ def diff(
     rules = base_config.advisories
     before = {_unpinned_key(item) for item in unpinned[0]}
     added = tuple(item for item in unpinned[1] if _unpinned_key(item) not in before)
-    _, _, said = apply_policy((), rules, now, None, added)
-    judged_head, _, _ = apply_policy(head_findings, rules, now, None)
-    judged_base, _, _ = apply_policy(base_findings, rules, now, None)
-    by_head_policy, _, _ = apply_policy(head_findings, head_config.advisories, now, None)
+    _, _, said = apply_policy((), rules, now, newest_modified=None, unpinned=added)
+    judged_head, _, _ = apply_policy(head_findings, rules, now, newest_modified=None)
+    judged_base, _, _ = apply_policy(base_findings, rules, now, newest_modified=None)
+    by_head_policy, _, _ = apply_policy(
+        head_findings, head_config.advisories, now, newest_modified=None
+    )
     base_keys = {item.finding.key for item in judged_base}
     head_keys = {item.finding.key for item in judged_head}
     suppressed = tuple(

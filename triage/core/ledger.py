@@ -52,7 +52,7 @@ def valid_issue_url(url: str) -> str:
 
 
 def standing_ignore(
-    rules: Sequence[IgnoreRule], advisory: str, package: str | None, today: dt.date
+    rules: Sequence[IgnoreRule], advisory: str, package: str | None, *, today: dt.date
 ) -> IgnoreRule | None:
     """An unexpired entry that already ignores `advisory` with the same scope."""
     return next(

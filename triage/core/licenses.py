@@ -43,6 +43,7 @@ def judge(
     name: str,
     version: str,
     info: LicenseInfo | None,
+    *,
     node: Node | None,
     config: LicensesConfig,
 ) -> Judged:

@@ -210,6 +210,7 @@ def match(
     packages: Sequence[Package],
     advisories: Sequence[Advisory],
     groups: Mapping[str, AliasGroup],
+    *,
     named: Sequence[frozenset[str] | None] | None = None,
 ) -> MatchResult:
     """Findings of `packages`. `named`, when given, holds per package the ids of the records

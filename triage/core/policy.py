@@ -87,6 +87,7 @@ def apply_policy(
     findings: Sequence[Finding],
     config: AdvisoriesConfig,
     now: dt.datetime,
+    *,
     newest_modified: dt.datetime | None,
     unpinned: Sequence[Unpinned] = (),
 ) -> tuple[list[AssessedFinding], list[IgnoreRule], list[Diagnostic]]:
@@ -105,11 +106,11 @@ def apply_policy(
     for rule in config.ignore:
         if not rule.reason:
             diagnostics.append(
-                _lint(config, LintCode.IGNORE_MISSING_REASON, rule, "gives no reason")
+                _lint(config, LintCode.IGNORE_MISSING_REASON, rule, what="gives no reason")
             )
         if not rule.issue:
             diagnostics.append(
-                _lint(config, LintCode.IGNORE_MISSING_ISSUE, rule, "names no tracking issue")
+                _lint(config, LintCode.IGNORE_MISSING_ISSUE, rule, what="names no tracking issue")
             )
     diagnostics = [d for d in diagnostics if d.level is not Level.ALLOW]
     if config.unused_ignored_advisory is not Level.ALLOW:
@@ -161,7 +162,7 @@ def apply_policy(
     return assessed, unused, diagnostics
 
 
-def _lint(config: AdvisoriesConfig, code: LintCode, rule: IgnoreRule, what: str) -> Diagnostic:
+def _lint(config: AdvisoriesConfig, code: LintCode, rule: IgnoreRule, *, what: str) -> Diagnostic:
     message = f"advisories.ignore[{rule.index}] ({rule.id}) {what}"
     return Diagnostic(code, lint_level(config, code), message, rule)
 
@@ -170,6 +171,7 @@ def ledger_lints(
     config: AdvisoriesConfig,
     diagnostics: Sequence[Diagnostic],
     today: dt.date,
+    *,
     known_ids: Collection[str],
     closed_issues: Collection[str],
 ) -> list[Diagnostic]:
@@ -188,7 +190,10 @@ def ledger_lints(
         if rule.expires is not None and today > rule.expires:
             found.append(
                 _lint(
-                    config, LintCode.IGNORE_EXPIRED, rule, f"expired on {rule.expires.isoformat()}"
+                    config,
+                    LintCode.IGNORE_EXPIRED,
+                    rule,
+                    what=f"expired on {rule.expires.isoformat()}",
                 )
             )
         elif rule.expires is not None and rule.expires - today <= EXPIRING_WITHIN:
@@ -198,7 +203,7 @@ def ledger_lints(
                     config,
                     LintCode.IGNORE_EXPIRING,
                     rule,
-                    f"expires on {rule.expires.isoformat()}, in {days} day(s)",
+                    what=f"expires on {rule.expires.isoformat()}, in {days} day(s)",
                 )
             )
         if rule.issue and rule.issue in closed_issues:
@@ -207,7 +212,7 @@ def ledger_lints(
                     config,
                     LintCode.IGNORE_ISSUE_CLOSED,
                     rule,
-                    f"still stands, but its tracking issue {rule.issue} is closed",
+                    what=f"still stands, but its tracking issue {rule.issue} is closed",
                 )
             )
     found.extend(
@@ -215,7 +220,7 @@ def ledger_lints(
             config,
             LintCode.UNKNOWN_ADVISORY,
             rule,
-            "is not an advisory id or alias in the database",
+            what="is not an advisory id or alias in the database",
         )
         for rule in unknown
     )

@@ -43,7 +43,7 @@ class Observed:
     issue_url: str | None
 
 
-def _change(record: TriageRecord, at: dt.datetime, who: str, event: str, detail: str) -> Change:
+def _change(record: TriageRecord, at: dt.datetime, who: str, *, event: str, detail: str) -> Change:
     return Change(record.key, at, who, event, detail, record.state)
 
 
@@ -51,6 +51,7 @@ def observe(
     previous: Mapping[FindingKey, TriageRecord],
     seen: Sequence[Observed],
     now: dt.datetime,
+    *,
     sla: Mapping[str, dt.timedelta],
 ) -> tuple[list[TriageRecord], list[Change]]:
     """What one audit changes: new findings start `new` (or `ignored` when deny.toml says so),
@@ -74,7 +75,9 @@ def observe(
                 due=due_for(now, item.severity, sla),
                 issue_url=item.issue_url,
             )
-            changes.append(_change(record, now, AUDIT, "first-seen", f"{item.severity} severity"))
+            changes.append(
+                _change(record, now, AUDIT, event="first-seen", detail=f"{item.severity} severity")
+            )
             records.append(record)
             continue
         # The due date follows [sla] as it is now: a changed SLA applies to the whole queue.
@@ -95,32 +98,50 @@ def observe(
                 gone_since=None,
                 assignee=None,
             )
-            changes.append(_change(record, now, AUDIT, "reappeared", "seen again after a fix"))
+            changes.append(
+                _change(record, now, AUDIT, event="reappeared", detail="seen again after a fix")
+            )
         elif item.ignored and old.state is not TriageState.IGNORED:
             record = replace(record, state=TriageState.IGNORED)
-            changes.append(_change(record, now, AUDIT, "ignored", "an ignore in deny.toml stands"))
+            changes.append(
+                _change(record, now, AUDIT, event="ignored", detail="an ignore in deny.toml stands")
+            )
         elif not item.ignored and old.state is TriageState.IGNORED:
             back = TriageState.CLAIMED if old.assignee else TriageState.NEW
             record = replace(record, state=back)
             changes.append(
-                _change(record, now, AUDIT, "ignore-ended", "no ignore in deny.toml stands now")
+                _change(
+                    record,
+                    now,
+                    AUDIT,
+                    event="ignore-ended",
+                    detail="no ignore in deny.toml stands now",
+                )
             )
         if item.severity != old.severity:
             changes.append(
-                _change(record, now, AUDIT, "severity", f"{old.severity} -> {item.severity}")
+                _change(
+                    record,
+                    now,
+                    AUDIT,
+                    event="severity",
+                    detail=f"{old.severity} -> {item.severity}",
+                )
             )
         records.append(record)
     seen_keys = {item.key for item in seen}
     for key, old in sorted(previous.items()):
         if key not in seen_keys and old.state is not TriageState.FIXED:
             record = replace(old, state=TriageState.FIXED, gone_since=now)
-            changes.append(_change(record, now, AUDIT, "fixed", "no longer in the lockfiles"))
+            changes.append(
+                _change(record, now, AUDIT, event="fixed", detail="no longer in the lockfiles")
+            )
             records.append(record)
     return records, changes
 
 
 def claim(
-    record: TriageRecord, assignee: str, who: str, now: dt.datetime
+    record: TriageRecord, assignee: str, who: str, *, now: dt.datetime
 ) -> tuple[TriageRecord, Change]:
     """Assign; a new finding becomes `claimed` (triaged), an ignored one stays ignored."""
     state = TriageState.CLAIMED if record.state is TriageState.NEW else record.state
@@ -129,22 +150,22 @@ def claim(
     detail = f"assigned to {assignee}" + (
         f" (was {before})" if before and before != assignee else ""
     )
-    return claimed, _change(claimed, now, who, "claimed", detail)
+    return claimed, _change(claimed, now, who, event="claimed", detail=detail)
 
 
 def mark_ignored(
-    record: TriageRecord, who: str, now: dt.datetime, detail: str
+    record: TriageRecord, who: str, now: dt.datetime, *, detail: str
 ) -> tuple[TriageRecord, Change]:
     ignored = replace(record, state=TriageState.IGNORED)
-    return ignored, _change(ignored, now, who, "ignored", detail)
+    return ignored, _change(ignored, now, who, event="ignored", detail=detail)
 
 
 def mark_unignored(
-    record: TriageRecord, who: str, now: dt.datetime, detail: str
+    record: TriageRecord, who: str, now: dt.datetime, *, detail: str
 ) -> tuple[TriageRecord, Change]:
     state = TriageState.CLAIMED if record.assignee else TriageState.NEW
     back = replace(record, state=state if record.state is TriageState.IGNORED else record.state)
-    return back, _change(back, now, who, "unignored", detail)
+    return back, _change(back, now, who, event="unignored", detail=detail)
 
 
 def is_overdue(record: TriageRecord, now: dt.datetime) -> bool:
@@ -203,6 +224,7 @@ def stats(
     records: Sequence[TriageRecord],
     history: Sequence[Change],
     timeline: Sequence[tuple[dt.datetime, int]],
+    *,
     now: dt.datetime,
     window: dt.timedelta,
     scope: str = "",

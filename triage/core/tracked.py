@@ -49,8 +49,8 @@ def untrusted(results: Sequence[TrustResult], mode: str) -> list[tracking.Tracke
         _standing(
             f"untrusted/{package}=={version}",
             f"Untrusted dependency: {package} {version}",
-            report.untrusted_issue_body(package, version, mode, items),
-            "untrusted",
+            report.untrusted_issue_body(package, version, mode, results=items),
+            kind="untrusted",
         )
         for (package, version), items in sorted(failing.items())
     ]
@@ -68,13 +68,13 @@ def disallowed_licenses(results: Sequence[LicenseResult]) -> list[tracking.Track
             f"license/{name}",
             f"License not allowed: {name}",
             report.license_issue_body(name, items),
-            "license",
+            kind="license",
         )
         for name, items in sorted(by_name.items())
     ]
 
 
-def _standing(key: str, title: str, body: str, kind: str) -> tracking.Tracked:
+def _standing(key: str, title: str, body: str, *, kind: str) -> tracking.Tracked:
     """A problem that stands while it lasts (no ignore, no fix versions to follow)."""
     return tracking.Tracked(
         key=key,

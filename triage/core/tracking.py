@@ -165,6 +165,7 @@ def reconcile(
     wanted: Sequence[Tracked],
     present: Sequence[Tracked],
     issues: Mapping[str, TrackedIssue],
+    *,
     today: dt.date,
 ) -> list[Action]:
     """`wanted`: findings that must have an open issue; `present`: every other finding still
@@ -221,7 +222,7 @@ class IssueTracker(Protocol):
     def ensure_labels(self, labels: Sequence[str]) -> None: ...
 
     def open_issue(
-        self, key: str, title: str, body: str, labels: Sequence[str]
+        self, key: str, title: str, body: str, *, labels: Sequence[str]
     ) -> TrackedIssue: ...
 
     def comment(self, number: int, text: str) -> None: ...

@@ -35,6 +35,7 @@ def judge(
     evidence: ArtifactEvidence,
     mode: str,
     publishers: Sequence[PublisherRule],
+    *,
     unsigned: Level,
 ) -> TrustResult:
     if not evidence.verified and not evidence.failures:
@@ -77,7 +78,7 @@ def _same(a: str, b: str) -> bool:
 
 
 def audit_coverage(
-    records: Sequence[AuditRecord], package: str, version: str, sha256: str
+    records: Sequence[AuditRecord], package: str, version: str, *, sha256: str
 ) -> tuple[bool, str]:
     """Covered by a full audit of this exact version, or by a chain of delta audits from an
     audited version; records with a problem (signature, key) count for nothing, and a record
@@ -122,7 +123,9 @@ def audit_coverage(
 
 
 def judge_audited(evidence: ArtifactEvidence, records: Sequence[AuditRecord]) -> TrustResult:
-    covered, reason = audit_coverage(records, evidence.package, evidence.version, evidence.sha256)
+    covered, reason = audit_coverage(
+        records, evidence.package, evidence.version, sha256=evidence.sha256
+    )
     return TrustResult(
         evidence, Verdict.TRUSTED if covered else Verdict.UNTRUSTED, reason, not covered
     )

@@ -74,6 +74,7 @@ class GitHub:
         token: str,
         api_url: str = DEFAULT_API_URL,
         backoff: float = DEFAULT_BACKOFF_SECONDS,
+        *,
         pace: float = 1.0,
         shared: session.Budget | None = None,
     ) -> None:
@@ -147,7 +148,9 @@ class GitHub:
             hint="GitHub may be down; the run can be repeated safely",
         )
 
-    def upsert_comment(self, repository: str, number: int, marker: str, body: str) -> CommentResult:
+    def upsert_comment(
+        self, repository: str, number: int, marker: str, *, body: str
+    ) -> CommentResult:
         """Create the one comment carrying `marker`, or edit it in place; leave it untouched
         when the body is already right. Extra copies (from an older, interrupted run) go."""
 
@@ -237,7 +240,7 @@ class GitHubTracker:
 
         self._github._call(f"create labels in {self._repository}", attempt)
 
-    def open_issue(self, key: str, title: str, body: str, labels: Sequence[str]) -> TrackedIssue:
+    def open_issue(self, key: str, title: str, body: str, *, labels: Sequence[str]) -> TrackedIssue:
         tries = 0
 
         def attempt() -> TrackedIssue:

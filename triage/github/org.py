@@ -60,7 +60,7 @@ class OrgReader:
     """Read-only GitHub access for the organisation audit; counts the requests it sends."""
 
     def __init__(
-        self, token: str, api_url: str, shared: Budget, pace: float = 1.0, agent: str = ""
+        self, token: str, api_url: str, shared: Budget, *, pace: float = 1.0, agent: str = ""
     ) -> None:
         self._session = session.client(token, api_url, shared, pace=pace, agent=agent)
         self._api = urlsplit(api_url.rstrip("/"))
@@ -79,7 +79,7 @@ class OrgReader:
         return self._session.github.requester
 
     def _get(
-        self, what: str, url: str, params: dict[str, Any] | None = None, etag: str | None = None
+        self, what: str, url: str, params: dict[str, Any] | None = None, *, etag: str | None = None
     ) -> tuple[int, dict[str, str], str]:
         from requests import RequestException
 
@@ -157,7 +157,7 @@ class OrgReader:
         """The branch's whole tree; unchanged (None entries) when `etag` still holds."""
         what = f"read the tree of {repository}@{branch}"
         status, headers, body = self._get(
-            what, f"/repos/{repository}/git/trees/{branch}", {"recursive": "1"}, etag
+            what, f"/repos/{repository}/git/trees/{branch}", {"recursive": "1"}, etag=etag
         )
         if status == 304:
             return Tree(etag, None, None)

@@ -44,10 +44,12 @@ class Budget(Protocol):
         """Record what an answer said; a refusal pauses every request of the token."""
 
 
-def turn_wait(now: float, paused_until: float, remaining: int | None, reset: float | None) -> float:
+def turn_wait(
+    now: float, paused_until: float, remaining: int | None, *, reset: float | None
+) -> float:
     """Seconds a request waits for its turn (budget.wait_before_next); a wait longer than
     MAX_WAIT_SECONDS (a spent hourly budget) ends the run instead, the same for every budget."""
-    wait = budget.wait_before_next(now, paused_until, remaining, reset)
+    wait = budget.wait_before_next(now, paused_until, remaining, reset=reset)
     if wait > MAX_WAIT_SECONDS:
         raise UpstreamError(
             f"GitHub's request budget for this token is spent for {wait:.0f} s more",
@@ -73,7 +75,7 @@ class LocalBudget:
         while True:
             now = max(time.time(), slept_to)
             with self._lock:
-                wait = turn_wait(now, self._paused_until, self._remaining, self._reset)
+                wait = turn_wait(now, self._paused_until, self._remaining, reset=self._reset)
             if wait <= 0:
                 return
             self._sleep(wait)
@@ -170,7 +172,7 @@ def _budgeted(
             except Exception:
                 counts.add(refused=False)
                 raise
-            reading = budget.read(status, headers, str(body)[:500], time.time())
+            reading = budget.read(status, headers, str(body)[:500], now=time.time())
             shared.observe(reading)
             counts.add(refused=reading.refused)
             if not reading.refused:

@@ -102,7 +102,7 @@ class RedisBudget:
                 time.time(),
                 pause or 0.0,
                 int(remaining) if remaining is not None else None,
-                reset,
+                reset=reset,
             )
             if wait <= 0:
                 return
@@ -174,7 +174,7 @@ def celery_engine(settings: Settings) -> org.Engine:
         # An app of its own for each run: nothing cached from another broker URL.
         coordinator = _app(settings.broker_url)
         try:
-            return _gather(coordinator, settings, tasks, worker_wait, timeout)
+            return _gather(coordinator, settings, tasks, worker_wait=worker_wait, timeout=timeout)
         finally:
             coordinator.close()
 
@@ -185,6 +185,7 @@ def _gather(
     coordinator: Celery,
     settings: Settings,
     tasks: list[dict[str, Any]],
+    *,
     worker_wait: float,
     timeout: float,
 ) -> list[dict[str, Any]]:

@@ -60,6 +60,7 @@ class AuditScheduler:
         job: Callable[[dt.datetime], None],
         trigger: BaseTrigger,
         last_success: Callable[[], dt.datetime | None],
+        *,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self.job = job

@@ -29,7 +29,7 @@ class GraphFormat:
 
 
 def read_graph(
-    document: Mapping[str, Any], origin: str, shown: str, lock: GraphFormat
+    document: Mapping[str, Any], origin: str, shown: str, *, lock: GraphFormat
 ) -> LockfileContents:
     entries = table_list(document, "package", origin)
     members: set[str] = set()
@@ -54,7 +54,9 @@ def read_graph(
             # A registry or git entry always names its version: one without (a misspelt
             # key, say) would make a vulnerable package vanish from the scan.
             raise fail(origin, f"{where}.version", "missing: a locked package names its version")
-        check_files(raw_name, version, lock.files(entry, raw_name, where), origin, where)
+        check_files(
+            raw_name, version, lock.files(entry, raw_name, where), origin=origin, where=where
+        )
         via = tuple(sorted(parents.get(name, set())))
         packages.append(
             Package(

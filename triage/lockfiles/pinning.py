@@ -36,7 +36,7 @@ def table_list(document: Mapping[str, Any], key: str, origin: str) -> list[Mappi
     return entries
 
 
-def known_major(value: Any, origin: str, key: str, newest: int) -> None:
+def known_major(value: Any, origin: str, key: str, *, newest: int) -> None:
     """A lock format's version: a major version newer than the reader knows is refused, as
     its entries may mean something else."""
     text = str(value)
@@ -169,7 +169,7 @@ def _sdist_states(filename: str, name: str, version: str) -> bool:
 
 
 def check_files(
-    name: str, version: str, files: Iterable[tuple[str, str]], origin: str, where: str
+    name: str, version: str, files: Iterable[tuple[str, str]], *, origin: str, where: str
 ) -> None:
     """Every wheel and sdist `files` lists ((place, file name)) must state the entry's own
     project and version: an installer installs what the file is, so an entry whose files name

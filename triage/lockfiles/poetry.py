@@ -74,4 +74,4 @@ def read_poetry(document: Mapping[str, Any], origin: str, shown: str) -> Lockfil
         members_decide_direct=False,
         files=files,
     )
-    return read_graph(document, origin, shown, lock)
+    return read_graph(document, origin, shown, lock=lock)

@@ -46,7 +46,7 @@ def _index_files(entry: Mapping[str, Any], where: str) -> list[tuple[str, Mappin
 def read_pylock(document: Mapping[str, Any], origin: str, shown: str) -> LockfileContents:
     if "lock-version" not in document:
         raise fail(origin, "lock-version", "missing: this is not a PEP 751 lockfile")
-    known_major(document["lock-version"], origin, "lock-version", NEWEST_LOCK_VERSION)
+    known_major(document["lock-version"], origin, "lock-version", newest=NEWEST_LOCK_VERSION)
     if "packages" not in document:
         # PEP 751 requires the array: a lock without it is not an empty lock, it is broken.
         raise fail(origin, "packages", "missing: a PEP 751 lock lists its packages")
@@ -75,7 +75,7 @@ def read_pylock(document: Mapping[str, Any], origin: str, shown: str) -> Lockfil
                 Unpinned(canonicalize_name(name), shown, where, reason, None if kind else "")
             )
             continue
-        check_files(name, version, named, origin, where)
+        check_files(name, version, named, origin=origin, where=where)
         artifacts = [
             artifact_from_url(table.get("url"), sha256(table.get("hashes")), table.get("name"))
             for _, table in files

@@ -155,15 +155,15 @@ def _from_environment(text: str, lock: LockText, line_number: int) -> _Requireme
             "install: any version may be installed"
         )
     name = head.group(1) if name_known and head is not None and not is_url else args
-    return _unknown(name, lock, line_number, unknown, any_version=name_known and not is_url)
+    return _unknown(name, lock, line_number, why=unknown, any_version=name_known and not is_url)
 
 
 def _unknown(
     name: str,
     lock: LockText,
     line_number: int,
-    why: str,
     *,
+    why: str,
     any_version: bool = False,
     ignored: bool = False,
 ) -> _Requirement:
@@ -187,7 +187,7 @@ def _ignored_by_pip(message: str, lock: LockText, line_number: int) -> list[_Req
     rest, so nothing installs from it; each ignored argument is listed, saying so."""
     ignored = message.partition(":")[2].split()
     why = "an argument after an option's value, which pip ignores: nothing is installed from it"
-    return [_unknown(argument, lock, line_number, why, ignored=True) for argument in ignored]
+    return [_unknown(argument, lock, line_number, why=why, ignored=True) for argument in ignored]
 
 
 def _tolerant(text: str, lock: LockText, line_number: int) -> _Requirement | None:

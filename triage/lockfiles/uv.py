@@ -73,5 +73,5 @@ UV = GraphFormat(
 def read_uv(document: Mapping[str, Any], origin: str, shown: str) -> LockfileContents:
     if "version" not in document:
         raise fail(origin, "version", "missing: this is not a uv.lock")
-    known_major(document["version"], origin, "version", NEWEST_UV_LOCK)
-    return read_graph(document, origin, shown, UV)
+    known_major(document["version"], origin, "version", newest=NEWEST_UV_LOCK)
+    return read_graph(document, origin, shown, lock=UV)

@@ -43,6 +43,7 @@ from triage.models.findings import (
     Status,
     Unpinned,
     VersionRange,
+    is_repository,
     qualified,
     split_qualified,
 )
@@ -113,6 +114,7 @@ __all__ = [
     "Unpinned",
     "Verdict",
     "VersionRange",
+    "is_repository",
     "qualified",
     "split_qualified",
 ]

@@ -123,6 +123,12 @@ _KEY_HINT = (
 )
 
 
+def is_repository(text: str) -> bool:
+    """GitHub's OWNER/NAME, the one rule for every repository name triage is given (a key's
+    prefix, --repo, deny.toml): it becomes a path of GitHub's API, so nothing else passes."""
+    return bool(_REPOSITORY.fullmatch(text)) and text.split("/")[1] not in (".", "..")
+
+
 def qualified(repository: str | None, key: str) -> str:
     """Any tracked key (a finding's, `untrusted/…`, `license/…`) as an organisation's runs
     keep it: prefixed by its repository. The one printer of that prefix."""
@@ -135,7 +141,7 @@ def split_qualified(text: str) -> tuple[str | None, str]:
     repository, colon, key = text.partition(":")
     if not colon:
         return None, text
-    if not _REPOSITORY.fullmatch(repository) or repository.split("/")[1] in (".", ".."):
+    if not is_repository(repository):
         raise InputError(f"{text!r}: {repository!r} is not a repository name", hint=_KEY_HINT)
     return repository, key
 

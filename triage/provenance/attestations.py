@@ -117,7 +117,7 @@ def parse_claims(text: str, source: str, *, provenance_object: bool) -> list[Cla
 
 
 def fetch_provenance(
-    index: str, project: str, version: str, filename: str, *, loopback_http: bool = False
+    index: str, project: str, version: str, *, filename: str, loopback_http: bool = False
 ) -> str | None:
     """PyPI's Integrity API: the provenance of one file, None when it has none (404).
     Network failures are upstream errors."""
@@ -230,6 +230,7 @@ def verify(
     package: str,
     version: str,
     filename: str,
+    *,
     sha256: str,
     claims: list[Claim],
     keys: Mapping[str, Any] | None = None,
@@ -243,7 +244,12 @@ def verify(
     for claim in [c for c in claims if c.attestation is None and c.identity is not None]:
         assert claim.identity is not None
         problem = verify_artifact_signature(
-            claim.identity.repository, claim.signature, claim.source, filename, sha256, keys or {}
+            claim.identity.repository,
+            claim.signature,
+            claim.source,
+            filename=filename,
+            sha256=sha256,
+            keys=keys or {},
         )
         if problem:
             failures.append(problem)

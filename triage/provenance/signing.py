@@ -26,6 +26,7 @@ def verify_artifact_signature(
     key_id: str,
     signature: bytes,
     source: str,
+    *,
     filename: str,
     sha256: str,
     keys: Mapping[str, Any],

@@ -141,7 +141,7 @@ def load_publishers(files: TrustFiles, where: str) -> tuple[PublisherRule, ...]:
 
 
 def _records(
-    entries: Any, path: str, source: str, keys: Mapping[str, Any] | None
+    entries: Any, path: str, source: str, *, keys: Mapping[str, Any] | None
 ) -> list[AuditRecord]:
     """Audit records of one file; with `keys`, each must carry a valid signature."""
     if not isinstance(entries, list):
@@ -197,7 +197,7 @@ def load_audits(
             own.get("audit", []),
             f"{where}/audits.toml",
             "trust-store/audits.toml",
-            load_public_keys(files),
+            keys=load_public_keys(files),
         )
     imports = _toml(files, "imports.toml", where)
     if imports is None:
@@ -236,7 +236,7 @@ def load_audits(
             document = tomllib.loads(data.decode("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
             raise InputError(f"{here}: {shown}: not valid TOML: {exc}") from exc
-        records += _records(document.get("audit", []), shown, f"import {name}", None)
+        records += _records(document.get("audit", []), shown, f"import {name}", keys=None)
     return records
 
 

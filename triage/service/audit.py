@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from triage import store
 from triage.core import rotation, tracked, tracking
 from triage.core.diagnostics import Diagnostics
-from triage.errors import TriageError
+from triage.errors import InputError, TriageError
 from triage.models import (
     Config,
     FindingKey,
@@ -21,6 +21,7 @@ from triage.models import (
     Status,
     TriageState,
     TrustResult,
+    is_repository,
     qualified,
 )
 from triage.service import licenses, scan, sync, trust
@@ -53,6 +54,8 @@ TrackerFactory = Callable[[store.Database], tracking.IssueTracker]
 
 def tracker_factory(ws: Workspace, repository: str | None = None) -> TrackerFactory:
     """GitHub when a token and a repository are known, else the local tracker."""
+    if repository is not None and not is_repository(repository):
+        raise InputError(f"--repo {repository!r} is not OWNER/NAME", hint="e.g. --repo acme/api")
     repository = repository or ws.config.github.repository
     github = ws.github() if repository else None
     if github is not None and repository:
@@ -68,6 +71,7 @@ def apply_actions(
     tracker: tracking.IssueTracker,
     actions: Sequence[tracking.Action],
     labels: Sequence[str],
+    *,
     counts: dict[str, int],
 ) -> dict[str, str]:
     """Carry out the actions in order; returns the URL of each newly opened issue by key."""
@@ -77,7 +81,7 @@ def apply_actions(
     for action in actions:
         match action:
             case tracking.OpenIssue(key, title, body):
-                opened[key] = tracker.open_issue(key, title, body, labels).url
+                opened[key] = tracker.open_issue(key, title, body, labels=labels).url
                 counts["opened"] += 1
             case tracking.CommentOn(number, text):
                 tracker.comment(number, text)
@@ -118,7 +122,12 @@ def recorded(ws: Workspace, run: int, ending: Callable[[], RunEnd]) -> Iterator[
         end = ending()
         with ws.database() as db:
             store.AuditStore(db).finish(
-                run, ws.now(), end.digest, end.counts, outcome, end.open_findings
+                run,
+                ws.now(),
+                end.digest,
+                counts=end.counts,
+                outcome=outcome,
+                open_findings=end.open_findings,
             )
 
 
@@ -149,7 +158,7 @@ def audit(
         with recorded(ws, run, ending):
             result.sync = sync.sync(ws, ws.config.advisories.sources)
             with ws.database() as db:
-                _audit_tracking(ws, db, ref, tracker_for, now, result)
+                _audit_tracking(ws, db, ref, tracker_for=tracker_for, now=now, result=result)
         return result
 
 
@@ -157,6 +166,7 @@ def _audit_tracking(
     ws: Workspace,
     db: store.Database,
     ref: str | None,
+    *,
     tracker_for: TrackerFactory,
     now: dt.datetime,
     result: AuditReport,
@@ -174,7 +184,7 @@ def _audit_tracking(
         # tree's, which may say anything.
         project, side = scan.at_ref_side(ws, db, ref)
         blobs = gitrepo.read_blobs(ws.root, sorted(set(side.trust.values())))
-        store_at = trust.TrustStore.tree(blobs, side.trust, trees.trust_dir_in_repo(ws), ref)
+        store_at = trust.TrustStore.tree(blobs, side.trust, trees.trust_dir_in_repo(ws), label=ref)
     cfg = project.config
     result.scan = scan.assess(db, project, now)
     said = Diagnostics()
@@ -188,12 +198,18 @@ def _audit_tracking(
     issues = tracker.tracked_issues()
     opened = apply_actions(
         tracker,
-        tracking.reconcile(wanted, present, issues, now.date()),
+        tracking.reconcile(wanted, present, issues, today=now.date()),
         cfg.github.labels,
-        result.actions,
+        counts=result.actions,
     )
     urls = {key: issue.url for key, issue in issues.items()} | opened
-    observe(store.TriageStore(db), observations(result.scan, urls), statuses(result.scan), now, cfg)
+    observe(
+        store.TriageStore(db),
+        observations(result.scan, urls),
+        statuses(result.scan),
+        now=now,
+        cfg=cfg,
+    )
     result.open_findings = sum(
         r.state is not TriageState.FIXED for r in store.TriageStore(db).records()
     )
@@ -247,6 +263,7 @@ def observe(
     states: store.TriageStore,
     observed: Sequence[rotation.Observed],
     seen: Mapping[FindingKey, str],
+    *,
     now: dt.datetime,
     cfg: Config,
     repository: str | None = None,
@@ -259,7 +276,7 @@ def observe(
         for record in states.records(under)
         if record.key.repository == repository
     }
-    records, changes = rotation.observe(known, list(observed), now, cfg.sla)
+    records, changes = rotation.observe(known, list(observed), now, sla=cfg.sla)
     states.save(records, changes, seen)
 
 

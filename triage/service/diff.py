@@ -4,7 +4,6 @@ snapshot, and judged by the base side's policy."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 from triage import gitrepo, store
@@ -12,7 +11,7 @@ from triage.core import diffing, report
 from triage.core.diagnostics import Diagnostics
 from triage.core.trust import locked_artifacts
 from triage.errors import InputError
-from triage.models import LicenseChange, TrustResult
+from triage.models import LicenseChange, TrustResult, is_repository
 from triage.service import sync, trust
 from triage.service.scan import match, pin_lines
 from triage.service.trees import TreeSide, read_side, repo_relative, trust_dir_in_repo
@@ -54,7 +53,7 @@ def diff_sides(
     trust_dir = trust_dir_in_repo(ws)
     head = gitrepo.resolve(repo, head_ref)
     base_tip = gitrepo.resolve(repo, base_ref)
-    base = gitrepo.merge_base(repo, base_tip, head, base_ref, head_ref)
+    base = gitrepo.merge_base(repo, base_tip, head, base_ref=base_ref, head_ref=head_ref)
     sync.ensure_data(ws)
     now = ws.now()
     said = Diagnostics()
@@ -63,8 +62,12 @@ def diff_sides(
         paths = (config_path, trust_dir)
         base_label = f"{base_ref}@{base[:12]}"
         cached = not ws.reference
-        base_side = read_side(repo, base, base_label, db, paths, required=False, cached=cached)
-        head_side = read_side(repo, head, head_ref, db, paths, base_side.config.scan, cached=cached)
+        base_side = read_side(
+            repo, base, base_label, db=db, paths=paths, required=False, cached=cached
+        )
+        head_side = read_side(
+            repo, head, head_ref, db=db, paths=paths, scan=base_side.config.scan, cached=cached
+        )
         said.warn_all(
             f"{head_ref}:{path}: a git submodule; lockfiles inside it are not read"
             for path in head_side.submodules
@@ -89,19 +92,19 @@ def diff_sides(
         base_side.config.advisories.ignore,
         head_side.config.advisories.ignore,
         base_side.trust,
-        head_side.trust,
-        ([c.path for c in base_side.contents], [c.path for c in head_side.contents]),
+        head_trust=head_side.trust,
+        lockfiles=([c.path for c in base_side.contents], [c.path for c in head_side.contents]),
     )
     result = diffing.diff(
         base,
         head,
-        base_match.findings,
-        head_match.findings,
-        base_side.config,
-        head_side.config,
-        changes,
-        info,
-        now,
+        base_findings=base_match.findings,
+        head_findings=head_match.findings,
+        base_config=base_side.config,
+        head_config=head_side.config,
+        changes=changes,
+        database=info,
+        now=now,
         unpinned=(base_unpinned, head_unpinned),
     )
     license_changes: tuple[LicenseChange, ...] = ()
@@ -138,7 +141,7 @@ def _trust_change(
     provenance is fetched."""
     base, head = sides
     blobs = gitrepo.read_blobs(ws.root, sorted(set(base.trust.values())))
-    base_store = trust.TrustStore.tree(blobs, base.trust, trust_dir, base.sha[:12])
+    base_store = trust.TrustStore.tree(blobs, base.trust, trust_dir, label=base.sha[:12])
     locked_before = {(name, sha) for _, name, sha in locked_artifacts(base.packages, {})}
     changed = [
         p
@@ -152,15 +155,15 @@ def _trust_change(
 
 
 def pr(
-    ws: Workspace, repository: str, number: int, base_ref: str, head_ref: str
+    ws: Workspace, repository: str, number: int, *, base_ref: str, head_ref: str
 ) -> tuple[diffing.DiffResult, str]:
     """`diff`, then create or edit the pull request's one triage comment; returns the diff and
     what was done. Only a finished diff gets that far, so a failed run never posts."""
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repository):
-        raise InputError(f"--repo {repository!r} is not OWNER/NAME")
+    if not is_repository(repository):
+        raise InputError(f"--repo {repository!r} is not OWNER/NAME", hint="e.g. --repo acme/api")
     github = ws.github(required=True)
     assert github is not None
     result = diff(ws, base_ref, head_ref)
     body = report.pr_comment(result)
-    posted = github.upsert_comment(repository, number, report.PR_COMMENT_MARKER, body)
+    posted = github.upsert_comment(repository, number, report.PR_COMMENT_MARKER, body=body)
     return result, f"pull request comment {posted.outcome}: {posted.url}"

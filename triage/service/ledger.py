@@ -4,9 +4,8 @@ each covered finding's history; `policy check` lints the ledger."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from triage import config, store
 from triage.config import edit
@@ -90,7 +89,7 @@ def _tracking_issue_for(
     goal = tracked.tracked_finding(details.scanned, {details.key.package: details.dependency})
     tracker.ensure_labels(cfg.github.labels)
     opened = tracker.open_issue(
-        key, goal.title, goal.body + "\n" + goal.recorded.marker(), cfg.github.labels
+        key, goal.title, goal.body + "\n" + goal.recorded.marker(), labels=cfg.github.labels
     )
     return opened.url
 
@@ -115,7 +114,7 @@ def ignore(ws: Workspace, request: IgnoreRequest) -> IgnoreResult:
     scope = details.key.package if request.package_only else None
 
     def not_yet_ignored(current: Config) -> None:
-        rule = ledger.standing_ignore(current.advisories.ignore, advisory, scope, now.date())
+        rule = ledger.standing_ignore(current.advisories.ignore, advisory, scope, today=now.date())
         if rule is not None:
             raise InputError(
                 f"{ws.config_path}: advisories.ignore[{rule.index}] already ignores "
@@ -141,22 +140,29 @@ def ignore(ws: Workspace, request: IgnoreRequest) -> IgnoreResult:
     written = edit.edit_ignores(ws.config_path, decide)
     detail = f"until {until.isoformat()}: {entry['reason']} ({url})"
     who = request.who or ws.settings.user
-    recorded = _record_ledger_change(ws, advisory, scope, who, detail, rotation.mark_ignored)
+    recorded = _record_ledger_change(
+        ws, advisory, scope, who=who, detail=detail, mark=rotation.mark_ignored
+    )
     return IgnoreResult(entry, len(written.advisories.ignore) - 1, recorded)
 
 
-Mark = Callable[[TriageRecord, str, dt.datetime, str], tuple[TriageRecord, Change]]
+class Mark(Protocol):
+    """rotation.mark_ignored or mark_unignored."""
+
+    def __call__(
+        self, record: TriageRecord, who: str, now: dt.datetime, *, detail: str
+    ) -> tuple[TriageRecord, Change]: ...
 
 
 def _record_ledger_change(
-    ws: Workspace, advisory: str, package: str | None, who: str, detail: str, mark: Mark
+    ws: Workspace, advisory: str, package: str | None, *, who: str, detail: str, mark: Mark
 ) -> list[str]:
     """The history of every recorded finding the ledger change covers."""
     now = ws.now()
     with ws.database() as db:
         states = store.TriageStore(db)
         covered = ledger.covered_records(states.records(), advisory, package)
-        marked = [mark(record, who, now, detail) for record in covered]
+        marked = [mark(record, who, now, detail=detail) for record in covered]
         states.save([r for r, _ in marked], [c for _, c in marked])
     return [str(r.key) for r in covered]
 
@@ -177,9 +183,9 @@ def unignore(ws: Workspace, ident: str, who: str | None = None) -> tuple[IgnoreR
         ws,
         rule.id,
         rule.package,
-        who or ws.settings.user,
-        f"removed advisories.ignore[{rule.index}] ({rule.id})",
-        rotation.mark_unignored,
+        who=who or ws.settings.user,
+        detail=f"removed advisories.ignore[{rule.index}] ({rule.id})",
+        mark=rotation.mark_unignored,
     )
     return rule, recorded
 
@@ -195,7 +201,7 @@ class PolicyReport:
 
 
 def _closed_issues(
-    cfg: Config, today: dt.date, github: GitHub | None, notes: list[str]
+    cfg: Config, today: dt.date, github: GitHub | None, *, notes: list[str]
 ) -> set[str]:
     """The standing ignores' tracking issues that GitHub says are closed."""
     urls = sorted(
@@ -234,6 +240,8 @@ def policy_check(ws: Workspace) -> PolicyReport:
     with ws.database() as db:
         known = store.AdvisoryStore(db).known_ids(r.id for r in cfg.advisories.ignore)
     notes: list[str] = []
-    closed = _closed_issues(cfg, now.date(), ws.github(), notes)
-    lints = policy.ledger_lints(cfg.advisories, result.diagnostics, now.date(), known, closed)
+    closed = _closed_issues(cfg, now.date(), ws.github(), notes=notes)
+    lints = policy.ledger_lints(
+        cfg.advisories, result.diagnostics, now.date(), known_ids=known, closed_issues=closed
+    )
     return PolicyReport(lints, notes)

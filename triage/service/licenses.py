@@ -76,7 +76,7 @@ def validate(config: Config) -> None:
 
 
 def _fetch_missing(
-    ws: Workspace, caches: store.Caches, missing: list[Release], report: LicenseReport
+    ws: Workspace, caches: store.Caches, missing: list[Release], *, report: LicenseReport
 ) -> dict[Release, str]:
     """Metadata of releases the cache lacks (see fetching: after a first failure no more
     are sent), kept in the cache; what was not fetched stays unjudged."""
@@ -91,7 +91,7 @@ def _fetch_missing(
         if isinstance(answer, UpstreamError):
             continue
         kept = store.CachedLicense(metadata_json(answer), answer, metadata_deriver())
-        caches.cache_license(*release, kept, now)
+        caches.cache_license(*release, found=kept, fetched=now)
         fetched[release] = kept.metadata
     failures = [a for a in answers if isinstance(a, UpstreamError)]
     if failures:
@@ -151,7 +151,7 @@ def _metadata(
         }
         missing = [r for r in releases if r not in metadata]
         if missing and not offline:
-            metadata.update(_fetch_missing(ws, caches, missing, report))
+            metadata.update(_fetch_missing(ws, caches, missing, report=report))
         report.warnings += caches.rejected
     return metadata
 
@@ -188,7 +188,7 @@ def _judge_all(
             found.clarified.add(clarification.index)
             info = LicenseInfo(licenses.normalise(clarification.expression), "clarify")
         node = licenses.tree(info.expression) if info and info.expression else None
-        judged = policy.judge(name, version, info, node, rules)
+        judged = policy.judge(name, version, info, node=node, config=rules)
         if judged.exception_used is not None:
             found.exceptions_used.add(judged.exception_used)
         found.results[name, version] = judged.result

@@ -128,10 +128,10 @@ def reader_for(settings: Settings, budget: Budget, agent: str = "") -> OrgReader
             hint="export a token that can read the organisation's repositories and write issues",
         )
     _, pace = settings.github_timing()
-    return OrgReader(token, settings.github_api(), budget, pace, agent)
+    return OrgReader(token, settings.github_api(), budget, pace=pace, agent=agent)
 
 
-def in_process_engine(ws: Workspace, budget: Budget, digest: str, concurrency: int) -> Engine:
+def in_process_engine(ws: Workspace, budget: Budget, digest: str, *, concurrency: int) -> Engine:
     """Repositories read `concurrency` at a time by threads of this process, each with its
     own read-only connection to the advisory database."""
     local = threading.local()
@@ -194,6 +194,7 @@ def plan(
     chosen: Sequence[Listed],
     memories: Mapping[str, store.RepoMemory],
     db: store.Database,
+    *,
     common: Mapping[str, Any],
 ) -> list[dict[str, Any]]:
     """One task per repository, carrying what is remembered of it."""
@@ -282,11 +283,13 @@ def org_audit(
             return audit.RunEnd(report.digest, counts, still_open)
 
         with audit.recorded(ws, report.run, ending):
-            _audit(ws, org, engine, full, report)
+            _audit(ws, org, engine, full=full, report=report)
     return report
 
 
-def _audit(ws: Workspace, org: str, engine: Engine | None, full: bool, report: OrgReport) -> None:
+def _audit(
+    ws: Workspace, org: str, engine: Engine | None, *, full: bool, report: OrgReport
+) -> None:
     sync.sync(ws, ws.config.advisories.sources)
     now = ws.now()
     with ws.database() as db:
@@ -299,9 +302,9 @@ def _audit(ws: Workspace, org: str, engine: Engine | None, full: bool, report: O
     report.listed = len(chosen) + sum(report.skipped.values())
     common = {"digest": digest, "now": now.isoformat(), "default_policy": policy}
     with ws.database() as db:
-        tasks = plan(chosen, memories, db, common)
+        tasks = plan(chosen, memories, db, common=common)
     if engine is None:
-        engine = in_process_engine(ws, shared, digest, ws.config.org.concurrency)
+        engine = in_process_engine(ws, shared, digest, concurrency=ws.config.org.concurrency)
     outcomes = [outcome_from(o) for o in engine.run(tasks)]
     report.requests = reader.requests + sum(o.requests for o in outcomes)
     report.refused = reader.refused + sum(o.refused for o in outcomes)
@@ -366,7 +369,7 @@ def _write(
                 ),
                 store.stamp(now),
             )
-    urls = _reconcile(ws, due, report, shared)
+    urls = _reconcile(ws, due, report, shared=shared)
     reconciled = {outcome.repository for outcome in due}
     with ws.database() as db:
         states = store.TriageStore(db)
@@ -385,14 +388,14 @@ def _write(
                 for o in outcome.observed
             ]
             seen = {k.within(repository): v for k, v in outcome.statuses.items()}
-            audit.observe(states, observed, seen, now, ws.config, repository)
+            audit.observe(states, observed, seen, now=now, cfg=ws.config, repository=repository)
             if outcome.repository in reconciled and outcome.repository not in report.errors:
                 memory = remembered[outcome.repository]
                 orgs.remember(org, replace(memory, goals=goals_digest(outcome)), store.stamp(now))
 
 
 def _reconcile(
-    ws: Workspace, due: Sequence[RepoOutcome], report: OrgReport, shared: Budget
+    ws: Workspace, due: Sequence[RepoOutcome], report: OrgReport, *, shared: Budget
 ) -> dict[str, str]:
     """Bring each due repository's issues in line (in it, or in the central repository);
     returns the issue URL of every tracked key, prefixed by its repository. The writes spend
@@ -402,14 +405,14 @@ def _reconcile(
     github = ws.github(required=True, shared=shared)
     assert github is not None
     try:
-        return _reconcile_with(ws, github, due, report)
+        return _reconcile_with(ws, github, due, report=report)
     finally:
         report.requests += github.requests
         report.refused += github.refused
 
 
 def _reconcile_with(
-    ws: Workspace, github: GitHub, due: Sequence[RepoOutcome], report: OrgReport
+    ws: Workspace, github: GitHub, due: Sequence[RepoOutcome], *, report: OrgReport
 ) -> dict[str, str]:
     from triage.github import GitHubTracker
 
@@ -426,8 +429,8 @@ def _reconcile_with(
                 own = outcome.labels
                 tracker = GitHubTracker(github, outcome.repository, own)
                 issues = tracker.tracked_issues()
-                actions = tracking.reconcile(wanted, present, issues, today)
-                opened = audit.apply_actions(tracker, actions, own, report.actions)
+                actions = tracking.reconcile(wanted, present, issues, today=today)
+                opened = audit.apply_actions(tracker, actions, own, counts=report.actions)
                 for key, issue in issues.items():
                     urls[qualified(repository, key)] = issue.url
                 urls.update({qualified(repository, k): u for k, u in opened.items()})
@@ -441,11 +444,11 @@ def _reconcile_with(
                 [_central(t, outcome.repository) for t in wanted],
                 [_central(t, outcome.repository) for t in present],
                 mine,
-                today,
+                today=today,
             )
             name = outcome.repository.split("/", 1)[1]
             opened = audit.apply_actions(
-                tracker, actions, [*labels, REPO_LABEL_PREFIX + name], report.actions
+                tracker, actions, [*labels, REPO_LABEL_PREFIX + name], counts=report.actions
             )
             urls.update({k: i.url for k, i in mine.items()} | opened)
             report.reconciled += 1

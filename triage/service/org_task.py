@@ -189,6 +189,7 @@ class _Blobs:
         reader: OrgReader,
         repository: str,
         known: Mapping[str, str],
+        *,
         shared: dict[str, bytes],
     ) -> None:
         self.reader, self.repository, self.shared = reader, repository, shared
@@ -286,7 +287,7 @@ def _run(task: RepoTask, ctx: Context, outcome: RepoOutcome) -> None:
     else:
         outcome.entries = [list(e) for e in entries]
     outcome.etag = tree.etag
-    read = _Blobs(ctx.reader, task.repository, task.blobs, ctx.blobs)
+    read = _Blobs(ctx.reader, task.repository, task.blobs, shared=ctx.blobs)
     readings = _Readings(task.readings, ctx.readings)
     label = f"{task.repository}@{task.branch}"
     default = (
@@ -299,7 +300,7 @@ def _run(task: RepoTask, ctx: Context, outcome: RepoOutcome) -> None:
         listed,
         read,
         readings,
-        trees.Where(tree.sha or "", label, (POLICY, TRUST_STORE), default),
+        where=trees.Where(tree.sha or "", label, (POLICY, TRUST_STORE), default),
     )
     pyproject = next((e for e in listed if e.path == "pyproject.toml"), None)
     pyproject_text = (
@@ -313,7 +314,7 @@ def _run(task: RepoTask, ctx: Context, outcome: RepoOutcome) -> None:
 
     def judge(diagnostics: Diagnostics) -> list[TrustResult]:
         blobs = read(sorted(set(side.trust.values())))
-        store_at = trust.TrustStore.tree(blobs, side.trust, TRUST_STORE, task.repository)
+        store_at = trust.TrustStore.tree(blobs, side.trust, TRUST_STORE, label=task.repository)
         # A repository's own trust store never makes the auditor fetch: its imports by URL
         # are used only when the organisation's runs already hold them by their pin.
         return trust.judge_packages(

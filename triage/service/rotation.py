@@ -137,7 +137,7 @@ def claim(ws: Workspace, key: str, assignee: str | None = None) -> ClaimResult:
         if record.state is TriageState.FIXED:
             raise InputError(f"{finding_key} is fixed; there is nothing to claim")
         outcome = _assign_on_github(ws, record, who)
-        claimed, change = rotation.claim(record, who, who, ws.now())
+        claimed, change = rotation.claim(record, who, who, now=ws.now())
         states.save([claimed], [change])
     return ClaimResult(claimed, outcome)
 
@@ -183,14 +183,14 @@ def stats(ws: Workspace, window: str, org: str | None = None) -> rotation.Stats:
                 states.records(under),
                 states.history(under=under),
                 store.AuditStore(db).open_over_time(org),
-                ws.now(),
-                span,
-                org,
+                now=ws.now(),
+                window=span,
+                scope=org,
             )
         return rotation.stats(
             [r for r in states.records() if r.key.repository is None],
             [c for c in states.history() if c.key.repository is None],
             store.AuditStore(db).open_over_time(),
-            ws.now(),
-            span,
+            now=ws.now(),
+            window=span,
         )

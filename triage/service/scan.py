@@ -125,7 +125,7 @@ def at_ref_side(ws: Workspace, db: store.Database, ref: str) -> tuple[Project, T
     # The policy committed at the ref, at the path --config names inside the repository.
     config_path = trees.repo_relative(ws.config_path, ws.root)
     paths = (config_path, trees.trust_dir_in_repo(ws))
-    side = trees.read_side(ws.root, sha, ref, db, paths, cached=not ws.reference)
+    side = trees.read_side(ws.root, sha, ref, db=db, paths=paths, cached=not ws.reference)
     packages, unpinned, read = summary(side.contents)
     project = Project(side.config, packages, unpinned, read, trees.pyproject_at(ws.root, sha))
     return project, side
@@ -155,7 +155,7 @@ def match(
     whole = hits.whole | {u.name for u in unpinned}
     only = {name: ids for name, ids in hits.by_name.items() if name not in whole}
     advisories, groups = advisories_store.candidates(hits.by_name.keys() | whole, only)
-    found = matching.match(packages, advisories, groups, hits.by_package)
+    found = matching.match(packages, advisories, groups, named=hits.by_package)
     if checked.rederived:
         found = replace(found, warnings=(_rederived(checked.rederived),))
     # A version that is not PEP 440 is as good as unpinned: possibly affected by its name's
@@ -183,8 +183,8 @@ def assess(
         matched.findings,
         project.config.advisories,
         now,
-        store.parse_stamp(info.newest_modified),
-        unpinned,
+        newest_modified=store.parse_stamp(info.newest_modified),
+        unpinned=unpinned,
     )
     return ScanResult(
         findings=tuple(assessed),

@@ -46,6 +46,7 @@ def _apply_listing(
     advisories: store.AdvisoryStore,
     listing: sources.SourceListing,
     report: SyncReport,
+    *,
     progress: Progress | None,
 ) -> Callable[[], None]:
     """Decode what changed in one source (raising before anything is written) and return the
@@ -77,7 +78,7 @@ def _apply_listing(
         for entry, advisory in decoded:
             if not advisory.affected:
                 counts.skipped += 1
-                advisories.put_file(listing.source, entry.name, entry.fingerprint, None)
+                advisories.put_file(listing.source, entry.name, entry.fingerprint, advisory_id=None)
                 continue
             old = previous.get(advisory.id)
             digest = sources.record_digest(advisory)
@@ -92,7 +93,9 @@ def _apply_listing(
                     counts.modified += 1
                 advisories.put_advisory(advisory, listing.source, digest)
                 previous[advisory.id] = (digest, advisory.withdrawn)
-            advisories.put_file(listing.source, entry.name, entry.fingerprint, advisory.id)
+            advisories.put_file(
+                listing.source, entry.name, entry.fingerprint, advisory_id=advisory.id
+            )
         orphans = {stored[name].advisory_id for name in gone} - {None}
         for name in gone:
             advisories.drop_file(listing.source, name)
@@ -108,6 +111,7 @@ def _listings(
     source_names: Sequence[str],
     scratch: str,
     report: SyncReport,
+    *,
     progress: Progress | None,
     require_all: bool,
     loopback_http: bool,
@@ -157,7 +161,12 @@ def sync(ws: Workspace, source_names: Sequence[str], *, require_all: bool = Fals
             return report
         to_read = [name for name in source_names if name not in unchanged]
         listings = _listings(
-            to_read, scratch, report, ws.progress, require_all, ws.settings.loopback_http
+            to_read,
+            scratch,
+            report,
+            progress=ws.progress,
+            require_all=require_all,
+            loopback_http=ws.settings.loopback_http,
         )
         if listings:
             if advisories.stored_files(sources.SNAPSHOT_SOURCE):
@@ -168,7 +177,10 @@ def sync(ws: Workspace, source_names: Sequence[str], *, require_all: bool = Fals
         elif advisories.record_count() == 0:
             listings.append(sources.snapshot_listing())
             report.used_snapshot = True
-        writes = [_apply_listing(advisories, listing, report, ws.progress) for listing in listings]
+        writes = [
+            _apply_listing(advisories, listing, report, progress=ws.progress)
+            for listing in listings
+        ]
         if listings:  # else every source was unreachable: the stored data stands as it was
             with db.transaction():
                 for write in writes:

@@ -41,7 +41,7 @@ class TreeSide:
 
 
 def _config_at(
-    read: BlobReader, entries: dict[str, gitrepo.TreeEntry], path: str, label: str
+    read: BlobReader, entries: dict[str, gitrepo.TreeEntry], path: str, *, label: str
 ) -> Config | None:
     entry = entries.get(path)
     if entry is None:
@@ -83,6 +83,7 @@ def _link_target(
     entry: gitrepo.TreeEntry,
     entries: dict[str, gitrepo.TreeEntry],
     links: Mapping[str, bytes],
+    *,
     label: str,
 ) -> gitrepo.TreeEntry:
     """The regular file a symbolic link of the tree leads to, inside the tree; a link out of
@@ -109,6 +110,7 @@ def _lockfiles_at(
     read: BlobReader,
     entries: dict[str, gitrepo.TreeEntry],
     label: str,
+    *,
     caches: lockfiles.ReadingCache,
     scan: ScanConfig,
 ) -> list[LockfileContents]:
@@ -133,7 +135,7 @@ def _lockfiles_at(
                 "name triage reads",
                 hint=f"include only {lockfiles.CONVENTIONS} or *.txt requirements files",
             )
-        target = _link_target(entry, entries, links, label)
+        target = _link_target(entry, entries, links, label=label)
         cached = caches.cached_lockfile(lockfiles.reading_key(kind.id, target.blob))
         reading = lockfiles.contents_from_json(cached, entry.path) if cached else None
         if reading is None:
@@ -169,10 +171,10 @@ def read_side(
     repo: Path,
     sha: str,
     label: str,
+    *,
     db: store.Database,
     paths: tuple[str, str],
     scan: ScanConfig | None = None,
-    *,
     required: bool = True,
     cached: bool = True,
 ) -> TreeSide:
@@ -187,8 +189,8 @@ def read_side(
             gitrepo.tree(repo, sha),
             git_blobs(repo),
             caches if cached else lockfiles.NoCache(),
-            Where(sha, label, paths),
-            scan,
+            where=Where(sha, label, paths),
+            scan=scan,
             required=required,
         )
     return replace(side, notes=tuple(caches.rejected)) if caches.rejected else side
@@ -209,9 +211,9 @@ def read_entries(
     listed: Sequence[gitrepo.TreeEntry],
     read: BlobReader,
     caches: lockfiles.ReadingCache,
+    *,
     where: Where,
     scan: ScanConfig | None = None,
-    *,
     required: bool = True,
 ) -> TreeSide:
     """`read_side` over any tree listing and blob reader (a local repository, or GitHub's
@@ -220,12 +222,12 @@ def read_entries(
     label = where.label
     submodules = tuple(e.path for e in listed if e.mode == gitrepo.SUBMODULE_MODE)
     entries = {e.path: e for e in listed if e.mode != gitrepo.SUBMODULE_MODE}
-    cfg = _config_at(read, entries, config_path, label)
+    cfg = _config_at(read, entries, config_path, label=label)
     if cfg is None:
         cfg = where.default_policy or Config(path=f"{label}:{config_path}")
     prefix = trust_dir.rstrip("/") + "/"
     trust = {path: e.blob for path, e in entries.items() if path.startswith(prefix)}
-    contents = _lockfiles_at(read, entries, label, caches, scan or cfg.scan)
+    contents = _lockfiles_at(read, entries, label, caches=caches, scan=scan or cfg.scan)
     if not contents and required:
         raise LockfileError(
             f"{label}: no lockfile in the tree (looked for {lockfiles.CONVENTIONS})",

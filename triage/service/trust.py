@@ -48,6 +48,7 @@ def _fetched_claims(
     caches: store.Caches,
     artifacts: Artifacts,
     settings: Settings,
+    *,
     now: dt.datetime,
     diagnostics: Diagnostics,
 ) -> dict[str, list[Claim]]:
@@ -75,7 +76,7 @@ def _fetched_claims(
     def fetch(item: tuple[Package, str, str]) -> str | None:
         package, filename, _ = item
         return attestations.fetch_provenance(
-            index, package.name, package.version, filename, loopback_http=loopback
+            index, package.name, package.version, filename=filename, loopback_http=loopback
         )
 
     answers = fetch_all(wanted, fetch)
@@ -88,7 +89,7 @@ def _fetched_claims(
     for (_, filename, sha256), answer in zip(wanted, answers, strict=False):
         if isinstance(answer, UpstreamError):
             continue
-        caches.cache_provenance(filename, sha256, answer or "", now)
+        caches.cache_provenance(filename, sha256, answer or "", fetched=now)
         if answer:
             texts[(filename, sha256)] = answer
     return _claims_from(texts, artifacts, index)
@@ -149,7 +150,7 @@ class TrustStore:
 
     @classmethod
     def tree(
-        cls, blobs: Mapping[str, bytes], paths: Mapping[str, str], top: str, label: str
+        cls, blobs: Mapping[str, bytes], paths: Mapping[str, str], top: str, *, label: str
     ) -> TrustStore:
         """A tree's trust store: `paths` (tree path -> blob id) under `top`, read from
         `blobs` (blob id -> bytes)."""
@@ -165,6 +166,7 @@ def _judge(
     packages: Sequence[Package],
     cfg: Config,
     store_at: TrustStore,
+    *,
     claims: Mapping[str, list[Claim]],
     fetcher: trust_store.FetchImport,
 ) -> list[TrustResult]:
@@ -184,10 +186,12 @@ def _judge(
     keys = store_at.public_keys() if claims else {}
     return [
         trust.judge(
-            attestations.verify(p.name, p.version, name, sha, claims.get(name, []), keys),
+            attestations.verify(
+                p.name, p.version, name, sha256=sha, claims=claims.get(name, []), keys=keys
+            ),
             cfg.trust.mode,
             publishers,
-            cfg.trust.unsigned,
+            unsigned=cfg.trust.unsigned,
         )
         for p, name, sha in locked_artifacts(packages, by_digest)
     ]
@@ -220,11 +224,15 @@ def judge_packages(
                 )
         elif config.trust.mode is not TrustMode.AUDIT:
             claims = _fetched_claims(
-                caches, locked_artifacts(packages, {}), ws.settings, ws.now(), diagnostics
+                caches,
+                locked_artifacts(packages, {}),
+                ws.settings,
+                now=ws.now(),
+                diagnostics=diagnostics,
             )
     fetcher = _import_fetcher(caches, ws.settings, fetch_imports=fetch_imports)
     with db.transaction():
-        judged = _judge(packages, config, store_at, claims, fetcher)
+        judged = _judge(packages, config, store_at, claims=claims, fetcher=fetcher)
     diagnostics.warn_all(caches.rejected)
     return judged
 

@@ -78,7 +78,7 @@ def _outcome(ws: Workspace, findings: Any, fails: bool) -> dict[str, Any]:
 
 
 def working_tree_fields(
-    ws: Workspace, command: str, result: ScanResult, project: Project
+    ws: Workspace, command: str, result: ScanResult, *, project: Project
 ) -> dict[str, Any]:
     """What a scan of the working tree read and found; the clock must be `pinned`."""
     paths = [path for read in project.read for path in (read.path, *read.includes)]
@@ -98,7 +98,7 @@ def _blobs(side: TreeSide, prefix: str = "") -> dict[str, str]:
 
 
 def commit_fields(
-    ws: Workspace, command: str, result: ScanResult, side: TreeSide, config_path: str
+    ws: Workspace, command: str, result: ScanResult, *, side: TreeSide, config_path: str
 ) -> dict[str, Any]:
     """What a scan of one commit (`audit --ref`) read from git objects and found."""
     policy = _blobs(side).get(config_path, ABSENT)
@@ -114,7 +114,7 @@ def commit_fields(
 
 
 def diff_fields(
-    ws: Workspace, result: diffing.DiffResult, base: TreeSide, head: TreeSide
+    ws: Workspace, result: diffing.DiffResult, base: TreeSide, *, head: TreeSide
 ) -> dict[str, Any]:
     """What a diff read from both sides' git objects, and what it found new."""
     config_path = repo_relative(ws.config_path, ws.root)
@@ -148,11 +148,13 @@ def audit_fields(ws: Workspace, ref: str | None) -> dict[str, Any]:
 
     if ref is None:
         result, project = scan.scan_project(ws)
-        return working_tree_fields(ws, "audit", result, project)
+        return working_tree_fields(ws, "audit", result, project=project)
     with ws.database() as db:
         project, side = scan.at_ref_side(ws, db, ref)
         result = scan.assess(db, project, ws.now())
-    return commit_fields(ws, "audit", result, side, repo_relative(ws.config_path, ws.root))
+    return commit_fields(
+        ws, "audit", result, side=side, config_path=repo_relative(ws.config_path, ws.root)
+    )
 
 
 @dataclass(frozen=True)
@@ -197,15 +199,15 @@ def _recompute(ws: Workspace, recorded: dict[str, Any]) -> dict[str, Any]:
     ws = replace(ws, reference=True)
     if subject["kind"] == "working-tree":
         result, project = scan.scan_project(ws)
-        return working_tree_fields(ws, command, result, project)
+        return working_tree_fields(ws, command, result, project=project)
     if subject["kind"] == "commit":
         config_path = repo_relative(ws.config_path, ws.root)
         with ws.database() as db:
             project, side = scan.at_ref_side(ws, db, subject["commit"])
             result = scan.assess(db, project, ws.now(), reference=True)
-        return commit_fields(ws, command, result, side, config_path)
+        return commit_fields(ws, command, result, side=side, config_path=config_path)
     changes, base, head = diff.diff_sides(ws, subject["base"], subject["head"])
-    return diff_fields(ws, changes, base, head)
+    return diff_fields(ws, changes, base, head=head)
 
 
 MAX_WITNESS_BYTES = 64 * 1024 * 1024

@@ -131,4 +131,4 @@ class Workspace:
         from triage.github import GitHub
 
         backoff, pace = self.settings.github_timing()
-        return GitHub(token, self.settings.github_api(), backoff, pace, shared)
+        return GitHub(token, self.settings.github_api(), backoff, pace=pace, shared=shared)

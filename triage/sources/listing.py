@@ -180,6 +180,7 @@ def _download(
     url: str,
     into: Path,
     progress: Callable[[int, int | None], None] | None,
+    *,
     loopback_http: bool,
 ) -> None:
     """Stream a URL to a file in chunks; network failures are upstream errors (exit 4)."""
@@ -217,7 +218,7 @@ def list_source(
     location = resolve_source(source)
     if "://" in location:
         target = workdir / "download.zip"
-        _download(location, target, progress, loopback_http)
+        _download(location, target, progress, loopback_http=loopback_http)
         return SourceListing(source, "url", None, _zip_entries(target, location))
     path = Path(location)
     if path.is_dir():

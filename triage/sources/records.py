@@ -104,7 +104,7 @@ def _severity(raw: dict[str, Any], origin: str) -> tuple[Severity, str | None]:
     return best
 
 
-def _range(raw: Any, origin: str, path: str, diagnostics: Diagnostics) -> VersionRange:
+def _range(raw: Any, origin: str, path: str, *, diagnostics: Diagnostics) -> VersionRange:
     events_raw = raw.get("events")
     if not isinstance(events_raw, list) or not events_raw:
         raise _fail(origin, f"{path}.events", "an ECOSYSTEM range needs a list of events")
@@ -132,7 +132,7 @@ def _range(raw: Any, origin: str, path: str, diagnostics: Diagnostics) -> Versio
     return VersionRange(tuple(events))
 
 
-def _affected(raw: Any, origin: str, path: str, diagnostics: Diagnostics) -> Affected | None:
+def _affected(raw: Any, origin: str, path: str, *, diagnostics: Diagnostics) -> Affected | None:
     if not isinstance(raw, dict):
         raise _fail(origin, path, "expected a table")
     package = raw.get("package")
@@ -147,7 +147,7 @@ def _affected(raw: Any, origin: str, path: str, diagnostics: Diagnostics) -> Aff
         if not isinstance(vrange, dict):
             raise _fail(origin, here, "expected a table")
         if vrange.get("type") == "ECOSYSTEM":
-            ranges.append(_range(vrange, origin, here, diagnostics))
+            ranges.append(_range(vrange, origin, here, diagnostics=diagnostics))
     versions = _str_list(raw.get("versions"), origin, f"{path}.versions")
     return Affected(normalize_name(name), tuple(ranges), versions)
 
@@ -193,7 +193,8 @@ def parse_record(raw: Any, origin: str, diagnostics: Diagnostics | None = None) 
     affected = tuple(
         entry
         for index, item in enumerate(affected_raw)
-        if (entry := _affected(item, origin, f"affected[{index}]", diagnostics)) is not None
+        if (entry := _affected(item, origin, f"affected[{index}]", diagnostics=diagnostics))
+        is not None
     )
     severity, vector = _severity(raw, origin)
     references = []

@@ -86,7 +86,9 @@ class AdvisoryStore:
         )
         return {r["advisory_id"] for r in rows}
 
-    def put_file(self, source: str, name: str, fingerprint: str, advisory_id: str | None) -> None:
+    def put_file(
+        self, source: str, name: str, fingerprint: str, *, advisory_id: str | None
+    ) -> None:
         self.db.table("source_files").upsert(
             {
                 "source": source,

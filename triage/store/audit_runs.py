@@ -83,6 +83,7 @@ class AuditStore:
         run: int,
         finished: dt.datetime,
         digest: str,
+        *,
         counts: Mapping[str, int],
         outcome: str,
         open_findings: int | None,

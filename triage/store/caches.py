@@ -72,7 +72,7 @@ class Caches:
         return found
 
     def cache_provenance(
-        self, filename: str, sha256: str, provenance: str, fetched: dt.datetime
+        self, filename: str, sha256: str, provenance: str, *, fetched: dt.datetime
     ) -> None:
         moment = stamp(fetched)
         self.database.write(
@@ -159,6 +159,7 @@ class Caches:
         name: str,
         version: str,
         found: CachedLicense,
+        *,
         fetched: dt.datetime,
     ) -> None:
         moment, inputs = stamp(fetched), answer_digest(found.raw)

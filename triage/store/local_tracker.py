@@ -46,7 +46,7 @@ class LocalTracker:
     def ensure_labels(self, labels: Sequence[str]) -> None:
         return None  # the local tracker stores labels with each issue
 
-    def open_issue(self, key: str, title: str, body: str, labels: Sequence[str]) -> TrackedIssue:
+    def open_issue(self, key: str, title: str, body: str, *, labels: Sequence[str]) -> TrackedIssue:
         with self.db.atomic():
             table = self.db.table("local_issues")
             table.insert(

@@ -99,7 +99,7 @@ def issue_body(item: AssessedFinding, dependency: Dependency) -> str:
 
 
 def untrusted_issue_body(
-    package: str, version: str, mode: str, results: Sequence[TrustResult]
+    package: str, version: str, mode: str, *, results: Sequence[TrustResult]
 ) -> str:
     from triage.core.tracking import KEY_MARKER
 
