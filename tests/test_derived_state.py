@@ -259,10 +259,10 @@ def test_an_edited_organisation_memory_is_forgotten_not_believed(tmp_path: Path)
     tree without its lockfile, say) is forgotten instead, so that repository is read afresh."""
     memory = store.RepoMemory(
         "acme/app",
-        "main",
-        'W/"etag"',
-        [("uv.lock", "100644", "a" * 40), ("deny.toml", "100644", "b" * 40)],
-        {"uv.lock": "a" * 40},
+        branch="main",
+        etag='W/"etag"',
+        entries=[("uv.lock", "100644", "a" * 40), ("deny.toml", "100644", "b" * 40)],
+        read={"uv.lock": "a" * 40},
     )
     with store.Database(tmp_path / "o.db") as db:
         orgs = store.OrgStore(db)

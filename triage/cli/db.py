@@ -36,20 +36,8 @@ class Synced:
 
 
 def _sync_json(synced: Synced) -> str:
-    report = synced.report
-    return _as_json(
-        {
-            "schema": Schema.SYNC,
-            "database": str(synced.database),
-            "sources": synced.sources,
-            "counts": dataclasses.asdict(report.counts),
-            "records": report.records,
-            "used_snapshot": report.used_snapshot,
-            "unreachable": report.unreachable,
-            "warnings": report.warnings,
-            "rederived": list(report.rederived),
-        }
-    )
+    where = {"schema": Schema.SYNC, "database": str(synced.database), "sources": synced.sources}
+    return _as_json({**where, **dataclasses.asdict(synced.report)})
 
 
 def _sync_text(synced: Synced) -> str:
@@ -145,25 +133,15 @@ class Verified:
 
 
 def _verify_json(verified: Verified) -> str:
-    report = verified.report
-    return _as_json(
-        {
-            "schema": Schema.DB_VERIFY,
-            "database": str(verified.database),
-            "digest": report.digest,
-            "checked": report.checked,
-            "differences": report.problems,
-            "notes": report.notes,
-            "repaired": report.repaired,
-        }
-    )
+    where = {"schema": Schema.DB_VERIFY, "database": str(verified.database)}
+    return _as_json({**where, **dataclasses.asdict(verified.report)})
 
 
 def _verify_text(verified: Verified) -> str:
     report = verified.report
     checked = ", ".join(f"{n} {table}" for table, n in report.checked.items())
-    return "".join(f"differs: {problem}\n" for problem in report.problems) + (
-        f"checked {checked} row(s); {len(report.problems)} difference(s)"
+    return "".join(f"differs: {problem}\n" for problem in report.differences) + (
+        f"checked {checked} row(s); {len(report.differences)} difference(s)"
         + ("; repaired" if report.repaired else "")
         + f"; content digest {report.digest}\n"
     )
@@ -190,4 +168,4 @@ def db_verify(repair: bool, common: Common) -> int:
     for note in report.notes:
         common.say(f"note: {note}")
     common.echo(VERIFY, Verified(common.workspace.db_path, report))
-    return EXIT_DATABASE if report.problems else EXIT_OK
+    return EXIT_DATABASE if report.differences else EXIT_OK

@@ -97,7 +97,13 @@ def trust_certify(
     record = use_case.trust_certify(
         common.workspace,
         use_case.Certification(
-            requirement, criteria, key_name, notes, from_version, who, private_dir
+            requirement,
+            criteria,
+            key_name,
+            notes=notes,
+            from_version=from_version,
+            who=who,
+            private_dir=private_dir,
         ),
     )
     click.echo(

@@ -46,46 +46,20 @@ def _ignore_rules(v: values.Validator, entries: Any) -> tuple[IgnoreRule, ...]:
         )
         if not table:
             continue
-        advisory_id = v.get(
-            table, here, "id", convert=values.string, expected="an advisory id", default=""
-        )
+        read = v.at(table, here).get
+        advisory_id = read("id", values.STRING.called("an advisory id"), "")
         if not advisory_id:
             v.problem(f"{here}.id", "is required")
-        package = v.get(
-            table, here, "package", convert=values.string, expected="a package name", default=""
-        )
+        package = read("package", values.PACKAGE_NAME, "")
         rules.append(
             IgnoreRule(
                 id=advisory_id,
                 index=index,
                 package=normalize_name(package) if package else None,
-                reason=v.get(
-                    table, here, "reason", convert=values.string, expected="a string", default=None
-                ),
-                issue=v.get(
-                    table,
-                    here,
-                    "issue",
-                    convert=values.url,
-                    expected="an http(s) URL",
-                    default=None,
-                ),
-                expires=v.get(
-                    table,
-                    here,
-                    "expires",
-                    convert=values.date,
-                    expected="a date (YYYY-MM-DD)",
-                    default=None,
-                ),
-                justification=v.get(
-                    table,
-                    here,
-                    "justification",
-                    convert=values.justification,
-                    expected=values.JUSTIFICATIONS,
-                    default=None,
-                ),
+                reason=read("reason", values.STRING, None),
+                issue=read("issue", values.URL, None),
+                expires=read("expires", values.DATE, None),
+                justification=read("justification", values.JUSTIFICATION, None),
             )
         )
     return tuple(rules)
@@ -106,65 +80,19 @@ def _advisories(v: values.Validator, doc: Any) -> AdvisoriesConfig:
     )
     table = v.table(doc, path, known)
     defaults = AdvisoriesConfig()
-    severity_words = "one of " + ", ".join(values.SEVERITIES)
-    level_words = "one of allow, warn, deny"
+    read = v.at(table, path).get
     return AdvisoriesConfig(
-        sources=v.get(
-            table,
-            path,
-            "sources",
-            convert=values.string_list,
-            expected="a list of strings",
-            default=defaults.sources,
+        sources=read("sources", values.STRINGS, defaults.sources),
+        maximum_db_staleness=read(
+            "maximum-db-staleness", values.DURATION, defaults.maximum_db_staleness
         ),
-        maximum_db_staleness=v.get(
-            table,
-            path,
-            "maximum-db-staleness",
-            convert=values.duration,
-            expected='an ISO 8601 duration such as "P7D"',
-            default=defaults.maximum_db_staleness,
+        stale_db=read("stale-db", values.LEVEL, defaults.stale_db),
+        severity_threshold=read("severity-threshold", values.SEVERITY, defaults.severity_threshold),
+        unknown_severity=read("unknown-severity", values.SEVERITY, defaults.unknown_severity),
+        unused_ignored_advisory=read(
+            "unused-ignored-advisory", values.LEVEL, defaults.unused_ignored_advisory
         ),
-        stale_db=v.get(
-            table,
-            path,
-            "stale-db",
-            convert=values.level,
-            expected=level_words,
-            default=defaults.stale_db,
-        ),
-        severity_threshold=v.get(
-            table,
-            path,
-            "severity-threshold",
-            convert=values.severity,
-            expected=severity_words,
-            default=defaults.severity_threshold,
-        ),
-        unknown_severity=v.get(
-            table,
-            path,
-            "unknown-severity",
-            convert=values.severity,
-            expected=severity_words,
-            default=defaults.unknown_severity,
-        ),
-        unused_ignored_advisory=v.get(
-            table,
-            path,
-            "unused-ignored-advisory",
-            convert=values.level,
-            expected=level_words,
-            default=defaults.unused_ignored_advisory,
-        ),
-        unpinned=v.get(
-            table,
-            path,
-            "unpinned",
-            convert=values.level,
-            expected=level_words,
-            default=defaults.unpinned,
-        ),
+        unpinned=read("unpinned", values.LEVEL, defaults.unpinned),
         ignore=_ignore_rules(v, table["ignore"]) if "ignore" in table else (),
         lints=_lints(v, table["lints"]) if "lints" in table else {},
     )
@@ -177,37 +105,16 @@ def _lints(v: values.Validator, doc: Any) -> dict[LintCode, Level]:
     levels = {}
     for code in table:
         if code in LINT_CODES:
-            levels[LintCode(code)] = v.get(
-                table,
-                path,
-                code,
-                convert=values.level,
-                expected="one of allow, warn, deny",
-                default=Level.WARN,
-            )
+            levels[LintCode(code)] = v.at(table, path).get(code, values.LEVEL, Level.WARN)
     return levels
 
 
 def _trust(v: values.Validator, doc: Any) -> TrustConfig:
     table = v.table(doc, "trust", ("mode", "unsigned"))
-    mode_words = "one of " + ", ".join(values.TRUST_MODES)
+    read = v.at(table, "trust").get
     return TrustConfig(
-        mode=v.get(
-            table,
-            "trust",
-            "mode",
-            convert=lambda m: TrustMode(m) if m in values.TRUST_MODES else None,
-            expected=mode_words,
-            default=TrustMode.BASIC,
-        ),
-        unsigned=v.get(
-            table,
-            "trust",
-            "unsigned",
-            convert=values.level,
-            expected="one of allow, warn, deny",
-            default=Level.WARN,
-        ),
+        mode=read("mode", values.TRUST_MODE, TrustMode.BASIC),
+        unsigned=read("unsigned", values.LEVEL, Level.WARN),
     )
 
 
@@ -215,35 +122,15 @@ def _sla(v: values.Validator, doc: Any) -> dict[str, dt.timedelta]:
     table = v.table(doc, "sla", values.SLA_KEYS)
     result = Config().sla
     for key in values.SLA_KEYS:
-        result[key] = v.get(
-            table,
-            "sla",
-            key,
-            convert=values.duration,
-            expected=values.DURATION_WORDS,
-            default=result[key],
-        )
+        result[key] = v.at(table, "sla").get(key, values.DURATION, result[key])
     return result
 
 
 def _github(v: values.Validator, doc: Any) -> GithubConfig:
     table = v.table(doc, "github", ("repository", "labels"))
-    repo = v.get(
-        table,
-        "github",
-        "repository",
-        convert=values.repository,
-        expected='an "owner/name" repository',
-        default=None,
-    )
-    labels = v.get(
-        table,
-        "github",
-        "labels",
-        convert=values.string_list,
-        expected="a list of strings",
-        default=GithubConfig().labels,
-    )
+    read = v.at(table, "github").get
+    repo = read("repository", values.REPOSITORY, None)
+    labels = read("labels", values.STRINGS, GithubConfig().labels)
     return GithubConfig(repository=repo, labels=labels)
 
 
@@ -275,69 +162,35 @@ def _licenses(v: values.Validator, doc: Any) -> LicensesConfig:
         v, table.get("exceptions", []), f"{path}.exceptions", keys=("name", "allow")
     ):
         here = f"{path}.exceptions[{index}]"
-        name = v.get(
-            entry, here, "name", convert=values.string, expected="a package name", default=""
-        )
+        read = v.at(entry, here).get
+        name = read("name", values.PACKAGE_NAME, "")
         if not name:
             v.problem(f"{here}.name", "is required")
         none: tuple[str, ...] = ()
-        allow = v.get(
-            entry,
-            here,
-            "allow",
-            convert=values.string_list,
-            expected="a list of SPDX ids",
-            default=none,
-        )
+        allow = read("allow", values.SPDX_IDS, none)
         exceptions.append(LicenseException(normalize_name(name) if name else "", allow, index))
     clarify = []
     keys = ("name", "version", "expression")
     for index, entry in _license_entries(v, table.get("clarify", []), f"{path}.clarify", keys=keys):
         here = f"{path}.clarify[{index}]"
-        name = v.get(
-            entry, here, "name", convert=values.string, expected="a package name", default=""
-        )
-        expression = v.get(
-            entry,
-            here,
-            "expression",
-            convert=values.string,
-            expected="an SPDX expression",
-            default="",
-        )
+        read = v.at(entry, here).get
+        name = read("name", values.PACKAGE_NAME, "")
+        expression = read("expression", values.STRING.called("an SPDX expression"), "")
         for key, value in (("name", name), ("expression", expression)):
             if not value:
                 v.problem(f"{here}.{key}", "is required")
-        version = v.get(
-            entry,
-            here,
-            "version",
-            convert=values.specifier,
-            expected='a version specifier such as ">=2"',
-            default="",
-        )
+        version = read("version", values.SPECIFIER, "")
         clarify.append(
             Clarification(normalize_name(name) if name else "", version, expression, index)
         )
-    levels = "one of allow, warn, deny"
+    read = v.at(table, path).get
     return LicensesConfig(
-        allow=v.get(
-            table,
-            path,
-            "allow",
-            convert=values.string_list,
-            expected="a list of SPDX ids",
-            default=LicensesConfig.allow,
-        ),
+        allow=read("allow", values.SPDX_IDS, LicensesConfig.allow),
         exceptions=tuple(exceptions),
         clarify=tuple(clarify),
-        unlicensed=v.get(
-            table, path, "unlicensed", convert=values.level, expected=levels, default=Level.DENY
-        ),
+        unlicensed=read("unlicensed", values.LEVEL, Level.DENY),
         lints={
-            LintCode(code): v.get(
-                table, path, code, convert=values.level, expected=levels, default=Level.WARN
-            )
+            LintCode(code): read(code, values.LEVEL, Level.WARN)
             for code in _LICENSE_LINTS
             if code in table
         },
@@ -347,60 +200,27 @@ def _licenses(v: values.Validator, doc: Any) -> LicensesConfig:
 
 def _scan(v: values.Validator, doc: Any) -> ScanConfig:
     table = v.table(doc, "scan", ("include", "exclude"))
-    globs = "a list of glob strings"
+    read = v.at(table, "scan").get
     return ScanConfig(
-        include=v.get(
-            table, "scan", "include", convert=values.string_list, expected=globs, default=()
-        ),
-        exclude=v.get(
-            table, "scan", "exclude", convert=values.string_list, expected=globs, default=()
-        ),
+        include=read("include", values.GLOBS, ()),
+        exclude=read("exclude", values.GLOBS, ()),
     )
 
 
 def _org(v: values.Validator, doc: Any) -> OrgConfig:
     keys = ("include", "exclude", "forks", "archived", "default-policy", "issues", "concurrency")
     table = v.table(doc, "org", keys)
-    globs = "a list of glob strings"
     per_repo: tuple[str | None] = (None,)
-    home = v.get(
-        table,
-        "org",
-        "issues",
-        convert=values.issues_home,
-        expected='"per-repo" or "central:ORG/REPO"',
-        default=per_repo,
-    )
+    read = v.at(table, "org").get
+    home = read("issues", values.ISSUES_HOME, per_repo)
     return OrgConfig(
-        include=v.get(
-            table, "org", "include", convert=values.string_list, expected=globs, default=("*",)
-        ),
-        exclude=v.get(
-            table, "org", "exclude", convert=values.string_list, expected=globs, default=()
-        ),
-        forks=v.get(
-            table, "org", "forks", convert=values.boolean, expected="true or false", default=False
-        ),
-        archived=v.get(
-            table,
-            "org",
-            "archived",
-            convert=values.boolean,
-            expected="true or false",
-            default=False,
-        ),
-        default_policy=v.get(
-            table, "org", "default-policy", convert=values.string, expected="a path", default=None
-        ),
+        include=read("include", values.GLOBS, ("*",)),
+        exclude=read("exclude", values.GLOBS, ()),
+        forks=read("forks", values.BOOLEAN, False),
+        archived=read("archived", values.BOOLEAN, False),
+        default_policy=read("default-policy", values.STRING.called("a path"), None),
         central=home[0],
-        concurrency=v.get(
-            table,
-            "org",
-            "concurrency",
-            convert=values.positive,
-            expected="a number from 1 to 64",
-            default=8,
-        ),
+        concurrency=read("concurrency", values.POSITIVE, 8),
     )
 
 
@@ -437,28 +257,15 @@ def parse_config(text: str, path: str) -> Config:
         doc, "", ("advisories", "trust", "sla", "github", "schedule", "scan", "licenses", "org")
     )
     schedule = v.table(doc.get("schedule", {}), "schedule", ("audit", "org-audit"))
+    read = v.at(schedule, "schedule").get
     config = Config(
         path=path,
         advisories=_advisories(v, doc.get("advisories", {})),
         trust=_trust(v, doc.get("trust", {})),
         sla=_sla(v, doc.get("sla", {})),
         github=_github(v, doc.get("github", {})),
-        schedule_audit=v.get(
-            schedule,
-            "schedule",
-            "audit",
-            convert=values.string,
-            expected="a cron expression",
-            default="0 9 * * *",
-        ),
-        schedule_org_audit=v.get(
-            schedule,
-            "schedule",
-            "org-audit",
-            convert=values.string,
-            expected="a cron expression",
-            default=None,
-        ),
+        schedule_audit=read("audit", values.CRON, "0 9 * * *"),
+        schedule_org_audit=read("org-audit", values.CRON, None),
         scan=_scan(v, doc.get("scan", {})),
         licenses=_licenses(v, doc.get("licenses", _ABSENT)),
         org=_org(v, doc.get("org", {})),

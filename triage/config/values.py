@@ -1,34 +1,33 @@
 """deny.toml's values: the validator that walks the parsed document collecting every problem
-with its key path, and one converter per kind of value (None: not that kind)."""
+with its key path, and the kinds of value a key takes (how each is read, and how a problem
+names what was expected)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from triage.models import Justification, Level, Severity, TrustMode, is_repository
 
 T = TypeVar("T")
+KindOf = TypeVar("KindOf", covariant=True)
 
-DURATION = re.compile(
+_DURATION = re.compile(
     r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
     r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$"
 )
-LEVELS = {level.value: level for level in Level}
+_LEVELS = {level.value: level for level in Level}
 SEVERITIES = ("low", "medium", "high", "critical")
-TRUST_MODES = tuple(mode.value for mode in TrustMode)
 SLA_KEYS = ("critical", "high", "medium", "low", "unknown")
-
-
 LONGEST_DURATION = dt.timedelta(days=100 * 366)
-DURATION_WORDS = "an ISO 8601 duration of at most 100 years"
 
 
 def parse_duration(text: str) -> dt.timedelta | None:
     """ISO 8601 durations in weeks, days, hours, minutes, seconds (years and months are vague)."""
-    found = DURATION.match(text)
+    found = _DURATION.match(text)
     if not found or text in ("P", "PT") or text.endswith("T"):
         return None
     parts = {k: int(v) for k, v in found.groupdict().items() if v}
@@ -38,6 +37,19 @@ def parse_duration(text: str) -> dt.timedelta | None:
         return None
     # Added to a date, anything longer would pass the calendar's end.
     return duration if duration <= LONGEST_DURATION else None
+
+
+@dataclass(frozen=True)
+class Kind(Generic[KindOf]):
+    """A kind of value: `read` gives it, or None when the value is not of this kind; `words`
+    say what was expected."""
+
+    read: Callable[[Any], KindOf | None]
+    words: str
+
+    def called(self, words: str) -> Kind[KindOf]:
+        """The same kind, named for the key it is read for."""
+        return Kind(self.read, words)
 
 
 class Validator:
@@ -61,48 +73,31 @@ class Validator:
                 )
         return doc
 
-    def get(
-        self,
-        doc: dict[str, Any],
-        path: str,
-        key: str,
-        *,
-        convert: Callable[[Any], T | None],
-        expected: str,
-        default: T,
-    ) -> T:
-        if key not in doc:
+    def at(self, doc: dict[str, Any], path: str) -> Section:
+        """The table `doc` found at `path`, to read its keys from."""
+        return Section(self, doc, path)
+
+
+@dataclass(frozen=True)
+class Section:
+    """A table of the document, read key by key; a key of the wrong kind is a problem (named
+    with its path) and reads as `default`."""
+
+    validator: Validator
+    doc: dict[str, Any]
+    path: str
+
+    def get(self, key: str, kind: Kind[T], default: T) -> T:
+        if key not in self.doc:
             return default
-        value = convert(doc[key])
+        value = kind.read(self.doc[key])
         if value is None:
-            self.problem(f"{path}.{key}", f"{doc[key]!r} is not {expected}")
+            self.validator.problem(f"{self.path}.{key}", f"{self.doc[key]!r} is not {kind.words}")
             return default
         return value
 
 
-def string(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def level(value: Any) -> Level | None:
-    return LEVELS.get(value) if isinstance(value, str) else None
-
-
-def severity(value: Any) -> Severity | None:
-    return Severity.parse(value) if value in SEVERITIES else None
-
-
-def duration(value: Any) -> dt.timedelta | None:
-    return parse_duration(value) if isinstance(value, str) else None
-
-
-def string_list(value: Any) -> tuple[str, ...] | None:
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return tuple(value)
-    return None
-
-
-def date(value: Any) -> dt.date | None:
+def _date(value: Any) -> dt.date | None:
     if isinstance(value, dt.datetime):
         return None
     if isinstance(value, dt.date):
@@ -115,29 +110,7 @@ def date(value: Any) -> dt.date | None:
     return None
 
 
-JUSTIFICATIONS = "one of CycloneDX's justifications: " + ", ".join(Justification)
-
-
-def justification(value: Any) -> Justification | None:
-    return Justification(value) if value in Justification.__members__.values() else None
-
-
-def url(value: Any) -> str | None:
-    if isinstance(value, str) and re.match(r"^https?://[^\s/]+/\S*$", value):
-        return value
-    return None
-
-
-def repository(value: Any) -> str | None:
-    return value if isinstance(value, str) and is_repository(value) else None
-
-
-def specifier(value: Any) -> str | None:
-    """A PEP 440 specifier's text ("" for any version); checked when clarifications apply."""
-    return value.strip() if isinstance(value, str) else None
-
-
-def issues_home(value: Any) -> tuple[str | None] | None:
+def _issues_home(value: Any) -> tuple[str | None] | None:
     """`per-repo`, or `central:ORG/REPO` (the one repository holding every issue)."""
     if value == "per-repo":
         return (None,)
@@ -148,10 +121,54 @@ def issues_home(value: Any) -> tuple[str | None] | None:
     return None
 
 
-def positive(value: Any) -> int | None:
+def _string_list(value: Any) -> tuple[str, ...] | None:
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    return None
+
+
+def _url(value: Any) -> str | None:
+    if isinstance(value, str) and re.match(r"^https?://[^\s/]+/\S*$", value):
+        return value
+    return None
+
+
+def _positive(value: Any) -> int | None:
     ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 64
     return value if ok else None
 
 
-def boolean(value: Any) -> bool | None:
-    return value if isinstance(value, bool) else None
+STRING = Kind(lambda v: v if isinstance(v, str) else None, "a string")
+PACKAGE_NAME = STRING.called("a package name")
+CRON = STRING.called("a cron expression")
+STRINGS = Kind(_string_list, "a list of strings")
+GLOBS = STRINGS.called("a list of glob strings")
+SPDX_IDS = STRINGS.called("a list of SPDX ids")
+BOOLEAN = Kind(lambda v: v if isinstance(v, bool) else None, "true or false")
+LEVEL = Kind(lambda v: _LEVELS.get(v) if isinstance(v, str) else None, "one of allow, warn, deny")
+SEVERITY = Kind(
+    lambda v: Severity.parse(v) if v in SEVERITIES else None, "one of " + ", ".join(SEVERITIES)
+)
+TRUST_MODE = Kind(
+    lambda v: TrustMode(v) if v in TrustMode.__members__.values() else None,
+    "one of " + ", ".join(TrustMode),
+)
+DURATION = Kind(
+    lambda v: parse_duration(v) if isinstance(v, str) else None,
+    'an ISO 8601 duration of at most 100 years, such as "P7D"',
+)
+DATE = Kind(_date, "a date (YYYY-MM-DD)")
+URL = Kind(_url, "an http(s) URL")
+JUSTIFICATION = Kind(
+    lambda v: Justification(v) if v in Justification.__members__.values() else None,
+    "one of CycloneDX's justifications: " + ", ".join(Justification),
+)
+REPOSITORY = Kind(
+    lambda v: v if isinstance(v, str) and is_repository(v) else None, 'an "owner/name" repository'
+)
+# A PEP 440 specifier's text ("" for any version); checked when clarifications apply.
+SPECIFIER = Kind(
+    lambda v: v.strip() if isinstance(v, str) else None, 'a version specifier such as ">=2"'
+)
+ISSUES_HOME = Kind(_issues_home, '"per-repo" or "central:ORG/REPO"')
+POSITIVE = Kind(_positive, "a number from 1 to 64")

@@ -139,30 +139,36 @@ def became_untrusted(
     )
 
 
+@dataclass(frozen=True)
+class DiffSide:
+    """One side of a pull request as matched: its commit, its findings, its deny.toml, and its
+    requirements without one version."""
+
+    sha: str
+    findings: Sequence[Finding]
+    config: Config
+    unpinned: Sequence[Unpinned] = ()
+
+
 def diff(
-    base_sha: str,
-    head_sha: str,
+    base: DiffSide,
+    head: DiffSide,
     *,
-    base_findings: Sequence[Finding],
-    head_findings: Sequence[Finding],
-    base_config: Config,
-    head_config: Config,
     changes: PolicyChanges,
     database: DatabaseInfo,
     now: dt.datetime,
-    unpinned: tuple[Sequence[Unpinned], Sequence[Unpinned]] = ((), ()),
 ) -> DiffResult:
     """Both sides judged by the base's [advisories] policy; head's own policy is consulted only
-    to name the findings the pull request would suppress. `unpinned` is each side's
-    requirements without one version: those head adds are listed and judged too."""
-    rules = base_config.advisories
-    before = {_unpinned_key(item) for item in unpinned[0]}
-    added = tuple(item for item in unpinned[1] if _unpinned_key(item) not in before)
+    to name the findings the pull request would suppress. The requirements without one
+    version that head adds are listed and judged too."""
+    rules = base.config.advisories
+    before = {_unpinned_key(item) for item in base.unpinned}
+    added = tuple(item for item in head.unpinned if _unpinned_key(item) not in before)
     _, _, said = apply_policy((), rules, now, newest_modified=None, unpinned=added)
-    judged_head, _, _ = apply_policy(head_findings, rules, now, newest_modified=None)
-    judged_base, _, _ = apply_policy(base_findings, rules, now, newest_modified=None)
+    judged_head, _, _ = apply_policy(head.findings, rules, now, newest_modified=None)
+    judged_base, _, _ = apply_policy(base.findings, rules, now, newest_modified=None)
     by_head_policy, _, _ = apply_policy(
-        head_findings, head_config.advisories, now, newest_modified=None
+        head.findings, head.config.advisories, now, newest_modified=None
     )
     base_keys = {item.finding.key for item in judged_base}
     head_keys = {item.finding.key for item in judged_head}
@@ -172,8 +178,8 @@ def diff(
         if own.status is Status.IGNORED and gate.status is not Status.IGNORED
     )
     return DiffResult(
-        base=base_sha,
-        head=head_sha,
+        base=base.sha,
+        head=head.sha,
         new=tuple(i for i in judged_head if i.finding.key not in base_keys),
         fixed=tuple(i for i in judged_base if i.finding.key not in head_keys),
         unchanged=tuple(i for i in judged_head if i.finding.key in base_keys),

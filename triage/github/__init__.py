@@ -89,13 +89,8 @@ class GitHub:
         self._client: Github = self._session.github
 
     @property
-    def requests(self) -> int:
-        """Requests sent (of them `refused` refused for a rate limit, and sent again)."""
-        return self._session.counts.requests
-
-    @property
-    def refused(self) -> int:
-        return self._session.counts.refused
+    def counts(self) -> session.Counts:
+        return self._session.counts
 
     def login(self) -> str:
         """The account the token acts as: only what it wrote is ever edited, closed or deleted,

@@ -66,13 +66,8 @@ class OrgReader:
         self._api = urlsplit(api_url.rstrip("/"))
 
     @property
-    def requests(self) -> int:
-        return self._session.counts.requests
-
-    @property
-    def refused(self) -> int:
-        """Of the requests, those refused for a rate limit (and sent again)."""
-        return self._session.counts.refused
+    def counts(self) -> session.Counts:
+        return self._session.counts
 
     @property
     def _requester(self) -> Requester:

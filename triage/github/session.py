@@ -104,7 +104,8 @@ def recorded_pauses() -> LocalBudget:
 
 @dataclass
 class Counts:
-    """What a client sent: every request, and of them those refused for a rate limit."""
+    """What a client sent: every request, and of them those refused for a rate limit (and
+    sent again after the pause)."""
 
     requests: int = 0
     refused: int = 0

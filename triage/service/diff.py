@@ -96,16 +96,11 @@ def diff_sides(
         lockfiles=([c.path for c in base_side.contents], [c.path for c in head_side.contents]),
     )
     result = diffing.diff(
-        base,
-        head,
-        base_findings=base_match.findings,
-        head_findings=head_match.findings,
-        base_config=base_side.config,
-        head_config=head_side.config,
+        diffing.DiffSide(base, base_match.findings, base_side.config, base_unpinned),
+        diffing.DiffSide(head, head_match.findings, head_side.config, head_unpinned),
         changes=changes,
         database=info,
         now=now,
-        unpinned=(base_unpinned, head_unpinned),
     )
     license_changes: tuple[LicenseChange, ...] = ()
     licenses_changed: tuple[str, ...] = ()

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from triage.github import GitHub
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class IgnoreRequest:
     key: str
     reason: str

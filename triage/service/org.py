@@ -208,8 +208,8 @@ def _audit(
     if engine is None:
         engine = in_process_engine(ws, shared, digest, concurrency=ws.config.org.concurrency)
     outcomes = [outcome_from(o) for o in engine.run(tasks)]
-    report.requests = reader.requests + sum(o.requests for o in outcomes)
-    report.refused = reader.refused + sum(o.refused for o in outcomes)
+    report.requests = reader.counts.requests + sum(o.requests for o in outcomes)
+    report.refused = reader.counts.refused + sum(o.refused for o in outcomes)
     _write(ws, org, outcomes, memories=memories, report=report, full=full, shared=shared)
 
 
@@ -238,7 +238,7 @@ def _write(
                 report.exit_codes[outcome.repository] = outcome.exit_code
                 # The tree read stays remembered (an unchanged broken repository costs a 304
                 # too); its records and issues are left as they were.
-                failed = memory or store.RepoMemory(outcome.repository, outcome.branch)
+                failed = memory or store.RepoMemory(outcome.repository, branch=outcome.branch)
                 if outcome.etag is not None and outcome.entries is not None:
                     failed = replace(
                         failed,
@@ -262,12 +262,11 @@ def _write(
                 org,
                 store.RepoMemory(
                     outcome.repository,
-                    outcome.branch,
-                    outcome.etag,
-                    [(e[0], e[1], e[2]) for e in entries or []],
-                    outcome.read,
-                    memory.goals if memory else "",
-                    None,
+                    branch=outcome.branch,
+                    etag=outcome.etag,
+                    entries=[(e[0], e[1], e[2]) for e in entries or []],
+                    read=outcome.read,
+                    goals=memory.goals if memory else "",
                 ),
                 store.stamp(now),
             )
@@ -309,8 +308,8 @@ def _reconcile(
     try:
         return _reconcile_with(ws, github, due, report=report)
     finally:
-        report.requests += github.requests
-        report.refused += github.refused
+        report.requests += github.counts.requests
+        report.refused += github.counts.refused
 
 
 def _reconcile_with(

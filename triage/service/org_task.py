@@ -255,15 +255,16 @@ def goals_digest(outcome: RepoOutcome) -> str:
 def run(task: RepoTask, ctx: Context) -> RepoOutcome:
     """Read and judge one repository; failures become the outcome's error, never a raise."""
     outcome = RepoOutcome(task.repository, task.branch)
-    before, refused_before = ctx.reader.requests, ctx.reader.refused
+    counts = ctx.reader.counts
+    before, refused_before = counts.requests, counts.refused
     try:
         _run(task, ctx, outcome)
     except TriageError as exc:
         outcome.error = exc.message
         outcome.exit_code = exc.exit_code
     finally:
-        outcome.requests = ctx.reader.requests - before
-        outcome.refused = ctx.reader.refused - refused_before
+        outcome.requests = counts.requests - before
+        outcome.refused = counts.refused - refused_before
     return outcome
 
 

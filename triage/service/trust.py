@@ -7,7 +7,7 @@ import datetime as dt
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -274,6 +274,7 @@ class Certification:
     requirement: str  # PKG==VERSION
     criteria: str
     key_name: str
+    _: KW_ONLY
     notes: str = ""
     from_version: str | None = None
     who: str | None = None  # default: who runs the command

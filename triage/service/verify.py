@@ -24,7 +24,7 @@ from triage.store import match_index
 class VerifyReport:
     digest: str = ""  # the database's content digest, as a witness or a worker would use it
     checked: dict[str, int] = field(default_factory=dict)  # rows checked, by table
-    problems: list[str] = field(default_factory=list)
+    differences: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # rows that cannot be derived again here
     repaired: bool = False
 
@@ -63,7 +63,7 @@ def verify(ws: Workspace, *, repair: bool = False) -> VerifyReport:
     ws.require_database()
     with ws.database() as db:
         conn = db.conn
-        report.problems += match_index.verify(conn)
+        report.differences += match_index.verify(conn)
         report.checked["match_index"] = int(db.rows("select count(*) from match_index")[0][0])
         rows = store.CacheRows(db)
         drop_readings: list[str] = []
@@ -83,7 +83,7 @@ def verify(ws: Workspace, *, repair: bool = False) -> VerifyReport:
             else:
                 problem = _reading_problem(kept.key, kept.contents, kept.source)
             if problem is not None:
-                report.problems.append(f"lockfile_cache {kept.key}: {problem}")
+                report.differences.append(f"lockfile_cache {kept.key}: {problem}")
                 drop_readings.append(kept.key)
         if foreign:
             report.notes.append(
@@ -103,11 +103,11 @@ def verify(ws: Workspace, *, repair: bool = False) -> VerifyReport:
                 problem = "differs from what PyPI's kept answer says"
             else:
                 continue
-            report.problems.append(f"license_cache {name} {version}: {problem}")
+            report.differences.append(f"license_cache {name} {version}: {problem}")
             drop_licenses.append((name, version))
         outside = rows.self_check()
-        report.problems += [f"{table} {key}: {problem}" for table, key, problem in outside]
-        if repair and report.problems:
+        report.differences += [f"{table} {key}: {problem}" for table, key, problem in outside]
+        if repair and report.differences:
             with db.transaction():
                 match_index.rebuild(conn, None)
                 for key in drop_readings:

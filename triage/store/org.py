@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 
 from triage.store.connection import Database
 from triage.store.derived import row_digest
@@ -15,6 +15,7 @@ from triage.store.derived import row_digest
 @dataclass(frozen=True)
 class RepoMemory:
     repository: str
+    _: KW_ONLY
     branch: str = ""
     etag: str | None = None
     entries: list[tuple[str, str, str]] | None = None  # (path, mode, blob id)
@@ -49,12 +50,12 @@ class OrgStore:
                 entries, blobs, etag = None, {}, None
             found[repository] = RepoMemory(
                 repository,
-                branch or "",
-                etag,
-                entries,
-                blobs,
-                goals or "",
-                error,
+                branch=branch or "",
+                etag=etag,
+                entries=entries,
+                read=blobs,
+                goals=goals or "",
+                error=error,
             )
         return found
 
