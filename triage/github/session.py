@@ -29,8 +29,8 @@ MAX_WAIT_SECONDS = 120.0  # a longer wait (a spent hourly budget) ends the run i
 
 
 def pause(seconds: float) -> None:
-    """Every wait of the GitHub clients between attempts goes through here: the one seam for
-    time, so tests record the waits instead of sleeping them."""
+    """The comment and issue client's waits (between its attempts, and its own budget's
+    pauses: `recorded_pauses`) go through here, so tests record them instead of sleeping."""
     time.sleep(seconds)
 
 
@@ -68,7 +68,6 @@ class LocalBudget:
         self._remaining: int | None = None
         self._reset: float | None = None
         self._sleep = sleep or time.sleep
-        self.refused = 0
 
     def wait_turn(self) -> None:
         slept_to = 0.0  # a sleep lasts at least as long as asked, even one only recorded
@@ -93,7 +92,6 @@ class LocalBudget:
             if reading.reset is not None:
                 self._reset = reading.reset
             if reading.refused:
-                self.refused += 1
                 self._paused_until = max(self._paused_until, time.time() + reading.pause)
 
 
