@@ -37,7 +37,7 @@ def workspace(db: Path, now: dt.datetime = NOW, root: Path = Path("."), **given:
 
 @pytest.fixture(autouse=True)
 def no_pypi(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests never touch the network: PyPI's Integrity API is a closed loopback port. Their
+    """Tests never touch the network: the package index is a closed loopback port. Their
     servers are all on loopback, over plain http, which triage fetches only when told."""
     monkeypatch.setenv("TRIAGE_PYPI_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("TRIAGE_LOOPBACK_HTTP", "1")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,13 +30,100 @@ def serve_get(answer: Callable[[str], tuple[int, bytes]]) -> Iterator[tuple[str,
         def log_message(self, format: str, *args: object) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    with _serving(Handler) as url:
+        yield url, asked
+
+
+# A project's files as a loopback index lists them: (filename, sha256, provenance); provenance
+# None is a file the page says has none.
+IndexListing = dict[str, list[tuple[str, str, bytes | None]]]
+
+
+@contextmanager
+def serve_index(projects: IndexListing) -> Iterator[tuple[str, list[tuple[str, int]]]]:
+    """A package index as PyPI serves it for PEP 691 clients: each project's JSON page with
+    a `provenance` URL (or null) on every file (PEP 740), an ETag, 304 to a request naming it,
+    and the provenance objects themselves. Yields the base URL and (path, status) asked."""
+    pages: dict[str, bytes] = {}
+    bodies: dict[str, bytes] = {}
+    for project, files in projects.items():
+        listed = []
+        for filename, sha256, provenance in files:
+            link = None if provenance is None else f"/integrity/{filename}/provenance"
+            if provenance is not None:
+                bodies[f"/integrity/{filename}/provenance"] = provenance
+            listed.append({"filename": filename, "hashes": {"sha256": sha256}, "provenance": link})
+        page = {"meta": {"api-version": "1.3"}, "name": project, "files": listed}
+        pages[f"/simple/{project}/"] = json.dumps(page).encode()
+    asked: list[tuple[str, int]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = pages.get(self.path) or bodies.get(self.path)
+            etag = f'"{hashlib.sha256(body).hexdigest()[:16]}"' if body else None
+            if body is None:
+                asked.append((self.path, 404))
+                self.send_response(404)
+                body = b""
+            elif self.headers.get("If-None-Match") == etag:
+                asked.append((self.path, 304))
+                self.send_response(304)
+                self.end_headers()
+                return
+            else:
+                asked.append((self.path, 200))
+                self.send_response(200)
+                self.send_header("ETag", etag or "")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    with _serving(Handler) as url:
+        yield url, asked
+
+
+@contextmanager
+def _serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     # A short poll interval: shutdown() waits for the loop's next look at its flag.
     threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
     ).start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", asked
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def silent_server() -> Iterator[tuple[str, list[socket.socket]]]:
+    """A server that accepts connections and never answers (a network dropping replies);
+    yields its URL and the connections it accepted."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                accepted.append(listener.accept()[0])
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", accepted
+    finally:
+        listener.close()
+        for connection in accepted:
+            connection.close()
+
+
+def refusing_url() -> str:
+    """A loopback URL nothing listens on: every connection is refused."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"

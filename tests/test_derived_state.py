@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import NOW
 from tests.gitrepos import GitRepo
-from tests.http_stub import serve_get
+from tests.http_stub import serve_get, serve_index
 from tests.test_fail_closed import triage
 from triage import store
 from triage.store.derived import row_digest
@@ -236,12 +236,10 @@ def test_an_edited_provenance_row_is_not_used_and_the_verdict_says_why(
     merely unsigned) is not believed: it is asked for again, and with PyPI gone the run says
     what it could not check. Its digest is its only check: the row is PyPI's own answer, so an
     edit with its digest recomputed is an edit of a primary fact (README, Derived state)."""
-    from tests.test_trust import PEP740, PYPI_ATTESTATIONS, check, lock, real_artifacts
+    from tests.test_trust import PYPI_ATTESTATIONS, check, lock, real_artifacts, real_index
 
-    wanted = f"/integrity/pypi-attestations/0.0.19/{PYPI_ATTESTATIONS}/provenance"
-    body = (PEP740 / f"{PYPI_ATTESTATIONS}.provenance").read_bytes()
     lock(tmp_path, *real_artifacts())
-    with serve_get(lambda path: (200, body) if path == wanted else (404, b"")) as (url, _):
+    with serve_index(real_index()) as (url, _):
         monkeypatch.setenv("TRIAGE_PYPI_URL", url)
         code, verdicts, _ = check(capsys, tmp_path, "basic", unsigned="deny", provenance=None)
     assert verdicts[PYPI_ATTESTATIONS][0] == "trusted"
@@ -252,6 +250,26 @@ def test_an_edited_provenance_row_is_not_used_and_the_verdict_says_why(
     assert verdicts[PYPI_ATTESTATIONS][0] == "unsigned" and code == 1  # failing, and said
     assert "file(s) not checked, using cached provenance only" in err
     assert verify_db(capsys)[0] == 3
+
+
+def test_an_edited_project_page_is_asked_for_afresh(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kept project page edited to say a file has no provenance (so a new file would pass
+    as unsigned without a look) is not reused with its ETag: the page is asked for in full."""
+    from tests.test_trust import PYPI_ATTESTATIONS, check, lock, real_artifacts, real_index
+
+    wheel = "pypi_attestations-0.0.19-py3-none-any.whl"
+    lock(tmp_path, real_artifacts()[0])
+    with serve_index(real_index()) as (url, served):
+        monkeypatch.setenv("TRIAGE_PYPI_URL", url)
+        assert check(capsys, tmp_path, "basic", provenance=None)[0] == 0
+        edit(tmp_path / "t.db", "update index_pages set files = x'00'")
+        served.clear()
+        lock(tmp_path, real_artifacts()[0], ("pypi-attestations", "0.0.19", wheel, "ab" * 32))
+        code, verdicts, err = check(capsys, tmp_path, "basic", provenance=None)
+    assert code == 0 and served == [("/simple/pypi-attestations/", 200)], err
+    assert "index_pages" in err and verdicts[PYPI_ATTESTATIONS][0] == "trusted"
 
 
 def test_an_edited_organisation_memory_is_forgotten_not_believed(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from tests.browser import pixels_near, screenshot
 from tests.conftest import NOW, REPOSITORY
 from tests.github_git import Repo, blob_id
 from tests.github_server import GitHubServer
-from tests.http_stub import serve_get
+from tests.http_stub import serve_get, silent_server
 from tests.org_world import central, opened, org_audit
 from triage.cli import main
 from triage.core.rotation_report import CHART_COLOUR, HEADER_COLOUR
@@ -485,3 +485,32 @@ def test_schedule_runs_the_org_audit_on_its_cron_once_per_slot(
         check=False,
     )
     assert done.returncode == 2 and "schedule.org-audit: not set" in done.stderr
+
+
+def test_an_index_that_never_answers_costs_the_org_audit_one_timeout(
+    github: GitHubServer,
+    org_advisories: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Eight repositories whose locked files all want provenance, from an index that accepts
+    connections and never answers: the first lookup's timeout ends lookups for the whole run,
+    so one connection waits (not one per repository or per project), and every repository is
+    judged with [trust] unsigned deciding."""
+    sources, template = org_advisories
+    for n in range(8):
+        lock = (
+            'lock-version = "1.0"\ncreated-by = "test"\n[[packages]]\n'
+            f'name = "project-{n}"\nversion = "1.0"\nsdist = {{ name = "project_{n}-1.0.tar.gz", '
+            f'url = "https://files.example/p{n}.tar.gz", hashes = {{ sha256 = "{n:064x}" }} }}\n'
+        )
+        github.git.add_repo(Repo(f"{ORG}/locked-{n}", files={"pylock.toml": lock.encode()}))
+    config = central(tmp_path, sources, '[trust]\nmode = "basic"\nunsigned = "warn"\n')
+    db = tmp_path / "org.db"
+    shutil.copy(template, db)
+    monkeypatch.setenv("TRIAGE_INDEX_TIMEOUT", "0.5")
+    with silent_server() as (url, accepted):
+        monkeypatch.setenv("TRIAGE_PYPI_URL", url)
+        code, report = org_audit(config, db)
+    assert len(accepted) == 1, report
+    assert code == 0 and report["audited"] == 8 and not report["errors"], report

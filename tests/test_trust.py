@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import NOW, SHARED_DATA, workspace
-from tests.http_stub import serve_get
+from tests.http_stub import IndexListing, refusing_url, serve_get, serve_index, silent_server
 from triage.cli import main
 
 PEP740 = SHARED_DATA / "pep740"
@@ -19,6 +20,22 @@ DIGESTS = {
 }
 PYPI_ATTESTATIONS = "pypi_attestations-0.0.19.tar.gz"
 GITLAB_PROJECT = "gitlab_oidc_project-0.0.3.tar.gz"
+
+
+def real_index() -> IndexListing:
+    """The two real projects as PyPI lists them: provenance for pypi-attestations' sdist, and
+    none (null) for gitlab-oidc-project's."""
+    return {
+        "pypi-attestations": [
+            (
+                PYPI_ATTESTATIONS,
+                DIGESTS[PYPI_ATTESTATIONS],
+                (PEP740 / f"{PYPI_ATTESTATIONS}.provenance").read_bytes(),
+            ),
+            ("pypi_attestations-0.0.19-py3-none-any.whl", "ab" * 32, None),
+        ],
+        "gitlab-oidc-project": [(GITLAB_PROJECT, DIGESTS[GITLAB_PROJECT], None)],
+    }
 
 
 def lock(root: Path, *artifacts: tuple[str, str, str, str]) -> None:
@@ -422,23 +439,59 @@ def test_a_key_file_that_is_not_ed25519_is_exit_2(
     assert code == 2 and "p256.pub: not a PEM public key" in err
 
 
-def test_provenance_from_the_integrity_api_is_cached_for_offline_runs(
+def test_provenance_comes_from_one_page_per_project_and_is_cached_for_offline_runs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    wanted = f"/integrity/pypi-attestations/0.0.19/{PYPI_ATTESTATIONS}/provenance"
-    body = (PEP740 / f"{PYPI_ATTESTATIONS}.provenance").read_bytes()
     lock(tmp_path, *real_artifacts())
-    with serve_get(lambda path: (200, body) if path == wanted else (404, b"")) as (url, served):
+    with serve_index(real_index()) as (url, served):
         monkeypatch.setenv("TRIAGE_PYPI_URL", url)
         code, verdicts, first_err = check(capsys, tmp_path, "basic", provenance=None)
-    assert code == 0 and len(served) == 2, first_err
+    # One page per project; the one file the pages name provenance for; nothing for the other.
+    assert code == 0 and sorted(served) == [
+        ("/integrity/pypi_attestations-0.0.19.tar.gz/provenance", 200),
+        ("/simple/gitlab-oidc-project/", 200),
+        ("/simple/pypi-attestations/", 200),
+    ], first_err
     assert verdicts[PYPI_ATTESTATIONS][0] == "trusted"
-    assert verdicts[GITLAB_PROJECT] == ("unsigned", "no provenance for this file")  # 404
-    # PyPI is gone now: both answers (the provenance and the 404) come from the cache, and
-    # the provenance still verifies, offline; any request would have warned.
+    assert verdicts[GITLAB_PROJECT] == ("unsigned", "no provenance for this file")
+    # The index is gone now: both answers come from the cache, and the provenance still
+    # verifies; any request would have warned.
     code, verdicts, err = check(capsys, tmp_path, "basic", provenance=None)
     assert code == 0 and verdicts[PYPI_ATTESTATIONS][0] == "trusted", err
     assert verdicts[GITLAB_PROJECT][0] == "unsigned" and "warning" not in err
+
+
+def test_a_project_page_is_asked_again_with_its_etag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new file of a project already seen: its page is asked with the ETag kept from the
+    last run, and the index's 304 reuses the kept page (no body sent)."""
+    lock(tmp_path, real_artifacts()[0])
+    wheel = "pypi_attestations-0.0.19-py3-none-any.whl"
+    with serve_index(real_index()) as (url, served):
+        monkeypatch.setenv("TRIAGE_PYPI_URL", url)
+        assert check(capsys, tmp_path, "basic", provenance=None)[0] == 0
+        served.clear()
+        lock(tmp_path, real_artifacts()[0], ("pypi-attestations", "0.0.19", wheel, "ab" * 32))
+        code, verdicts, err = check(capsys, tmp_path, "basic", provenance=None)
+    assert code == 0 and served == [("/simple/pypi-attestations/", 304)], err
+    assert verdicts[wheel] == ("unsigned", "no provenance for this file")
+
+
+def test_offline_fetches_nothing_and_says_what_it_did_not_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lock(tmp_path, *real_artifacts())
+    with serve_index(real_index()) as (url, served):
+        monkeypatch.setenv("TRIAGE_PYPI_URL", url)
+        monkeypatch.setenv("TRIAGE_OFFLINE", "1")
+        code, verdicts, err = check(capsys, tmp_path, "basic", provenance=None)
+        assert served == [] and code == 0
+        assert "offline" in err and "provenance of 2 file(s) not checked" in err
+        assert {v for v, _ in verdicts.values()} == {"unsigned"}
+        monkeypatch.delenv("TRIAGE_OFFLINE")
+        code = main(["trust", "check", str(tmp_path), "--db", str(tmp_path / "t.db"), "--offline"])
+        assert served == [] and "provenance of 2 file(s) not checked" in capsys.readouterr().err
 
 
 def test_the_audit_tracks_untrusted_package_versions(
@@ -631,7 +684,7 @@ def test_a_changed_hash_fails_in_audit_mode_too(
     assert "lists other artifacts, not sha256:cecece" in verdicts["demo-1.0.tar.gz"][1]
 
 
-def test_a_failing_integrity_api_is_asked_once(
+def test_a_failing_index_is_asked_once(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     lock(tmp_path, *real_artifacts())
@@ -639,8 +692,31 @@ def test_a_failing_integrity_api_is_asked_once(
         monkeypatch.setenv("TRIAGE_PYPI_URL", url)
         code, verdicts, err = check(capsys, tmp_path, "basic", provenance=None)
     assert code == 0 and len(asked) == 1
-    assert "PyPI answered 503; 2 file(s) not checked, using cached provenance only" in err
+    assert "the index answered 503; provenance of 2 file(s) not checked" in err
     assert {v for v, _ in verdicts.values()} == {"unsigned"}
+
+
+@pytest.mark.parametrize("index", ["refused", "silent"])
+def test_an_unreachable_index_costs_one_timeout_and_unsigned_decides(
+    index: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Refused connections end the lookups at once; an index that accepts and never answers
+    after one timeout, not one per project (10 here). Either way [trust] unsigned decides."""
+    many = [(f"project-{n}", "1.0", f"project_{n}-1.0.tar.gz", f"{n:064x}") for n in range(10)]
+    lock(tmp_path, *many)
+    monkeypatch.setenv("TRIAGE_INDEX_TIMEOUT", "0.5")
+    with contextlib.ExitStack() as stack:
+        accepted: list[object] = []
+        if index == "refused":
+            url = refusing_url()
+        else:
+            url, accepted = stack.enter_context(silent_server())  # type: ignore[assignment]
+        monkeypatch.setenv("TRIAGE_PYPI_URL", url)
+        code, verdicts, err = check(capsys, tmp_path, "basic", unsigned="deny", provenance=None)
+    assert code == 1 and {v for v, _ in verdicts.values()} == {"unsigned"}
+    assert "provenance of 10 file(s) not checked" in err and err.count("warning") == 1, err
+    assert ("refused" in err) if index == "refused" else ("timed out" in err)
+    assert len(accepted) == (0 if index == "refused" else 1)  # one wait, not one per project
 
 
 def test_provenance_dir_names_the_files_it_skipped(
@@ -672,11 +748,9 @@ def test_audit_of_a_ref_and_diff_read_the_trust_store_trust_store_names_at_that_
     lock(repo.root, ("pypi-attestations", "0.0.19", PYPI_ATTESTATIONS, DIGESTS[PYPI_ATTESTATIONS]))
     repo.commit("lock", {})
     (repo.root / "elsewhere" / "publishers.toml").write_text("")  # the working tree: nobody
-    wanted = f"/integrity/pypi-attestations/0.0.19/{PYPI_ATTESTATIONS}/provenance"
-    body = (PEP740 / f"{PYPI_ATTESTATIONS}.provenance").read_bytes()
     common = ["--db", str(tmp_path / "t.db"), "--trust-store", "elsewhere"]
     monkeypatch.chdir(repo.root)
-    with serve_get(lambda path: (200, body) if path == wanted else (404, b"")) as (url, _):
+    with serve_index(real_index()) as (url, _):
         monkeypatch.setenv("TRIAGE_PYPI_URL", url)
         code = main(["audit", ".", "--ref", "HEAD", *common])
         out, err = capsys.readouterr()

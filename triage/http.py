@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from triage.errors import InputError, UpstreamError
@@ -151,6 +152,49 @@ def get(
     except (urllib.error.URLError, OSError, TimeoutError, ValueError) as exc:
         raise UpstreamError(f"{url}: download failed: {exc}", hint=hint) from exc
     return b"".join(parts)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A conditional GET's answer: 200 with its body and ETag, 304 (the `etag` given still
+    holds), or 404 when it is accepted."""
+
+    status: int
+    body: bytes | None
+    etag: str | None
+
+
+def get_conditional(
+    url: str,
+    *,
+    etag: str | None,
+    max_bytes: int,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = TIMEOUT_SECONDS,
+    server: str = "the server",
+    loopback_http: bool = False,
+) -> Answer:
+    """`get` with If-None-Match: an unchanged answer costs no body (304); a 404 is an answer,
+    not a failure."""
+    import urllib.error
+    import urllib.request
+
+    check_url(url, loopback_http=loopback_http)
+    asked = {**(headers or {}), **({"If-None-Match": etag} if etag else {})}
+    request = urllib.request.Request(url, headers=asked)
+    parts: list[bytes] = []
+    try:
+        with _opener(loopback_http).open(request, timeout=timeout) as response:
+            _read_capped(response, url, max_bytes, write=parts.append, progress=None, expected=None)
+            return Answer(200, b"".join(parts), response.headers.get("ETag"))
+    except urllib.error.HTTPError as exc:
+        if exc.code == 304:
+            return Answer(304, None, etag)
+        if exc.code == 404:
+            return Answer(404, None, None)
+        raise UpstreamError(f"{url}: {server} answered {exc.code}") from exc
+    except (urllib.error.URLError, OSError, TimeoutError, ValueError) as exc:
+        raise UpstreamError(f"{url}: no answer from {server}: {exc}") from exc
 
 
 def download(

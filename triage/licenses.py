@@ -140,7 +140,7 @@ def _first_line(text: str) -> str:
 
 
 def fetch_answer(
-    index: str, name: str, version: str, *, loopback_http: bool = False
+    index: str, name: str, version: str, *, timeout: float, loopback_http: bool = False
 ) -> bytes | None:
     """PyPI's JSON API's answer for one release, as sent; None when the index has no such
     release (404). Network failures are upstream errors."""
@@ -149,6 +149,7 @@ def fetch_answer(
         f"{index.rstrip('/')}/pypi/{quoted}/json",
         headers={"Accept": "application/json"},
         max_bytes=MAX_METADATA_BYTES,
+        timeout=timeout,
         missing_ok=True,
         server="PyPI",
         loopback_http=loopback_http,

@@ -13,6 +13,8 @@ from triage.errors import InputError
 DEFAULT_DB = Path(".triage") / "triage.db"
 DEFAULT_GITHUB_API = "https://api.github.com"
 DEFAULT_PYPI = "https://pypi.org"
+DEFAULT_INDEX_TIMEOUT = 5.0
+DEFAULT_INDEX_DEADLINE = 60.0
 DEFAULT_GITHUB_BACKOFF = 0.5
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
 
@@ -40,6 +42,10 @@ def _numbers(*values: float | InputError) -> list[float]:
             raise value
         numbers.append(value)
     return numbers
+
+
+def _flag(environ: Mapping[str, str], variable: str) -> bool:
+    return environ.get(variable, "").lower() in ("1", "true", "yes")
 
 
 def _user(environ: Mapping[str, str]) -> str:
@@ -73,6 +79,11 @@ class Settings:
     org_timeout: float | InputError = 3600.0
     # Plain http to this machine's loopback (tests, a local mirror); everything else is https.
     loopback_http: bool = False
+    # The package index (provenance, license metadata): nothing fetched when offline; each
+    # request bounded by index_timeout, the run's lookups by index_deadline (seconds).
+    offline: bool = False
+    index_timeout: float | InputError = DEFAULT_INDEX_TIMEOUT
+    index_deadline: float | InputError = DEFAULT_INDEX_DEADLINE
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -91,7 +102,10 @@ class Settings:
             broker_url=env.get("TRIAGE_BROKER_URL") or DEFAULT_BROKER,
             worker_wait=_seconds(env, "TRIAGE_WORKER_WAIT", 30.0),
             org_timeout=_seconds(env, "TRIAGE_ORG_TIMEOUT", 3600.0),
-            loopback_http=env.get("TRIAGE_LOOPBACK_HTTP", "").lower() in ("1", "true", "yes"),
+            loopback_http=_flag(env, "TRIAGE_LOOPBACK_HTTP"),
+            offline=_flag(env, "TRIAGE_OFFLINE"),
+            index_timeout=_seconds(env, "TRIAGE_INDEX_TIMEOUT", DEFAULT_INDEX_TIMEOUT),
+            index_deadline=_seconds(env, "TRIAGE_INDEX_DEADLINE", DEFAULT_INDEX_DEADLINE),
         )
 
     def github_api(self) -> str:
@@ -127,6 +141,11 @@ class Settings:
         """(worker wait, run timeout) of --engine celery; a malformed setting is bad input."""
         wait, timeout = _numbers(self.worker_wait, self.org_timeout)
         return wait, timeout
+
+    def index_timing(self) -> tuple[float, float]:
+        """(per-request timeout, the run's deadline) for the package index, in seconds."""
+        timeout, deadline = _numbers(self.index_timeout, self.index_deadline)
+        return timeout, deadline
 
     def github_timing(self) -> tuple[float, float]:
         """(backoff, pace) for the GitHub client; a malformed setting is bad input here."""

@@ -63,7 +63,7 @@ class Common:
 
     @contextmanager
     def progress(self, workspace: Workspace) -> Iterator[Workspace]:
-        """The workspace with a rich progress bar on a terminal; nothing in CI or when piped."""
+        """The workspace showing its phases: a bar on a terminal, lines in a log."""
         with _progress(self) as bar:
             yield replace(workspace, progress=bar)
 
@@ -105,6 +105,11 @@ def common_options(formats: Iterable[Format] = TEXT_OR_JSON) -> Callable[[F], F]
         @path_option(
             "--trust-store", "Trust anchors [default: trust-store/ at the repository's root]."
         )
+        @click.option(
+            "--offline",
+            is_flag=True,
+            help="Fetch nothing from the package index: use what is cached [$TRIAGE_OFFLINE].",
+        )
         @click.option("-v", "--verbose", count=True, help="More output on stderr.")
         @click.option("-q", "--quiet", count=True, help="Less output on stderr.")
         @functools.wraps(command)
@@ -114,11 +119,13 @@ def common_options(formats: Iterable[Format] = TEXT_OR_JSON) -> Callable[[F], F]
             db: Path | None,
             config: Path | None,
             trust_store: Path | None,
+            offline: bool,
             verbose: int,
             quiet: int,
             **kwargs: Any,
         ) -> Any:
-            workspace = build_workspace(settings(), db=db, config=config, trust_store=trust_store)
+            read = replace(settings(), offline=True) if offline else settings()
+            workspace = build_workspace(read, db=db, config=config, trust_store=trust_store)
             common = Common(Format(output_format), workspace, verbose - quiet)
             return command(*args, common=common, **kwargs)
 
@@ -201,10 +208,16 @@ def engine_option(help_text: str) -> Callable[[F], F]:
 
 @contextmanager
 def _progress(common: Common) -> Iterator[Progress | None]:
-    if not sys.stderr.isatty() or common.settings.ci or common.verbosity < 0:
-        yield None
-        return
-    from triage.cli.tables import progress_bar
+    """A bar on a terminal; in a log, one line per phase (every phase in CI, those of two
+    seconds or more elsewhere); nothing when quiet."""
+    from triage.cli.tables import phase_lines, progress_bar
 
-    with progress_bar() as update:
-        yield update
+    if common.verbosity < 0:
+        yield None
+    elif sys.stderr.isatty() and not common.settings.ci:
+        with progress_bar() as update:
+            yield update
+    else:
+        shortest = 0.0 if common.settings.ci else 2.0
+        with phase_lines(common.say, shortest=shortest) as update:
+            yield update

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 FINDINGS_FORMATS = (Format.TEXT, Format.JSON, Format.MARKDOWN)
 SCAN_FORMATS = (*FINDINGS_FORMATS, Format.SARIF)
 _VALUED = {"--format", "--db", "--config", "--trust-store", "--lockfile"}
-_FLAGS = {"-q", "--quiet", "-v", "--verbose"}  # a scan's report does not depend on them
+# Flags a plain scan takes: its report does not depend on the first four; --offline is read.
+_FLAGS = {"-q", "--quiet", "-v", "--verbose", "--offline"}
 
 
 def report_error(error: TriageError) -> int:
@@ -137,6 +138,10 @@ def quick_scan(args: Sequence[str], settings: Settings) -> int | None:
     def one(name: str) -> Path | None:
         return Path(found[name][0]) if name in found else None
 
+    if "--offline" in args:
+        from dataclasses import replace
+
+        settings = replace(settings, offline=True)
     try:
         ws = build_workspace(
             settings,

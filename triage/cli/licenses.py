@@ -66,13 +66,13 @@ LICENSES: Renderers[LicenseReport] = {Format.TEXT: _print_text, Format.JSON: ech
 
 @licenses.command("check")
 @lockfile_options
-@click.option("--offline", is_flag=True, help="Use the license cache only; fetch nothing.")
 @common_options(LICENSES)
-def check(path: Path | None, lockfiles: tuple[Path, ...], offline: bool, *, common: Common) -> int:
+def check(path: Path | None, lockfiles: tuple[Path, ...], *, common: Common) -> int:
     """Each locked package's license expression and verdict; exit 1 on a deny."""
     from triage.service import licenses as use_case
 
-    report = use_case.check(common.at(path, lockfiles), offline=offline)
+    with common.progress(common.at(path, lockfiles)) as shown:
+        report = use_case.check(shown)
     for warning in report.warnings:
         common.say(f"warning: {warning}")
     common.show(LICENSES, report)

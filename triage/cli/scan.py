@@ -54,12 +54,15 @@ def diff(
 
     ws = common.at(path)
     if common.output_format is not Format.SARIF and witness is None:
-        return _report_diff(use_case.diff(ws, base_ref, head_ref), common)
+        with common.progress(ws) as shown:
+            result = use_case.diff(shown, base_ref, head_ref)
+        return _report_diff(result, common)
     from triage.service import witness as recorder
 
     if witness is not None:
         ws = recorder.pinned(ws)
-    result, base, head = use_case.diff_sides(ws, base_ref, head_ref)
+    with common.progress(ws) as shown:
+        result, base, head = use_case.diff_sides(shown, base_ref, head_ref)
     if witness is not None:
         recorder.write(ws, witness, recorder.diff_fields(ws, result, base, head=head))
     return _report_diff(result, common, sarif=lambda r: use_case.sarif_log(ws, r, head))
@@ -98,8 +101,9 @@ def pr(
     """`diff`, then create or edit the one triage comment on the pull request."""
     from triage.service import diff as use_case
 
-    result, posted = use_case.pr(
-        common.at(path), repository, number, base_ref=base_ref, head_ref=head_ref
-    )
+    with common.progress(common.at(path)) as shown:
+        result, posted = use_case.pr(
+            shown, repository, number, base_ref=base_ref, head_ref=head_ref
+        )
     common.say(posted)
     return _report_diff(result, common)

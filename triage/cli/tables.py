@@ -344,3 +344,34 @@ def progress_bar() -> Iterator[Callable[[str, int, int | None], None]]:
             bar.update(tasks[label], completed=done, total=total)
 
         yield update
+
+
+@contextmanager
+def phase_lines(
+    write: Callable[[str], None], *, shortest: float
+) -> Iterator[Callable[[str, int, int | None], None]]:
+    """For a log (CI, a pipe): one line per phase when it ends, what, how many and how long,
+    for the phases that took `shortest` seconds or more. A phase ends when the next begins."""
+    import time
+
+    started: dict[str, float] = {}
+    counts: dict[str, tuple[int, int | None]] = {}
+
+    def close(label: str) -> None:
+        took = time.monotonic() - started.pop(label)
+        done, total = counts.pop(label)
+        if took >= shortest:
+            write(f"{label}: {done if total is None else f'{done}/{total}'} in {took:.1f} s")
+
+    def update(label: str, done: int, total: int | None) -> None:
+        if label not in started:
+            for earlier in list(started):
+                close(earlier)
+            started[label] = time.monotonic()
+        counts[label] = (done, total)
+
+    try:
+        yield update
+    finally:
+        for label in list(started):
+            close(label)

@@ -40,7 +40,8 @@ def trust_check(
     from triage.service import trust as use_case
 
     ws = common.at(path, lockfiles)
-    report = use_case.trust_check(ws, provenance_dir)
+    with common.progress(ws) as shown:
+        report = use_case.trust_check(shown, provenance_dir)
     for warning in report.warnings:
         common.say(f"warning: {warning}")
     renderers = {Format.TEXT: trust_text, Format.JSON: trust_json}

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from triage import http
 from triage.errors import InputError
 from triage.models import ArtifactEvidence, Identity
 from triage.provenance.signing import KEY_PREFIX, verify_artifact_signature
@@ -29,7 +28,6 @@ if TYPE_CHECKING:
 
 PROVENANCE_SUFFIXES = (".provenance", ".publish.attestation")
 SIGNATURE_SUFFIX = ".sig"
-MAX_PROVENANCE_BYTES = 8 * 1024 * 1024
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 GITLAB_ISSUER = "https://gitlab.com"
 GOOGLE_ISSUER = "https://accounts.google.com"
@@ -114,25 +112,6 @@ def parse_claims(text: str, source: str, *, provenance_object: bool) -> list[Cla
         where = ".".join(str(part) for part in first["loc"]) or "(top level)"
         raise _bad(where_from, where, first["msg"]) from exc
     return [Claim(attestation, claimed_identity(attestation), source)]
-
-
-def fetch_provenance(
-    index: str, project: str, version: str, *, filename: str, loopback_http: bool = False
-) -> str | None:
-    """PyPI's Integrity API: the provenance of one file, None when it has none (404).
-    Network failures are upstream errors."""
-    import urllib.parse
-
-    quoted = "/".join(urllib.parse.quote(part, safe="") for part in (project, version, filename))
-    body = http.get(
-        f"{index.rstrip('/')}/integrity/{quoted}/provenance",
-        headers={"Accept": "application/vnd.pypi.integrity.v1+json"},
-        max_bytes=MAX_PROVENANCE_BYTES,
-        missing_ok=True,
-        server="PyPI",
-        loopback_http=loopback_http,
-    )
-    return None if body is None else body.decode("utf-8", errors="replace")
 
 
 def load_directory(directory: Path) -> tuple[dict[str, list[Claim]], list[str]]:

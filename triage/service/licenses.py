@@ -26,7 +26,7 @@ from triage.models import (
     LicensesConfig,
     Package,
 )
-from triage.service.fetching import fetch_all
+from triage.service.fetching import fetch_all, phase
 from triage.service.scan import read_lockfiles
 from triage.service.workspace import Workspace
 
@@ -82,22 +82,27 @@ def _fetch_missing(
     are sent), kept in the cache; what was not fetched stays unjudged."""
     index, loopback = ws.settings.pypi_url, ws.settings.loopback_http
 
+    timeout, _ = ws.settings.index_timing()
     answers = fetch_all(
-        missing, lambda release: licenses.fetch_answer(index, *release, loopback_http=loopback)
+        missing,
+        lambda release: licenses.fetch_answer(
+            index, *release, timeout=timeout, loopback_http=loopback
+        ),
+        lookups=ws.lookups,
+        settings=ws.settings,
+        progress=phase(ws.progress, "licenses: package metadata", len(missing)),
     )
     fetched: dict[Release, str] = {}
     now = ws.now()
-    for release, answer in zip(missing, answers, strict=False):
+    for release, answer in zip(missing, answers, strict=True):
         if isinstance(answer, UpstreamError):
             continue
         kept = store.CachedLicense(metadata_json(answer), answer, metadata_deriver())
         caches.cache_license(*release, found=kept, fetched=now)
         fetched[release] = kept.metadata
-    failures = [a for a in answers if isinstance(a, UpstreamError)]
-    if failures:
-        report.warnings.append(
-            f"{failures[0].message}; {len(missing) - len(fetched)} package(s) not judged"
-        )
+    if len(fetched) < len(missing):
+        why = ws.lookups.ended or "the index did not answer"
+        report.warnings.append(f"{why}; {len(missing) - len(fetched)} package(s) not judged")
     return fetched
 
 
@@ -227,8 +232,9 @@ def judge_packages(
     return [judged.results[r] for r in releases]
 
 
-def check(ws: Workspace, *, offline: bool = False) -> LicenseReport:
+def check(ws: Workspace) -> LicenseReport:
     validate(ws.config)
+    offline = ws.settings.offline
     rules = ws.config.licenses
     contents = read_lockfiles(ws.root, ws.lockfiles, ws.config.scan)
     releases = sorted({(p.name, p.version) for c in contents for p in c.packages})

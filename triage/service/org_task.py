@@ -25,6 +25,7 @@ from triage.errors import InputError, TriageError
 from triage.github.org import OrgReader, blob_id
 from triage.models import FindingKey, IgnoreRule, Status, TrustResult
 from triage.service import audit, licenses, scan, trees, trust
+from triage.service.fetching import Lookups
 from triage.service.workspace import Workspace
 from triage.settings import Settings
 
@@ -117,19 +118,29 @@ class JudgedTrust:
     """Trust verdicts of one run (one `now`) by what decides them: the locked packages, the
     [trust] table and the trust store's files. Repositories locking the same files are
     judged once (threads asking for one being judged wait for it), with what the provenance
-    cache held when the first of them was; a new run starts afresh."""
+    cache held when the first of them was; a new run starts afresh. The run's index lookups
+    are one too: the first failure ends them for every repository of the run."""
 
     def __init__(self) -> None:
         self.now = ""
         self.verdicts: dict[Hashable, _Verdicts] = {}
+        self.lookups = Lookups()
         self.lock = threading.Lock()
+
+    def _for_run(self, now: str) -> None:
+        if now != self.now:
+            self.now, self.verdicts, self.lookups = now, {}, Lookups()
+
+    def lookups_of(self, now: str) -> Lookups:
+        with self.lock:
+            self._for_run(now)
+            return self.lookups
 
     def judge(
         self, now: str, key: Hashable, judge: Callable[[Diagnostics], list[TrustResult]]
     ) -> tuple[list[TrustResult], tuple[str, ...]]:
         with self.lock:
-            if now != self.now:
-                self.now, self.verdicts = now, {}
+            self._for_run(now)
             entry = self.verdicts.setdefault(key, _Verdicts())
         with entry.lock:
             if entry.results is None:
@@ -311,7 +322,12 @@ def _run(task: RepoTask, ctx: Context, outcome: RepoOutcome) -> None:
     project = scan.Project(side.config, packages, unpinned, lockfiles_read, pyproject_text)
     now = dt.datetime.fromisoformat(task.now)
     report = audit.AuditReport(scan=scan.assess(ctx.advisories, project, now))
-    ws = Workspace(settings=ctx.settings, clock=lambda: now, db_path=ctx.cache.path)
+    ws = Workspace(
+        settings=ctx.settings,
+        clock=lambda: now,
+        db_path=ctx.cache.path,
+        lookups=ctx.judged.lookups_of(task.now),
+    )
 
     def judge(diagnostics: Diagnostics) -> list[TrustResult]:
         blobs = read(sorted(set(side.trust.values())))

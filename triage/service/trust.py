@@ -3,7 +3,6 @@ certified, audit records for audit); keys and signed audit records for the trust
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
@@ -19,18 +18,15 @@ from triage.core import trust
 from triage.core.diagnostics import Diagnostics
 from triage.core.matching import parse_version
 from triage.core.trust import locked_artifacts
-from triage.errors import InputError, UpstreamError
+from triage.errors import InputError
 from triage.models import ArtifactEvidence, Config, Package, TrustMode, TrustResult
 from triage.provenance import attestations, signing, trust_store
 from triage.provenance.attestations import Claim
-from triage.service.fetching import fetch_all
+from triage.service import provenance
 from triage.service.scan import read_lockfiles, summary
 from triage.service.workspace import Workspace
 from triage.settings import Settings
 
-# Attestations are uploaded with the file they describe, so a file PyPI has none for
-# practically never gains one; asking again monthly catches the rare backfill.
-NO_PROVENANCE_RECHECK = dt.timedelta(days=30)
 Artifacts = Sequence[tuple[Package, str, str]]
 
 
@@ -44,67 +40,16 @@ class TrustReport:
         return any(r.fails for r in self.results)
 
 
-def _fetched_claims(
-    caches: store.Caches,
-    artifacts: Artifacts,
-    settings: Settings,
-    *,
-    now: dt.datetime,
-    diagnostics: Diagnostics,
-) -> dict[str, list[Claim]]:
-    """Provenance from PyPI's Integrity API (the settings' index), cached by file and
-    digest (a file with none is asked again after 30 days); when PyPI cannot be reached, only
-    what is cached is used. Fetches run 8 at a time."""
-    index, loopback = settings.pypi_url, settings.loopback_http
-    texts: dict[tuple[str, str], str] = {}
-    wanted: list[tuple[Package, str, str]] = []
-    known = caches.cached_provenances((filename, sha256) for _, filename, sha256 in artifacts)
-    for package, filename, sha256 in artifacts:
-        cached = known.get((filename, sha256))
-        if cached is not None:
-            text, checked = cached
-            if text:
-                texts[(filename, sha256)] = text
-                continue
-            if checked is not None and now - checked <= NO_PROVENANCE_RECHECK:
-                continue
-        if "(sha256:" not in filename:
-            wanted.append((package, filename, sha256))
-    if not wanted:
-        return _claims_from(texts, artifacts, index)
-
-    def fetch(item: tuple[Package, str, str]) -> str | None:
-        package, filename, _ = item
-        return attestations.fetch_provenance(
-            index, package.name, package.version, filename=filename, loopback_http=loopback
-        )
-
-    answers = fetch_all(wanted, fetch)
-    failures = [a for a in answers if isinstance(a, UpstreamError)]
-    if failures:
-        unchecked = len(wanted) - len(answers) + len(failures)
-        diagnostics.warn(
-            f"{failures[0].message}; {unchecked} file(s) not checked, using cached provenance only"
-        )
-    for (_, filename, sha256), answer in zip(wanted, answers, strict=False):
-        if isinstance(answer, UpstreamError):
-            continue
-        caches.cache_provenance(filename, sha256, answer or "", fetched=now)
-        if answer:
-            texts[(filename, sha256)] = answer
-    return _claims_from(texts, artifacts, index)
-
-
 def _claims_from(
     texts: Mapping[tuple[str, str], str], artifacts: Artifacts, index: str
 ) -> dict[str, list[Claim]]:
     claims: dict[str, list[Claim]] = {}
-    for package, filename, sha256 in artifacts:
+    for _, filename, sha256 in artifacts:
         text = texts.get((filename, sha256))
         if text:
             claims[filename] = attestations.parse_claims(
                 text,
-                f"{index}/integrity/{package.name}/{package.version}/{filename}",
+                f"{index}: provenance of {filename}",
                 provenance_object=True,
             )
     return claims
@@ -223,13 +168,9 @@ def judge_packages(
                     "<artifact>.provenance, .publish.attestation or .sig: " + ", ".join(skipped)
                 )
         elif config.trust.mode is not TrustMode.AUDIT:
-            claims = _fetched_claims(
-                caches,
-                locked_artifacts(packages, {}),
-                ws.settings,
-                now=ws.now(),
-                diagnostics=diagnostics,
-            )
+            artifacts = locked_artifacts(packages, {})
+            texts = provenance.provenance_texts(ws, caches, artifacts, diagnostics=diagnostics)
+            claims = _claims_from(texts, artifacts, ws.settings.pypi_url)
     fetcher = _import_fetcher(caches, ws.settings, fetch_imports=fetch_imports)
     with db.transaction():
         judged = _judge(packages, config, store_at, claims=claims, fetcher=fetcher)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from triage.errors import InputError
 from triage.models import Config
+from triage.service.fetching import Lookups
 from triage.settings import DEFAULT_DB, Settings
 
 if TYPE_CHECKING:
@@ -56,6 +57,9 @@ class Workspace:
     # Derive everything from the primary facts (witness verify): no match index, no cached
     # lockfile readings, so nothing derived can vouch for itself.
     reference: bool = False
+    # The run's requests to the package index: kept by every copy of this workspace, so the
+    # first failure ends them all.
+    lookups: Lookups = field(default_factory=Lookups)
 
     @cached_property
     def config(self) -> Config:

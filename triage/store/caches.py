@@ -34,6 +34,12 @@ def answer_digest(raw: bytes | None) -> str:
     return "sha256:" + hashlib.sha256(raw).hexdigest() if raw is not None else "absent"
 
 
+def _unpacked_text(data: bytes | None) -> str:
+    """What a packed column holds, as text ("" when it does not unpack: its digest fails)."""
+    raw = unpack(data)
+    return raw.decode("utf-8", errors="replace") if raw is not None else ""
+
+
 class Caches:
     def __init__(self, database: Database) -> None:
         self.database = database
@@ -87,6 +93,29 @@ class Caches:
                 moment,
                 row_digest(filename, sha256, provenance, moment),
             ],
+        )
+
+    def cached_page(self, url: str) -> tuple[str | None, str] | None:
+        """A project page kept by its URL: (its ETag, its files as JSON), when intact."""
+        rows = self.database.rows(
+            "select etag, files, fetched, digest from index_pages where url = ?", [url]
+        )
+        if not rows:
+            return None
+        etag, files, fetched, digest = rows[0]
+        text = _unpacked_text(files)
+        if digest != row_digest(url, etag, text, fetched):
+            self._reject("index_pages", url)
+            return None
+        return etag, text
+
+    def cache_page(self, url: str, etag: str | None, files: str, *, fetched: dt.datetime) -> None:
+        moment = stamp(fetched)
+        self.database.write(
+            "insert into index_pages (url, etag, files, fetched, digest) values (?, ?, ?, ?, ?) "
+            "on conflict (url) do update set etag = excluded.etag, files = excluded.files, "
+            "fetched = excluded.fetched, digest = excluded.digest",
+            [url, etag, pack(files.encode()), moment, row_digest(url, etag, files, moment)],
         )
 
     def cached_import(self, sha256: str) -> bytes | None:
@@ -229,6 +258,11 @@ class CacheRows:
         ):
             if digest != row_digest(filename, sha, provenance, fetched):
                 problems.append(("provenance_cache", filename, "does not match its own digest"))
+        for url, etag, files, fetched, digest in self.database.rows(
+            "select url, etag, files, fetched, digest from index_pages"
+        ):
+            if digest != row_digest(url, etag, _unpacked_text(files), fetched):
+                problems.append(("index_pages", url, "does not match its own digest"))
         for pin, content in self.database.rows("select sha256, content from import_cache"):
             if hashlib.sha256(bytes(content)).hexdigest() != pin:
                 problems.append(("import_cache", pin, "does not hash to its pin"))
@@ -247,6 +281,7 @@ class CacheRows:
         """A row that failed its check: made again from its source on its next use."""
         column = {
             "provenance_cache": "filename",
+            "index_pages": "url",
             "import_cache": "sha256",
             "blob_cache": "blob",
             "org_repos": "repository",

@@ -223,6 +223,17 @@ def _bound_derived_state(db: sqlite_utils.Database) -> None:
     db.execute("update org_repos set etag = null")  # re-read each tree once, then sealed
 
 
+def _index_pages(db: sqlite_utils.Database) -> None:
+    """9: the package index's project pages (PEP 691 JSON), as far as provenance goes, by URL
+    with their ETag: a project is asked for once per run, conditionally, not once per file.
+    Like provenance rows they are the index's own answers, sealed with their own digest."""
+    db.table("index_pages").create(
+        {"url": str, "etag": str, "files": bytes, "fetched": str, "digest": str},
+        pk="url",
+        if_not_exists=True,
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _advisories,
     _audit_and_triage,
@@ -232,5 +243,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     _organisations,
     _org_runs,
     _bound_derived_state,
+    _index_pages,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

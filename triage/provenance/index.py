@@ -1,0 +1,138 @@
+"""The package index's project pages in their JSON form (PEP 691) as PEP 740 extends them:
+one request per project names, for each of its files, the URL of its provenance or says it
+has none, so files without provenance cost no request at all. Everything on a page is the
+index's word, checked for shape here; a provenance URL off the index's own origin is never
+followed."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from triage import http
+from triage.core.matching import normalize_name
+from triage.errors import UpstreamError
+
+SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
+PROVENANCE_JSON = "application/vnd.pypi.integrity.v1+json"
+MAX_PAGE_BYTES = 64 << 20  # the largest real pages (every wheel of every release) are ~20 MB
+MAX_PROVENANCE_BYTES = 8 << 20  # a real provenance object is a few kB
+
+
+@dataclass(frozen=True)
+class IndexFile:
+    """One file as its project's page lists it."""
+
+    sha256: str | None
+    provenance: str | None  # its provenance's URL; None: the index says there is none
+    says: bool = True  # False: the page says nothing of provenance (an index without PEP 740)
+
+
+@dataclass(frozen=True)
+class Page:
+    etag: str | None
+    files: dict[str, IndexFile]
+
+
+def page_url(index: str, project: str) -> str:
+    return f"{index.rstrip('/')}/simple/{normalize_name(project)}/"
+
+
+def fetch_page(
+    index: str, project: str, *, etag: str | None, timeout: float, loopback_http: bool
+) -> Page | None:
+    """The project's page; None when `etag` still holds (unchanged); a project the index does
+    not have is a page without files."""
+    url = page_url(index, project)
+    answer = http.get_conditional(
+        url,
+        etag=etag,
+        max_bytes=MAX_PAGE_BYTES,
+        headers={"Accept": SIMPLE_JSON},
+        timeout=timeout,
+        server="the index",
+        loopback_http=loopback_http,
+    )
+    if answer.status == 304:
+        if etag is None:
+            raise UpstreamError(f"{url}: the index answered 304 to a request without an ETag")
+        return None
+    if answer.body is None:
+        return Page(None, {})
+    return Page(answer.etag, read_page(answer.body, url, index))
+
+
+def _fail(url: str, what: str) -> UpstreamError:
+    return UpstreamError(f"{url}: not a project page triage reads ({what})")
+
+
+def read_page(body: bytes, url: str, index: str) -> dict[str, IndexFile]:
+    """Each file of the page by name. A page of another shape is the index failing."""
+    try:
+        document: Any = json.loads(body)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise _fail(url, f"not JSON: {exc}") from None
+    files = document.get("files") if isinstance(document, dict) else None
+    if not isinstance(files, list):
+        raise _fail(url, "no list of files")
+    found: dict[str, IndexFile] = {}
+    for entry in files:
+        if not isinstance(entry, dict) or not isinstance(entry.get("filename"), str):
+            raise _fail(url, "a file without a name")
+        hashes = entry.get("hashes")
+        sha256 = hashes.get("sha256") if isinstance(hashes, dict) else None
+        provenance = entry.get("provenance")
+        if "provenance" not in entry:
+            found[entry["filename"]] = IndexFile(_text(sha256), None, says=False)
+        elif provenance is None or isinstance(provenance, str):
+            link = urljoin(url, provenance) if provenance else None
+            found[entry["filename"]] = IndexFile(_text(sha256), link)
+        else:
+            raise _fail(url, f"{entry['filename']}: provenance is neither a URL nor null")
+    return found
+
+
+def _text(value: Any) -> str | None:
+    return value.lower() if isinstance(value, str) else None
+
+
+def on_index(url: str, index: str) -> bool:
+    """Whether `url` is on the index's own origin (scheme, host and port)."""
+    mine, theirs = urlsplit(index), urlsplit(url)
+    return (mine.scheme, mine.netloc) == (theirs.scheme, theirs.netloc)
+
+
+def fetch_provenance(url: str, *, timeout: float, loopback_http: bool) -> str | None:
+    """A provenance object the page named; None when the index has none after all (404)."""
+    answer = http.get_conditional(
+        url,
+        etag=None,
+        max_bytes=MAX_PROVENANCE_BYTES,
+        headers={"Accept": PROVENANCE_JSON},
+        timeout=timeout,
+        server="the index",
+        loopback_http=loopback_http,
+    )
+    return None if answer.body is None else answer.body.decode("utf-8", errors="replace")
+
+
+def files_json(files: dict[str, IndexFile]) -> str:
+    """A page's files as kept: {filename: [sha256, provenance URL, says]}."""
+    return json.dumps(
+        {name: [f.sha256, f.provenance, f.says] for name, f in sorted(files.items())},
+        separators=(",", ":"),
+    )
+
+
+def files_from_json(text: str) -> dict[str, IndexFile] | None:
+    """What `files_json` kept; None for anything else (the page is asked for again)."""
+    try:
+        kept: Any = json.loads(text)
+        return {
+            name: IndexFile(sha256, provenance, bool(says))
+            for name, (sha256, provenance, says) in kept.items()
+        }
+    except (ValueError, TypeError, AttributeError, RecursionError):
+        return None
