@@ -152,6 +152,22 @@ def test_offline_sync_falls_back_to_the_embedded_snapshot(tmp_path: Path, synced
     assert sync.status(workspace(db, NOW)).digest == sync.status(workspace(synced_db, NOW)).digest
 
 
+def test_sync_offline_reads_local_sources_and_fetches_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--offline: a URL source is not asked for (said, not an error), a folder is read."""
+    from tests.http_stub import serve_get
+
+    db = str(tmp_path / "t.db")
+    with serve_get(lambda path: (500, b"")) as (url, asked):
+        code = main(["db", "sync", "--source", f"{url}/all.zip", "--db", db, "--offline"])
+        err = capsys.readouterr().err
+        assert code == 0 and asked == [], err
+        assert f"{url}/all.zip: not fetched (offline); its stored records stand" in err
+        assert main(["db", "sync", "--source", str(ADVISORY_DB), "--db", db, "--offline"]) == 0
+    assert asked == [] and sync.status(workspace(Path(db), NOW)).sources == (str(ADVISORY_DB),)
+
+
 def test_a_file_that_is_not_a_database_is_exit_3(tmp_path: Path) -> None:
     bogus = tmp_path / "t.db"
     bogus.write_text("this is not sqlite " * 100)

@@ -61,7 +61,10 @@ def audit(
         common.say(f"audit skipped: {report.skipped}")
         return EXIT_OK
     assert report.scan is not None and report.sync is not None
-    every = report.sync.unreachable + report.sync.warnings + report.warnings
+    offline = [
+        f"{s}: not fetched (offline); its stored records stand" for s in report.sync.not_fetched
+    ]
+    every = report.sync.unreachable + offline + report.sync.warnings + report.warnings
     for message in [*every, *report.scan.warnings]:
         common.say(f"warning: {message}")
     common.echo(RENDERERS, report.scan)

@@ -43,7 +43,8 @@ def _sync_json(synced: Synced) -> str:
 def _sync_text(synced: Synced) -> str:
     report, c, names = synced.report, synced.report.counts, synced.sources
     return (
-        f"synced {len(names) - len(report.unreachable)} of {len(names)} source(s) into "
+        f"synced {len(names) - len(report.unreachable) - len(report.not_fetched)} of "
+        f"{len(names)} source(s) into "
         f"{synced.database}: added {c.added}, modified {c.modified}, withdrawn {c.withdrawn}, "
         f"removed {c.removed}, unchanged {c.unchanged}, skipped {c.skipped}; "
         f"{report.records} records\n"
@@ -73,6 +74,8 @@ def db_sync(sources: tuple[str, ...], common: Common) -> int:
         report = sync.sync(shown, names, require_all=bool(sources))
     for message in report.unreachable + report.warnings:
         common.say(f"warning: {message}")
+    for source in report.not_fetched:
+        common.say(f"warning: {source}: not fetched (offline); its stored records stand")
     if report.used_snapshot:
         common.say("warning: no source was reachable; loaded the embedded offline snapshot")
     if report.rederived:

@@ -20,6 +20,7 @@ from triage.service.workspace import Progress, Workspace
 
 if TYPE_CHECKING:
     from triage import sources
+    from triage.settings import Settings
 
 
 @dataclass
@@ -36,6 +37,7 @@ class SyncCounts:
 class SyncReport:
     counts: SyncCounts = field(default_factory=SyncCounts)
     unreachable: list[str] = field(default_factory=list)  # messages, one per failed source
+    not_fetched: list[str] = field(default_factory=list)  # URL sources, offline
     warnings: list[str] = field(default_factory=list)  # record problems matching can live with
     used_snapshot: bool = False
     records: int = 0
@@ -114,12 +116,15 @@ def _listings(
     *,
     progress: Progress | None,
     require_all: bool,
-    loopback_http: bool,
+    settings: Settings,
 ) -> list[sources.SourceListing]:
     from triage import sources
 
     listings = []
     for index, name in enumerate(source_names):
+        if settings.offline and "://" in sources.resolve_source(name):
+            report.not_fetched.append(name)
+            continue
         workdir = Path(scratch, str(index))
         workdir.mkdir()
         download = (
@@ -129,7 +134,7 @@ def _listings(
         )
         try:
             listings.append(
-                sources.list_source(name, workdir, download, loopback_http=loopback_http)
+                sources.list_source(name, workdir, download, loopback_http=settings.loopback_http)
             )
         except UpstreamError as exc:
             if require_all:
@@ -166,7 +171,7 @@ def sync(ws: Workspace, source_names: Sequence[str], *, require_all: bool = Fals
             report,
             progress=ws.progress,
             require_all=require_all,
-            loopback_http=ws.settings.loopback_http,
+            settings=ws.settings,
         )
         if listings:
             if advisories.stored_files(sources.SNAPSHOT_SOURCE):
