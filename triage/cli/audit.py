@@ -20,6 +20,7 @@ from triage.cli.common import (
 )
 from triage.cli.entry import FINDINGS_FORMATS
 from triage.errors import EXIT_OK, EXIT_POLICY, ConfigError, TriageError
+from triage.extras import Extra, require
 from triage.models import Format, Schema
 
 if TYPE_CHECKING:
@@ -92,6 +93,9 @@ def audit(
 def schedule(path: Path | None, org_name: str | None, engine: str, *, common: Common) -> int:
     """Run the audit on [schedule] audit (cron, UTC) until SIGTERM or SIGINT; with --org, the
     organisation audit on [schedule] org-audit."""
+    require(Extra.SCHEDULE, "triage schedule")
+    if engine == "celery":
+        require(Extra.ORG, "triage schedule --engine celery")
     from triage.jobs.audit import AuditJob, OrgAuditJob
     from triage.jobs.scheduler import AuditScheduler, cron_trigger, run_until_signalled
 

@@ -16,6 +16,7 @@ from triage.cli.common import (
     engine_option,
     org_option,
 )
+from triage.extras import Extra, require
 from triage.models import Format, Schema
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ def audit_org(org_name: str, engine: str, full: bool, *, common: Common) -> int:
     ws = common.at(None)
     runner = None
     if engine == "celery":
+        require(Extra.ORG, "triage org audit --engine celery")
         from triage.jobs.org import celery_engine
 
         runner = celery_engine(ws.settings)

@@ -8,6 +8,7 @@ import click
 
 from triage.cli.common import Common, common_options, lockfile_options
 from triage.errors import EXIT_OK
+from triage.extras import Extra, require
 from triage.models import Format
 
 SBOM_FORMATS = (Format.CYCLONEDX, Format.CYCLONEDX_XML)
@@ -22,6 +23,7 @@ SBOM_FORMATS = (Format.CYCLONEDX, Format.CYCLONEDX_XML)
 def sbom(path: Path | None, lockfiles: tuple[Path, ...], vex_only: bool, *, common: Common) -> int:
     """CycloneDX 1.6 JSON: every locked package (purl, hashes, dependency graph) and every
     finding with its VEX analysis from the ledger and the triage state."""
+    require(Extra.SBOM, "triage sbom")
     from triage.service import sbom as use_case
 
     ws = common.at(path, lockfiles)
