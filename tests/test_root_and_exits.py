@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import ADVISORY_DB
 from tests.gitrepos import GitRepo
 from tests.test_fail_closed import triage
+from triage.cli import main
 from triage.service import scan as scan_use_case
 
 IGNORE = (
@@ -151,3 +152,15 @@ def test_org_audit_help_gives_the_exit_codes_it_uses(capsys: pytest.CaptureFixtu
     code, out, _ = triage(capsys, "org", "audit", "--help")
     assert code == 0
     assert "makes it 2 (its files), 3 (the advisory data) or 4 (GitHub" in " ".join(out.split())
+
+
+def test_version_reads_as_click_would_print_it(capsys: pytest.CaptureFixture[str]) -> None:
+    """`triage --version` answers before the application loads; the words are click's."""
+    from triage import __version__
+    from triage.cli.app import run
+    from triage.settings import Settings
+
+    assert main(["--version"]) == 0
+    quick = capsys.readouterr().out
+    assert run(["--version"], Settings.from_environment()) == 0
+    assert quick == capsys.readouterr().out == f"triage, version {__version__}\n"

@@ -27,6 +27,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: list[str]) -> int:
+    if args == ["--version"]:  # what click would print, without loading the application
+        from triage import __version__
+
+        print(f"triage, version {__version__}")
+        return 0
     from triage.settings import Settings
 
     settings: Settings | None = None

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import click
 
+from triage import __version__
 from triage.cli import audit, db, licenses, org, rotation, sbom, scan, trust, witness
 from triage.cli.entry import report_error
 from triage.errors import EXIT_INPUT, EXIT_OK, TriageError
@@ -14,7 +15,7 @@ from triage.settings import Settings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="triage")
+@click.version_option(version=__version__, prog_name="triage")
 def cli() -> None:
     """triage: find known advisories in locked Python dependencies and keep them triaged."""
 

@@ -24,33 +24,35 @@ from triage.models import Advisory, Affected, Event, Package
 Interval = tuple[int, int]
 
 
-def _boundaries(entries: Sequence[Affected]) -> list[tuple[str, Version]]:
-    """Every PEP 440 version the entries name, in order, one per equal version."""
-    named: dict[Version, str] = {}
+def _boundaries(entries: Sequence[Affected]) -> tuple[list[str], dict[str, int]]:
+    """Every PEP 440 version the entries name, in order, one per equal version; and the slot
+    "equal to" each text that names one (a text that is not PEP 440 has none)."""
+    parsed: dict[str, Version] = {}
     for entry in entries:
         texts = list(entry.versions)
         texts += [e.version for r in entry.ranges for e in r.events if e.version != ZERO]
         for text in texts:
-            parsed = parse_version(text)
-            if parsed is not None:
-                named.setdefault(parsed, text)
-    return [(named[v], v) for v in sorted(named)]
+            if text not in parsed:
+                version = parse_version(text)
+                if version is not None:
+                    parsed[text] = version
+    named: dict[Version, str] = {}
+    for text, version in parsed.items():
+        named.setdefault(version, text)
+    ordered = sorted(named)
+    position = {version: i for i, version in enumerate(ordered)}
+    slots = {text: 2 * position[version] + 1 for text, version in parsed.items()}
+    return [named[v] for v in ordered], slots
 
 
-def _slot_of(position: dict[Version, int], text: str) -> int | None:
-    """The slot "equal to" the boundary `text` is, or None when it is not PEP 440."""
-    parsed = parse_version(text)
-    return None if parsed is None else 2 * position[parsed] + 1
-
-
-def _range_slots(events: Sequence[Event], position: dict[Version, int], slots: int) -> set[int]:
+def _range_slots(events: Sequence[Event], slot_of: Mapping[str, int], slots: int) -> set[int]:
     """The slots a range affects, by OSV's walk: events in version order ("introduced 0"
     first), the last that applies at a version decides; a version must lie below a limit
     when the range has any."""
     limits = [e for e in events if e.kind == "limit"]
     allowed = range(slots)
     if limits:
-        tops = [_slot_of(position, e.version) for e in limits]
+        tops = [slot_of.get(e.version) for e in limits]
         # Below a limit: up to the slot just under its boundary.
         highest = max((top - 1 for top in tops if top is not None), default=-1)
         allowed = range(highest + 1)
@@ -62,20 +64,20 @@ def _range_slots(events: Sequence[Event], position: dict[Version, int], slots: i
         if event.kind == "introduced" and event.version == ZERO:
             placed.append((-1, 0, event.kind))  # before every version
             continue
-        at = _slot_of(position, event.version)
+        at = slot_of.get(event.version)
         if at is None:
             continue  # not PEP 440: it cannot be placed (sync warned about it)
         # last_affected stops applying only above its version.
         placed.append((at, at + 1 if event.kind == "last_affected" else at, event.kind))
     placed.sort(key=lambda item: item[0])  # stable: ties keep the record's order
+    # A slot's state is set by the last event in that order starting at or below it: event i
+    # decides the slots from its start up to (not including) the lowest start after it.
     affected: set[int] = set()
-    for slot in allowed:
-        state = False
-        for _, start, kind in placed:
-            if slot >= start:
-                state = kind == "introduced"
-        if state:
-            affected.add(slot)
+    lowest_after = len(allowed)
+    for _, start, kind in reversed(placed):
+        if kind == "introduced" and start < lowest_after:
+            affected.update(range(max(start, 0), lowest_after))
+        lowest_after = min(lowest_after, start)
     return affected
 
 
@@ -95,21 +97,17 @@ def compile_package(records: Sequence[tuple[Advisory, Affected]]) -> str | None:
     live = [(a.id, e) for a, e in records if not a.withdrawn]
     if not live:
         return None
-    bounds = _boundaries([e for _, e in live])
-    position = {v: i for i, (_, v) in enumerate(bounds)}
+    bounds, slot_of = _boundaries([e for _, e in live])
     slots = 2 * len(bounds) + 1
     compiled = []
     for advisory_id, entry in live:
         affected: set[int] = set()
         for vrange in entry.ranges:
-            affected |= _range_slots(vrange.events, position, slots)
-        for text in entry.versions:
-            slot = _slot_of(position, text)
-            if slot is not None:
-                affected.add(slot)
+            affected |= _range_slots(vrange.events, slot_of, slots)
+        affected.update(slot_of[text] for text in entry.versions if text in slot_of)
         if affected:
             compiled.append([advisory_id, _intervals(affected)])
-    return json.dumps({"bounds": [text for text, _ in bounds], "records": compiled})
+    return json.dumps({"bounds": bounds, "records": compiled})
 
 
 def slot(bounds: Sequence[str], version: Version) -> int:
