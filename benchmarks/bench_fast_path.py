@@ -4,7 +4,8 @@
   template's uv.lock, both answering from ../shared/data/pypa-advisory-db: uv through the
   loopback OSV stand-in (`/v1/querybatch`, `/v1/vulns/{id}`) and a loopback index for its
   PEP 792 status checks, triage from its database;
-- pip-audit and triage on a 600-package requirements file (pip-audit on the stand-in);
+- pip-audit and triage on a 600-package requirements file (pip-audit on the stand-in), and
+  on 600 packages each pinned at a version an advisory lists (a finding on every one);
 - `triage --help`; a no-op `db sync`; the first (cold) scan of a new lockfile against a warm
   one; a 2,000-package file against a 100-package one.
 
@@ -43,6 +44,7 @@ from benchmarks.bench_foundation import (
     write_requirements,
 )
 from benchmarks.osv_server import load_index, serve
+from triage.core.matching import parse_version
 
 UV_PROJECTS = [
     ("InvokeAI", "invoke-ai", "invoke-ai__InvokeAI__uv.lock"),
@@ -137,6 +139,36 @@ def pip_audit(scratch: Path, url: str, db: Path, runs: int) -> None:
     show("600 pinned packages (requirements file):", times, baseline="triage scan")
 
 
+def vulnerable_pins(db: Path, count: int) -> list[tuple[str, str]]:
+    """`count` packages, each pinned at a version an advisory lists (a finding on each)."""
+    chosen: dict[str, str] = {}
+    for name, version in sorted(advisory_pins(db)):
+        if name not in chosen and parse_version(version) is not None:
+            chosen[name] = version
+    return sorted(chosen.items())[:count]
+
+
+def pip_audit_all_vulnerable(scratch: Path, url: str, db: Path, runs: int) -> None:
+    pins = vulnerable_pins(db, 600)
+    vulnerable = scratch / "requirements-vulnerable.txt"
+    write_requirements(vulnerable, pins)
+    cache = scratch / "pip-audit-cache-vulnerable"
+    commands: dict[str, Command] = {
+        "pip-audit": pip_audit_command(vulnerable, url, cache),
+        "triage scan": [
+            TRIAGE,
+            "scan",
+            str(scratch),
+            "--lockfile",
+            str(vulnerable),
+            "--db",
+            str(db),
+        ],
+    }
+    times = alternate(commands, max(runs // 4, 3))
+    show(f"{len(pins)} pinned packages, every one vulnerable:", times, baseline="triage scan")
+
+
 def start_up_and_sync(scratch: Path, db: Path, runs: int) -> None:
     sync = [TRIAGE, "db", "sync", "--source", str(ADVISORIES), "--db", str(db), "-q"]
     times = alternate({"triage --help": [TRIAGE, "--help"], "no-op db sync": sync}, runs)
@@ -214,6 +246,7 @@ def main() -> None:
         base = url.removesuffix("/v1/query")
         uv_projects(scratch, f"{base}/simple", db, runs)
         pip_audit(scratch, url, db, runs)
+        pip_audit_all_vulnerable(scratch, url, db, runs)
         start_up_and_sync(scratch, db, runs)
         cold_and_warm(scratch, db, runs)
     finally:

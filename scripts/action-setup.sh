@@ -53,7 +53,7 @@ case "${1:-}" in
     cp -r "$source_dir/triage" "$site/triage"
     find "$site/triage" -name __pycache__ -prune -exec rm -rf {} +
     "$venv/bin/python" -m compileall -q -j 0 "$site/triage" >/dev/null
-    printf '#!%s\nimport sys\nfrom triage.cli import main\nsys.exit(main())\n' \
+    printf '#!%s\nfrom triage.cli import console\nconsole()\n' \
       "$venv/bin/python" >"$venv/bin/triage"
     chmod +x "$venv/bin/triage"
     rm -rf "$tools"

@@ -359,3 +359,39 @@ def test_a_crafted_base_trust_store_cannot_write_outside_the_scratch_folder(
     assert code in (0, 1), err
     for folder in {Path(tempfile.gettempdir()), repo.root.parent, repo.root}:
         assert not (folder / escaped).exists()
+
+
+def test_one_cat_file_process_reads_what_the_plumbing_commands_read(tmp_path: Path) -> None:
+    """Inside gitrepo.batch a diff's refs, trees and blobs come from one `git cat-file
+    --batch`: the same trees as `ls-tree -r` (nested folders, a symlink, an executable, a
+    name that is not UTF-8, a submodule), the same blobs and the same refusals."""
+    import os
+
+    from triage import gitrepo
+    from triage.errors import InputError
+
+    repo = GitRepo(tmp_path / "repo")
+    repo.write("a/b/c/uv.lock", "deep\n")
+    repo.write("run.sh", "#!/bin/sh\n")
+    (repo.root / "run.sh").chmod(0o755)
+    os.symlink("a/b/c/uv.lock", repo.root / "link.lock")
+    (repo.root / os.fsdecode(b"caf\xe9.txt")).write_bytes(b"latin-1 name\n")
+    sub = repo.commit("files")
+    repo.git("update-index", "--add", "--cacheinfo", f"160000,{sub},vendored")
+    repo.git("commit", "-q", "-m", "a submodule")
+    head = repo.git("rev-parse", "HEAD")
+    plain = gitrepo.tree(repo.root, gitrepo.resolve(repo.root, "main"))
+    blobs = sorted({e.blob for e in plain if e.mode != gitrepo.SUBMODULE_MODE})
+    with gitrepo.batch(repo.root):
+        assert gitrepo.resolve(repo.root, "main") == head
+        assert gitrepo.tree(repo.root, head) == plain
+        batched = gitrepo.read_blobs(repo.root, blobs)
+        with pytest.raises(InputError, match="unknown git ref 'nope'"):
+            gitrepo.resolve(repo.root, "nope")
+        with pytest.raises(InputError, match="is not a git ref"):
+            gitrepo.resolve(repo.root, "main\nHEAD")
+    assert batched == gitrepo.read_blobs(repo.root, blobs) and b"deep\n" in batched.values()
+    assert {e.mode for e in plain} == {"100644", "100755", "120000", "160000"}
+    assert any(e.path == "a/b/c/uv.lock" for e in plain)
+    with pytest.raises(InputError, match="not a git repository"), gitrepo.batch(tmp_path):
+        gitrepo.resolve(tmp_path, "main")

@@ -93,10 +93,13 @@ def _format_choices() -> dict[str, list[str]]:
     from triage.cli.app import cli
 
     found: dict[str, list[str]] = {}
+    context = click.Context(cli)
 
     def walk(command: click.Command, name: str) -> None:
         if isinstance(command, click.Group):
-            for sub_name, sub in command.commands.items():
+            for sub_name in command.list_commands(context):
+                sub = command.get_command(context, sub_name)
+                assert sub is not None
                 walk(sub, f"{name} {sub_name}".strip())
             return
         for param in command.params:

@@ -1,5 +1,3 @@
-import sys
+from triage.cli import console
 
-from triage.cli import main
-
-sys.exit(main())
+console()

@@ -1,9 +1,17 @@
 """Reading a git repository's objects: refs, merge-bases, trees and blobs. Never checks out,
-never touches the working tree; only `git` plumbing commands run."""
+never touches the working tree; only `git` plumbing commands run.
+
+Inside `batch(repo)`, refs, trees and blobs of that repository are all read through one
+`git cat-file --batch` process (a diff then runs two git processes, not seven); outside it
+each read runs its own command."""
 
 from __future__ import annotations
 
+import contextvars
 import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,22 +42,115 @@ def _git(repo: Path, *args: str, stdin: bytes | None = None) -> subprocess.Compl
         raise InputError(f"{repo}: git failed: {exc}", hint="is git installed?") from exc
 
 
+class ObjectReader:
+    """One `git cat-file --batch` process: each request a line naming an object, each answer
+    its id, type and content. Bounded by GIT_TIMEOUT_SECONDS in all."""
+
+    def __init__(self, repo: Path) -> None:
+        self.repo = repo
+        try:
+            self._process = subprocess.Popen(
+                ["git", "-C", str(repo), "cat-file", "--batch"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+        except OSError as exc:
+            raise InputError(f"{repo}: git failed: {exc}", hint="is git installed?") from exc
+        self._watchdog = threading.Timer(GIT_TIMEOUT_SECONDS, self._process.kill)
+        self._watchdog.daemon = True
+        self._watchdog.start()
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._watchdog.cancel()
+        for stream in (self._process.stdin, self._process.stdout, self._process.stderr):
+            if stream is not None:
+                stream.close()
+        self._process.kill()
+        self._process.wait()
+
+    def get(self, name: str) -> tuple[str, str, bytes] | None:
+        """(id, type, content) of the object `name` names; None when there is none."""
+        stdin, stdout = self._process.stdin, self._process.stdout
+        assert stdin is not None and stdout is not None
+        with self._lock:
+            try:
+                stdin.write(name.encode() + b"\n")
+                stdin.flush()
+                header = stdout.readline()
+            except OSError:
+                header = b""
+            if not header:
+                raise self._failed()
+            fields = header.split()
+            if len(fields) != 3:
+                return None  # "<name> missing" (or ambiguous)
+            content = stdout.read(int(fields[2]) + 1)[:-1]
+        return fields[0].decode(), fields[1].decode(), content
+
+    def _failed(self) -> InputError:
+        self._process.kill()
+        said = (self._process.stderr.read() if self._process.stderr else b"").decode(
+            errors="replace"
+        )
+        if "not a git repository" in said:
+            return _not_a_repository(self.repo)
+        return InputError(f"{self.repo}: cannot read git objects: {said.strip() or 'git stopped'}")
+
+
+_batch: contextvars.ContextVar[ObjectReader | None] = contextvars.ContextVar(
+    "triage_git_batch", default=None
+)
+
+
+@contextmanager
+def batch(repo: Path) -> Iterator[None]:
+    """Reads of `repo` within the block go through one `git cat-file --batch` process."""
+    reader = ObjectReader(repo)
+    token = _batch.set(reader)
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+        reader.close()
+
+
+def _reader(repo: Path) -> ObjectReader | None:
+    reader = _batch.get()
+    return reader if reader is not None and reader.repo == repo else None
+
+
+def _not_a_repository(repo: Path) -> InputError:
+    return InputError(
+        f"{repo}: not a git repository",
+        hint="run triage diff inside the repository's checkout",
+    )
+
+
+def _unknown_ref(repo: Path, ref: str) -> InputError:
+    return InputError(
+        f"{repo}: unknown git ref {ref!r}",
+        hint="fetch it first (e.g. git fetch origin main) or name an existing ref",
+    )
+
+
 def resolve(repo: Path, ref: str) -> str:
     """The commit a ref names, or an error that names the ref."""
-    if ref.startswith("-") or "\0" in ref or not ref:
+    if ref.startswith("-") or any(c in ref for c in "\0\n\r") or not ref:
         raise InputError(f"{ref!r} is not a git ref", hint="name a branch, tag or commit")
+    reader = _reader(repo)
+    if reader is not None:
+        found = reader.get(f"{ref}^{{commit}}")
+        if found is None or found[1] != "commit":
+            raise _unknown_ref(repo, ref)
+        return found[0]
     done = _git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
     if done.returncode != 0:
         inside = _git(repo, "rev-parse", "--git-dir")
         if inside.returncode != 0:
-            raise InputError(
-                f"{repo}: not a git repository",
-                hint="run triage diff inside the repository's checkout",
-            )
-        raise InputError(
-            f"{repo}: unknown git ref {ref!r}",
-            hint="fetch it first (e.g. git fetch origin main) or name an existing ref",
-        )
+            raise _not_a_repository(repo)
+        raise _unknown_ref(repo, ref)
     return done.stdout.decode().strip()
 
 
@@ -73,6 +174,9 @@ def merge_base(repo: Path, base: str, head: str, *, base_ref: str, head_ref: str
 def tree(repo: Path, commit: str) -> list[TreeEntry]:
     """Every file of a commit's tree, with its mode and blob id; submodules too (mode
     160000, the id of the commit they pin), whose own files the tree does not hold."""
+    reader = _reader(repo)
+    if reader is not None:
+        return _walk(reader, f"{commit}^{{tree}}", "", id_bytes=len(commit) // 2)
     done = _git(repo, "ls-tree", "-r", "-z", "--full-tree", commit)
     if done.returncode != 0:
         raise InputError(f"{repo}: cannot list the tree of {commit}: {done.stderr.decode()}")
@@ -87,15 +191,44 @@ def tree(repo: Path, commit: str) -> list[TreeEntry]:
     return entries
 
 
+def _walk(reader: ObjectReader, name: str, prefix: str, *, id_bytes: int) -> list[TreeEntry]:
+    """A tree object's files, its subtrees' in their place (as `ls-tree -r` lists them)."""
+    found = reader.get(name)
+    if found is None or found[1] != "tree":
+        raise InputError(f"{reader.repo}: cannot list the tree {name}")
+    data, entries, position = found[2], [], 0
+    while position < len(data):
+        space = data.index(b" ", position)
+        nul = data.index(b"\0", space)
+        mode = data[position:space].decode()
+        path = prefix + data[space + 1 : nul].decode(errors="surrogateescape")
+        oid = data[nul + 1 : nul + 1 + id_bytes].hex()
+        position = nul + 1 + id_bytes
+        if mode == "40000":
+            entries += _walk(reader, oid, path + "/", id_bytes=id_bytes)
+        else:
+            entries.append(TreeEntry(path, mode.zfill(6), oid))
+    return entries
+
+
 def read_blobs(repo: Path, blobs: list[str]) -> dict[str, bytes]:
     """Blob contents by id, all in one `git cat-file --batch` call."""
     if not blobs:
         return {}
+    reader = _reader(repo)
+    if reader is not None:
+        contents: dict[str, bytes] = {}
+        for blob in blobs:
+            found = reader.get(blob)
+            if found is None:
+                raise InputError(f"{repo}: git object {blob} is missing")
+            contents[blob] = found[2]
+        return contents
     done = _git(repo, "cat-file", "--batch", stdin="".join(f"{b}\n" for b in blobs).encode())
     if done.returncode != 0:
         raise InputError(f"{repo}: cannot read git objects: {done.stderr.decode()}")
     out = done.stdout
-    contents: dict[str, bytes] = {}
+    contents = {}
     position = 0
     for blob in blobs:
         header_end = out.index(b"\n", position)

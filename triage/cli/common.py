@@ -175,11 +175,13 @@ def witness_option(command: F) -> F:
     )
     @functools.wraps(command)
     def wrapper(*args: Any, witness_path: Path | None, witness_key: str | None, **kw: Any) -> Any:
-        from triage.service.witness import WitnessTarget
-
         if witness_key is not None and witness_path is None:
             raise click.UsageError("--witness-key signs a witness: give --witness FILE too")
-        target = WitnessTarget(witness_path, witness_key) if witness_path is not None else None
+        target = None
+        if witness_path is not None:  # the witness's modules load only for a witness
+            from triage.service.witness import WitnessTarget
+
+            target = WitnessTarget(witness_path, witness_key)
         return command(*args, witness=target, **kw)
 
     return wrapper  # type: ignore[return-value]
@@ -210,7 +212,7 @@ def engine_option(help_text: str) -> Callable[[F], F]:
 def _progress(common: Common) -> Iterator[Progress | None]:
     """A bar on a terminal; in a log, one line per phase (every phase in CI, those of two
     seconds or more elsewhere); nothing when quiet."""
-    from triage.cli.tables import phase_lines, progress_bar
+    from triage.cli.progress import phase_lines, progress_bar
 
     if common.verbosity < 0:
         yield None

@@ -6,8 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from triage.core.rotation import Stats, is_overdue
@@ -324,54 +323,3 @@ def print_licenses(out: Console, results: Sequence[LicenseResult]) -> None:
             "" if r.level.value == "allow" else r.why,
         )
     out.print(table)
-
-
-@contextmanager
-def progress_bar() -> Iterator[Callable[[str, int, int | None], None]]:
-    """rich's progress bar on stderr (a terminal only: the caller decides), one task per
-    label."""
-    from rich.console import Console
-    from rich.progress import Progress as Bar
-
-    from triage.cli.output import unfiltered
-
-    with Bar(console=Console(file=unfiltered(sys.stderr)), transient=True) as bar:
-        tasks: dict[str, Any] = {}
-
-        def update(label: str, done: int, total: int | None) -> None:
-            if label not in tasks:
-                tasks[label] = bar.add_task(label, total=total)
-            bar.update(tasks[label], completed=done, total=total)
-
-        yield update
-
-
-@contextmanager
-def phase_lines(
-    write: Callable[[str], None], *, shortest: float
-) -> Iterator[Callable[[str, int, int | None], None]]:
-    """For a log (CI, a pipe): one line per phase when it ends, what, how many and how long,
-    for the phases that took `shortest` seconds or more. A phase ends when the next begins."""
-    import time
-
-    started: dict[str, float] = {}
-    counts: dict[str, tuple[int, int | None]] = {}
-
-    def close(label: str) -> None:
-        took = time.monotonic() - started.pop(label)
-        done, total = counts.pop(label)
-        if took >= shortest:
-            write(f"{label}: {done if total is None else f'{done}/{total}'} in {took:.1f} s")
-
-    def update(label: str, done: int, total: int | None) -> None:
-        if label not in started:
-            for earlier in list(started):
-                close(earlier)
-            started[label] = time.monotonic()
-        counts[label] = (done, total)
-
-    try:
-        yield update
-    finally:
-        for label in list(started):
-            close(label)

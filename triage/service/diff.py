@@ -48,6 +48,13 @@ def diff_sides(
     ws: Workspace, base_ref: str, head_ref: str
 ) -> tuple[diffing.DiffResult, TreeSide, TreeSide]:
     """The diff, with both sides as read (for the SARIF log and the witness)."""
+    with gitrepo.batch(ws.root):
+        return _diff_sides(ws, base_ref, head_ref)
+
+
+def _diff_sides(
+    ws: Workspace, base_ref: str, head_ref: str
+) -> tuple[diffing.DiffResult, TreeSide, TreeSide]:
     repo = ws.root
     config_path = repo_relative(ws.config_path, repo)
     trust_dir = trust_dir_in_repo(ws)
