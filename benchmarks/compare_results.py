@@ -64,7 +64,8 @@ def main() -> None:
             targets = sorted(p for p in LOCKFILES.iterdir() if p.name not in ("SOURCES.md",))
             for target in targets:
                 folder = target if target.is_dir() else target.parent
-                picked = [] if target.is_dir() else ["--lockfile", str(target)]
+                files = sorted(target.glob("*.txt")) if target.is_dir() else [target]
+                picked = [word for f in files for word in ("--lockfile", str(f))]
                 outputs = {}
                 for side, (source, db) in databases.items():
                     code, out = triage(

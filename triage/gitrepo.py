@@ -7,6 +7,7 @@ each read runs its own command."""
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import subprocess
 import threading
@@ -66,7 +67,8 @@ class ObjectReader:
         self._watchdog.cancel()
         for stream in (self._process.stdin, self._process.stdout, self._process.stderr):
             if stream is not None:
-                stream.close()
+                with contextlib.suppress(OSError):  # git already gone: nothing to flush to
+                    stream.close()
         self._process.kill()
         self._process.wait()
 

@@ -13,7 +13,6 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from triage.errors import UpstreamError
@@ -132,5 +131,7 @@ def fetch_all(
 
     if len(items) <= 1:
         return [guarded(item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor  # with logging: only when asking
+
     with ThreadPoolExecutor(max_workers=FETCH_WORKERS) as pool:
         return list(pool.map(guarded, items))

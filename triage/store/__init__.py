@@ -1,14 +1,43 @@
 """The database (SQLite through sqlite-utils, used nowhere else): one connection, numbered
-migrations, and one store per kind of data kept in it."""
+migrations, and one store per kind of data kept in it. A store's module loads when first
+asked for (a scan reads advisories and caches, not the rotation's or the organisation's)."""
 
-from triage.store.advisories import AdvisoryStore, SourceRow, StoredFile
-from triage.store.audit_runs import AuditStore, audit_lock
-from triage.store.caches import CachedLicense, CacheRows, Caches, KeptReading
-from triage.store.connection import Database, parse_stamp, stamp
-from triage.store.derived import deriver
-from triage.store.local_tracker import LocalTracker
-from triage.store.org import OrgStore, RepoMemory
-from triage.store.triage_state import TriageStore
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from triage.exports import lazy
+
+if TYPE_CHECKING:
+    from triage.store.advisories import AdvisoryStore, SourceRow, StoredFile
+    from triage.store.audit_runs import AuditStore, audit_lock
+    from triage.store.caches import CachedLicense, CacheRows, Caches, KeptReading
+    from triage.store.connection import Database, parse_stamp, stamp
+    from triage.store.derived import deriver
+    from triage.store.local_tracker import LocalTracker
+    from triage.store.org import OrgStore, RepoMemory
+    from triage.store.triage_state import TriageStore
+
+_MODULE_OF = {
+    "AdvisoryStore": "advisories",
+    "SourceRow": "advisories",
+    "StoredFile": "advisories",
+    "AuditStore": "audit_runs",
+    "audit_lock": "audit_runs",
+    "CachedLicense": "caches",
+    "CacheRows": "caches",
+    "Caches": "caches",
+    "KeptReading": "caches",
+    "Database": "connection",
+    "parse_stamp": "connection",
+    "stamp": "connection",
+    "deriver": "derived",
+    "LocalTracker": "local_tracker",
+    "OrgStore": "org",
+    "RepoMemory": "org",
+    "TriageStore": "triage_state",
+}
+__getattr__ = lazy(__name__, _MODULE_OF)
 
 __all__ = [
     "AdvisoryStore",
