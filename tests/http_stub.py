@@ -40,10 +40,13 @@ IndexListing = dict[str, list[tuple[str, str, bytes | None]]]
 
 
 @contextmanager
-def serve_index(projects: IndexListing) -> Iterator[tuple[str, list[tuple[str, int]]]]:
+def serve_index(
+    projects: IndexListing, *, etags: bool = True
+) -> Iterator[tuple[str, list[tuple[str, int]]]]:
     """A package index as PyPI serves it for PEP 691 clients: each project's JSON page with
     a `provenance` URL (or null) on every file (PEP 740), an ETag, 304 to a request naming it,
-    and the provenance objects themselves. Yields the base URL and (path, status) asked."""
+    and the provenance objects themselves (without `etags`, as a mirror may: no ETag at all).
+    Yields the base URL and (path, status) asked."""
     pages: dict[str, bytes] = {}
     bodies: dict[str, bytes] = {}
     for project, files in projects.items():
@@ -60,12 +63,12 @@ def serve_index(projects: IndexListing) -> Iterator[tuple[str, list[tuple[str, i
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             body = pages.get(self.path) or bodies.get(self.path)
-            etag = f'"{hashlib.sha256(body).hexdigest()[:16]}"' if body else None
+            etag = f'"{hashlib.sha256(body).hexdigest()[:16]}"' if body and etags else None
             if body is None:
                 asked.append((self.path, 404))
                 self.send_response(404)
                 body = b""
-            elif self.headers.get("If-None-Match") == etag:
+            elif etag is not None and self.headers.get("If-None-Match") == etag:
                 asked.append((self.path, 304))
                 self.send_response(304)
                 self.end_headers()
@@ -73,7 +76,8 @@ def serve_index(projects: IndexListing) -> Iterator[tuple[str, list[tuple[str, i
             else:
                 asked.append((self.path, 200))
                 self.send_response(200)
-                self.send_header("ETag", etag or "")
+                if etag is not None:
+                    self.send_header("ETag", etag)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)

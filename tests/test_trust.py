@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import shutil
 from pathlib import Path
@@ -461,6 +462,30 @@ def test_provenance_comes_from_one_page_per_project_and_is_cached_for_offline_ru
     assert verdicts[GITLAB_PROJECT][0] == "unsigned" and "warning" not in err
 
 
+def test_a_hash_only_pin_finds_its_file_on_the_project_page_by_digest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """requirements.txt pins by hash alone: the page's file with that digest is the one, so
+    its provenance is fetched and verified (it passed as unsigned, without a word, before)."""
+    sdist = DIGESTS[PYPI_ATTESTATIONS]
+    (tmp_path / "requirements.txt").write_text(
+        f"pypi-attestations==0.0.19 --hash=sha256:{sdist} --hash=sha256:{'cd' * 32}\n"
+    )
+    with serve_index(real_index()) as (url, served):
+        monkeypatch.setenv("TRIAGE_PYPI_URL", url)
+        code, verdicts, err = check(capsys, tmp_path, "basic", provenance=None)
+        assert sorted(served) == [
+            ("/integrity/pypi_attestations-0.0.19.tar.gz/provenance", 200),
+            ("/simple/pypi-attestations/", 200),
+        ], err
+        assert code == 0 and verdicts[PYPI_ATTESTATIONS][0] == "trusted", verdicts
+        unlisted = [name for name in verdicts if name != PYPI_ATTESTATIONS]
+        assert len(unlisted) == 1 and verdicts[unlisted[0]][0] == "unsigned"
+        served.clear()
+        code, again, err = check(capsys, tmp_path, "basic", provenance=None)
+    assert served == [] and again == verdicts and "warning" not in err  # from the cache
+
+
 def test_a_project_page_is_asked_again_with_its_etag(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -476,6 +501,30 @@ def test_a_project_page_is_asked_again_with_its_etag(
         code, verdicts, err = check(capsys, tmp_path, "basic", provenance=None)
     assert code == 0 and served == [("/simple/pypi-attestations/", 304)], err
     assert verdicts[wheel] == ("unsigned", "no provenance for this file")
+
+
+def test_a_page_sent_without_an_etag_is_reused_for_ten_minutes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mirror sending no ETag cannot be asked conditionally: its page serves the next runs
+    for ten minutes (PyPI's own max-age), then it is asked for again."""
+    import triage.service.workspace
+    from tests.conftest import NOW
+
+    wheel = "pypi_attestations-0.0.19-py3-none-any.whl"
+    lock(tmp_path, real_artifacts()[0])
+    with serve_index(real_index(), etags=False) as (url, served):
+        monkeypatch.setenv("TRIAGE_PYPI_URL", url)
+        assert check(capsys, tmp_path, "basic", provenance=None)[0] == 0
+        served.clear()
+        lock(tmp_path, real_artifacts()[0], ("pypi-attestations", "0.0.19", wheel, "ab" * 32))
+        code, verdicts, _ = check(capsys, tmp_path, "basic", provenance=None)
+        assert code == 0 and served == [] and verdicts[wheel][0] == "unsigned"
+        later = NOW + dt.timedelta(minutes=11)
+        monkeypatch.setattr(triage.service.workspace, "utc_now", lambda: later)
+        lock(tmp_path, real_artifacts()[0], ("pypi-attestations", "0.0.19", wheel, "ef" * 32))
+        assert check(capsys, tmp_path, "basic", provenance=None)[0] == 0
+    assert served == [("/simple/pypi-attestations/", 200)]
 
 
 def test_offline_fetches_nothing_and_says_what_it_did_not_check(

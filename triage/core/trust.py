@@ -131,6 +131,11 @@ def judge_audited(evidence: ArtifactEvidence, records: Sequence[AuditRecord]) ->
     )
 
 
+def hash_only(filename: str) -> bool:
+    """Whether `filename` stands for a hash-only pin (no file name of its own: see below)."""
+    return filename.endswith(")") and " (sha256:" in filename
+
+
 def locked_artifacts(
     packages: Sequence[Package], by_digest: Mapping[str, str]
 ) -> list[tuple[Package, str, str]]:

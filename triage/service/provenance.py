@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from triage import store
 from triage.core.diagnostics import Diagnostics
 from triage.core.matching import normalize_name
+from triage.core.trust import hash_only
 from triage.errors import UpstreamError
 from triage.models import Package
 from triage.provenance import index
@@ -23,6 +24,9 @@ from triage.service.workspace import Workspace
 # Attestations are uploaded with the file they describe, so a file the index has none for
 # practically never gains one; asking again monthly catches the rare backfill.
 NO_PROVENANCE_RECHECK = dt.timedelta(days=30)
+# A page the index sent without an ETag cannot be asked about conditionally: it is reused for
+# as long as PyPI lets its pages be cached (Cache-Control: max-age=600), then asked again.
+PAGE_FRESH = dt.timedelta(minutes=10)
 Artifact = tuple[Package, str, str]  # the package, the file's name, its sha256
 
 
@@ -39,7 +43,8 @@ class _Outcome:
 def provenance_texts(
     ws: Workspace, caches: store.Caches, artifacts: Sequence[Artifact], *, diagnostics: Diagnostics
 ) -> dict[tuple[str, str], str]:
-    """The provenance JSON of each artifact that has some, by (filename, sha256)."""
+    """The provenance JSON of each artifact that has some, by (filename, sha256); a hash-only
+    pin's is found on its project's page by digest."""
     found = _Outcome()
     wanted: dict[str, list[Artifact]] = {}
     now = ws.now()
@@ -54,8 +59,7 @@ def provenance_texts(
                 continue
             if checked is not None and now - checked <= NO_PROVENANCE_RECHECK:
                 continue
-        if "(sha256:" not in filename:  # a hash-only requirement: no file name to look up
-            wanted.setdefault(normalize_name(artifact[0].name), []).append(artifact)
+        wanted.setdefault(normalize_name(artifact[0].name), []).append(artifact)
     if wanted:
         _look_up(ws, caches, wanted, found=found)
         _say(ws, found, diagnostics)
@@ -69,37 +73,49 @@ def _look_up(
     timeout, _ = settings.index_timing()
     projects = sorted(wanted)
     urls = {p: index.page_url(settings.pypi_url, p) for p in projects}
-    kept = {p: _kept_page(caches, urls[p]) for p in projects}
+    kept = {p: _kept_page(caches, urls[p], now=now) for p in projects}
 
     def page(project: str) -> index.Page:
         held = kept[project]
         fetched = index.fetch_page(
             settings.pypi_url,
             project,
-            etag=held.etag if held else None,
+            etag=held.page.etag if held else None,
             timeout=timeout,
             loopback_http=settings.loopback_http,
         )
-        return fetched or held or index.Page(None, {})
+        return fetched or (held.page if held else index.Page(None, {}))
 
-    pages = fetch_all(
-        projects,
-        page,
-        lookups=ws.lookups,
-        settings=settings,
-        progress=phase(ws.progress, "provenance: project pages", len(projects)),
+    fresh = {p: held.page for p, held in kept.items() if held is not None and held.fresh}
+    asked = [p for p in projects if p not in fresh]
+    answered = dict(
+        zip(
+            asked,
+            fetch_all(
+                asked,
+                page,
+                lookups=ws.lookups,
+                settings=settings,
+                progress=phase(ws.progress, "provenance: project pages", len(asked)),
+            ),
+            strict=True,
+        )
     )
     to_fetch: list[tuple[str, str, str]] = []
-    for project, answer in zip(projects, pages, strict=True):
+    for project in projects:
+        held = kept[project]
+        answer = fresh[project] if project in fresh else answered[project]
         if isinstance(answer, UpstreamError):
             found.unchecked += len(wanted[project])
             continue
-        if answer is not kept[project]:
+        if held is None or answer is not held.page:
             caches.cache_page(
                 urls[project], answer.etag, index.files_json(answer.files), fetched=now
             )
+        by_digest = {f.sha256: f for f in answer.files.values() if f.sha256}
         for _, filename, sha256 in wanted[project]:
-            listed = answer.files.get(filename)
+            # A hash-only pin has no file name: the page's file with its digest is the one.
+            listed = by_digest.get(sha256) if hash_only(filename) else answer.files.get(filename)
             if listed is not None and not listed.says:
                 found.silent += 1
             elif listed is None or listed.provenance is None or listed.sha256 != sha256:
@@ -126,11 +142,21 @@ def _look_up(
             found.texts[(filename, sha256)] = body
 
 
-def _kept_page(caches: store.Caches, url: str) -> index.Page | None:
-    """The page as the last run kept it, when intact and readable."""
+@dataclass(frozen=True)
+class _Kept:
+    page: index.Page
+    fresh: bool  # kept without an ETag less than PAGE_FRESH ago: used without asking
+
+
+def _kept_page(caches: store.Caches, url: str, *, now: dt.datetime) -> _Kept | None:
+    """The page as an earlier run kept it, when intact and readable."""
     held = caches.cached_page(url)
     files = index.files_from_json(held[1]) if held else None
-    return index.Page(held[0], files) if held and files is not None else None
+    if held is None or files is None:
+        return None
+    etag, _, fetched = held
+    fresh = etag is None and fetched is not None and dt.timedelta(0) <= now - fetched < PAGE_FRESH
+    return _Kept(index.Page(etag, files), fresh)
 
 
 def _say(ws: Workspace, found: _Outcome, diagnostics: Diagnostics) -> None:

@@ -17,7 +17,7 @@ from triage.config import edit
 from triage.core import trust
 from triage.core.diagnostics import Diagnostics
 from triage.core.matching import parse_version
-from triage.core.trust import locked_artifacts
+from triage.core.trust import hash_only, locked_artifacts
 from triage.errors import InputError
 from triage.models import ArtifactEvidence, Config, Package, TrustMode, TrustResult
 from triage.provenance import attestations, signing, trust_store
@@ -26,8 +26,6 @@ from triage.service import provenance
 from triage.service.scan import read_lockfiles, summary
 from triage.service.workspace import Workspace
 from triage.settings import Settings
-
-Artifacts = Sequence[tuple[Package, str, str]]
 
 
 @dataclass
@@ -40,18 +38,21 @@ class TrustReport:
         return any(r.fails for r in self.results)
 
 
-def _claims_from(
-    texts: Mapping[tuple[str, str], str], artifacts: Artifacts, index: str
-) -> dict[str, list[Claim]]:
+def _claims_from(texts: Mapping[tuple[str, str], str], index: str) -> dict[str, list[Claim]]:
+    """Claims by the file they are for: a hash-only pin's by the file its provenance names
+    for that digest (the digest is what verification checks)."""
     claims: dict[str, list[Claim]] = {}
-    for _, filename, sha256 in artifacts:
-        text = texts.get((filename, sha256))
-        if text:
-            claims[filename] = attestations.parse_claims(
-                text,
-                f"{index}: provenance of {filename}",
-                provenance_object=True,
-            )
+    for (filename, sha256), text in texts.items():
+        parsed = attestations.parse_claims(
+            text, f"{index}: provenance of {filename}", provenance_object=True
+        )
+        named = {
+            found[0]
+            for claim in parsed
+            if (found := attestations.subject(claim)) is not None and found[1] == sha256
+        }
+        key = named.pop() if hash_only(filename) and len(named) == 1 else filename
+        claims.setdefault(key, []).extend(parsed)
     return claims
 
 
@@ -170,7 +171,7 @@ def judge_packages(
         elif config.trust.mode is not TrustMode.AUDIT:
             artifacts = locked_artifacts(packages, {})
             texts = provenance.provenance_texts(ws, caches, artifacts, diagnostics=diagnostics)
-            claims = _claims_from(texts, artifacts, ws.settings.pypi_url)
+            claims = _claims_from(texts, ws.settings.pypi_url)
     fetcher = _import_fetcher(caches, ws.settings, fetch_imports=fetch_imports)
     with db.transaction():
         judged = _judge(packages, config, store_at, claims=claims, fetcher=fetcher)

@@ -95,8 +95,9 @@ class Caches:
             ],
         )
 
-    def cached_page(self, url: str) -> tuple[str | None, str] | None:
-        """A project page kept by its URL: (its ETag, its files as JSON), when intact."""
+    def cached_page(self, url: str) -> tuple[str | None, str, dt.datetime | None] | None:
+        """A project page kept by its URL: (its ETag, its files as JSON, when it was fetched),
+        when intact."""
         rows = self.database.rows(
             "select etag, files, fetched, digest from index_pages where url = ?", [url]
         )
@@ -107,7 +108,7 @@ class Caches:
         if digest != row_digest(url, etag, text, fetched):
             self._reject("index_pages", url)
             return None
-        return etag, text
+        return etag, text, parse_stamp(fetched)
 
     def cache_page(self, url: str, etag: str | None, files: str, *, fetched: dt.datetime) -> None:
         moment = stamp(fetched)
