@@ -1,32 +1,66 @@
 """Reports (DESIGN: core/report/): what a scan, a diff, a tracking issue and a trust check
-say, as text, JSON and markdown. SARIF lives in core/sarif.py."""
+say, as text, JSON and markdown. SARIF lives in core/sarif.py. A report's module loads when
+one of its names is first used: a scan does not load the issues' or the diff's."""
 
-from triage.core.report.diff import (
-    DIFF_RENDERERS,
-    PR_COMMENT_MARKER,
-    diff_json,
-    diff_text,
-    pr_comment,
-)
-from triage.core.report.issues import (
-    Dependency,
-    issue_body,
-    issue_title,
-    license_issue_body,
-    suggested_response,
-    untrusted_issue_body,
-)
-from triage.core.report.scan import (
-    RENDERERS,
-    finding_json,
-    ignore_json,
-    ignore_line,
-    scan_json,
-    scan_markdown,
-    scan_text,
-    unpinned_json,
-)
-from triage.core.report.trust import trust_artifact_json, trust_json, trust_text
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from triage.exports import lazy
+
+if TYPE_CHECKING:
+    from triage.core.report.diff import (
+        DIFF_RENDERERS,
+        PR_COMMENT_MARKER,
+        diff_json,
+        diff_text,
+        pr_comment,
+    )
+    from triage.core.report.issues import (
+        Dependency,
+        issue_body,
+        issue_title,
+        license_issue_body,
+        suggested_response,
+        untrusted_issue_body,
+    )
+    from triage.core.report.scan import (
+        RENDERERS,
+        finding_json,
+        ignore_json,
+        ignore_line,
+        scan_json,
+        scan_markdown,
+        scan_text,
+        unpinned_json,
+    )
+    from triage.core.report.trust import trust_artifact_json, trust_json, trust_text
+
+_MODULE_OF = {
+    "DIFF_RENDERERS": "diff",
+    "PR_COMMENT_MARKER": "diff",
+    "diff_json": "diff",
+    "diff_text": "diff",
+    "pr_comment": "diff",
+    "Dependency": "issues",
+    "issue_body": "issues",
+    "issue_title": "issues",
+    "license_issue_body": "issues",
+    "suggested_response": "issues",
+    "untrusted_issue_body": "issues",
+    "RENDERERS": "scan",
+    "finding_json": "scan",
+    "ignore_json": "scan",
+    "ignore_line": "scan",
+    "scan_json": "scan",
+    "scan_markdown": "scan",
+    "scan_text": "scan",
+    "unpinned_json": "scan",
+    "trust_artifact_json": "trust",
+    "trust_json": "trust",
+    "trust_text": "trust",
+}
+__getattr__ = lazy(__name__, _MODULE_OF)
 
 __all__ = [
     "DIFF_RENDERERS",
