@@ -68,6 +68,7 @@ def test_scan_json_follows_the_schema(
     finding = next(f for f in document["findings"] if f["package"] == "starlette")
     assert list(finding) == [
         "key",
+        "kind",
         "advisory",
         "aliases",
         "package",
@@ -77,8 +78,10 @@ def test_scan_json_follows_the_schema(
         "severity",
         "status",
         "ignore",
+        "response",
     ]
     assert finding["version"] == "0.19.1" and finding["status"] == "active"
+    assert finding["kind"] == "vulnerability" and finding["response"] is None
     assert finding["key"] == f"{finding['advisory']}/starlette"
 
 

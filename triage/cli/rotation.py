@@ -154,6 +154,11 @@ CLAIM = {Format.TEXT: _claim_text, Format.JSON: _claim_json}
     help="Why the project is not affected, in CycloneDX's terms: the SBOM then says "
     "not_affected. Without it the ignore is accepted risk (exploitable, will_not_fix).",
 )
+@click.option(
+    "--malware",
+    is_flag=True,
+    help="Accept a finding that is malware: refused without it (and `policy check` flags it).",
+)
 @as_option("Who is recorded in the history [default: $USER].")
 @common_options(TEXT_ONLY)
 def ignore(
@@ -167,6 +172,7 @@ def ignore(
     package_only: bool,
     force: bool,
     justification: str | None,
+    malware: bool,
     name: str | None,
     common: Common,
 ) -> int:
@@ -183,6 +189,7 @@ def ignore(
         force=force,
         who=name or None,
         justification=Justification(justification) if justification else None,
+        malware=malware,
     )
     result = ledger.ignore(common.at(path), request)
     entry = result.entry

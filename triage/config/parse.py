@@ -75,6 +75,7 @@ def _advisories(v: values.Validator, doc: Any) -> AdvisoriesConfig:
         "unknown-severity",
         "unused-ignored-advisory",
         "unpinned",
+        "malicious",
         "ignore",
         "lints",
     )
@@ -93,6 +94,7 @@ def _advisories(v: values.Validator, doc: Any) -> AdvisoriesConfig:
             "unused-ignored-advisory", values.LEVEL, defaults.unused_ignored_advisory
         ),
         unpinned=read("unpinned", values.LEVEL, defaults.unpinned),
+        malicious=read("malicious", values.LEVEL, defaults.malicious),
         ignore=_ignore_rules(v, table["ignore"]) if "ignore" in table else (),
         lints=_lints(v, table["lints"]) if "lints" in table else {},
     )

@@ -20,6 +20,7 @@ from triage.models import (
     Severity,
     Unpinned,
     VersionRange,
+    is_malware_id,
 )
 
 # OSV writes "introduced: 0" for "since the first release"; it sorts before every version.
@@ -263,19 +264,28 @@ def match(
         group = groups.get(matched[0][1].id) or AliasGroup(key.advisory, (key.advisory,))
         versions = {p.version for p, _, _ in matched}
         records = {a.id: a for _, a, _ in matched}
+        malicious = any(
+            is_malware_id(i)
+            for i in (*group.ids, *records, *(x for a in records.values() for x in a.aliases))
+        )
         findings.append(
             Finding(
                 key=key,
                 aliases=group.aliases,
                 versions=tuple(sorted(versions, key=version_order)),
                 lockfiles=tuple(sorted({p.lockfile for p, _, _ in matched})),
-                fixed_versions=fixed_versions(e for _, _, e in matched),
-                severity=_worst(a.severity for a in records.values()),
+                # Malware is removed, never upgraded: no version of it is a fix.
+                fixed_versions=() if malicious else fixed_versions(e for _, _, e in matched),
+                severity=Severity.CRITICAL
+                if malicious
+                else _worst(a.severity for a in records.values()),
                 record_ids=tuple(sorted(records)),
                 references=tuple(dict.fromkeys(u for a in records.values() for u in a.references)),
                 summary=_summary(key.advisory, records),
+                malicious=malicious,
             )
         )
+    findings.sort(key=lambda f: not f.malicious)  # malware first; stable: by key within each
     return MatchResult(tuple(findings), tuple(unmatchable))
 
 

@@ -27,8 +27,22 @@ LINT_CODES: Mapping[LintCode, Level] = {
     LintCode.IGNORE_EXPIRING: Level.WARN,
     LintCode.UNKNOWN_ADVISORY: Level.DENY,
     LintCode.IGNORE_ISSUE_CLOSED: Level.WARN,
+    LintCode.IGNORED_MALWARE: Level.DENY,
 }
 EXPIRING_WITHIN = dt.timedelta(days=7)
+
+
+def malware_response(package: str) -> str:
+    """What to do about malware: never an upgrade (every version of it may be the attack)."""
+    return (
+        f"remove {package} (do not upgrade it), treat every environment that installed it as "
+        "compromised, and rotate the credentials those environments held"
+    )
+
+
+def finding_kind(finding: Finding) -> str:
+    """`malicious` or `vulnerability`: what every output calls the finding."""
+    return "malicious" if finding.malicious else "vulnerability"
 
 
 def lint_level(config: AdvisoriesConfig, code: LintCode) -> Level:
@@ -64,7 +78,12 @@ def assess(
         rule = next(r for r in matching if r.expires == max(expiries))
     else:
         status, rule = Status.ACTIVE, None
-    severe = effective_severity(finding.severity, config).value >= config.severity_threshold.value
+    if finding.malicious:  # its own level, whatever the threshold
+        severe = config.malicious is Level.DENY
+    else:
+        severe = (
+            effective_severity(finding.severity, config).value >= config.severity_threshold.value
+        )
     fails = status is not Status.IGNORED and severe
     return AssessedFinding(finding, status, rule, fails), matching
 
@@ -102,7 +121,16 @@ def apply_policy(
         used.update(rule.index for rule in matching)
 
     unused = [rule for rule in config.ignore if rule.index not in used]
-    diagnostics: list[Diagnostic] = []
+    diagnostics: list[Diagnostic] = [
+        _lint(
+            config,
+            LintCode.IGNORED_MALWARE,
+            item.ignore,
+            what=f"accepts malware in {item.finding.package}: remove the package instead",
+        )
+        for item in assessed
+        if item.finding.malicious and item.status is Status.IGNORED and item.ignore is not None
+    ]
     for rule in config.ignore:
         if not rule.reason:
             diagnostics.append(

@@ -14,6 +14,7 @@ from typing import Any
 
 from triage.core import escape, report
 from triage.core.matching import fixed_versions
+from triage.core.policy import malware_response
 from triage.core.rotation import Stats, is_overdue
 from triage.models import (
     Advisory,
@@ -24,6 +25,7 @@ from triage.models import (
     IgnoreRule,
     Schema,
     TriageRecord,
+    is_malware_id,
 )
 
 
@@ -41,7 +43,17 @@ class FindingDetails:
     applying_ignores: list[IgnoreRule]  # the deny.toml entries that match it, expired or not
 
     @property
+    def malicious(self) -> bool:
+        """Malware: a MAL- record among the group's, or the finding as scanned says so."""
+        if self.scanned is not None and self.scanned.finding.malicious:
+            return True
+        ids = [self.key.advisory, *(i for a in self.advisories for i in (a.id, *a.aliases))]
+        return any(is_malware_id(i) for i in ids)
+
+    @property
     def suggested_response(self) -> str | None:
+        if self.malicious:
+            return malware_response(self.key.package)
         if self.scanned is None or self.dependency is None:
             return None
         return report.suggested_response(self.scanned, self.dependency)
@@ -49,7 +61,9 @@ class FindingDetails:
     @property
     def fixed_versions(self) -> tuple[str, ...]:
         """The fix versions the group's records give for the package (for a finding known
-        only from an audit's record, as the scan would have given them)."""
+        only from an audit's record, as the scan would have given them); none for malware."""
+        if self.malicious:
+            return ()
         if self.scanned is not None:
             return self.scanned.finding.fixed_versions
         return fixed_versions(

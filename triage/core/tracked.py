@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from triage.core import report, tracking
 from triage.models import AssessedFinding, Level, LicenseResult, Package, Status, TrustResult
 
+MALWARE_LABEL = "malware"
+
 
 def dependencies(packages: Sequence[Package], direct: set[str]) -> dict[str, report.Dependency]:
     """Per package: direct when pyproject.toml or the lockfile says so, transitive when the
@@ -36,6 +38,7 @@ def tracked_finding(
         title=report.issue_title(item),
         body=report.issue_body(item, dependency),
         recorded=tracking.Recorded(item.finding.severity.label, item.finding.fixed_versions),
+        labels=(MALWARE_LABEL,) if item.finding.malicious else (),
     )
 
 

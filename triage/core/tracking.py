@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from triage.core.policy import effective_severity
-from triage.models import AdvisoriesConfig, AssessedFinding, IgnoreRule, Status
+from triage.models import AdvisoriesConfig, AssessedFinding, IgnoreRule, Level, Status
 
 KEY_MARKER = "<!-- triage:key={key} -->"
 STATE_MARKER = "<!-- triage:state={state} -->"
@@ -78,6 +78,7 @@ class OpenIssue:
     key: str
     title: str
     body: str
+    labels: tuple[str, ...] = ()  # the class's own, beside the configured ones
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ class Tracked:
     title: str
     body: str  # without the state marker
     recorded: Recorded
+    labels: tuple[str, ...] = ()  # the class's own (`malware`), beside [github] labels
 
 
 def rekeyed(item: Tracked, key: str, title: str) -> Tracked:
@@ -130,7 +132,10 @@ def rekeyed(item: Tracked, key: str, title: str) -> Tracked:
 
 
 def wants_issue(item: AssessedFinding, config: AdvisoriesConfig) -> bool:
-    """Active (or expired-ignore) findings at or above the threshold get an issue."""
+    """Active (or expired-ignore) findings at or above the threshold get an issue; malware
+    does unless its level is allow."""
+    if item.finding.malicious:
+        return item.status is not Status.IGNORED and config.malicious is not Level.ALLOW
     severe = effective_severity(item.finding.severity, config).value
     return item.status is not Status.IGNORED and severe >= config.severity_threshold.value
 
@@ -178,7 +183,9 @@ def reconcile(
         key = want.key
         issue = issues.get(key)
         if issue is None:
-            actions.append(OpenIssue(key, want.title, want.body + "\n" + want.recorded.marker()))
+            actions.append(
+                OpenIssue(key, want.title, want.body + "\n" + want.recorded.marker(), want.labels)
+            )
             continue
         notes, recorded = _updates(want, issue, today)
         if not issue.is_open:

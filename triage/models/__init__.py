@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     )
     from triage.models.findings import (
         EVENT_KINDS,
+        MALWARE_PREFIX,
         Advisory,
         Affected,
         AliasGroup,
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
         Status,
         Unpinned,
         VersionRange,
+        is_malware_id,
         is_repository,
         qualified,
         split_qualified,
@@ -91,6 +93,8 @@ _MODULE_OF = {
     "ScanConfig": "config",
     "TrustConfig": "config",
     "EVENT_KINDS": "findings",
+    "MALWARE_PREFIX": "findings",
+    "is_malware_id": "findings",
     "Advisory": "findings",
     "Affected": "findings",
     "AliasGroup": "findings",
@@ -134,6 +138,7 @@ __getattr__ = lazy(__name__, _MODULE_OF)
 __all__ = [
     "DEFAULT_SOURCES",
     "EVENT_KINDS",
+    "MALWARE_PREFIX",
     "AdvisoriesConfig",
     "Advisory",
     "Affected",
@@ -181,6 +186,7 @@ __all__ = [
     "Unpinned",
     "Verdict",
     "VersionRange",
+    "is_malware_id",
     "is_repository",
     "qualified",
     "split_qualified",

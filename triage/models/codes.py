@@ -25,6 +25,7 @@ class LintCode(StrEnum):
     UNKNOWN_ADVISORY = "unknown-advisory"
     IGNORE_ISSUE_CLOSED = "ignore-issue-closed"
     UNPINNED = "unpinned"  # an unpinned requirement admits a version an advisory affects
+    IGNORED_MALWARE = "ignored-malware"  # an ignore that accepts malware
     LICENSE_NOT_ALLOWED = "license-not-allowed"
     LICENSE_UNKNOWN = "license-unknown"
     LICENSE_EXCEPTION_UNUSED = "license-exception-unused"

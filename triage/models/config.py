@@ -23,6 +23,7 @@ class AdvisoriesConfig:
     unknown_severity: Severity = Severity.HIGH
     unused_ignored_advisory: Level = Level.WARN
     unpinned: Level = Level.WARN  # possibly-affected unpinned requirements
+    malicious: Level = Level.DENY  # a malware finding: deny fails whatever the threshold
     ignore: tuple[IgnoreRule, ...] = ()
     lints: Mapping[LintCode, Level] = field(
         default_factory=dict

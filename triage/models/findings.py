@@ -13,6 +13,13 @@ from triage.models.codes import Justification, Level, LintCode, Severity
 # --- advisories -------------------------------------------------------------------------------
 
 EVENT_KINDS = ("introduced", "fixed", "last_affected", "limit")
+# OpenSSF malicious-packages ids (also in OSV's PyPI export): a record with one, or aliased to
+# one, reports malware, not a vulnerability.
+MALWARE_PREFIX = "MAL-"
+
+
+def is_malware_id(advisory_id: str) -> bool:
+    return advisory_id.startswith(MALWARE_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -192,6 +199,9 @@ class Finding:
     record_ids: tuple[str, ...]  # the records that matched
     references: tuple[str, ...] = ()
     summary: str | None = None
+    # Malware (a MAL- record in the alias group): critical, its own policy level, removed and
+    # never upgraded.
+    malicious: bool = False
 
     @property
     def advisory(self) -> str:

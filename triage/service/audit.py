@@ -76,12 +76,16 @@ def apply_actions(
 ) -> dict[str, str]:
     """Carry out the actions in order; returns the URL of each newly opened issue by key."""
     opened: dict[str, str] = {}
-    if any(isinstance(a, tracking.OpenIssue) for a in actions):
-        tracker.ensure_labels(labels)
+    opening = [a for a in actions if isinstance(a, tracking.OpenIssue)]
+    if opening:
+        tracker.ensure_labels(
+            list(dict.fromkeys([*labels, *(x for a in opening for x in a.labels)]))
+        )
     for action in actions:
         match action:
-            case tracking.OpenIssue(key, title, body):
-                opened[key] = tracker.open_issue(key, title, body, labels=labels).url
+            case tracking.OpenIssue(key, title, body, own):
+                every = list(dict.fromkeys([*labels, *own]))
+                opened[key] = tracker.open_issue(key, title, body, labels=every).url
                 counts["opened"] += 1
             case tracking.CommentOn(number, text):
                 tracker.comment(number, text)

@@ -40,6 +40,7 @@ class IgnoreRequest:
     force: bool = False  # accept an expiry more than a year away
     who: str | None = None  # default: who runs the command
     justification: Justification | None = None  # VEX: why not affected; else accepted risk
+    malware: bool = False  # the finding is malware and this is meant (policy check flags it)
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,17 @@ def ignore(ws: Workspace, request: IgnoreRequest) -> IgnoreResult:
     # The ledger may not exist yet (this ignore starts it), even when named with --config.
     cfg = config.load_config(ws.config_path, required=False)
     details = find(replace(ws, given_config=cfg), finding_key)
+    if details.malicious and not request.malware:
+        raise InputError(
+            f"{request.key} is malware: an ignore would let it be installed",
+            hint=f"{policy.malware_response(details.key.package)}; to accept it all the same, add "
+            "--malware (and `policy check` will still flag the ignore as ignored-malware)",
+        )
+    if details.malicious and request.justification is not None:
+        raise InputError(
+            f"{request.key} is malware: no justification makes it not_affected",
+            hint="leave out --justification: an ignore of malware is accepted risk",
+        )
     advisory = details.key.advisory
     scope = details.key.package if request.package_only else None
 

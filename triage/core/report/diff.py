@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from triage.core import escape
-from triage.core.policy import shortlist
+from triage.core.policy import malware_response, shortlist
 from triage.core.report.scan import (
     _cell,
     _fixes,
@@ -123,7 +123,10 @@ def _verdict(result: DiffResult) -> str:
     if not result.fails:
         return "**Gate: passing** — no new finding at or above the threshold."
     reasons = []
-    failing = sum(1 for f in result.new if f.fails)
+    malware = sum(1 for f in result.new if f.fails and f.finding.malicious)
+    if malware:
+        reasons.append(f"{malware} new malicious package(s)")
+    failing = sum(1 for f in result.new if f.fails and not f.finding.malicious)
     if failing:
         reasons.append(f"{failing} new finding(s) at or above the threshold")
     untrusted = len(result.became_untrusted)
@@ -151,7 +154,16 @@ def pr_comment(result: DiffResult) -> str:
         f"_merge-base `{result.base[:12]}` → head `{result.head[:12]}`; advisory data: "
         f"{db.records} records, newest modified {db.newest_modified or '-'} ({age})_",
     ]
-    if result.new:
+    malware = [f for f in result.new if f.finding.malicious]
+    if malware:
+        lines += ["", "### Malware this pull request brings", ""]
+        lines += [
+            f"- **{_cell(f.finding.package)} {_cell(_versions(f))}** "
+            f"({escape.code(f.finding.advisory)}): {_cell(malware_response(f.finding.package))}"
+            for f in malware
+        ]
+    vulnerable = [f for f in result.new if not f.finding.malicious]
+    if vulnerable:
         lines += [
             "",
             "### New",
@@ -163,10 +175,10 @@ def pr_comment(result: DiffResult) -> str:
             f"| {_cell(f.finding.advisory)} | {_cell(f.finding.package)} | {_cell(_versions(f))} "
             f"| {f.finding.severity.label} | {_cell(_fixes(f))} | "
             f"{_cell(', '.join(f.finding.lockfiles))} |"
-            for f in result.new
+            for f in vulnerable
         ]
         lines += ["", "To accept one, record a reviewed ignore:", "", "```sh"]
-        lines += [ignore_line(f) for f in result.new]
+        lines += [ignore_line(f) for f in vulnerable]
         lines.append("```")
     if result.fixed:
         lines += ["", "### Fixed by this pull request", ""]
@@ -218,7 +230,8 @@ def diff_text(result: DiffResult) -> str:
     for title, items in (("new", result.new), ("fixed", result.fixed)):
         lines += [
             f"{title:5}  {f.finding.key}  {f.finding.package} {_versions(f)}  "
-            f"[{f.finding.severity.label}{', FAIL' if f.fails and title == 'new' else ''}]"
+            f"[{'MALWARE, ' if f.finding.malicious else ''}{f.finding.severity.label}"
+            f"{', FAIL' if f.fails and title == 'new' else ''}]"
             for f in items
         ]
     lines.append(f"{len(result.unchanged)} unchanged finding(s)")

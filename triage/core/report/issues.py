@@ -9,6 +9,7 @@ from packaging.version import Version
 
 from triage.core import escape
 from triage.core.matching import parse_version
+from triage.core.policy import malware_response
 from triage.core.report.scan import _cell, _fixes, _versions, ignore_line
 from triage.models import AssessedFinding, LicenseResult, TrustResult
 
@@ -65,6 +66,8 @@ def _dependency_kind(dependency: Dependency) -> str:
 
 
 def issue_title(item: AssessedFinding) -> str:
+    if item.finding.malicious:
+        return f"Malware: {item.finding.package} {_versions(item)} ({item.finding.advisory})"
     return f"{item.finding.advisory}: {item.finding.package} {_versions(item)}"
 
 
@@ -74,6 +77,8 @@ def issue_body(item: AssessedFinding, dependency: Dependency) -> str:
     from triage.core.tracking import KEY_MARKER  # the tracking rules: not needed by a scan
 
     finding = item.finding
+    if finding.malicious:
+        return _malware_body(item, dependency)
     lines = [
         KEY_MARKER.format(key=finding.key),
         f"**{_cell(finding.advisory)}** affects **{_cell(finding.package)}** "
@@ -92,6 +97,29 @@ def issue_body(item: AssessedFinding, dependency: Dependency) -> str:
         "```sh",
         ignore_line(item),
         "```",
+    ]
+    if finding.references:
+        lines += ["", "References:", *[f"- {_cell(url)}" for url in finding.references[:5]]]
+    return "\n".join(lines)
+
+
+def _malware_body(item: AssessedFinding, dependency: Dependency) -> str:
+    """Malware's issue: what to do first, then the facts; never an upgrade, and no ignore
+    line (accepting malware takes `triage ignore --malware`, flagged by `policy check`)."""
+    from triage.core.tracking import KEY_MARKER
+
+    finding = item.finding
+    lines = [
+        KEY_MARKER.format(key=finding.key),
+        f"**Malware: {_cell(malware_response(finding.package)).capitalize()}.**",
+        "",
+        f"**{_cell(finding.advisory)}** reports **{_cell(finding.package)}** "
+        f"{_cell(_versions(item))} as malicious (severity: critical).",
+        "",
+        f"- Aliases: {_cell(', '.join(finding.aliases) or 'none')}",
+        f"- Lockfiles: {', '.join(escape.code(path) for path in finding.lockfiles)}",
+        f"- Dependency: {_dependency_kind(dependency)}"
+        + (f" (via {_cell(', '.join(dependency.via))})" if dependency.via else ""),
     ]
     if finding.references:
         lines += ["", "References:", *[f"- {_cell(url)}" for url in finding.references[:5]]]

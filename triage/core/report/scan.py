@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from triage.core import escape
-from triage.core.policy import shortlist
+from triage.core.policy import finding_kind, malware_response, shortlist
 from triage.models import AssessedFinding, Format, IgnoreRule, ScanResult, Schema, Unpinned
 
 
@@ -27,6 +27,7 @@ def finding_json(item: AssessedFinding) -> dict[str, Any]:
     finding = item.finding
     return {
         "key": str(finding.key),
+        "kind": finding_kind(finding),
         "advisory": finding.advisory,
         "aliases": list(finding.aliases),
         "package": finding.package,
@@ -36,6 +37,7 @@ def finding_json(item: AssessedFinding) -> dict[str, Any]:
         "severity": finding.severity.label,
         "status": item.status.value,
         "ignore": ignore_json(item.ignore),
+        "response": malware_response(finding.package) if finding.malicious else None,
     }
 
 
@@ -110,13 +112,18 @@ def _versions(item: AssessedFinding) -> str:
 
 
 def _fixes(item: AssessedFinding) -> str:
+    if item.finding.malicious:
+        return "none: remove it (malware)"
     return ", ".join(item.finding.fixed_versions) or "no fix yet"
 
 
 def _summary(result: ScanResult) -> str:
     failing = sum(1 for f in result.findings if f.fails)
+    malware = sum(1 for f in result.findings if f.finding.malicious)
     return (
-        f"{len(result.findings)} finding(s), {failing} failing the policy; "
+        f"{len(result.findings)} finding(s)"
+        + (f" ({malware} malicious)" if malware else "")
+        + f", {failing} failing the policy; "
         f"{result.package_count} package(s) in {len(result.lockfiles)} lockfile(s); "
         f"{len(result.unpinned)} unpinned"
     )
@@ -129,13 +136,20 @@ def scan_text(result: ScanResult) -> str:
     for item in result.findings:
         finding = item.finding
         mark = "FAIL" if item.fails else "note"
+        kind = "MALWARE, " if finding.malicious else ""
         lines.append(
             f"{mark}  {finding.key}  {finding.package} {_versions(item)}  "
-            f"[{finding.severity.label}, {item.status.value}]"
+            f"[{kind}{finding.severity.label}, {item.status.value}]"
         )
         if finding.aliases:
             lines.append(f"      aliases: {', '.join(finding.aliases)}")
-        lines.append(f"      fixed in: {_fixes(item)};  lockfiles: {', '.join(finding.lockfiles)}")
+        if finding.malicious:
+            lines.append(f"      malware: {malware_response(finding.package)}")
+            lines.append(f"      lockfiles: {', '.join(finding.lockfiles)}")
+        else:
+            lines.append(
+                f"      fixed in: {_fixes(item)};  lockfiles: {', '.join(finding.lockfiles)}"
+            )
         if item.ignore is not None:
             until = item.ignore.expires.isoformat() if item.ignore.expires else "no expiry"
             lines.append(f"      ignore: {item.ignore.reason or '(no reason)'} ({until})")
@@ -164,11 +178,12 @@ def scan_markdown(result: ScanResult) -> str:
     lines = ["## triage scan", "", f"_{_data_line(result)}_", ""]
     if result.findings:
         lines += [
-            "| advisory | package | version | severity | status | fixed in |",
-            "|---|---|---|---|---|---|",
+            "| advisory | kind | package | version | severity | status | fixed in |",
+            "|---|---|---|---|---|---|---|",
         ]
         lines += [
-            f"| {_cell(f.finding.advisory)} | {_cell(f.finding.package)} | {_cell(_versions(f))} "
+            f"| {_cell(f.finding.advisory)} | {finding_kind(f.finding)} "
+            f"| {_cell(f.finding.package)} | {_cell(_versions(f))} "
             f"| {f.finding.severity.label} | {f.status.value} | {_cell(_fixes(f))} |"
             for f in result.findings
         ]
