@@ -35,6 +35,7 @@ from packageurl import PackageURL
 
 from triage import __version__
 from triage.core import escape
+from triage.core.policy import malware_response
 from triage.models import AssessedFinding, Format, Package, Status, TriageState
 
 OSV = VulnerabilitySource(name="OSV", url=XsUri("https://osv.dev/"))
@@ -109,8 +110,9 @@ def _analysis(
             detail += f"; tracking issue: {item.ignore.issue}"
         if item.ignore.expires:
             detail += f"; accepted until {item.ignore.expires.isoformat()}"
-        if item.ignore.justification is not None:
-            # The ledger says why the project is not affected, in CycloneDX's own terms.
+        if item.ignore.justification is not None and not finding.malicious:
+            # The ledger says why the project is not affected, in CycloneDX's own terms
+            # (never for malware: installing it is the harm, whatever code is reached).
             return VulnerabilityAnalysis(
                 state=ImpactAnalysisState.NOT_AFFECTED,
                 justification=ImpactAnalysisJustification(item.ignore.justification.value),
@@ -130,7 +132,11 @@ def _analysis(
     detail = "active: fails the policy" if item.fails else "active"
     if item.status is Status.IGNORE_EXPIRED and item.ignore and item.ignore.expires:
         detail += f"; its ignore expired on {item.ignore.expires.isoformat()}"
-    responses = [ImpactAnalysisResponse.UPDATE] if finding.fixed_versions else []
+    if finding.malicious:
+        responses = [ImpactAnalysisResponse.WORKAROUND_AVAILABLE]
+        detail += f"; malware: {malware_response(finding.package)}"
+    else:
+        responses = [ImpactAnalysisResponse.UPDATE] if finding.fixed_versions else []
     return VulnerabilityAnalysis(
         state=ImpactAnalysisState.EXPLOITABLE, responses=responses, detail=detail
     )
@@ -157,10 +163,19 @@ def _vulnerability(
         source=OSV,
         references=[VulnerabilityReference(id=alias, source=OSV) for alias in finding.aliases],
         description=finding.summary,
-        recommendation=f"upgrade {finding.package} to {fixes}" if fixes else None,
+        recommendation=malware_response(finding.package)
+        if finding.malicious
+        else f"upgrade {finding.package} to {fixes}"
+        if fixes
+        else None,
         affects=targets,
         analysis=_analysis(item, state),
-        properties=[Property(name="triage:severity", value=finding.severity.label)],
+        properties=[
+            Property(name="triage:severity", value=finding.severity.label),
+            Property(
+                name="triage:kind", value="malicious" if finding.malicious else "vulnerability"
+            ),
+        ],
     )
 
 

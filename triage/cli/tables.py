@@ -88,7 +88,7 @@ def _issue_cell(out: Console, url: str | None) -> str:
 
 
 def _severity_cell(out: Console, severity: str) -> str:
-    style = SEVERITY_STYLES.get(severity)
+    style = SEVERITY_STYLES.get("critical" if severity == "malware" else severity)
     return f"[{style}]{severity}[/]" if style and out.is_terminal else severity
 
 
@@ -111,7 +111,7 @@ def print_queue(out: Console, records: Sequence[TriageRecord], now: dt.datetime)
         (
             str(record.key),
             ", ".join(record.versions),
-            record.severity,
+            "malware" if record.malicious else record.severity,
             _due_cell(out, record, now),
             record.assignee or "-",
             _issue_cell(out, record.issue_url),

@@ -41,6 +41,7 @@ class Observed:
     severity: str
     ignored: bool  # an ignore in deny.toml stands for it
     issue_url: str | None
+    malicious: bool = False
 
 
 def _change(record: TriageRecord, at: dt.datetime, who: str, *, event: str, detail: str) -> Change:
@@ -74,6 +75,7 @@ def observe(
                 last_seen=now,
                 due=due_for(now, item.severity, sla),
                 issue_url=item.issue_url,
+                malicious=item.malicious,
             )
             changes.append(
                 _change(record, now, AUDIT, event="first-seen", detail=f"{item.severity} severity")
@@ -88,6 +90,7 @@ def observe(
             last_seen=now,
             due=due_for(old.first_seen, item.severity, sla),
             issue_url=item.issue_url or old.issue_url,
+            malicious=item.malicious,
         )
         if old.state is TriageState.FIXED:
             record = replace(
@@ -181,7 +184,8 @@ def queue(
     overdue_only: bool = False,
     severities: Collection[str] = (),
 ) -> list[TriageRecord]:
-    """Findings still to work (new or claimed), overdue first, then by due date."""
+    """Findings still to work (new or claimed): malware first, then overdue, then by due
+    date."""
     chosen = [
         r
         for r in records
@@ -190,7 +194,7 @@ def queue(
         and (not overdue_only or is_overdue(r, now))
         and (not severities or r.severity in severities)
     ]
-    return sorted(chosen, key=lambda r: (not is_overdue(r, now), r.due, r.key))
+    return sorted(chosen, key=lambda r: (not r.malicious, not is_overdue(r, now), r.due, r.key))
 
 
 def age_label(age: dt.timedelta) -> str:

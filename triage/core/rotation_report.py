@@ -94,6 +94,7 @@ def record_json(record: TriageRecord, now: dt.datetime) -> dict[str, Any]:
         "repository": record.key.repository,
         "advisory": record.advisory,
         "package": record.package,
+        "kind": "malicious" if record.malicious else "vulnerability",
         "versions": list(record.versions),
         "severity": record.severity,
         "state": record.state.value,

@@ -9,8 +9,9 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from triage.core.policy import malware_response
 from triage.core.report import ignore_line
-from triage.models import AssessedFinding, Severity, Status
+from triage.models import AssessedFinding, Finding, Severity, Status
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 FINGERPRINT = "triageFindingKey/v1"
@@ -28,8 +29,34 @@ SECURITY_SEVERITY = {
 PinLines = Mapping[tuple[str, str, str], int]
 
 
+def _malware_rule(first: Finding) -> dict[str, Any]:
+    """Malware's rule: removal, never an upgrade, and no ignore line to copy."""
+    summary = first.summary or f"{first.package} is malware ({first.advisory})"
+    what = malware_response(first.package)
+    return {
+        "id": first.advisory,
+        "name": first.advisory,
+        "shortDescription": {"text": summary},
+        "fullDescription": {"text": summary},
+        "helpUri": next(iter(first.references), INFORMATION_URI + first.advisory),
+        "help": {
+            "text": f"{summary}\n\nMalware: {what}.",
+            "markdown": f"{summary}\n\n**Malware:** {what}.",
+        },
+        "properties": {
+            "kind": "malicious",
+            "tags": ["security", "malware", *first.aliases],
+            "precision": "very-high",
+            "problem.severity": "error",
+            "security-severity": "10.0",
+        },
+    }
+
+
 def _rule(items: Sequence[AssessedFinding]) -> dict[str, Any]:
     first = items[0].finding
+    if first.malicious:
+        return _malware_rule(first)
     summary = first.summary or f"{first.advisory} affects {first.package}"
     fixes = [
         f"- {item.finding.package}: fixed in {', '.join(item.finding.fixed_versions)}"
@@ -56,6 +83,7 @@ def _rule(items: Sequence[AssessedFinding]) -> dict[str, Any]:
     )
     severity = max((item.finding.severity for item in items), key=lambda s: s.value)
     properties: dict[str, Any] = {
+        "kind": "vulnerability",
         "tags": ["security", "dependency", *first.aliases],
         "precision": "very-high",
     }
@@ -99,20 +127,31 @@ def _result(item: AssessedFinding, lines: PinLines, new: bool | None) -> dict[st
     finding = item.finding
     versions = ", ".join(finding.versions)
     fixes = ", ".join(finding.fixed_versions) or "none published"
+    if finding.malicious:
+        text = f"{finding.package} {versions} is malware ({finding.advisory}): " + (
+            f"{malware_response(finding.package)}."
+        )
+    else:
+        text = (
+            f"{finding.package} {versions} is affected by {finding.advisory} "
+            f"(severity {finding.severity.label}); fixed in: {fixes}."
+        )
     result: dict[str, Any] = {
         "ruleId": finding.advisory,
+        # Malware is an error while it stands, whatever its policy level.
         "level": "error"
-        if item.fails
+        if item.fails or (finding.malicious and item.status is not Status.IGNORED)
         else "warning"
         if item.status is not Status.IGNORED
         else "note",
-        "message": {
-            "text": f"{finding.package} {versions} is affected by {finding.advisory} "
-            f"(severity {finding.severity.label}); fixed in: {fixes}."
-        },
+        "message": {"text": text},
         "locations": _locations(item, lines),
         "partialFingerprints": {FINGERPRINT: str(finding.key)},
-        "properties": {"status": item.status.value, "package": finding.package},
+        "properties": {
+            "status": item.status.value,
+            "package": finding.package,
+            "kind": "malicious" if finding.malicious else "vulnerability",
+        },
     }
     if new is not None:
         result["properties"]["new"] = new

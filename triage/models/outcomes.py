@@ -146,6 +146,7 @@ class TriageRecord:
     gone_since: dt.datetime | None = None
     assignee: str | None = None
     issue_url: str | None = None
+    malicious: bool = False  # malware: first in the queue
 
 
 @dataclass(frozen=True)

@@ -253,6 +253,7 @@ def observations(
                 severity=i.finding.severity.label,
                 ignored=i.status is Status.IGNORED,
                 issue_url=urls.get(str(key)) or urls.get(str(i.finding.key)),
+                malicious=i.finding.malicious,
             )
         )
     return found

@@ -254,6 +254,7 @@ def tracked_from(data: Mapping[str, Any]) -> tracking.Tracked:
         recorded=tracking.Recorded(
             recorded["severity"], tuple(recorded["fixed"]), recorded["expiry_warned"]
         ),
+        labels=tuple(str(label) for label in data.get("labels", ())),
     )
 
 

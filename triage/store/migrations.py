@@ -234,6 +234,11 @@ def _index_pages(db: sqlite_utils.Database) -> None:
     )
 
 
+def _malware(db: sqlite_utils.Database) -> None:
+    """10: a recorded finding that is malware (it leads the queue)."""
+    _add_columns(db, "findings", {"malicious": int})
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _advisories,
     _audit_and_triage,
@@ -244,5 +249,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     _org_runs,
     _bound_derived_state,
     _index_pages,
+    _malware,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -30,6 +30,7 @@ def _record(row: Mapping[str, Any]) -> TriageRecord:
         gone_since=_time(row["gone_since"]) if row["gone_since"] else None,
         assignee=row["assignee"],
         issue_url=row["issue_url"],
+        malicious=bool(row.get("malicious")),
     )
 
 
@@ -79,6 +80,7 @@ class TriageStore:
                     "gone_since": stamp(record.gone_since) if record.gone_since else None,
                     "assignee": record.assignee,
                     "issue_url": record.issue_url,
+                    "malicious": int(record.malicious),
                 }
                 if statuses is not None and record.key in statuses:
                     row["status"] = statuses[record.key]
