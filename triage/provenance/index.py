@@ -28,12 +28,18 @@ class IndexFile:
     sha256: str | None
     provenance: str | None  # its provenance's URL; None: the index says there is none
     says: bool = True  # False: the page says nothing of provenance (an index without PEP 740)
+    yanked: str | None = None  # PEP 592: None when not yanked, else its reason ("" for none)
 
 
 @dataclass(frozen=True)
 class Page:
     etag: str | None
     files: dict[str, IndexFile]
+    status: str | None = None  # PEP 792 project-status (None: active, or not said)
+    status_reason: str | None = None
+
+
+STATUSES = ("active", "archived", "quarantined", "deprecated")  # PEP 792
 
 
 def page_url(index: str, project: str) -> str:
@@ -61,15 +67,16 @@ def fetch_page(
         return None
     if answer.body is None:
         return Page(None, {})
-    return Page(answer.etag, read_page(answer.body, url, index))
+    return read_page(answer.body, url, etag=answer.etag)
 
 
 def _fail(url: str, what: str) -> UpstreamError:
     return UpstreamError(f"{url}: not a project page triage reads ({what})")
 
 
-def read_page(body: bytes, url: str, index: str) -> dict[str, IndexFile]:
-    """Each file of the page by name. A page of another shape is the index failing."""
+def read_page(body: bytes, url: str, *, etag: str | None) -> Page:
+    """The page: each file by name, and the project's status. A page of another shape is
+    the index failing."""
     try:
         document: Any = json.loads(body)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
@@ -77,6 +84,22 @@ def read_page(body: bytes, url: str, index: str) -> dict[str, IndexFile]:
     files = document.get("files") if isinstance(document, dict) else None
     if not isinstance(files, list):
         raise _fail(url, "no list of files")
+    status, reason = _status(document.get("project-status"), url)
+    return Page(etag, _files(files, url), status, reason)
+
+
+def _status(value: Any, url: str) -> tuple[str | None, str | None]:
+    """PEP 792's project status; an unknown one is the index's word all the same."""
+    if value is None:
+        return None, None
+    if not isinstance(value, dict) or not isinstance(value.get("status"), str):
+        raise _fail(url, "project-status is not an object with a status")
+    reason = value.get("reason")
+    status = value["status"]
+    return (None if status == "active" else status), reason if isinstance(reason, str) else None
+
+
+def _files(files: list[Any], url: str) -> dict[str, IndexFile]:
     found: dict[str, IndexFile] = {}
     for entry in files:
         if not isinstance(entry, dict) or not isinstance(entry.get("filename"), str):
@@ -84,11 +107,15 @@ def read_page(body: bytes, url: str, index: str) -> dict[str, IndexFile]:
         hashes = entry.get("hashes")
         sha256 = hashes.get("sha256") if isinstance(hashes, dict) else None
         provenance = entry.get("provenance")
+        yanked = entry.get("yanked", False)
+        if not isinstance(yanked, bool | str):
+            raise _fail(url, f"{entry['filename']}: yanked is neither true/false nor a reason")
+        why = None if yanked is False else ("" if yanked is True else yanked)
         if "provenance" not in entry:
-            found[entry["filename"]] = IndexFile(_text(sha256), None, says=False)
+            found[entry["filename"]] = IndexFile(_text(sha256), None, says=False, yanked=why)
         elif provenance is None or isinstance(provenance, str):
             link = urljoin(url, provenance) if provenance else None
-            found[entry["filename"]] = IndexFile(_text(sha256), link)
+            found[entry["filename"]] = IndexFile(_text(sha256), link, yanked=why)
         else:
             raise _fail(url, f"{entry['filename']}: provenance is neither a URL nor null")
     return found
@@ -118,21 +145,37 @@ def fetch_provenance(url: str, *, timeout: float, loopback_http: bool) -> str | 
     return None if answer.body is None else answer.body.decode("utf-8", errors="replace")
 
 
-def files_json(files: dict[str, IndexFile]) -> str:
-    """A page's files as kept: {filename: [sha256, provenance URL, says]}."""
+def page_json(page: Page) -> str:
+    """A page as kept: its status and {filename: [sha256, provenance URL, says, yanked]}."""
     return json.dumps(
-        {name: [f.sha256, f.provenance, f.says] for name, f in sorted(files.items())},
+        {
+            "status": [page.status, page.status_reason],
+            "files": {
+                name: [f.sha256, f.provenance, f.says, f.yanked]
+                for name, f in sorted(page.files.items())
+            },
+        },
         separators=(",", ":"),
     )
 
 
-def files_from_json(text: str) -> dict[str, IndexFile] | None:
-    """What `files_json` kept; None for anything else (the page is asked for again)."""
+def page_from_json(text: str, etag: str | None) -> Page | None:
+    """What `page_json` kept; None for anything else (the page is asked for again)."""
     try:
         kept: Any = json.loads(text)
-        return {
-            name: IndexFile(sha256, provenance, bool(says))
-            for name, (sha256, provenance, says) in kept.items()
+        status, reason = kept["status"]
+        files = {
+            str(name): IndexFile(
+                _optional(sha256), _optional(provenance), bool(says), _optional(yanked)
+            )
+            for name, (sha256, provenance, says, yanked) in kept["files"].items()
         }
-    except (ValueError, TypeError, AttributeError, RecursionError):
+        return Page(etag, files, _optional(status), _optional(reason))
+    except (ValueError, TypeError, AttributeError, KeyError, RecursionError):
         return None
+
+
+def _optional(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError("not a string")

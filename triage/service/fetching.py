@@ -13,7 +13,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from triage.errors import UpstreamError
 from triage.settings import Settings
@@ -37,6 +37,9 @@ class Lookups:
         self._ended: str | None = None
         self._probing = False  # the first request is in flight; the others wait for it
         self._answered = False
+        # What this run's lookups found, by what was asked: a project page is asked for once
+        # a run whatever asks for it (service/pages).
+        self.pages: dict[str, Any] = {}
 
     @property
     def ended(self) -> str | None:

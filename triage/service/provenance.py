@@ -18,15 +18,13 @@ from triage.core.trust import hash_only
 from triage.errors import UpstreamError
 from triage.models import Package
 from triage.provenance import index
+from triage.service import pages
 from triage.service.fetching import fetch_all, phase
 from triage.service.workspace import Workspace
 
 # Attestations are uploaded with the file they describe, so a file the index has none for
 # practically never gains one; asking again monthly catches the rare backfill.
 NO_PROVENANCE_RECHECK = dt.timedelta(days=30)
-# A page the index sent without an ETag cannot be asked about conditionally: it is reused for
-# as long as PyPI lets its pages be cached (Cache-Control: max-age=600), then asked again.
-PAGE_FRESH = dt.timedelta(minutes=10)
 Artifact = tuple[Package, str, str]  # the package, the file's name, its sha256
 
 
@@ -72,46 +70,13 @@ def _look_up(
     settings, now = ws.settings, ws.now()
     timeout, _ = settings.index_timing()
     projects = sorted(wanted)
-    urls = {p: index.page_url(settings.pypi_url, p) for p in projects}
-    kept = {p: _kept_page(caches, urls[p], now=now) for p in projects}
-
-    def page(project: str) -> index.Page:
-        held = kept[project]
-        fetched = index.fetch_page(
-            settings.pypi_url,
-            project,
-            etag=held.page.etag if held else None,
-            timeout=timeout,
-            loopback_http=settings.loopback_http,
-        )
-        return fetched or (held.page if held else index.Page(None, {}))
-
-    fresh = {p: held.page for p, held in kept.items() if held is not None and held.fresh}
-    asked = [p for p in projects if p not in fresh]
-    answered = dict(
-        zip(
-            asked,
-            fetch_all(
-                asked,
-                page,
-                lookups=ws.lookups,
-                settings=settings,
-                progress=phase(ws.progress, "provenance: project pages", len(asked)),
-            ),
-            strict=True,
-        )
-    )
+    fetched = pages.project_pages(ws, caches, projects, purpose="provenance")
     to_fetch: list[tuple[str, str, str]] = []
     for project in projects:
-        held = kept[project]
-        answer = fresh[project] if project in fresh else answered[project]
+        answer = fetched[project]
         if isinstance(answer, UpstreamError):
             found.unchecked += len(wanted[project])
             continue
-        if held is None or answer is not held.page:
-            caches.cache_page(
-                urls[project], answer.etag, index.files_json(answer.files), fetched=now
-            )
         by_digest = {f.sha256: f for f in answer.files.values() if f.sha256}
         for _, filename, sha256 in wanted[project]:
             # A hash-only pin has no file name: the page's file with its digest is the one.
@@ -140,23 +105,6 @@ def _look_up(
         caches.cache_provenance(filename, sha256, body or "", fetched=now)
         if body:
             found.texts[(filename, sha256)] = body
-
-
-@dataclass(frozen=True)
-class _Kept:
-    page: index.Page
-    fresh: bool  # kept without an ETag less than PAGE_FRESH ago: used without asking
-
-
-def _kept_page(caches: store.Caches, url: str, *, now: dt.datetime) -> _Kept | None:
-    """The page as an earlier run kept it, when intact and readable."""
-    held = caches.cached_page(url)
-    files = index.files_from_json(held[1]) if held else None
-    if held is None or files is None:
-        return None
-    etag, _, fetched = held
-    fresh = etag is None and fetched is not None and dt.timedelta(0) <= now - fetched < PAGE_FRESH
-    return _Kept(index.Page(etag, files), fresh)
 
 
 def _say(ws: Workspace, found: _Outcome, diagnostics: Diagnostics) -> None:
