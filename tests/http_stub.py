@@ -7,7 +7,7 @@ import hashlib
 import json
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -41,11 +41,16 @@ IndexListing = dict[str, list[tuple[str, str, bytes | None]]]
 
 @contextmanager
 def serve_index(
-    projects: IndexListing, *, etags: bool = True
+    projects: IndexListing,
+    *,
+    etags: bool = True,
+    yanked: Mapping[str, bool | str] | None = None,
+    statuses: Mapping[str, tuple[str, str | None]] | None = None,
 ) -> Iterator[tuple[str, list[tuple[str, int]]]]:
     """A package index as PyPI serves it for PEP 691 clients: each project's JSON page with
     a `provenance` URL (or null) on every file (PEP 740), an ETag, 304 to a request naming it,
-    and the provenance objects themselves (without `etags`, as a mirror may: no ETag at all).
+    and the provenance objects themselves (without `etags`, as a mirror may: no ETag at all);
+    `yanked` files by name (PEP 592: true or a reason), `statuses` by project (PEP 792).
     Yields the base URL and (path, status) asked."""
     pages: dict[str, bytes] = {}
     bodies: dict[str, bytes] = {}
@@ -55,8 +60,18 @@ def serve_index(
             link = None if provenance is None else f"/integrity/{filename}/provenance"
             if provenance is not None:
                 bodies[f"/integrity/{filename}/provenance"] = provenance
-            listed.append({"filename": filename, "hashes": {"sha256": sha256}, "provenance": link})
-        page = {"meta": {"api-version": "1.3"}, "name": project, "files": listed}
+            entry: dict[str, object] = {
+                "filename": filename,
+                "hashes": {"sha256": sha256},
+                "provenance": link,
+            }
+            if filename in (yanked or {}):
+                entry["yanked"] = (yanked or {})[filename]
+            listed.append(entry)
+        page: dict[str, object] = {"meta": {"api-version": "1.4"}, "name": project, "files": listed}
+        if project in (statuses or {}):
+            status, reason = (statuses or {})[project]
+            page["project-status"] = {"status": status, **({"reason": reason} if reason else {})}
         pages[f"/simple/{project}/"] = json.dumps(page).encode()
     asked: list[tuple[str, int]] = []
 

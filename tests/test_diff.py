@@ -320,6 +320,7 @@ def test_cli_diff_json_schema(
         "policy_changes",
         "trust",
         "licenses",  # issue 14: the licenses the pull request brings ([] without [licenses])
+        "index",  # issue 24: yanked files and project status of what it adds
     ]
     assert document["licenses"] == []
     assert document["schema"] == "triage/diff-v1"

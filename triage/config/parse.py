@@ -14,6 +14,7 @@ from triage.core.matching import normalize_name
 from triage.core.policy import LINT_CODES
 from triage.errors import ConfigError
 from triage.models import (
+    PROJECT_STATUS,
     AdvisoriesConfig,
     Clarification,
     Config,
@@ -76,6 +77,8 @@ def _advisories(v: values.Validator, doc: Any) -> AdvisoriesConfig:
         "unused-ignored-advisory",
         "unpinned",
         "malicious",
+        "yanked",
+        "project-status",
         "ignore",
         "lints",
     )
@@ -95,9 +98,21 @@ def _advisories(v: values.Validator, doc: Any) -> AdvisoriesConfig:
         ),
         unpinned=read("unpinned", values.LEVEL, defaults.unpinned),
         malicious=read("malicious", values.LEVEL, defaults.malicious),
+        yanked=read("yanked", values.LEVEL, defaults.yanked),
+        project_status=_project_status(v, table["project-status"])
+        if "project-status" in table
+        else defaults.project_status,
         ignore=_ignore_rules(v, table["ignore"]) if "ignore" in table else (),
         lints=_lints(v, table["lints"]) if "lints" in table else {},
     )
+
+
+def _project_status(v: values.Validator, doc: Any) -> dict[str, Level]:
+    """[advisories.project-status]: a level per PEP 792 status, over the defaults."""
+    path = "advisories.project-status"
+    table = v.table(doc, path, tuple(PROJECT_STATUS))
+    read = v.at(table, path).get
+    return {status: read(status, values.LEVEL, level) for status, level in PROJECT_STATUS.items()}
 
 
 def _lints(v: values.Validator, doc: Any) -> dict[LintCode, Level]:

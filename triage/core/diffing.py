@@ -19,6 +19,7 @@ from triage.models import (
     Finding,
     FindingKey,
     IgnoreRule,
+    IndexNote,
     Level,
     LicenseChange,
     LintCode,
@@ -65,11 +66,14 @@ class DiffResult:
     # what the base's `[advisories] unpinned` says of them.
     unpinned_added: tuple[Unpinned, ...] = ()
     unpinned_diagnostics: tuple[Diagnostic, ...] = ()
+    # What the index says of the releases the pull request adds: yanked files, project status.
+    index_notes: tuple[IndexNote, ...] = ()
 
     @property
     def fails(self) -> bool:
         return (
             any(item.fails for item in self.new)
+            or any(note.level is Level.DENY for note in self.index_notes)
             or any(d.level is Level.DENY for d in self.unpinned_diagnostics)
             or bool(self.became_untrusted)
             or any(change.result.level is Level.DENY for change in self.license_changes)

@@ -14,6 +14,9 @@ from triage.models.findings import IgnoreRule
 DEFAULT_SOURCES = ("osv:PyPI",)
 
 
+PROJECT_STATUS = {"quarantined": Level.DENY, "archived": Level.WARN, "deprecated": Level.WARN}
+
+
 @dataclass(frozen=True)
 class AdvisoriesConfig:
     sources: tuple[str, ...] = DEFAULT_SOURCES
@@ -24,6 +27,9 @@ class AdvisoriesConfig:
     unused_ignored_advisory: Level = Level.WARN
     unpinned: Level = Level.WARN  # possibly-affected unpinned requirements
     malicious: Level = Level.DENY  # a malware finding: deny fails whatever the threshold
+    yanked: Level = Level.WARN  # a locked file its index has yanked (PEP 592)
+    # PEP 792 project status: a level per status the index gives
+    project_status: Mapping[str, Level] = field(default_factory=lambda: dict(PROJECT_STATUS))
     ignore: tuple[IgnoreRule, ...] = ()
     lints: Mapping[LintCode, Level] = field(
         default_factory=dict

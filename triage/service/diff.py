@@ -12,7 +12,7 @@ from triage.core.diagnostics import Diagnostics
 from triage.core.trust import locked_artifacts
 from triage.errors import InputError
 from triage.models import LicenseChange, TrustResult, is_repository
-from triage.service import sync, trust
+from triage.service import index_notes, sync, trust
 from triage.service.scan import match, pin_lines
 from triage.service.trees import TreeSide, read_side, repo_relative, trust_dir_in_repo
 from triage.service.workspace import Workspace
@@ -95,6 +95,11 @@ def _diff_sides(
         newly_untrusted = _trust_change(
             ws, db, (base_side, head_side), trust_dir=trust_dir, diagnostics=said
         )
+        before = {(p.name, p.version) for p in base_side.packages}
+        added = [p for p in head_side.packages if (p.name, p.version) not in before]
+        notes = index_notes.notes_for(
+            ws, db, added, config=base_side.config.advisories, diagnostics=said
+        )
     changes = diffing.policy_changes(
         base_side.config.advisories.ignore,
         head_side.config.advisories.ignore,
@@ -123,6 +128,7 @@ def _diff_sides(
     result = replace(
         result,
         became_untrusted=newly_untrusted,
+        index_notes=notes,
         warnings=said.warnings,
         license_changes=license_changes,
         policy=replace(result.policy, licenses_changed=licenses_changed),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from triage.core import escape
 from triage.core.policy import malware_response, shortlist
@@ -19,7 +19,7 @@ from triage.core.report.scan import (
     unpinned_markdown,
 )
 from triage.core.report.trust import trust_artifact_json
-from triage.models import Format, IgnoreRule, Level, LicenseChange, Schema
+from triage.models import Format, IgnoreRule, IndexNote, Level, LicenseChange, Schema
 
 if TYPE_CHECKING:
     from triage.core.diffing import DiffResult
@@ -64,8 +64,26 @@ def diff_json(result: DiffResult) -> str:
             }
             for c in result.license_changes
         ],
+        "index": [index_note_json(n) for n in result.index_notes],
     }
     return json.dumps(document, indent=2) + "\n"
+
+
+def index_note_json(note: IndexNote) -> dict[str, Any]:
+    return {
+        "package": note.package,
+        "version": note.version,
+        "kind": note.kind,
+        "detail": note.detail,
+        "reason": note.reason,
+        "level": note.level.value,
+    }
+
+
+def _note_text(note: IndexNote) -> str:
+    why = f": {note.reason}" if note.reason else ""
+    what = f"file {note.detail} yanked" if note.kind == "yanked" else f"project {note.kind}"
+    return f"{note.package} {note.version}: {what}{why}"
 
 
 def _rule_text(rule: IgnoreRule) -> str:
@@ -135,6 +153,9 @@ def _verdict(result: DiffResult) -> str:
     denied = sum(1 for c in result.license_changes if c.result.level is Level.DENY)
     if denied:
         reasons.append(f"{denied} license(s) the base policy does not allow")
+    denied_notes = sum(1 for n in result.index_notes if n.level is Level.DENY)
+    if denied_notes:
+        reasons.append(f"{denied_notes} release(s) the index has yanked or quarantined")
     unpinned = sum(1 for d in result.unpinned_diagnostics if d.level is Level.DENY)
     if unpinned:
         reasons.append(f"{unpinned} new requirement(s) not pinned to one version")
@@ -193,6 +214,13 @@ def pr_comment(result: DiffResult) -> str:
             "",
         ]
         lines += [unpinned_markdown(u) for u in result.unpinned_added]
+    if result.index_notes:
+        lines += ["", "### Yanked files and project status (from the package index)", ""]
+        lines += [
+            f"- {_cell(_note_text(n))} ({n.level.value}"
+            f"{', fails' if n.level is Level.DENY else ''})"
+            for n in result.index_notes
+        ]
     if result.became_untrusted:
         lines += ["", "### Newly untrusted dependencies", ""]
         lines += [
@@ -241,6 +269,7 @@ def diff_text(result: DiffResult) -> str:
         for u in result.unpinned_added
     ]
     lines += [f"{d.level.value}[{d.code}]: {d.message}" for d in result.unpinned_diagnostics]
+    lines += [f"{n.level.value}[{n.kind}]: {_note_text(n)}" for n in result.index_notes]
     lines += [
         f"untrusted  {r.evidence.filename}  ({r.evidence.package} {r.evidence.version}): {r.reason}"
         for r in result.became_untrusted
