@@ -12,23 +12,30 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+class _Quiet(BaseHTTPRequestHandler):
+    """A handler that logs nothing and ends each answer with its body."""
+
+    def _send(self, body: bytes) -> None:
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
 @contextmanager
 def serve_get(answer: Callable[[str], tuple[int, bytes]]) -> Iterator[tuple[str, list[str]]]:
     """Yields the base URL and the list of paths asked for; `answer(path)` gives the status
     and body of each response."""
     asked: list[str] = []
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(_Quiet):
         def do_GET(self) -> None:
             asked.append(self.path)
             status, body = answer(self.path)
             self.send_response(status)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            return
+            self._send(body)
 
     with _serving(Handler) as url:
         yield url, asked
@@ -75,7 +82,7 @@ def serve_index(
         pages[f"/simple/{project}/"] = json.dumps(page).encode()
     asked: list[tuple[str, int]] = []
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(_Quiet):
         def do_GET(self) -> None:
             body = pages.get(self.path) or bodies.get(self.path)
             etag = f'"{hashlib.sha256(body).hexdigest()[:16]}"' if body and etags else None
@@ -93,12 +100,7 @@ def serve_index(
                 self.send_response(200)
                 if etag is not None:
                     self.send_header("ETag", etag)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            return
+            self._send(body)
 
     with _serving(Handler) as url:
         yield url, asked

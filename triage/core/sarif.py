@@ -33,23 +33,32 @@ def _malware_rule(first: Finding) -> dict[str, Any]:
     """Malware's rule: removal, never an upgrade, and no ignore line to copy."""
     summary = first.summary or f"{first.package} is malware ({first.advisory})"
     what = malware_response(first.package)
+    help_ = {
+        "text": f"{summary}\n\nMalware: {what}.",
+        "markdown": f"{summary}\n\n**Malware:** {what}.",
+    }
+    properties = {
+        "kind": "malicious",
+        "tags": ["security", "malware", *first.aliases],
+        "precision": "very-high",
+        "problem.severity": "error",
+        "security-severity": "10.0",
+    }
+    return _descriptor(first, summary, help_=help_, properties=properties)
+
+
+def _descriptor(
+    first: Finding, summary: str, *, help_: dict[str, str], properties: dict[str, Any]
+) -> dict[str, Any]:
+    """A rule (SARIF reportingDescriptor) for the advisory group `first` stands for."""
     return {
         "id": first.advisory,
         "name": first.advisory,
         "shortDescription": {"text": summary},
         "fullDescription": {"text": summary},
         "helpUri": next(iter(first.references), INFORMATION_URI + first.advisory),
-        "help": {
-            "text": f"{summary}\n\nMalware: {what}.",
-            "markdown": f"{summary}\n\n**Malware:** {what}.",
-        },
-        "properties": {
-            "kind": "malicious",
-            "tags": ["security", "malware", *first.aliases],
-            "precision": "very-high",
-            "problem.severity": "error",
-            "security-severity": "10.0",
-        },
+        "help": help_,
+        "properties": properties,
     }
 
 
@@ -89,15 +98,8 @@ def _rule(items: Sequence[AssessedFinding]) -> dict[str, Any]:
     }
     if severity in SECURITY_SEVERITY:
         properties["security-severity"] = SECURITY_SEVERITY[severity]
-    return {
-        "id": first.advisory,
-        "name": first.advisory,
-        "shortDescription": {"text": summary},
-        "fullDescription": {"text": summary},
-        "helpUri": next(iter(first.references), INFORMATION_URI + first.advisory),
-        "help": {"text": help_text, "markdown": markdown},
-        "properties": properties,
-    }
+    help_ = {"text": help_text, "markdown": markdown}
+    return _descriptor(first, summary, help_=help_, properties=properties)
 
 
 def _locations(item: AssessedFinding, lines: PinLines) -> list[dict[str, Any]]:

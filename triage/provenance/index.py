@@ -52,15 +52,7 @@ def fetch_page(
     """The project's page; None when `etag` still holds (unchanged); a project the index does
     not have is a page without files."""
     url = page_url(index, project)
-    answer = http.get_conditional(
-        url,
-        etag=etag,
-        max_bytes=MAX_PAGE_BYTES,
-        headers={"Accept": SIMPLE_JSON},
-        timeout=timeout,
-        server="the index",
-        loopback_http=loopback_http,
-    )
+    answer = _get(url, etag=etag, accept=SIMPLE_JSON, timeout=timeout, loopback_http=loopback_http)
     if answer.status == 304:
         if etag is None:
             raise UpstreamError(f"{url}: the index answered 304 to a request without an ETag")
@@ -133,16 +125,25 @@ def on_index(url: str, index: str) -> bool:
 
 def fetch_provenance(url: str, *, timeout: float, loopback_http: bool) -> str | None:
     """A provenance object the page named; None when the index has none after all (404)."""
-    answer = http.get_conditional(
+    answer = _get(
+        url, etag=None, accept=PROVENANCE_JSON, timeout=timeout, loopback_http=loopback_http
+    )
+    return None if answer.body is None else answer.body.decode("utf-8", errors="replace")
+
+
+def _get(
+    url: str, *, etag: str | None, accept: str, timeout: float, loopback_http: bool
+) -> http.Answer:
+    """One request to the index for a page (conditional) or a provenance object."""
+    return http.get_conditional(
         url,
-        etag=None,
-        max_bytes=MAX_PROVENANCE_BYTES,
-        headers={"Accept": PROVENANCE_JSON},
+        etag=etag,
+        max_bytes=MAX_PAGE_BYTES if accept == SIMPLE_JSON else MAX_PROVENANCE_BYTES,
+        headers={"Accept": accept},
         timeout=timeout,
         server="the index",
         loopback_http=loopback_http,
     )
-    return None if answer.body is None else answer.body.decode("utf-8", errors="replace")
 
 
 def page_json(page: Page) -> str:
