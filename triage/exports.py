@@ -4,13 +4,15 @@ many modules, and a command should pay at start-up only for the ones it uses."""
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 
-def lazy(package: str, module_of: Mapping[str, str]) -> Callable[[str], Any]:
-    """The package's `__getattr__`: `name` from `package.<module_of[name]>`, kept once read."""
+def lazy(package: str, names: Mapping[str, Sequence[str]]) -> Callable[[str], Any]:
+    """The package's `__getattr__`: each module's `names` from `package.<module>`, a name kept
+    once read."""
     namespace = importlib.import_module(package).__dict__
+    module_of = {name: module for module, listed in names.items() for name in listed}
 
     def attribute(name: str) -> Any:
         module = module_of.get(name)

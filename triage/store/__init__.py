@@ -18,26 +18,17 @@ if TYPE_CHECKING:
     from triage.store.org import OrgStore, RepoMemory
     from triage.store.triage_state import TriageStore
 
-_MODULE_OF = {
-    "AdvisoryStore": "advisories",
-    "SourceRow": "advisories",
-    "StoredFile": "advisories",
-    "AuditStore": "audit_runs",
-    "audit_lock": "audit_runs",
-    "CachedLicense": "caches",
-    "CacheRows": "caches",
-    "Caches": "caches",
-    "KeptReading": "caches",
-    "Database": "connection",
-    "parse_stamp": "connection",
-    "stamp": "connection",
-    "deriver": "derived",
-    "LocalTracker": "local_tracker",
-    "OrgStore": "org",
-    "RepoMemory": "org",
-    "TriageStore": "triage_state",
+_NAMES = {
+    "advisories": ("AdvisoryStore", "SourceRow", "StoredFile"),
+    "audit_runs": ("AuditStore", "audit_lock"),
+    "caches": ("CachedLicense", "CacheRows", "Caches", "KeptReading"),
+    "connection": ("Database", "parse_stamp", "stamp"),
+    "derived": ("deriver",),
+    "local_tracker": ("LocalTracker",),
+    "org": ("OrgStore", "RepoMemory"),
+    "triage_state": ("TriageStore",),
 }
-__getattr__ = lazy(__name__, _MODULE_OF)
+__getattr__ = lazy(__name__, _NAMES)
 
 __all__ = [
     "AdvisoryStore",

@@ -36,31 +36,29 @@ if TYPE_CHECKING:
     )
     from triage.core.report.trust import trust_artifact_json, trust_json, trust_text
 
-_MODULE_OF = {
-    "DIFF_RENDERERS": "diff",
-    "PR_COMMENT_MARKER": "diff",
-    "diff_json": "diff",
-    "diff_text": "diff",
-    "pr_comment": "diff",
-    "Dependency": "issues",
-    "issue_body": "issues",
-    "issue_title": "issues",
-    "license_issue_body": "issues",
-    "suggested_response": "issues",
-    "untrusted_issue_body": "issues",
-    "RENDERERS": "scan",
-    "finding_json": "scan",
-    "ignore_json": "scan",
-    "ignore_line": "scan",
-    "scan_json": "scan",
-    "scan_markdown": "scan",
-    "scan_text": "scan",
-    "unpinned_json": "scan",
-    "trust_artifact_json": "trust",
-    "trust_json": "trust",
-    "trust_text": "trust",
+_NAMES = {
+    "diff": ("DIFF_RENDERERS", "PR_COMMENT_MARKER", "diff_json", "diff_text", "pr_comment"),
+    "issues": (
+        "Dependency",
+        "issue_body",
+        "issue_title",
+        "license_issue_body",
+        "suggested_response",
+        "untrusted_issue_body",
+    ),
+    "scan": (
+        "RENDERERS",
+        "finding_json",
+        "ignore_json",
+        "ignore_line",
+        "scan_json",
+        "scan_markdown",
+        "scan_text",
+        "unpinned_json",
+    ),
+    "trust": ("trust_artifact_json", "trust_json", "trust_text"),
 }
-__getattr__ = lazy(__name__, _MODULE_OF)
+__getattr__ = lazy(__name__, _NAMES)
 
 __all__ = [
     "DIFF_RENDERERS",
