@@ -12,7 +12,7 @@ from triage.core.diagnostics import Diagnostics
 from triage.core.trust import locked_artifacts
 from triage.errors import InputError
 from triage.models import LicenseChange, TrustResult, is_repository
-from triage.service import index_notes, sync, trust
+from triage.service import index_notes, sync
 from triage.service.scan import match, pin_lines
 from triage.service.trees import TreeSide, read_side, repo_relative, trust_dir_in_repo
 from triage.service.workspace import Workspace
@@ -148,14 +148,18 @@ def _trust_change(
     objects, never written anywhere); only they can have become untrusted, so only their
     provenance is fetched."""
     base, head = sides
-    blobs = gitrepo.read_blobs(ws.root, sorted(set(base.trust.values())))
-    base_store = trust.TrustStore.tree(blobs, base.trust, trust_dir, label=base.sha[:12])
     locked_before = {(name, sha) for _, name, sha in locked_artifacts(base.packages, {})}
     changed = [
         p
         for p in head.packages
         if any((name, sha) not in locked_before for _, name, sha in locked_artifacts([p], {}))
     ]
+    if not changed:  # no new artifact: nothing to judge (and Sigstore's verifier not loaded)
+        return ()
+    from triage.service import trust
+
+    blobs = gitrepo.read_blobs(ws.root, sorted(set(base.trust.values())))
+    base_store = trust.TrustStore.tree(blobs, base.trust, trust_dir, label=base.sha[:12])
     after = trust.judge_packages(
         ws, db, changed, config=base.config, store_at=base_store, diagnostics=diagnostics
     )
