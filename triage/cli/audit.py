@@ -51,7 +51,7 @@ def audit(
 
     Tracking issues go to GitHub when GITHUB_TOKEN is set and a repository is known, else to
     the local tracker in the database (`triage issues`)."""
-    from triage.core.report import RENDERERS
+    from triage.core.report import RENDERERS, note_text
     from triage.service import audit as use_case
 
     ws = common.at(path)
@@ -78,6 +78,8 @@ def audit(
     verdicts = [item.verdict.value for item in report.trust]
     trusted = ", ".join(f"{verdicts.count(v)} {v}" for v in ("trusted", "untrusted", "unsigned"))
     common.say(f"trust ({ws.config.trust.mode}): {trusted}")
+    for note in report.index_notes:
+        common.say(f"{note.level.value}[{note.kind}]: {note_text(note)}")
     common.say(f"audit run {report.run}: tracking issues {done}")
     return EXIT_POLICY if report.fails else EXIT_OK
 

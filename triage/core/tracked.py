@@ -7,7 +7,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from triage.core import report, tracking
-from triage.models import AssessedFinding, Level, LicenseResult, Package, Status, TrustResult
+from triage.models import (
+    AssessedFinding,
+    IndexNote,
+    Level,
+    LicenseResult,
+    Package,
+    Status,
+    TrustResult,
+)
 
 MALWARE_LABEL = "malware"
 
@@ -72,6 +80,25 @@ def disallowed_licenses(results: Sequence[LicenseResult]) -> list[tracking.Track
             f"License not allowed: {name}",
             report.license_issue_body(name, items),
             kind="license",
+        )
+        for name, items in sorted(by_name.items())
+    ]
+
+
+def denied_by_index(notes: Sequence[IndexNote]) -> list[tracking.Tracked]:
+    """One tracked item per project the policy denies for what its index says (quarantined,
+    a yanked file set to deny): `index/<name>`, so a new version under the same verdict keeps
+    the same issue."""
+    by_name: dict[str, list[IndexNote]] = {}
+    for note in notes:
+        if note.level is Level.DENY:
+            by_name.setdefault(note.package, []).append(note)
+    return [
+        _standing(
+            f"index/{name}",
+            f"{', '.join(sorted({n.kind for n in items})).capitalize()}: {name}",
+            report.index_issue_body(name, items),
+            kind="index",
         )
         for name, items in sorted(by_name.items())
     ]

@@ -7,9 +7,10 @@ followed."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 from triage import http
 from triage.core.matching import normalize_name
@@ -42,8 +43,16 @@ class Page:
 STATUSES = ("active", "archived", "quarantined", "deprecated")  # PEP 792
 
 
+_PROJECT_NAME = re.compile(r"[a-z0-9]([a-z0-9._-]*[a-z0-9])?", re.ASCII)
+
+
+def is_project_name(project: str) -> bool:
+    """Whether `project`, normalised, is a name an index can serve (PEP 508's letters)."""
+    return _PROJECT_NAME.fullmatch(normalize_name(project)) is not None
+
+
 def page_url(index: str, project: str) -> str:
-    return f"{index.rstrip('/')}/simple/{normalize_name(project)}/"
+    return f"{index.rstrip('/')}/simple/{quote(normalize_name(project), safe='')}/"
 
 
 def fetch_page(

@@ -15,6 +15,7 @@ from triage.errors import InputError, TriageError
 from triage.models import (
     Config,
     FindingKey,
+    IndexNote,
     Level,
     LicenseResult,
     ScanResult,
@@ -24,7 +25,7 @@ from triage.models import (
     is_repository,
     qualified,
 )
-from triage.service import licenses, scan, sync, trust
+from triage.service import index_notes, licenses, scan, sync, trust
 from triage.service.workspace import Workspace
 
 ACTIONS = ("opened", "commented", "edited", "closed", "reopened")
@@ -39,6 +40,8 @@ class AuditReport:
     actions: dict[str, int] = field(default_factory=dict)
     trust: list[TrustResult] = field(default_factory=list)
     licenses: list[LicenseResult] = field(default_factory=list)
+    # What the index says of the locked releases: yanked files, adverse project status.
+    index_notes: tuple[IndexNote, ...] = ()
     warnings: list[str] = field(default_factory=list)
     open_findings: int | None = None  # findings not fixed after the run
 
@@ -46,6 +49,7 @@ class AuditReport:
     def fails(self) -> bool:
         untrusted = any(item.fails for item in self.trust)
         denied = any(item.level is Level.DENY for item in self.licenses)
+        denied = denied or any(note.level is Level.DENY for note in self.index_notes)
         return untrusted or denied or (self.scan is not None and self.scan.fails)
 
 
@@ -196,6 +200,9 @@ def _audit_tracking(
         ws, db, project.packages, config=cfg, store_at=store_at, diagnostics=said
     )
     result.licenses = licenses.judge_packages(ws, project.packages, config=cfg, diagnostics=said)
+    result.index_notes = index_notes.notes_for(
+        ws, db, project.packages, config=cfg.advisories, diagnostics=said
+    )
     result.warnings += said.warnings
     wanted, present = goals(result, project)
     tracker = tracker_for(db)
@@ -228,6 +235,7 @@ def goals(
     cfg = project.config
     wanted = tracked.untrusted(result.trust, cfg.trust.mode)
     wanted += tracked.disallowed_licenses(result.licenses)
+    wanted += tracked.denied_by_index(result.index_notes)
     present: list[tracking.Tracked] = []
     dependencies = project.dependencies()
     for item in result.scan.findings:

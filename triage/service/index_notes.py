@@ -42,18 +42,18 @@ def notes_for(
         ws, store.Caches(db), sorted(by_project), purpose="yanked and status"
     )
     notes: dict[tuple[str, str, str, str], IndexNote] = {}
-    unchecked = 0
+    unchecked: list[str] = []
     for project, locked in sorted(by_project.items()):
         page = found[project]
         if isinstance(page, UpstreamError):
-            unchecked += 1
+            unchecked.append(page.message)
             continue
         for note in _status(page, locked, config) + _yanked(page, locked, config):
             notes.setdefault((note.package, note.version, note.kind, note.detail), note)
     if unchecked:
-        why = ws.lookups.ended or "the index did not answer"
+        why = ws.lookups.ended or unchecked[0]
         diagnostics.warn(
-            f"{why}; yanked files and project status of {unchecked} project(s) not checked"
+            f"{why}; yanked files and project status of {len(unchecked)} project(s) not checked"
         )
     return tuple(n for n in notes.values() if n.level is not Level.ALLOW)
 

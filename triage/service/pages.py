@@ -34,6 +34,9 @@ def project_pages(
     settings, now = ws.settings, ws.now()
     timeout, _ = settings.index_timing()
     seen = ws.lookups.pages
+    for project in projects:
+        if not index.is_project_name(project):  # no index serves it: nothing is asked
+            seen.setdefault(project, UpstreamError(f"{project!r} is not a project name"))
     urls = {p: index.page_url(settings.pypi_url, p) for p in projects if p not in seen}
     kept = {p: _kept_page(caches, url, now=now) for p, url in urls.items()}
 

@@ -14,10 +14,12 @@ if TYPE_CHECKING:
         PR_COMMENT_MARKER,
         diff_json,
         diff_text,
+        note_text,
         pr_comment,
     )
     from triage.core.report.issues import (
         Dependency,
+        index_issue_body,
         issue_body,
         issue_title,
         license_issue_body,
@@ -37,9 +39,18 @@ if TYPE_CHECKING:
     from triage.core.report.trust import trust_artifact_json, trust_json, trust_text
 
 _NAMES = {
-    "diff": ("DIFF_RENDERERS", "PR_COMMENT_MARKER", "diff_json", "diff_text", "pr_comment"),
+    "diff": (
+        "DIFF_RENDERERS",
+        "PR_COMMENT_MARKER",
+        "diff_json",
+        "diff_text",
+        "note_text",
+        "note_text",
+        "pr_comment",
+    ),
     "issues": (
         "Dependency",
+        "index_issue_body",
         "issue_body",
         "issue_title",
         "license_issue_body",
@@ -70,9 +81,11 @@ __all__ = [
     "finding_json",
     "ignore_json",
     "ignore_line",
+    "index_issue_body",
     "issue_body",
     "issue_title",
     "license_issue_body",
+    "note_text",
     "pr_comment",
     "scan_json",
     "scan_markdown",

@@ -80,7 +80,7 @@ def index_note_json(note: IndexNote) -> dict[str, Any]:
     }
 
 
-def _note_text(note: IndexNote) -> str:
+def note_text(note: IndexNote) -> str:
     why = f": {note.reason}" if note.reason else ""
     what = f"file {note.detail} yanked" if note.kind == "yanked" else f"project {note.kind}"
     return f"{note.package} {note.version}: {what}{why}"
@@ -217,8 +217,7 @@ def pr_comment(result: DiffResult) -> str:
     if result.index_notes:
         lines += ["", "### Yanked files and project status (from the package index)", ""]
         lines += [
-            f"- {_cell(_note_text(n))} ({n.level.value}"
-            f"{', fails' if n.level is Level.DENY else ''})"
+            f"- {_cell(note_text(n))} ({n.level.value}{', fails' if n.level is Level.DENY else ''})"
             for n in result.index_notes
         ]
     if result.became_untrusted:
@@ -269,7 +268,7 @@ def diff_text(result: DiffResult) -> str:
         for u in result.unpinned_added
     ]
     lines += [f"{d.level.value}[{d.code}]: {d.message}" for d in result.unpinned_diagnostics]
-    lines += [f"{n.level.value}[{n.kind}]: {_note_text(n)}" for n in result.index_notes]
+    lines += [f"{n.level.value}[{n.kind}]: {note_text(n)}" for n in result.index_notes]
     lines += [
         f"untrusted  {r.evidence.filename}  ({r.evidence.package} {r.evidence.version}): {r.reason}"
         for r in result.became_untrusted

@@ -11,7 +11,7 @@ from triage.core import escape
 from triage.core.matching import parse_version
 from triage.core.policy import malware_response
 from triage.core.report.scan import _cell, _fixes, _versions, ignore_line
-from triage.models import AssessedFinding, LicenseResult, TrustResult
+from triage.models import AssessedFinding, IndexNote, LicenseResult, TrustResult
 
 
 @dataclass(frozen=True)
@@ -123,6 +123,28 @@ def _malware_body(item: AssessedFinding, dependency: Dependency) -> str:
     ]
     if finding.references:
         lines += ["", "References:", *[f"- {_cell(url)}" for url in finding.references[:5]]]
+    return "\n".join(lines)
+
+
+def index_issue_body(name: str, notes: Sequence[IndexNote]) -> str:
+    """What the package index says of a locked project that the policy denies."""
+    from triage.core.tracking import KEY_MARKER
+
+    lines = [
+        KEY_MARKER.format(key=f"index/{name}"),
+        f"The package index's word on **{_cell(name)}** fails the policy:",
+        "",
+        *[
+            f"- {_cell(n.version)}: "
+            + (f"file {escape.code(n.detail)} is yanked" if n.kind == "yanked" else n.kind)
+            + (f" ({_cell(n.reason)})" if n.reason else "")
+            for n in notes
+        ],
+        "",
+        "**Suggested response:** move off it: pin another release (yanked), or replace the "
+        "project (quarantined, archived or deprecated); `[advisories] yanked` and "
+        "`[advisories.project-status]` set these levels.",
+    ]
     return "\n".join(lines)
 
 
