@@ -38,9 +38,9 @@ def notes_for(
         by_project.setdefault(normalize_name(package.name), []).append(package)
     if not by_project:
         return ()
-    found = pages.project_pages(
-        ws, store.Caches(db), sorted(by_project), purpose="yanked and status"
-    )
+    caches = store.Caches(db)
+    found = pages.project_pages(ws, caches, sorted(by_project), purpose="yanked and status")
+    diagnostics.warn_all(caches.rejected)  # a kept page that failed its digest, asked afresh
     notes: dict[tuple[str, str, str, str], IndexNote] = {}
     unchecked: list[str] = []
     for project, locked in sorted(by_project.items()):
