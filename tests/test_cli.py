@@ -296,3 +296,29 @@ def test_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:
     assert re.search(r"^reading .*: \d+/\d+ in \d+\.\d s\r?$", in_ci, re.MULTILINE), in_ci
     # TRIAGE_DB chose where the database went.
     assert (tmp_path / "a.db").is_file() and not (tmp_path / "a" / ".triage").exists()
+
+
+def test_a_log_hears_of_a_phase_still_running_and_of_its_end(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In a log, a phase that runs past two seconds says so once, then how it ended."""
+    import time
+
+    from triage.cli.progress import phase_lines
+
+    now = [100.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    said: list[str] = []
+    with phase_lines(said.append, shortest=2.0) as update:
+        update("provenance: project pages", 0, 40)
+        now[0] += 1.0
+        update("provenance: project pages", 10, 40)
+        now[0] += 1.5
+        update("provenance: project pages", 20, 40)
+        update("provenance: project pages", 30, 40)
+        now[0] += 0.5
+        update("quick", 0, 1)
+    assert said == [
+        "provenance: project pages: 20/40 so far, still running",
+        "provenance: project pages: 30/40 in 3.0 s",
+    ]

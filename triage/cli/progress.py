@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+STILL_RUNNING = 2.0  # seconds
+
 
 @contextmanager
 def progress_bar() -> Iterator[Callable[[str, int, int | None], None]]:
@@ -34,11 +36,13 @@ def phase_lines(
     write: Callable[[str], None], *, shortest: float
 ) -> Iterator[Callable[[str, int, int | None], None]]:
     """For a log (CI, a pipe): one line per phase when it ends, what, how many and how long,
-    for the phases that took `shortest` seconds or more. A phase ends when the next begins."""
+    for the phases that took `shortest` seconds or more. A phase ends when the next begins. A
+    phase still running after STILL_RUNNING seconds says so once, so a log never sits silent."""
     import time
 
     started: dict[str, float] = {}
     counts: dict[str, tuple[int, int | None]] = {}
+    announced: set[str] = set()
 
     def close(label: str) -> None:
         took = time.monotonic() - started.pop(label)
@@ -52,6 +56,9 @@ def phase_lines(
                 close(earlier)
             started[label] = time.monotonic()
         counts[label] = (done, total)
+        if label not in announced and time.monotonic() - started[label] >= STILL_RUNNING:
+            announced.add(label)
+            write(f"{label}: {done if total is None else f'{done}/{total}'} so far, still running")
 
     try:
         yield update
