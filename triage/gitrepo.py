@@ -194,23 +194,36 @@ def tree(repo: Path, commit: str) -> list[TreeEntry]:
 
 
 def _walk(reader: ObjectReader, name: str, prefix: str, *, id_bytes: int) -> list[TreeEntry]:
-    """A tree object's files, its subtrees' in their place (as `ls-tree -r` lists them)."""
+    """A tree object's files, its subtrees' in their place (as `ls-tree -r` lists them);
+    iterative, so a hostile tree's depth cannot exhaust the stack."""
+    entries: list[TreeEntry] = []
+    stack = [iter(_tree_items(reader, name, prefix, id_bytes=id_bytes))]
+    while stack:
+        item = next(stack[-1], None)
+        if item is None:
+            stack.pop()
+        elif item.mode == "040000":
+            stack.append(iter(_tree_items(reader, item.blob, item.path + "/", id_bytes=id_bytes)))
+        else:
+            entries.append(item)
+    return entries
+
+
+def _tree_items(reader: ObjectReader, name: str, prefix: str, *, id_bytes: int) -> list[TreeEntry]:
+    """One tree object's entries (subtrees with mode 040000), in its order."""
     found = reader.get(name)
     if found is None or found[1] != "tree":
         raise InputError(f"{reader.repo}: cannot list the tree {name}")
-    data, entries, position = found[2], [], 0
+    data, position, items = found[2], 0, []
     while position < len(data):
-        space = data.index(b" ", position)
-        nul = data.index(b"\0", space)
-        mode = data[position:space].decode()
+        space, nul = data.find(b" ", position), data.find(b"\0", position)
+        if not 0 <= space < nul or nul + 1 + id_bytes > len(data):
+            raise InputError(f"{reader.repo}: the tree {name} is malformed", hint="git fsck")
+        mode = data[position:space].decode().zfill(6)
         path = prefix + data[space + 1 : nul].decode(errors="surrogateescape")
-        oid = data[nul + 1 : nul + 1 + id_bytes].hex()
+        items.append(TreeEntry(path, mode, data[nul + 1 : nul + 1 + id_bytes].hex()))
         position = nul + 1 + id_bytes
-        if mode == "40000":
-            entries += _walk(reader, oid, path + "/", id_bytes=id_bytes)
-        else:
-            entries.append(TreeEntry(path, mode.zfill(6), oid))
-    return entries
+    return items
 
 
 def read_blobs(repo: Path, blobs: list[str]) -> dict[str, bytes]:
