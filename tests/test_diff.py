@@ -396,3 +396,23 @@ def test_one_cat_file_process_reads_what_the_plumbing_commands_read(tmp_path: Pa
     assert any(e.path == "a/b/c/uv.lock" for e in plain)
     with pytest.raises(InputError, match="not a git repository"), gitrepo.batch(tmp_path):
         gitrepo.resolve(tmp_path, "main")
+
+
+def test_a_tree_deeper_than_the_stack_is_read(tmp_path: Path) -> None:
+    """A pull request can commit a folder nested 1,500 deep: the batched tree walk is not
+    recursive, so it lists it like `git ls-tree -r`, with no stack to run out of."""
+    import os
+
+    from triage import gitrepo
+
+    repo = GitRepo(tmp_path / "repo")
+    folder = repo.root
+    for _ in range(1500):
+        folder = folder / "d"
+        os.mkdir(folder)
+    (folder / "requirements.txt").write_text("urllib3==2.0.0\n")
+    head = repo.commit("deep")
+    with gitrepo.batch(repo.root):
+        listed = gitrepo.tree(repo.root, head)
+    assert listed == gitrepo.tree(repo.root, head)
+    assert listed[0].path == "d/" * 1500 + "requirements.txt"
