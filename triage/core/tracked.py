@@ -4,7 +4,8 @@ per package whose license the policy denies."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from triage.core import report, tracking
 from triage.models import (
@@ -18,6 +19,7 @@ from triage.models import (
 )
 
 MALWARE_LABEL = "malware"
+Judged = TypeVar("Judged")
 
 
 def dependencies(packages: Sequence[Package], direct: set[str]) -> dict[str, report.Dependency]:
@@ -70,10 +72,6 @@ def untrusted(results: Sequence[TrustResult], mode: str) -> list[tracking.Tracke
 def disallowed_licenses(results: Sequence[LicenseResult]) -> list[tracking.Tracked]:
     """One tracked item per package whose locked license the policy denies (`license/<name>`:
     a version bump under the same verdict keeps the same issue)."""
-    by_name: dict[str, list[LicenseResult]] = {}
-    for result in results:
-        if result.level is Level.DENY:
-            by_name.setdefault(result.name, []).append(result)
     return [
         _standing(
             f"license/{name}",
@@ -81,7 +79,7 @@ def disallowed_licenses(results: Sequence[LicenseResult]) -> list[tracking.Track
             report.license_issue_body(name, items),
             kind="license",
         )
-        for name, items in sorted(by_name.items())
+        for name, items in _denied_by_name(results, lambda r: (r.name, r.level))
     ]
 
 
@@ -89,10 +87,6 @@ def denied_by_index(notes: Sequence[IndexNote]) -> list[tracking.Tracked]:
     """One tracked item per project the policy denies for what its index says (quarantined,
     a yanked file set to deny): `index/<name>`, so a new version under the same verdict keeps
     the same issue."""
-    by_name: dict[str, list[IndexNote]] = {}
-    for note in notes:
-        if note.level is Level.DENY:
-            by_name.setdefault(note.package, []).append(note)
     return [
         _standing(
             f"index/{name}",
@@ -100,8 +94,20 @@ def denied_by_index(notes: Sequence[IndexNote]) -> list[tracking.Tracked]:
             report.index_issue_body(name, items),
             kind="index",
         )
-        for name, items in sorted(by_name.items())
+        for name, items in _denied_by_name(notes, lambda n: (n.package, n.level))
     ]
+
+
+def _denied_by_name(
+    items: Sequence[Judged], judged: Callable[[Judged], tuple[str, Level]]
+) -> list[tuple[str, list[Judged]]]:
+    """The items whose level is deny, by package name, in name order."""
+    by_name: dict[str, list[Judged]] = {}
+    for item in items:
+        name, level = judged(item)
+        if level is Level.DENY:
+            by_name.setdefault(name, []).append(item)
+    return sorted(by_name.items())
 
 
 def _standing(key: str, title: str, body: str, *, kind: str) -> tracking.Tracked:
