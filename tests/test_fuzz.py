@@ -242,3 +242,46 @@ def test_mutated_witness_files_end_in_a_message_not_a_traceback(
         assert code in ((0,) if unchanged else (1, 2)) and "Traceback" not in err, (case, err)
         seen[code] = seen.get(code, 0) + 1
     assert seen.get(1, 0) and seen.get(2, 0), seen
+
+
+def test_mutated_project_pages_are_read_or_refused_never_a_traceback() -> None:
+    """The index's PEP 691 pages are hostile input too: a page built from InvokeAI's locked
+    files (provenance URLs, yanked reasons, a project status), mutated every way, is read
+    (and kept and read back the same) or refused as the index failing (UpstreamError)."""
+    import json
+
+    from triage.errors import UpstreamError
+    from triage.lockfiles import read_lockfile
+    from triage.provenance import index
+
+    lock = LOCKFILES / "invoke-ai__InvokeAI__uv.lock"
+    files = [
+        {
+            "filename": a.filename,
+            "hashes": {"sha256": a.sha256},
+            "provenance": f"/integrity/{a.filename}/provenance" if n % 3 == 0 else None,
+            **({"yanked": "broken build" if n % 2 else True} if n % 7 == 0 else {}),
+        }
+        for n, a in enumerate(
+            a for p in read_lockfile(lock, lock.parent).packages[:12] for a in p.artifacts
+        )
+    ]
+    page = {
+        "meta": {"api-version": "1.4"},
+        "name": "torch",
+        "project-status": {"status": "deprecated", "reason": "use torch2"},
+        "files": files,
+    }
+    data = json.dumps(page).encode()
+    url = "https://pypi.example/simple/torch/"
+    read = refused = 0
+    for case in range(CASES_PER_FORMAT):
+        name, mutated = mutate(data, "json", case, seed=case)
+        try:
+            found = index.read_page(mutated, url, etag='"e"')
+        except UpstreamError:
+            refused += 1
+            continue
+        read += 1
+        assert index.page_from_json(index.page_json(found), '"e"') == found, name
+    assert read and refused  # both outcomes exercised
