@@ -29,7 +29,7 @@ def trust() -> None:
 @path_option(
     "--provenance-dir",
     "Folder of <artifact>.provenance / <artifact>.publish.attestation files "
-    "[default: PyPI's Integrity API ($TRIAGE_PYPI_URL), cached in the database].",
+    "[default: the index's project pages ($TRIAGE_PYPI_URL), cached in the database].",
 )
 @common_options()
 def trust_check(

@@ -181,7 +181,7 @@ def judge_packages(
 
 def trust_check(ws: Workspace, provenance_dir: Path | None) -> TrustReport:
     """A verdict for every locked artifact with a digest, under `[trust] mode`: provenance
-    (from --provenance-dir, else PyPI's Integrity API through the cache) for basic and
+    (from --provenance-dir, else the index's project pages through the cache) for basic and
     certified, audit records for audit."""
     packages, _, _ = summary(read_lockfiles(ws.root, ws.lockfiles, ws.config.scan))
     said = Diagnostics()
