@@ -407,12 +407,15 @@ def test_a_tree_deeper_than_the_stack_is_read(tmp_path: Path) -> None:
 
     repo = GitRepo(tmp_path / "repo")
     folder = repo.root
-    for _ in range(1500):
-        folder = folder / "d"
-        os.mkdir(folder)
-    (folder / "requirements.txt").write_text("urllib3==2.0.0\n")
-    head = repo.commit("deep")
-    with gitrepo.batch(repo.root):
-        listed = gitrepo.tree(repo.root, head)
-    assert listed == gitrepo.tree(repo.root, head)
-    assert listed[0].path == "d/" * 1500 + "requirements.txt"
+    try:
+        for _ in range(1500):
+            folder = folder / "d"
+            os.mkdir(folder)
+        (folder / "requirements.txt").write_text("urllib3==2.0.0\n")
+        head = repo.commit("deep")
+        with gitrepo.batch(repo.root):
+            listed = gitrepo.tree(repo.root, head)
+        assert listed == gitrepo.tree(repo.root, head)
+        assert listed[0].path == "d/" * 1500 + "requirements.txt"
+    finally:  # rm is not recursive (shutil.rmtree, and pytest's cleanup with it, would be)
+        subprocess.run(["rm", "-rf", str(repo.root / "d")], check=True)

@@ -1,4 +1,4 @@
-"""PEP 740 provenance: reading it (from a directory, or as the index served it: see index.py)
+"""PEP 740 provenance: reading it (from a directory, or as the index serves it) and verifying it
 offline with pypi-attestations / sigstore.
 
 Files in the provenance directory are named after the artifact they describe:
