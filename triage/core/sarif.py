@@ -11,7 +11,7 @@ from typing import Any
 
 from triage.core.policy import malware_response
 from triage.core.report import ignore_line
-from triage.models import AssessedFinding, Finding, Severity, Status
+from triage.models import AssessedFinding, Finding, IndexNote, Level, Severity, Status
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 FINGERPRINT = "triageFindingKey/v1"
@@ -167,11 +167,58 @@ def _result(item: AssessedFinding, lines: PinLines, new: bool | None) -> dict[st
     return result
 
 
+def _note_rule(kind: str) -> dict[str, Any]:
+    """A rule for what the index says (`index/yanked`, `index/quarantined`, ...)."""
+    what = "a yanked file (PEP 592)" if kind == "yanked" else f"a {kind} project (PEP 792)"
+    text = f"The package index marks {what}."
+    return {
+        "id": f"index/{kind}",
+        "name": f"index/{kind}",
+        "shortDescription": {"text": text},
+        "fullDescription": {"text": text},
+        "help": {"text": text, "markdown": text},
+        "properties": {"kind": kind, "tags": ["security", "dependency", "package-index"]},
+    }
+
+
+def _note_result(note: IndexNote, lines: PinLines) -> dict[str, Any]:
+    places = sorted(
+        (lockfile, line)
+        for (lockfile, package, version), line in lines.items()
+        if package == note.package and version == note.version
+    ) or [("", 1)]
+    why = f": {note.reason}" if note.reason else ""
+    what = f"{note.detail} is yanked" if note.kind == "yanked" else f"the project is {note.kind}"
+    return {
+        "ruleId": f"index/{note.kind}",
+        "level": "error" if note.level is Level.DENY else "warning",
+        "message": {"text": f"{note.package} {note.version}: {what}{why}."},
+        "locations": [
+            {
+                "physicalLocation": {
+                    "artifactLocation": {"uri": lockfile},
+                    "region": {"startLine": line},
+                }
+            }
+            for lockfile, line in places
+            if lockfile
+        ],
+        "partialFingerprints": {
+            FINGERPRINT: f"index/{note.kind}/{note.package}=={note.version}/{note.detail}"
+        },
+        "properties": {"package": note.package, "kind": note.kind, "new": True},
+    }
+
+
 def document(
-    findings: Iterable[tuple[AssessedFinding, bool | None]], lines: PinLines, version: str
+    findings: Iterable[tuple[AssessedFinding, bool | None]],
+    lines: PinLines,
+    version: str,
+    *,
+    notes: Sequence[IndexNote] = (),
 ) -> str:
     """The SARIF log of `findings`, each with whether the pull request introduces it (None
-    outside a diff)."""
+    outside a diff), and of what the index says of what a pull request adds (`notes`)."""
     listed = sorted(findings, key=lambda pair: pair[0].finding.key)
     groups: dict[str, list[AssessedFinding]] = {}
     for item, _ in listed:
@@ -182,6 +229,13 @@ def document(
     for item, new in listed:
         result = _result(item, lines, new)
         result["ruleIndex"] = index[item.finding.advisory]
+        results.append(result)
+    for kind in sorted({note.kind for note in notes}):
+        index[f"index/{kind}"] = len(rules)
+        rules.append(_note_rule(kind))
+    for note in notes:
+        result = _note_result(note, lines)
+        result["ruleIndex"] = index[result["ruleId"]]
         results.append(result)
     log = {
         "$schema": SCHEMA_URI,

@@ -41,7 +41,7 @@ def sarif_log(ws: Workspace, result: diffing.DiffResult, head_side: TreeSide) ->
 
     lines = pin_lines(head_side.packages, text_of)
     findings = [(item, True) for item in result.new] + [(item, False) for item in result.unchanged]
-    return sarif.document(findings, lines, __version__)
+    return sarif.document(findings, lines, __version__, notes=result.index_notes)
 
 
 def diff_sides(
