@@ -9,8 +9,10 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from apscheduler.triggers.cron import CronTrigger
 
 from tests.conftest import workspace
@@ -149,3 +151,35 @@ def test_schedule_passes_its_trust_store_to_the_job(tmp_path: Path) -> None:
     )
     assert code == 0, log
     assert f"failed: {elsewhere / 'publishers.toml'}: not valid TOML" in log, log
+
+
+def test_each_scheduled_run_has_index_lookups_of_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long-running scheduler: the index failing during one run ends that run's lookups
+    only; the next run asks again (the lookups were the command's, shared by every run)."""
+    import json
+
+    from tests.http_stub import serve_get
+    from tests.test_trust import lock
+    from triage.settings import Settings
+
+    root = project(tmp_path / "app", records(tmp_path / "src", ["urllib3"]), "")
+    (root / "requirements.txt").unlink()
+    lock(root, ("demo", "1.0", "demo-1.0.tar.gz", "ab" * 32))
+    page = {"files": [{"filename": "demo-1.0.tar.gz", "hashes": {"sha256": "ab" * 32}}]}
+    down = {"now": True}
+
+    def answer(path: str) -> tuple[int, bytes]:
+        return (503, b"") if down["now"] else (200, json.dumps(page).encode())
+
+    with serve_get(answer) as (url, asked):
+        monkeypatch.setenv("TRIAGE_PYPI_URL", url)
+        ws = replace(real_time(root, tmp_path / "t.db"), settings=Settings.from_environment())
+        job = AuditJob(ws)
+        first = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        job(first)
+        assert asked == ["/simple/demo/"]
+        down["now"] = False
+        job(first + dt.timedelta(seconds=1))  # the next slot
+    assert asked == ["/simple/demo/", "/simple/demo/"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from triage.errors import TriageError
 from triage.service import Workspace
@@ -25,7 +25,7 @@ class AuditJob:
     def __call__(self, scheduled_for: dt.datetime) -> None:
         slot = scheduled_for.isoformat(timespec="seconds")
         try:
-            ws = replace(self.workspace, config_required=False)
+            ws = self.workspace.next_run()
             report = use_case.audit(ws, use_case.tracker_factory(ws), scheduled_for=scheduled_for)
         except TriageError as exc:
             log.error("audit for %s failed: %s", slot, exc.message)
@@ -60,7 +60,7 @@ class OrgAuditJob:
     def __call__(self, scheduled_for: dt.datetime) -> None:
         slot = scheduled_for.isoformat(timespec="seconds")
         try:
-            ws = replace(self.workspace, config_required=False)
+            ws = self.workspace.next_run()
             runner = None
             if self.engine == "celery":
                 from triage.jobs.org import celery_engine

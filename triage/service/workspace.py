@@ -73,6 +73,12 @@ class Workspace:
     def trust_dir(self) -> Path:
         return self.trust_store if self.trust_store is not None else self.root / "trust-store"
 
+    def next_run(self) -> Workspace:
+        """This workspace for another run (a scheduled audit): index lookups of its own, so
+        one run's failure, deadline or pages never carry into the next; deny.toml is read
+        again, and may be absent."""
+        return replace(self, lookups=Lookups(), config_required=False)
+
     def now(self) -> dt.datetime:
         return self.clock() if self.clock is not None else utc_now()
 
