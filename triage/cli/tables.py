@@ -207,11 +207,18 @@ def print_show(out: Console, details: FindingDetails, now: dt.datetime) -> None:
     def fact(name: str, value: str | None) -> None:
         facts.add_row(name, escape(value) if value else "-")
 
+    if details.malicious:
+        fact("kind", "MALWARE: remove it, never upgrade it")
     if scanned is not None:
         finding = scanned.finding
         fact("aliases", ", ".join(finding.aliases))
         fact("versions", ", ".join(finding.versions))
-        fact("fix versions", ", ".join(finding.fixed_versions) or "none published")
+        fact(
+            "fix versions",
+            "none: remove it (malware)"
+            if finding.malicious
+            else ", ".join(finding.fixed_versions) or "none published",
+        )
         fact("severity", finding.severity.label)
         fact("lockfiles", ", ".join(finding.lockfiles))
         fact("status", scanned.status.value)

@@ -146,6 +146,7 @@ def show_json(details: FindingDetails, now: dt.datetime) -> str:
     document = {
         "schema": Schema.SHOW,
         "key": str(details.key),
+        "kind": "malicious" if details.malicious else "vulnerability",
         "repository": details.key.repository,
         "triage": record_json(details.record, now) if details.record else None,
         "finding": report.finding_json(scanned) if scanned else None,
