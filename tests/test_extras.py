@@ -113,7 +113,7 @@ def test_every_lock_pins_the_same_versions_with_hashes() -> None:
     assert "celery" not in gate and "apscheduler" not in gate and "cyclonedx-python-lib" not in gate
     for lock in [
         "requirements.txt",
-        *(f"requirements-{e}.txt" for e in ("org", "sbom", "schedule")),
+        *(f"requirements-{e}.txt" for e in ("org", "sbom", "schedule", "fix")),
     ]:
         found = pins(REPOSITORY / lock)
         assert "setuptools" in found, lock  # the build backend, for --no-build-isolation

@@ -58,6 +58,7 @@ def test_every_commands_json_validates_against_its_schema(
         ["issues"],
         ["trust", "check"],
         ["licenses", "check", "--offline"],
+        ["fix", "--offline"],
         ["db", "status"],
         ["db", "verify"],
         ["db", "sync", "--source", str(REPOSITORY.parent / "shared/data/pypa-advisory-db")],

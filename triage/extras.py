@@ -15,12 +15,14 @@ class Extra(StrEnum):
     ORG = "org"  # org audit --engine celery and its workers: Celery, the Redis client
     SBOM = "sbom"  # triage sbom: cyclonedx-python-lib, packageurl-python
     SCHEDULE = "schedule"  # triage schedule: APScheduler
+    FIX = "fix"  # triage fix: uv, the resolver every plan is checked by
 
 
 _MODULES = {
     Extra.ORG: ("celery", "redis"),
     Extra.SBOM: ("cyclonedx", "packageurl"),
     Extra.SCHEDULE: ("apscheduler",),
+    Extra.FIX: ("uv",),
 }
 
 

@@ -35,6 +35,7 @@ COMMANDS = {
     "witness": ("witness", "witness"),
     "licenses": ("licenses", "licenses"),
     "org": ("org", "org"),
+    "fix": ("fix", "fix"),
 }
 
 

@@ -1,5 +1,6 @@
 """In-place edits of TOML files with tomlkit (imported only here): the ignore ledger in
-deny.toml, under a lock, and audit records appended to the trust store. Every line an edit
+deny.toml, under a lock, audit records appended to the trust store, and a project's
+requirements widened by `triage fix`. Every line an edit
 does not touch is kept byte for byte; files are replaced atomically."""
 
 from __future__ import annotations
@@ -195,3 +196,41 @@ def edit_ignores(path: Path, decide: Callable[[Config], LedgerEdit]) -> Config:
         written = parse_config(text, str(path))
         _write_atomically(path, text)
         return written
+
+
+# --- a project's manifest, for `triage fix --strategy relax` ---------------------------------
+
+
+def _requirement_arrays(document: Any) -> Iterator[Any]:
+    """Every array of PEP 508 strings in pyproject.toml: [project] dependencies, each optional
+    dependency list, each dependency group (PEP 735)."""
+    project = document.get("project", {})
+    if isinstance(project.get("dependencies"), list):
+        yield project["dependencies"]
+    for table in (project.get("optional-dependencies", {}), document.get("dependency-groups", {})):
+        for value in table.values() if isinstance(table, dict) else ():
+            if isinstance(value, list):
+                yield value
+
+
+def rewritten_requirements(
+    text: str, origin: str, rewrite: Callable[[str], str | None]
+) -> str | None:
+    """pyproject.toml's text with each requirement string `rewrite` changes (None: keep it)
+    changed, every other byte kept; None when nothing changed."""
+    import tomlkit
+
+    document = _parse_document(Path(origin), text)
+    baseline = tomlkit.dumps(document)
+    changed = False
+    for array in _requirement_arrays(document):
+        for index, item in enumerate(array):
+            if isinstance(item, str) and (new := rewrite(str(item))) is not None:
+                array[index] = new
+                changed = True
+    return _onto_original(text, baseline, tomlkit.dumps(document)) if changed else None
+
+
+def write_text(path: Path, text: str) -> None:
+    """A file replaced atomically (a fix's lockfile, requirements file or manifest)."""
+    _write_atomically(path, text)

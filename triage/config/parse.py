@@ -18,6 +18,7 @@ from triage.models import (
     AdvisoriesConfig,
     Clarification,
     Config,
+    FixConfig,
     GithubConfig,
     IgnoreRule,
     Level,
@@ -224,6 +225,17 @@ def _scan(v: values.Validator, doc: Any) -> ScanConfig:
     )
 
 
+def _fix(v: values.Validator, doc: Any) -> FixConfig:
+    table = v.table(doc, "fix", ("open-prs", "severity", "group"))
+    read = v.at(table, "fix").get
+    defaults = FixConfig()
+    return FixConfig(
+        open_prs=read("open-prs", values.BOOLEAN, defaults.open_prs),
+        severity=read("severity", values.SEVERITY, defaults.severity),
+        group=read("group", values.FIX_GROUP, defaults.group),
+    )
+
+
 def _org(v: values.Validator, doc: Any) -> OrgConfig:
     keys = ("include", "exclude", "forks", "archived", "default-policy", "issues", "concurrency")
     table = v.table(doc, "org", keys)
@@ -271,7 +283,9 @@ def parse_config(text: str, path: str) -> Config:
         raise ConfigError(path, [f"not a deny.toml triage reads: {exc}"]) from exc
     v = values.Validator()
     v.table(
-        doc, "", ("advisories", "trust", "sla", "github", "schedule", "scan", "licenses", "org")
+        doc,
+        "",
+        ("advisories", "trust", "sla", "github", "schedule", "scan", "licenses", "org", "fix"),
     )
     schedule = v.table(doc.get("schedule", {}), "schedule", ("audit", "org-audit"))
     read = v.at(schedule, "schedule").get
@@ -286,6 +300,7 @@ def parse_config(text: str, path: str) -> Config:
         scan=_scan(v, doc.get("scan", {})),
         licenses=_licenses(v, doc.get("licenses", _ABSENT)),
         org=_org(v, doc.get("org", {})),
+        fix=_fix(v, doc.get("fix", {})),
     )
     if v.problems:
         raise ConfigError(path, v.problems)

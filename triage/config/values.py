@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from triage.models import Justification, Level, Severity, TrustMode, is_repository
+from triage.models import FixGroup, Justification, Level, Severity, TrustMode, is_repository
 
 T = TypeVar("T")
 KindOf = TypeVar("KindOf", covariant=True)
@@ -148,6 +148,9 @@ BOOLEAN = Kind(lambda v: v if isinstance(v, bool) else None, "true or false")
 LEVEL = Kind(lambda v: _LEVELS.get(v) if isinstance(v, str) else None, "one of allow, warn, deny")
 SEVERITY = Kind(
     lambda v: Severity.parse(v) if v in SEVERITIES else None, "one of " + ", ".join(SEVERITIES)
+)
+FIX_GROUP = Kind(
+    lambda v: FixGroup(v) if v in FixGroup.__members__.values() else None, '"package" or "finding"'
 )
 TRUST_MODE = Kind(
     lambda v: TrustMode(v) if v in TrustMode.__members__.values() else None,

@@ -56,6 +56,7 @@ __all__ = [
     "select",
     "tree_includes",
     "tree_path",
+    "working_tree_includes",
 ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from triage.models.codes import Level, LintCode, Severity, TrustMode
 from triage.models.findings import IgnoreRule
@@ -51,6 +52,20 @@ def _default_sla() -> dict[str, dt.timedelta]:
 class GithubConfig:
     repository: str | None = None
     labels: tuple[str, ...] = ("security", "dependencies")
+
+
+class FixGroup(StrEnum):
+    PACKAGE = "package"  # one fix pull request per package
+    FINDING = "finding"  # one per finding
+
+
+@dataclass(frozen=True)
+class FixConfig:
+    """[fix]: whether the daily audit opens fix pull requests, for which findings, grouped how."""
+
+    open_prs: bool = False
+    severity: Severity = Severity.HIGH
+    group: FixGroup = FixGroup.PACKAGE
 
 
 @dataclass(frozen=True)
@@ -128,3 +143,4 @@ class Config:
     licenses: LicensesConfig = field(default_factory=LicensesConfig)
     org: OrgConfig = field(default_factory=OrgConfig)
     schedule_org_audit: str | None = None  # cron; None: the schedule does not audit an org
+    fix: FixConfig = field(default_factory=FixConfig)

@@ -22,6 +22,7 @@ class Schema(StrEnum):
     DB_STATUS = "triage/db-status-v1"
     DB_VERIFY = "triage/db-verify-v1"
     ORG_AUDIT = "triage/org-audit-v1"
+    FIX = "triage/fix-v1"
     WITNESS = "triage/witness-v1"  # the predicate of the witness's in-toto statement
 
     @property

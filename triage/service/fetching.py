@@ -19,6 +19,7 @@ from triage.errors import UpstreamError
 from triage.settings import Settings
 
 FETCH_WORKERS = 8
+OFFLINE = "offline (--offline or TRIAGE_OFFLINE=1): nothing is fetched"
 Item = TypeVar("Item")
 Answer = TypeVar("Answer")
 
@@ -51,7 +52,7 @@ class Lookups:
         if self._started is None:
             self._started = now
         if self._ended is None and settings.offline:
-            self._ended = "offline (--offline or TRIAGE_OFFLINE=1): nothing is fetched"
+            self._ended = OFFLINE
         _, deadline = settings.index_timing()
         if self._ended is None and now - self._started > deadline:
             self._ended = (

@@ -78,3 +78,16 @@ def _kept_page(caches: store.Caches, url: str, *, now: dt.datetime) -> _Kept | N
     etag, _, fetched = held
     fresh = etag is None and fetched is not None and dt.timedelta(0) <= now - fetched < PAGE_FRESH
     return _Kept(page, fresh)
+
+
+def or_kept(ws: Workspace, caches: store.Caches, answers: dict[str, Answer]) -> dict[str, Answer]:
+    """Each lookup that was not answered (--offline, the index unreachable) answered by the page
+    an earlier run kept, however old: what a fix plans from, where a page only lists releases
+    and nothing is judged by its age."""
+    found = dict(answers)
+    for project, answer in answers.items():
+        if isinstance(answer, UpstreamError) and index.is_project_name(project):
+            held = _kept_page(caches, index.page_url(ws.settings.pypi_url, project), now=ws.now())
+            if held is not None:
+                found[project] = held.page
+    return found

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
         note_text,
         pr_comment,
     )
+    from triage.core.report.fix import FIX_RENDERERS, fix_json, fix_text, plan_line
     from triage.core.report.issues import (
         Dependency,
         index_issue_body,
@@ -48,6 +49,7 @@ _NAMES = {
         "note_text",
         "pr_comment",
     ),
+    "fix": ("FIX_RENDERERS", "fix_json", "fix_text", "plan_line"),
     "issues": (
         "Dependency",
         "index_issue_body",
@@ -73,12 +75,15 @@ __getattr__ = lazy(__name__, _NAMES)
 
 __all__ = [
     "DIFF_RENDERERS",
+    "FIX_RENDERERS",
     "PR_COMMENT_MARKER",
     "RENDERERS",
     "Dependency",
     "diff_json",
     "diff_text",
     "finding_json",
+    "fix_json",
+    "fix_text",
     "ignore_json",
     "ignore_line",
     "index_issue_body",
@@ -86,6 +91,7 @@ __all__ = [
     "issue_title",
     "license_issue_body",
     "note_text",
+    "plan_line",
     "pr_comment",
     "scan_json",
     "scan_markdown",

@@ -1,0 +1,325 @@
+"""`triage fix` (issue 25) against a loopback PEP 691/658 index serving generated wheels, with
+real uv resolving: a direct and a transitive finding fixed in uv.lock (in place and relaxed),
+in a compiled and a hand-pinned requirements file (hashes from the index), a conflict that
+blocks every fix, a fix that would bring a new advisory, a yanked target, and the locks of
+other tools, which get their own command."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import workspace
+from tests.schemas import validate
+from tests.test_fail_closed import triage
+from tests.wheel_index import Release, WheelIndex, serve_wheels
+from triage.service import sync
+
+RELEASES = [
+    Release("alpha", "1.0.0"),
+    Release("alpha", "1.1.0"),  # still affected
+    Release("alpha", "1.2.0", yanked="broken build"),  # the first fixed release: yanked
+    Release("alpha", "1.3.0"),
+    Release("alpha", "2.0.0"),
+    Release("gamma", "1.0.0", requires=["delta>=1"]),
+    Release("gamma", "1.1.0", requires=["delta>=2"]),  # fixed, but needs an affected delta
+    Release("gamma", "1.2.0", requires=["delta>=1"]),
+    Release("delta", "1.0.0"),
+    Release("delta", "2.0.0"),
+    Release("zeta", "1.0.0", requires=["epsilon<2"]),
+    Release("zeta", "1.1.0", requires=["epsilon>=2"]),
+    Release("epsilon", "1.0.0"),
+    Release("epsilon", "2.0.0"),
+    Release("kappa", "1.0.0", requires=["iota<2"]),
+    Release("iota", "1.0.0"),
+    Release("iota", "2.0.0"),
+]
+
+
+def _record(ident: str, package: str, events: list[dict[str, str]]) -> dict[str, Any]:
+    return {
+        "id": ident,
+        "modified": "2026-11-01T00:00:00Z",
+        "summary": f"a flaw in {package}",
+        "affected": [
+            {
+                "package": {"ecosystem": "PyPI", "name": package},
+                "ranges": [{"type": "ECOSYSTEM", "events": events}],
+            }
+        ],
+        "database_specific": {"severity": "HIGH"},
+    }
+
+
+ADVISORIES = [
+    _record("GHSA-aaaa-aaaa-aaaa", "alpha", [{"introduced": "0"}, {"fixed": "1.2.0"}]),
+    _record("GHSA-gggg-gggg-gggg", "gamma", [{"introduced": "0"}, {"fixed": "1.1.0"}]),
+    _record("GHSA-dddd-dddd-dddd", "delta", [{"introduced": "2.0.0"}]),
+    _record("GHSA-eeee-eeee-eeee", "epsilon", [{"introduced": "0"}, {"fixed": "2.0.0"}]),
+    _record("GHSA-iiii-iiii-iiii", "iota", [{"introduced": "0"}, {"fixed": "2.0.0"}]),
+]
+
+
+@pytest.fixture(scope="module")
+def index() -> Iterator[tuple[str, WheelIndex]]:
+    with serve_wheels(RELEASES) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def advisories(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("advisories")
+    for record in ADVISORIES:
+        (folder / f"{record['id']}.json").write_text(json.dumps(record))
+    db = tmp_path_factory.mktemp("fixdb") / "t.db"
+    sync.sync(workspace(db), [str(folder)], require_all=True)
+    return db
+
+
+@pytest.fixture
+def world(
+    index: tuple[str, WheelIndex], advisories: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[str, Path]:
+    """The index's URL and a database of the advisories, copied for this test (fix keeps uv's
+    cache and the index's pages beside it)."""
+    db = tmp_path / "db" / "t.db"
+    db.parent.mkdir()
+    db.write_bytes(advisories.read_bytes())
+    monkeypatch.setenv("TRIAGE_PYPI_URL", index[0])
+    return index[0], db
+
+
+def uv(folder: Path, url: str, *arguments: str) -> None:
+    """uv as a user ran it to make the lock being fixed."""
+    from uv import find_uv_bin
+
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(folder),
+        "UV_CACHE_DIR": str(folder.parent / "uv-cache-user"),
+        "UV_PYTHON_DOWNLOADS": "never",
+    }
+    subprocess.run(
+        [find_uv_bin(), *arguments, "--no-config", "-q", "--default-index", f"{url}/simple"],
+        cwd=folder,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+
+
+def project(folder: Path, url: str, dependencies: list[str], pins: list[str]) -> Path:
+    folder.mkdir()
+    listed = "".join(f'    "{d}",\n' for d in dependencies)
+    (folder / "pyproject.toml").write_text(
+        '[project]\nname = "demo"\nversion = "0.1.0"\nrequires-python = ">=3.11"\n'
+        f"dependencies = [\n{listed}]  # kept\n"
+    )
+    uv(folder, url, "lock", *(a for p in pins for a in ("--upgrade-package", p)))
+    return folder
+
+
+def locked(folder: Path) -> dict[str, str]:
+    import tomllib
+
+    document = tomllib.loads((folder / "uv.lock").read_text())
+    return {p["name"]: p["version"] for p in document["package"] if p["name"] != "demo"}
+
+
+def fix(capsys: pytest.CaptureFixture[str], db: Path, *argv: str) -> tuple[int, dict[str, Any]]:
+    code, out, err = triage(capsys, "fix", *argv, "--db", str(db), "--format", "json")
+    assert code in (0, 1), err
+    document = json.loads(out)
+    validate(document)
+    return code, document
+
+
+def by_package(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {p["package"]: p for p in document["plans"]}
+
+
+def test_uv_lock_in_place_skips_yanked_and_plans_that_bring_an_advisory(
+    world: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, db = world
+    folder = project(
+        tmp_path / "app",
+        url,
+        ["alpha", "gamma", "zeta"],
+        ["alpha==1.0.0", "gamma==1.0.0", "zeta==1.0.0", "delta==1.0.0"],
+    )
+    before = (folder / "uv.lock").read_bytes()
+
+    code, planned = fix(capsys, db, str(folder))
+    assert code == 0 and planned["findings"] == planned["fixed"] == 3
+    assert (folder / "uv.lock").read_bytes() == before  # planning writes nothing
+    plans = by_package(planned)
+    # 1.1.0 is still affected, 1.2.0 (the first fixed) is yanked: 1.3.0, never 2.0.0.
+    assert plans["alpha"]["to"] == "1.3.0" and plans["alpha"]["skipped"] == ["1.2.0"]
+    # gamma 1.1.0 fixes gamma but needs delta 2.0.0, which brings GHSA-dddd: 1.2.0 instead.
+    assert plans["gamma"]["to"] == "1.2.0"
+    assert {m["package"] for m in plans["gamma"]["moves"]} == {"gamma"}
+    # epsilon is transitive: its parent zeta must move for it to.
+    assert plans["epsilon"]["direct"] is False and plans["epsilon"]["major"] is True
+    assert plans["epsilon"]["parent"] == "zeta 1.0.0 -> 1.1.0"
+    assert all(p["state"] == "ready" and p["brings"] == [] for p in planned["plans"])
+
+    code, applied = fix(capsys, db, str(folder), "--apply")
+    assert code == 0 and applied["fixed"] == 3
+    assert applied["rescan"] == "re-scan: 3 finding(s) gone, none new; 0 still failing"
+    assert locked(folder) == {
+        "alpha": "1.3.0",
+        "gamma": "1.2.0",
+        "delta": "1.0.0",
+        "zeta": "1.1.0",
+        "epsilon": "2.0.0",
+    }
+    code, _, _ = triage(capsys, "scan", str(folder), "--db", str(db), "-q")
+    assert code == 0
+
+
+def test_a_pin_in_the_manifest_is_widened_only_with_relax(
+    world: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, db = world
+    folder = project(tmp_path / "app", url, ["alpha==1.0.0"], [])
+    manifest = (folder / "pyproject.toml").read_text()
+
+    code, in_place = fix(capsys, db, str(folder), "--apply")
+    plan = by_package(in_place)["alpha"]
+    assert code == 1 and plan["state"] == "blocked"
+    assert "--strategy relax widens it" in plan["reason"]
+    assert "depends on alpha==1.0.0" in plan["reason"]  # uv's own explanation
+    assert (folder / "pyproject.toml").read_text() == manifest
+
+    code, relaxed = fix(capsys, db, str(folder), "--apply", "--strategy", "relax")
+    plan = by_package(relaxed)["alpha"]
+    assert code == 0 and plan["state"] == "applied" and plan["strategy"] == "relax"
+    assert (folder / "pyproject.toml").read_text() == manifest.replace(
+        '"alpha==1.0.0"', '"alpha==1.3.0"'
+    )
+    assert locked(folder) == {"alpha": "1.3.0"}
+
+
+def test_a_conflict_that_blocks_every_fix_is_explained_and_nothing_is_written(
+    world: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, db = world
+    folder = project(tmp_path / "app", url, ["kappa==1.0.0", "iota"], [])
+    files = {n: (folder / n).read_bytes() for n in ("pyproject.toml", "uv.lock")}
+
+    code, out, _ = triage(
+        capsys, "fix", str(folder), "--apply", "--strategy", "relax", "--db", str(db)
+    )
+    assert code == 1
+    assert out.startswith("triage fix: 1 active finding(s), 0 applied\nBLOCKED     iota 1.0.0")
+    assert "all versions of kappa depend on iota<2" in " ".join(out.split())
+    assert {n: (folder / n).read_bytes() for n in files} == files
+    assert all(len(line) <= 80 for line in out.splitlines())
+
+
+def test_a_hand_pinned_file_gets_the_pin_and_its_hashes_from_the_index(
+    world: tuple[str, Path], index: tuple[str, WheelIndex], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    _, db = world
+    served = index[1]
+    folder = tmp_path / "app"
+    folder.mkdir()
+    text = (
+        "# pinned by hand\n"
+        f"alpha==1.0.0 \\\n    --hash=sha256:{served.digest('alpha', '1.0.0')}\n"
+        f"gamma==1.0.0 --hash=sha256:{served.digest('gamma', '1.0.0')}  # reviewed\n"
+        f"delta==1.0.0 \\\n    --hash=sha256:{served.digest('delta', '1.0.0')}\n"
+    )
+    (folder / "requirements.txt").write_text(text)
+
+    code, applied = fix(capsys, db, str(folder), "--apply")
+    assert code == 0 and applied["fixed"] == 2
+    assert (folder / "requirements.txt").read_text() == (
+        "# pinned by hand\n"
+        f"alpha==1.3.0 \\\n    --hash=sha256:{served.digest('alpha', '1.3.0')}\n"
+        f"gamma==1.2.0 --hash=sha256:{served.digest('gamma', '1.2.0')}  # reviewed\n"
+        f"delta==1.0.0 \\\n    --hash=sha256:{served.digest('delta', '1.0.0')}\n"
+    )
+
+
+def test_a_compiled_file_is_recompiled_from_its_input_under_its_own_header(
+    world: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, db = world
+    folder = tmp_path / "app"
+    folder.mkdir()
+    (folder / "requirements.in").write_text("alpha\ngamma\n")
+    header = "uv pip compile requirements.in -o requirements.txt --generate-hashes"
+    uv(
+        folder, url, "pip", "compile", "requirements.in", "-o", "requirements.txt",
+        "--generate-hashes", "--custom-compile-command", header,
+        "--upgrade-package", "alpha==1.0.0", "--upgrade-package", "gamma==1.0.0",
+        "--upgrade-package", "delta==1.0.0",
+    )  # fmt: skip
+    before = (folder / "requirements.txt").read_text()
+
+    code, applied = fix(capsys, db, str(folder), "--apply")
+    after = (folder / "requirements.txt").read_text()
+    assert code == 0, applied
+    assert after.splitlines()[:2] == before.splitlines()[:2]  # the header names the user's command
+    assert header in after
+    assert "alpha==1.3.0 \\\n    --hash=sha256:" in after and "gamma==1.2.0" in after
+    assert "delta==1.0.0" in after
+
+
+def test_other_tools_locks_get_the_plan_and_their_own_command(
+    world: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, db = world
+    folder = tmp_path / "app"
+    folder.mkdir()
+    (folder / "poetry.lock").write_text(
+        '[[package]]\nname = "alpha"\nversion = "1.0.0"\ndescription = ""\noptional = false\n'
+        'python-versions = "*"\nfiles = []\n\n[metadata]\nlock-version = "2.0"\n'
+        'python-versions = "^3.11"\ncontent-hash = "0"\n'
+    )
+    before = (folder / "poetry.lock").read_bytes()
+    code, planned = fix(capsys, db, str(folder), "--apply")
+    plan = by_package(planned)["alpha"]
+    assert code == 1 and plan["state"] == "manual" and plan["to"] == "1.3.0"
+    assert plan["command"] in ("poetry add 'alpha>=1.3.0'", "poetry update alpha")
+    assert (folder / "poetry.lock").read_bytes() == before
+
+
+def test_offline_plans_from_the_pages_kept_and_says_what_it_could_not_ask(
+    world: tuple[str, Path], index: tuple[str, WheelIndex], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    url, db = world
+    folder = project(tmp_path / "app", url, ["alpha"], ["alpha==1.0.0"])
+    code, cold = fix(capsys, db, str(folder), "--offline")
+    assert code == 1 and by_package(cold)["alpha"]["state"] == "blocked"
+    assert "the index's releases are unknown" in by_package(cold)["alpha"]["reason"]
+    assert cold["not_checked"].startswith("offline")
+
+    fix(capsys, db, str(folder))  # online: the page and uv's cache are kept
+    asked = len(index[1].asked)
+    code, warm = fix(capsys, db, str(folder), "--offline")
+    assert code == 0 and by_package(warm)["alpha"]["to"] == "1.3.0"
+    assert warm["not_checked"].startswith("offline")
+    assert len(index[1].asked) == asked  # neither triage nor uv asked the index
+
+
+def test_a_key_that_names_no_active_finding_is_bad_input(
+    world: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, db = world
+    folder = project(tmp_path / "app", url, ["alpha"], ["alpha==1.0.0"])
+    code, out, err = triage(capsys, "fix", str(folder), "GHSA-zzzz-zzzz-zzzz", "--db", str(db))
+    assert code == 2 and not out
+    assert "GHSA-zzzz-zzzz-zzzz: no active finding has this key or advisory id" in err
+    code, planned = fix(capsys, db, str(folder), "GHSA-aaaa-aaaa-aaaa/alpha")
+    assert code == 0 and [p["package"] for p in planned["plans"]] == ["alpha"]

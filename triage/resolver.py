@@ -1,0 +1,130 @@
+"""uv, the resolver every fix is checked by (the `fix` extra installs it from PyPI): run as a
+program in a folder triage made, against the one index triage is configured with, building
+forbidden, with an environment of triage's choosing (no UV_* setting, token or index the
+caller's environment holds reaches it). Nothing here decides what to resolve; the service
+does."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from triage.errors import InputError
+
+# Kept from the caller's environment: what a program needs to run and reach the network.
+_PASSED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR")
+_PROXIES = ("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy")
+RUN_TIMEOUT = 300.0  # one resolution; uv's own HTTP timeout bounds each request
+
+
+@dataclass(frozen=True)
+class Index:
+    """Where and how uv may look for releases."""
+
+    simple_url: str  # the index's simple API, e.g. https://pypi.org/simple
+    cache: Path  # uv's cache, kept with triage's database
+    offline: bool
+    timeout: float  # seconds per request
+
+
+@dataclass(frozen=True)
+class Resolution:
+    ok: bool
+    message: str  # uv's explanation when it failed (its `error:` lines), else ""
+    needs_build: bool = False  # it failed because a source distribution would need building
+
+
+def uv_binary() -> str:
+    """The uv program the fix extra installs; its absence is bad input with the install line."""
+    from triage.extras import Extra, require
+
+    require(Extra.FIX, "triage fix")
+    from uv import find_uv_bin
+
+    return str(find_uv_bin())
+
+
+def _environment(index: Index) -> dict[str, str]:
+    env = {k: os.environ[k] for k in (*_PASSED, *_PROXIES) if k in os.environ}
+    env.update(
+        UV_CACHE_DIR=str(index.cache),
+        UV_PYTHON_DOWNLOADS="never",
+        UV_NO_CONFIG="1",
+        UV_HTTP_TIMEOUT=f"{max(1, round(index.timeout))}",
+        UV_NO_PROGRESS="1",
+        NO_COLOR="1",
+    )
+    if index.offline:
+        env["UV_OFFLINE"] = "1"
+    return env
+
+
+def _common(index: Index) -> list[str]:
+    return ["--no-build", "--default-index", index.simple_url, "--no-config", "--quiet"]
+
+
+def run(arguments: Sequence[str], folder: Path, index: Index) -> Resolution:
+    """uv with `arguments` in `folder`; a failure to resolve is a Resolution, a uv that cannot
+    be run at all an error."""
+    command = [uv_binary(), *arguments, *_common(index)]
+    try:
+        done = subprocess.run(
+            command,
+            cwd=folder,
+            env=_environment(index),
+            capture_output=True,
+            timeout=RUN_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return Resolution(False, f"uv did not finish in {RUN_TIMEOUT:g} s")
+    except OSError as exc:
+        raise InputError(f"uv could not be run: {exc.strerror}") from exc
+    if done.returncode == 0:
+        return Resolution(True, "")
+    text = done.stderr.decode("utf-8", "replace")
+    return Resolution(False, explanation(text), needs_build=_needs_build(text))
+
+
+def explanation(stderr: str) -> str:
+    """uv's reason, without its chatter (which interpreter it used, hints on flags)."""
+    lines = [line.rstrip() for line in stderr.splitlines()]
+    start = next((i for i, line in enumerate(lines) if line.startswith("error:")), None)
+    kept = lines[start:] if start is not None else lines[-5:]
+    words = " ".join(line.strip() for line in kept if line.strip() and "hint:" not in line)
+    words = words.removeprefix("error: ").replace(" cause: ", ": ")
+    return words[:800]
+
+
+def _needs_build(stderr: str) -> bool:
+    lowered = stderr.lower()
+    return "building source distributions is disabled" in lowered or "--no-build" in lowered
+
+
+def lock(folder: Path, upgrades: Sequence[str], index: Index) -> Resolution:
+    """`uv lock` in `folder` with only `upgrades` ("name" or "name==version") allowed to move:
+    every other package keeps its locked version unless the upgrade forces it."""
+    arguments = ["lock"]
+    for upgrade in upgrades:
+        arguments += ["--upgrade-package", upgrade]
+    return run(arguments, folder, index)
+
+
+def compile_requirements(
+    folder: Path,
+    sources: Sequence[str],
+    output: Path,
+    *,
+    options: Sequence[str],
+    upgrades: Sequence[str],
+    index: Index,
+) -> Resolution:
+    """`uv pip compile SOURCES -o OUTPUT` in `folder` with the file's own options (checked by
+    the caller); OUTPUT's current pins are kept unless `upgrades` move them."""
+    arguments = ["pip", "compile", *sources, "--output-file", str(output), *options]
+    for upgrade in upgrades:
+        arguments += ["--upgrade-package", upgrade]
+    return run(arguments, folder, index)

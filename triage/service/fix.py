@@ -1,0 +1,233 @@
+"""`triage fix`: for each active finding of the working tree, the smallest upgrade that removes
+it without bringing another advisory, checked by uv (building forbidden); with --apply, written
+in place and re-scanned, and everything written is put back when the re-scan disagrees."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path, PurePosixPath
+
+from triage import lockfiles, resolver, store
+from triage.config.edit import write_text
+from triage.core import policy, remedy
+from triage.core.matching import version_order
+from triage.core.remedy import FixReport, Plan, PlanState, Strategy
+from triage.errors import InputError, UpstreamError
+from triage.models import Affected, AssessedFinding, FindingKey, Package, Status
+from triage.service import fetching, fix_plans, pages, scan
+from triage.service.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class FixRequest:
+    keys: tuple[str, ...] = ()  # finding keys or advisory ids; empty: every active finding
+    apply: bool = False
+    strategy: Strategy = Strategy.IN_PLACE
+
+
+def chosen(findings: Sequence[AssessedFinding], keys: Sequence[str]) -> list[AssessedFinding]:
+    """The active findings `keys` name (a finding key, or any id of its advisory); every one
+    when there are none. A key that names no active finding is bad input."""
+    active = [f for f in findings if f.status is not Status.IGNORED]
+    if not keys:
+        return active
+    picked: dict[FindingKey, AssessedFinding] = {}
+    for key in keys:
+        hits = [f for f in active if key == str(f.finding.key) or key in f.finding.all_ids()]
+        if not hits:
+            raise InputError(
+                f"{key}: no active finding has this key or advisory id",
+                hint="`triage scan` lists the active findings with their keys",
+            )
+        picked.update((f.finding.key, f) for f in hits)
+    return list(picked.values())
+
+
+def fix(ws: Workspace, request: FixRequest) -> FixReport:
+    result, project = scan.scan_project(ws)
+    asked = chosen(result.findings, request.keys)
+    before = {f.finding.key for f in result.findings}
+    groups: dict[tuple[str, str], list[AssessedFinding]] = {}
+    for item in asked:
+        for lockfile in item.finding.lockfiles:
+            groups.setdefault((lockfile, item.finding.package), []).append(item)
+    plans: list[Plan] = []
+    draft = fix_plans.Draft()
+    with ws.database() as db:
+        caches = store.Caches(db)
+        names = sorted({package for _, package in groups})
+        answers = pages.or_kept(ws, caches, pages.project_pages(ws, caches, names, purpose="fix"))
+        entries = _entries(db, names)
+
+        def keys_of(packages: Sequence[Package]) -> set[FindingKey]:
+            return {f.key for f in scan.match(db, packages)[0].findings}
+
+        for (shown, name), items in sorted(groups.items()):
+            locked = _current(ws, draft, shown, scanned=project.packages)
+            keys = tuple(sorted({i.finding.key for i in items}, key=str))
+            plans.append(
+                _plan(
+                    ws,
+                    draft,
+                    shown,
+                    name=name,
+                    locked=locked,
+                    keys=keys,
+                    malicious=any(i.finding.malicious for i in items),
+                    page=answers.get(name),
+                    entries=entries.get(name, []),
+                    request=request,
+                    keys_of=keys_of,
+                )
+            )
+    rescan = None
+    if request.apply:
+        plans, rescan = _apply(ws, draft, plans, before=before)
+    not_checked = ws.lookups.ended or (fetching.OFFLINE if ws.settings.offline else None)
+    return FixReport(tuple(plans), len(asked), request.apply, rescan, not_checked)
+
+
+def _kind(shown: str) -> lockfiles.FormatId:
+    kind = lockfiles.lockfile_format(PurePosixPath(shown))
+    return kind.id if kind is not None else lockfiles.FormatId.REQUIREMENTS
+
+
+def _current(
+    ws: Workspace, draft: fix_plans.Draft, shown: str, *, scanned: Sequence[Package]
+) -> tuple[Package, ...]:
+    """The lockfile's packages as the plans so far leave it: each plans from the last."""
+    path = scan.lockfile_path(ws, shown)
+    if path in draft.changed():
+        return fix_plans.read_packages(
+            draft.texts[path], path, shown, kind=_kind(shown), root=ws.root
+        )
+    return tuple(p for p in scanned if p.lockfile == shown)
+
+
+def _entries(db: store.Database, names: Sequence[str]) -> dict[str, list[Affected]]:
+    """Every live record's affected entries for each package: a target must be free of all
+    of them, not only of the finding's."""
+    records, _ = store.AdvisoryStore(db).candidates(names)
+    found: dict[str, list[Affected]] = {}
+    for record in records:
+        if record.withdrawn is None:
+            for entry in record.affected:
+                found.setdefault(entry.package, []).append(entry)
+    return found
+
+
+def _index(ws: Workspace) -> resolver.Index:
+    timeout, _ = ws.settings.index_timing()
+    return resolver.Index(
+        simple_url=f"{ws.settings.pypi_url.rstrip('/')}/simple",
+        cache=ws.db_path.parent / "uv-cache",
+        offline=ws.settings.offline,
+        timeout=timeout,
+    )
+
+
+def _plan(
+    ws: Workspace,
+    draft: fix_plans.Draft,
+    shown: str,
+    *,
+    name: str,
+    locked: tuple[Package, ...],
+    keys: tuple[FindingKey, ...],
+    malicious: bool,
+    page: pages.Answer | None,
+    entries: list[Affected],
+    request: FixRequest,
+    keys_of: fix_plans.KeysOf,
+) -> Plan:
+    versions = [p for p in locked if p.name == name]
+    if not versions:
+        return Plan(shown, name, "", PlanState.READY, "the plans above remove it", _texts(keys))
+    package = min(versions, key=lambda p: version_order(p.version))
+    releases = (
+        remedy.releases_from_files(
+            {n: (f.sha256, f.yanked is not None) for n, f in page.files.items()}
+        )
+        if page is not None and not isinstance(page, UpstreamError)
+        else {}
+    )
+    targets = remedy.fixing_targets(package.version, releases, entries)
+    ask = fix_plans.Ask(
+        lockfile=scan.lockfile_path(ws, shown),
+        shown=shown,
+        package=package,
+        locked=locked,
+        findings=keys,
+        targets=targets.fixing,
+        skipped=targets.yanked,
+        releases=releases,
+        strategy=request.strategy,
+        index=_index(ws),
+        keys_of=keys_of,
+    )
+    if malicious:
+        return ask.plan(PlanState.BLOCKED, f"malware: {policy.malware_response(package.name)}")
+    if not keys_of(locked) & set(keys):
+        return ask.plan(
+            PlanState.READY,
+            f"the plans above already move it to {package.version}",
+            after=package.version,
+        )
+    if isinstance(page, UpstreamError) or page is None:
+        why = page if page is not None else "not asked"
+        return ask.plan(PlanState.BLOCKED, f"not planned: the index's releases are unknown ({why})")
+    kind_id = _kind(shown)
+    if kind_id is lockfiles.FormatId.UV:
+        return fix_plans.plan_uv_lock(ask, draft, ws.root)
+    if kind_id is lockfiles.FormatId.REQUIREMENTS:
+        return fix_plans.plan_requirements(ask, draft, ws.root)
+    return fix_plans.plan_other(ask, kind_id)
+
+
+def _texts(keys: Sequence[FindingKey]) -> tuple[str, ...]:
+    return tuple(str(k) for k in keys)
+
+
+def _apply(
+    ws: Workspace, draft: fix_plans.Draft, plans: list[Plan], *, before: set[FindingKey]
+) -> tuple[list[Plan], str | None]:
+    """Write every ready plan, re-scan, and keep the writes only when the findings they meant
+    to remove are gone and nothing new appeared; else put every file back as it was."""
+    changed = draft.changed()
+    ready = [p for p in plans if p.state is PlanState.READY]
+    if not changed or not ready:
+        return plans, None
+    for path, text in changed.items():
+        write_text(path, text)
+    meant = {k for p in ready for k in p.findings}
+    try:
+        result, _ = scan.scan_project(ws)
+    except (InputError, UpstreamError) as exc:
+        return _rolled_back(draft, changed, plans, why=f"the re-scan failed: {exc}")
+    now = {f.finding.key for f in result.findings}
+    left = sorted(str(k) for k in now if str(k) in meant)
+    new = sorted(str(k) for k in now - before)
+    if left or new:
+        words = [f"still found: {', '.join(left)}"] if left else []
+        words += [f"new: {', '.join(new)}"] if new else []
+        return _rolled_back(draft, changed, plans, why="; ".join(words))
+    applied = [
+        replace(p, state=PlanState.APPLIED) if p.state is PlanState.READY else p for p in plans
+    ]
+    failing = sum(1 for f in result.findings if f.fails)
+    return applied, f"re-scan: {len(meant)} finding(s) gone, none new; {failing} still failing"
+
+
+def _rolled_back(
+    draft: fix_plans.Draft, changed: dict[Path, str], plans: list[Plan], *, why: str
+) -> tuple[list[Plan], str]:
+    for path in changed:
+        write_text(path, draft.originals[path])
+    undone = [
+        replace(p, state=PlanState.ROLLED_BACK, reason=f"rolled back: {why}")
+        if p.state is PlanState.READY
+        else p
+        for p in plans
+    ]
+    return undone, f"re-scan disagreed, every file put back: {why}"
