@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from tests.github_git import Budget, GitData
+from tests.github_pulls import PullRequests
 
 RECORDINGS = (
     Path(__file__).resolve().parent.parent.parent / "shared" / "data" / ("github-api-recordings")
@@ -84,6 +85,7 @@ class GitHubServer:
         self._server.handle_error = handle_error  # type: ignore[method-assign,assignment]
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self.git = GitData(self.url)
+        self.pulls = PullRequests(self)
         self.budget = Budget()
         # A request to hold (path, arrived, release): it waits, outside the server's lock,
         # until released; `held_by` is the User-Agent that sent it.
@@ -309,7 +311,9 @@ class GitHubServer:
                 self._error(handler, refusal[0], refusal[1], refusal[2])
                 return
             query = parse_qs(parsed.query)
-            routed = self.git.route(method, parsed.path, query)
+            routed = self.pulls.route(method, parsed.path, query, payload) or self.git.route(
+                method, parsed.path, query
+            )
             if routed is not None and "__page__" in routed[2]:
                 routed = self._page(routed[1], parsed.path, query)
             status, body, extra = routed or self._route(method, parsed.path, query, payload)
@@ -363,6 +367,7 @@ class GitHubServer:
                     "full_name": repo,
                     "url": f"{self.url}/repos/{repo}",
                     "private": False,
+                    "default_branch": "main",
                 },
                 {},
             )

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import workspace
+from tests.github_server import GitHubServer
 from tests.schemas import validate
 from tests.test_fail_closed import triage
 from tests.wheel_index import Release, WheelIndex, serve_wheels
@@ -323,3 +324,79 @@ def test_a_key_that_names_no_active_finding_is_bad_input(
     assert "GHSA-zzzz-zzzz-zzzz: no active finding has this key or advisory id" in err
     code, planned = fix(capsys, db, str(folder), "GHSA-aaaa-aaaa-aaaa/alpha")
     assert code == 0 and [p["package"] for p in planned["plans"]] == ["alpha"]
+
+
+def test_pr_opens_one_pull_request_per_package_updates_it_and_supersedes_it(
+    world: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    github: GitHubServer,
+) -> None:  # fmt: skip
+    url, db = world
+    pins = ["alpha==1.0.0", "gamma==1.0.0", "delta==1.0.0"]
+    folder = project(tmp_path / "app", url, ["alpha", "gamma"], pins)
+    (folder / "deny.toml").write_text('[github]\nrepository = "acme/app"\n')
+    code, _, err = triage(capsys, "audit", str(folder), "--db", str(db))  # tracking issues
+    assert code == 1, err
+    tracking = {i["title"].split(":")[0]: i["number"] for i in github.issues("acme/app")}
+    lock = (folder / "uv.lock").read_bytes()
+
+    code, first = fix(capsys, db, str(folder), "--pr")
+    assert code == 0, first
+    assert {p["group"]: p["action"] for p in first["pulls"]} == {
+        "alpha": "created",
+        "gamma": "created",
+    }
+    assert (folder / "uv.lock").read_bytes() == lock  # nothing written here
+    pulls = {p["title"]: p for p in github.pulls.open_pulls("acme/app")}
+    assert set(pulls) == {"triage fix: upgrade alpha 1.3.0", "triage fix: upgrade gamma 1.2.0"}
+    alpha = pulls["triage fix: upgrade alpha 1.3.0"]
+    assert f"Fixes #{tracking['GHSA-aaaa-aaaa-aaaa']}" in alpha["body"]
+    assert "| `GHSA-aaaa-aaaa-aaaa/alpha` | `GHSA-aaaa-aaaa-aaaa` | high |" in alpha["body"]
+    committed = github.pulls.files_at("acme/app", alpha["head"]["ref"])
+    assert list(committed) == ["uv.lock"]
+    assert 'name = "alpha"\nversion = "1.3.0"' in committed["uv.lock"].decode()
+    assert 'name = "gamma"\nversion = "1.0.0"' in committed["uv.lock"].decode()  # one package each
+
+    code, again = fix(capsys, db, str(folder), "--pr")
+    assert {p["action"] for p in again["pulls"]} == {"unchanged"}
+    assert len(github.pulls.open_pulls("acme/app")) == 2
+
+    # alpha 1.3.0 gets an advisory of its own: the newer plan (2.0.0) supersedes the first.
+    records = tmp_path / "newer"
+    records.mkdir()
+    (records / "GHSA-bbbb-bbbb-bbbb.json").write_text(
+        json.dumps(_record("GHSA-bbbb-bbbb-bbbb", "alpha", [{"introduced": "1.3.0"},
+                                                             {"fixed": "2.0.0"}]))
+    )  # fmt: skip
+    sync.sync(workspace(db), [str(records)])
+    code, newer = fix(capsys, db, str(folder), "--pr", "GHSA-aaaa-aaaa-aaaa/alpha")
+    note = by_group(newer)["alpha"]
+    assert note["action"] == "created" and note["superseded"] == [alpha["number"]]
+    assert alpha["state"] == "closed"
+    assert any(
+        "Superseded by" in c["body"] for c in github.comments_on("acme/app", alpha["number"])
+    )
+    titles = {p["title"] for p in github.pulls.open_pulls("acme/app")}
+    assert titles == {"triage fix: upgrade alpha 2.0.0", "triage fix: upgrade gamma 1.2.0"}
+
+
+def by_group(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {p["group"]: p for p in document["pulls"]}
+
+
+def test_a_pull_request_someone_else_opened_with_the_marker_is_never_touched(
+    world: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    github: GitHubServer,
+) -> None:  # fmt: skip
+    url, db = world
+    folder = project(tmp_path / "app", url, ["alpha"], ["alpha==1.0.0"])
+    (folder / "deny.toml").write_text('[github]\nrepository = "acme/app"\n')
+    _, first = fix(capsys, db, str(folder), "--pr")
+    mine = github.pulls.open_pulls("acme/app")[0]
+    mine["user"] = {**mine["user"], "login": "mallory"}  # now it is someone else's
+    body, head = mine["body"], dict(mine["head"])
+    _, second = fix(capsys, db, str(folder), "--pr")
+    note = by_group(second)["alpha"]
+    assert note["action"] == "created" and note["number"] != mine["number"]
+    assert note["superseded"] == []  # mallory's is not triage's to close
+    assert (mine["state"], mine["body"], mine["head"]) == ("open", body, head)
+    assert first["pulls"][0]["number"] == mine["number"]

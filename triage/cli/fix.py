@@ -14,6 +14,12 @@ from triage.errors import EXIT_OK, EXIT_POLICY
 @click.argument("words", nargs=-1, metavar="[PATH] [KEY]...")
 @click.option("--apply", "apply_plans", is_flag=True, help="Write the ready plans and re-scan.")
 @click.option(
+    "--pr",
+    "open_prs",
+    is_flag=True,
+    help="Open or update a pull request per [fix] group on [github] repository instead.",
+)
+@click.option(
     "--strategy",
     type=click.Choice(["in-place", "relax"]),
     default="in-place",
@@ -31,6 +37,7 @@ from triage.errors import EXIT_OK, EXIT_POLICY
 def fix(
     words: tuple[str, ...],
     apply_plans: bool,
+    open_prs: bool,
     strategy: str,
     *,
     lockfiles: tuple[Path, ...],
@@ -46,8 +53,15 @@ def fix(
     # PATH is the first word when it is a folder (a finding key never is one).
     path = Path(words[0]) if words and Path(words[0]).is_dir() else None
     keys = words[1:] if path is not None else words
+    if apply_plans and open_prs:
+        raise click.UsageError("--apply writes here, --pr proposes on GitHub: choose one")
     request = use_case.FixRequest(keys=keys, apply=apply_plans, strategy=Strategy(strategy))
     with common.progress(common.at(path, lockfiles)) as shown:
-        report = use_case.fix(shown, request)
+        if open_prs:
+            from triage.service.fix_pr import fix_prs
+
+            report = fix_prs(shown, request)
+        else:
+            report = use_case.fix(shown, request)
     common.echo(FIX_RENDERERS, report)
     return EXIT_OK if report.complete else EXIT_POLICY

@@ -163,12 +163,25 @@ class Plan:
 
 
 @dataclass(frozen=True)
+class PullNote:
+    """What --pr did for one group."""
+
+    group: str
+    action: str  # created, updated, unchanged; or not-opened (the reason says why)
+    number: int | None
+    url: str | None
+    superseded: tuple[int, ...] = ()
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class FixReport:
     plans: tuple[Plan, ...]
     findings: int  # active findings asked about
     applied: bool
     rescan: str | None  # the re-scan's verdict after --apply
     not_checked: str | None  # why the index was not asked (--offline, the first failure)
+    pulls: tuple[PullNote, ...] = ()
 
     @property
     def fixed(self) -> int:

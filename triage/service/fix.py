@@ -4,7 +4,8 @@ in place and re-scanned, and everything written is put back when the re-scan dis
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
@@ -44,51 +45,82 @@ def chosen(findings: Sequence[AssessedFinding], keys: Sequence[str]) -> list[Ass
     return list(picked.values())
 
 
+Pairs = dict[tuple[str, str], list[AssessedFinding]]  # (lockfile, package) -> its findings
+
+
+def pairs(items: Sequence[AssessedFinding]) -> Pairs:
+    """The findings by the lockfile and package a fix moves."""
+    found: Pairs = {}
+    for item in items:
+        for lockfile in item.finding.lockfiles:
+            found.setdefault((lockfile, item.finding.package), []).append(item)
+    return found
+
+
+@dataclass(frozen=True)
+class Planner:
+    """What planning reads once a run: the index's releases, every record's entries, the
+    database (to match what a resolution would lock)."""
+
+    ws: Workspace
+    project: scan.Project
+    db: store.Database
+    answers: dict[str, pages.Answer]
+    entries: dict[str, list[Affected]]
+
+    def keys_of(self, packages: Sequence[Package]) -> set[FindingKey]:
+        return {f.key for f in scan.match(self.db, packages)[0].findings}
+
+    def plan(self, draft: fix_plans.Draft, found: Pairs, request: FixRequest) -> list[Plan]:
+        """A plan per (lockfile, package), each from the files the ones before it leave."""
+        plans = []
+        for (shown, name), items in sorted(found.items()):
+            plans.append(
+                _plan(
+                    self.ws,
+                    draft,
+                    shown,
+                    name=name,
+                    locked=_current(self.ws, draft, shown, scanned=self.project.packages),
+                    keys=tuple(sorted({i.finding.key for i in items}, key=str)),
+                    malicious=any(i.finding.malicious for i in items),
+                    page=self.answers.get(name),
+                    entries=self.entries.get(name, []),
+                    request=request,
+                    keys_of=self.keys_of,
+                )
+            )
+        return plans
+
+
+@contextmanager
+def planner(ws: Workspace, project: scan.Project, names: Sequence[str]) -> Iterator[Planner]:
+    with ws.database() as db:
+        caches = store.Caches(db)
+        answers = pages.or_kept(ws, caches, pages.project_pages(ws, caches, names, purpose="fix"))
+        yield Planner(ws, project, db, answers, _entries(db, names))
+
+
+def not_checked(ws: Workspace) -> str | None:
+    """Why the index was not asked: the run's lookups ended, or --offline."""
+    return ws.lookups.ended or (fetching.OFFLINE if ws.settings.offline else None)
+
+
 def fix(ws: Workspace, request: FixRequest) -> FixReport:
     result, project = scan.scan_project(ws)
     asked = chosen(result.findings, request.keys)
     before = {f.finding.key for f in result.findings}
-    groups: dict[tuple[str, str], list[AssessedFinding]] = {}
-    for item in asked:
-        for lockfile in item.finding.lockfiles:
-            groups.setdefault((lockfile, item.finding.package), []).append(item)
-    plans: list[Plan] = []
+    found = pairs(asked)
     draft = fix_plans.Draft()
-    with ws.database() as db:
-        caches = store.Caches(db)
-        names = sorted({package for _, package in groups})
-        answers = pages.or_kept(ws, caches, pages.project_pages(ws, caches, names, purpose="fix"))
-        entries = _entries(db, names)
-
-        def keys_of(packages: Sequence[Package]) -> set[FindingKey]:
-            return {f.key for f in scan.match(db, packages)[0].findings}
-
-        for (shown, name), items in sorted(groups.items()):
-            locked = _current(ws, draft, shown, scanned=project.packages)
-            keys = tuple(sorted({i.finding.key for i in items}, key=str))
-            plans.append(
-                _plan(
-                    ws,
-                    draft,
-                    shown,
-                    name=name,
-                    locked=locked,
-                    keys=keys,
-                    malicious=any(i.finding.malicious for i in items),
-                    page=answers.get(name),
-                    entries=entries.get(name, []),
-                    request=request,
-                    keys_of=keys_of,
-                )
-            )
+    with planner(ws, project, sorted({name for _, name in found})) as planning:
+        plans = planning.plan(draft, found, request)
     rescan = None
     if request.apply:
         plans, rescan = _apply(ws, draft, plans, before=before)
-    not_checked = ws.lookups.ended or (fetching.OFFLINE if ws.settings.offline else None)
-    return FixReport(tuple(plans), len(asked), request.apply, rescan, not_checked)
+    return FixReport(tuple(plans), len(asked), request.apply, rescan, not_checked(ws))
 
 
-def _kind(shown: str) -> lockfiles.FormatId:
+def kind_of(shown: str) -> lockfiles.FormatId:
     kind = lockfiles.lockfile_format(PurePosixPath(shown))
     return kind.id if kind is not None else lockfiles.FormatId.REQUIREMENTS
 
@@ -100,7 +132,7 @@ def _current(
     path = scan.lockfile_path(ws, shown)
     if path in draft.changed():
         return fix_plans.read_packages(
-            draft.texts[path], path, shown, kind=_kind(shown), root=ws.root
+            draft.texts[path], path, shown, kind=kind_of(shown), root=ws.root
         )
     return tuple(p for p in scanned if p.lockfile == shown)
 
@@ -177,7 +209,7 @@ def _plan(
     if isinstance(page, UpstreamError) or page is None:
         why = page if page is not None else "not asked"
         return ask.plan(PlanState.BLOCKED, f"not planned: the index's releases are unknown ({why})")
-    kind_id = _kind(shown)
+    kind_id = kind_of(shown)
     if kind_id is lockfiles.FormatId.UV:
         return fix_plans.plan_uv_lock(ask, draft, ws.root)
     if kind_id is lockfiles.FormatId.REQUIREMENTS:

@@ -17,7 +17,17 @@ if TYPE_CHECKING:
         note_text,
         pr_comment,
     )
-    from triage.core.report.fix import FIX_RENDERERS, fix_json, fix_text, plan_line
+    from triage.core.report.fix import (
+        FIX_MARKER,
+        FIX_RENDERERS,
+        PLAN_MARKER,
+        FixedFinding,
+        fix_json,
+        fix_text,
+        plan_line,
+        pr_body,
+        pr_title,
+    )
     from triage.core.report.issues import (
         Dependency,
         index_issue_body,
@@ -49,7 +59,17 @@ _NAMES = {
         "note_text",
         "pr_comment",
     ),
-    "fix": ("FIX_RENDERERS", "fix_json", "fix_text", "plan_line"),
+    "fix": (
+        "FIX_MARKER",
+        "FIX_RENDERERS",
+        "PLAN_MARKER",
+        "FixedFinding",
+        "fix_json",
+        "fix_text",
+        "plan_line",
+        "pr_body",
+        "pr_title",
+    ),
     "issues": (
         "Dependency",
         "index_issue_body",
@@ -75,10 +95,13 @@ __getattr__ = lazy(__name__, _NAMES)
 
 __all__ = [
     "DIFF_RENDERERS",
+    "FIX_MARKER",
     "FIX_RENDERERS",
+    "PLAN_MARKER",
     "PR_COMMENT_MARKER",
     "RENDERERS",
     "Dependency",
+    "FixedFinding",
     "diff_json",
     "diff_text",
     "finding_json",
@@ -92,7 +115,9 @@ __all__ = [
     "license_issue_body",
     "note_text",
     "plan_line",
+    "pr_body",
     "pr_comment",
+    "pr_title",
     "scan_json",
     "scan_markdown",
     "scan_text",

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from triage.core import escape
 from triage.core.remedy import FixReport, Move, Plan, PlanState
 from triage.models import Format, Schema
 
@@ -60,6 +63,14 @@ def fix_text(report: FixReport) -> str:
             lines += _wrapped(f"run: {plan.command}")
     if report.rescan:
         lines.append(report.rescan)
+    for pull in report.pulls:
+        superseded = ", ".join(f"#{n}" for n in pull.superseded)
+        where = f" #{pull.number} {pull.url}" if pull.number is not None else ""
+        lines.append(
+            f"pull request for {pull.group}: {pull.action}{where}"
+            + (f" (closed {superseded}, superseded)" if superseded else "")
+            + (f": {pull.reason}" if pull.reason else "")
+        )
     if report.not_checked:
         lines.append(f"index not asked: {report.not_checked}")
     if not report.applied and any(p.state is PlanState.READY for p in report.plans):
@@ -97,8 +108,73 @@ def fix_json(report: FixReport) -> str:
         "rescan": report.rescan,
         "not_checked": report.not_checked,
         "plans": [plan_json(p) for p in report.plans],
+        "pulls": [
+            {
+                "group": p.group,
+                "action": p.action,
+                "number": p.number,
+                "url": p.url,
+                "superseded": list(p.superseded),
+                "reason": p.reason,
+            }
+            for p in report.pulls
+        ],
     }
     return json.dumps(document, indent=2) + "\n"
 
 
 FIX_RENDERERS = {Format.TEXT: fix_text, Format.JSON: fix_json}
+
+
+# --- the fix pull request -----------------------------------------------------------------------
+
+FIX_MARKER = "<!-- triage:fix group={} -->"
+PLAN_MARKER = "<!-- triage:fix-plan {} -->"
+
+
+@dataclass(frozen=True)
+class FixedFinding:
+    """A finding a pull request fixes, as its body lists it."""
+
+    key: str
+    advisory: str
+    severity: str
+    issue: int | None  # its tracking issue's number in the repository
+
+
+def pr_title(plans: Sequence[Plan]) -> str:
+    moved = ", ".join(f"{p.package} {p.after}" for p in plans if p.after and p.after != p.before)
+    return f"triage fix: upgrade {moved}"[:200]
+
+
+def pr_body(
+    plans: Sequence[Plan], fixed: Sequence[FixedFinding], *, verdict: str, markers: tuple[str, str]
+) -> str:
+    """Each finding fixed (advisory, severity, tracking issue: `Fixes #N`), the plan table,
+    the re-scan's verdict; the hidden markers that find it again."""
+    lines = [*markers, "", "This pull request was opened by `triage fix`.", ""]
+    closing = sorted({f.issue for f in fixed if f.issue is not None})
+    if closing:
+        lines += [", ".join(f"Fixes #{n}" for n in closing), ""]
+    lines += ["| finding | advisory | severity | tracking issue |", "|---|---|---|---|"]
+    for item in fixed:
+        issue = f"#{item.issue}" if item.issue is not None else "none"
+        lines.append(
+            f"| {escape.code(item.key)} | {escape.code(item.advisory)} | {item.severity} "
+            f"| {issue} |"
+        )
+    lines += [
+        "",
+        "| package | from | to | lockfile | strategy | also moves |",
+        "|---|---|---|---|---|---|",
+    ]
+    for plan in plans:
+        others = ", ".join(_move(m) for m in plan.others) or "nothing"
+        major = " (major)" if plan.major else ""
+        lines.append(
+            f"| {escape.code(plan.package)} | {escape.text(plan.before)} "
+            f"| {escape.text(plan.after or '')}{major} | {escape.code(plan.lockfile)} "
+            f"| {plan.strategy} | {escape.text(others)} |"
+        )
+    lines += ["", f"Re-scan of the changed files: {escape.text(verdict)}.", ""]
+    return "\n".join(lines)
