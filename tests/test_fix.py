@@ -400,3 +400,28 @@ def test_a_pull_request_someone_else_opened_with_the_marker_is_never_touched(
     assert note["superseded"] == []  # mallory's is not triage's to close
     assert (mine["state"], mine["body"], mine["head"]) == ("open", body, head)
     assert first["pulls"][0]["number"] == mine["number"]
+
+
+def test_the_daily_audit_opens_fix_pull_requests_at_or_above_fix_severity(
+    world: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    github: GitHubServer,
+) -> None:  # fmt: skip
+    url, db = world
+    pins = ["alpha==1.0.0", "gamma==1.0.0", "delta==1.0.0"]
+    folder = project(tmp_path / "app", url, ["alpha", "gamma"], pins)
+    (folder / "deny.toml").write_text(
+        '[github]\nrepository = "acme/app"\n[fix]\nopen-prs = true\nseverity = "high"\n'
+        'group = "finding"\n'
+    )
+    code, _, err = triage(capsys, "audit", str(folder), "--db", str(db))
+    assert code == 1  # the findings still fail the audit: a proposal is not a fix
+    assert "fix pull request for GHSA-aaaa-aaaa-aaaa/alpha: created #" in err
+    assert "fix pull request for GHSA-gggg-gggg-gggg/gamma: created #" in err
+    bodies = [p["body"] for p in github.pulls.open_pulls("acme/app")]
+    assert len(bodies) == 2 and all("Fixes #" in b for b in bodies)  # the issues just opened
+
+    (folder / "deny.toml").write_text(
+        '[github]\nrepository = "acme/app"\n[fix]\nopen-prs = true\nseverity = "critical"\n'
+    )
+    code, _, err = triage(capsys, "audit", str(folder), "--db", str(db))
+    assert "fix pull request" not in err  # high findings are below [fix] severity now

@@ -80,6 +80,9 @@ def audit(
     common.say(f"trust ({ws.config.trust.mode}): {trusted}")
     for note in report.index_notes:
         common.say(f"{note.level.value}[{note.kind}]: {note_text(note)}")
+    for pull in report.fix_pulls:
+        where = f" #{pull.number} {pull.url}" if pull.number is not None else f": {pull.reason}"
+        common.say(f"fix pull request for {pull.group}: {pull.action}{where}")
     common.say(f"audit run {report.run}: tracking issues {done}")
     return EXIT_POLICY if report.fails else EXIT_OK
 

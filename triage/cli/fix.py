@@ -38,8 +38,8 @@ def fix(
     words: tuple[str, ...],
     apply_plans: bool,
     open_prs: bool,
-    strategy: str,
     *,
+    strategy: str,
     lockfiles: tuple[Path, ...],
     common: Common,
 ) -> int:

@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from triage import store
 from triage.core import rotation, tracked, tracking
@@ -28,6 +29,9 @@ from triage.models import (
 from triage.service import index_notes, licenses, scan, sync, trust
 from triage.service.workspace import Workspace
 
+if TYPE_CHECKING:
+    from triage.core.remedy import PullNote
+
 ACTIONS = ("opened", "commented", "edited", "closed", "reopened")
 
 
@@ -44,6 +48,7 @@ class AuditReport:
     index_notes: tuple[IndexNote, ...] = ()
     warnings: list[str] = field(default_factory=list)
     open_findings: int | None = None  # findings not fixed after the run
+    fix_pulls: tuple[PullNote, ...] = ()  # [fix] open-prs: what was proposed
 
     @property
     def fails(self) -> bool:
@@ -167,7 +172,23 @@ def audit(
             result.sync = sync.sync(ws, ws.config.advisories.sources)
             with ws.database() as db:
                 _audit_tracking(ws, db, ref, tracker_for=tracker_for, now=now, result=result)
+            if ref is None and ws.config.fix.open_prs:
+                _open_fix_prs(ws, result)
         return result
+
+
+def _open_fix_prs(ws: Workspace, result: AuditReport) -> None:
+    """[fix] open-prs: a fix pull request per group for the findings at or above [fix]
+    severity. Proposing is not judging: a failure here is said, and the audit's verdict
+    stands as its scan made it."""
+    from triage.service import fix, fix_pr
+
+    try:
+        report = fix_pr.fix_prs(ws, fix.FixRequest(), minimum=ws.config.fix.severity)
+    except TriageError as exc:
+        result.warnings.append(f"fix pull requests not opened: {exc}")
+        return
+    result.fix_pulls = report.pulls
 
 
 def _audit_tracking(
