@@ -356,6 +356,14 @@ def test_pr_opens_one_pull_request_per_package_updates_it_and_supersedes_it(
     assert 'name = "alpha"\nversion = "1.3.0"' in committed["uv.lock"].decode()
     assert 'name = "gamma"\nversion = "1.0.0"' in committed["uv.lock"].decode()  # one package each
 
+    code, out, _ = triage(
+        capsys, "show", "GHSA-aaaa-aaaa-aaaa/alpha", str(folder), "--db", str(db), "--format", "json"
+    )
+    shown = json.loads(out)
+    validate(shown)
+    assert shown["fix"]["plan"] == "alpha 1.0.0 -> 1.3.0 (uv.lock, in-place)"
+    assert (shown["fix"]["state"], shown["fix"]["pull_request"]) == ("ready", alpha["html_url"])
+
     code, again = fix(capsys, db, str(folder), "--pr")
     assert {p["action"] for p in again["pulls"]} == {"unchanged"}
     assert len(github.pulls.open_pulls("acme/app")) == 2

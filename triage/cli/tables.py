@@ -252,6 +252,11 @@ def print_show(out: Console, details: FindingDetails, now: dt.datetime) -> None:
             f"{rule.id}{until}: {rule.reason or 'no reason'} ({rule.issue or 'no issue'})",
         )
     fact("response", details.suggested_response)
+    if details.fix is not None:
+        pull = f"; pull request {details.fix.pull_url}" if details.fix.pull_url else ""
+        fact("fix plan", f"{details.fix.plan} [{details.fix.state}]{pull}")
+    elif details.scanned is not None and not details.malicious:
+        fact("fix plan", f"none yet: `triage fix {details.key}` plans the smallest upgrade")
     out.print(facts)
 
     records = _table(out, "record", "published", "modified", "severity", title="advisories")

@@ -22,6 +22,7 @@ from triage.models import (
     Change,
     Diagnostic,
     FindingKey,
+    FixNote,
     IgnoreRule,
     Schema,
     TriageRecord,
@@ -41,6 +42,7 @@ class FindingDetails:
     dependency: report.Dependency | None
     advisories: list[Advisory]  # the group's records that affect the package
     applying_ignores: list[IgnoreRule]  # the deny.toml entries that match it, expired or not
+    fix: FixNote | None = None  # the last plan `triage fix` made for it
 
     @property
     def malicious(self) -> bool:
@@ -156,6 +158,14 @@ def show_json(details: FindingDetails, now: dt.datetime) -> str:
             {"direct": dependency.direct, "via": list(dependency.via)} if dependency else None
         ),
         "suggested_response": details.suggested_response,
+        "fix": None
+        if details.fix is None
+        else {
+            "plan": details.fix.plan,
+            "state": details.fix.state,
+            "pull_request": details.fix.pull_url,
+            "at": _stamp(details.fix.at),
+        },
         "advisories": [advisory_json(a) for a in details.advisories],
         "ignores": [report.ignore_json(rule) for rule in details.applying_ignores],
         "history": [change_json(c) for c in details.history],

@@ -163,6 +163,17 @@ class TriageRecord:
 
 
 @dataclass(frozen=True)
+class FixNote:
+    """The last plan `triage fix` made for a finding key, and the pull request proposing it."""
+
+    key: FindingKey
+    plan: str  # one line: package, from and to, lockfile, strategy
+    state: str  # the plan's state (ready, applied, blocked...)
+    pull_url: str | None
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
 class Change:
     """One entry of a finding's append-only history."""
 

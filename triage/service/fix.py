@@ -4,7 +4,7 @@ in place and re-scanned, and everything written is put back when the re-scan dis
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
@@ -15,7 +15,7 @@ from triage.core import policy, remedy
 from triage.core.matching import version_order
 from triage.core.remedy import FixReport, Plan, PlanState, Strategy
 from triage.errors import InputError, UpstreamError
-from triage.models import Affected, AssessedFinding, FindingKey, Package, Status
+from triage.models import Affected, AssessedFinding, FindingKey, FixNote, Package, Status
 from triage.service import fetching, fix_plans, pages, scan
 from triage.service.workspace import Workspace
 
@@ -117,7 +117,21 @@ def fix(ws: Workspace, request: FixRequest) -> FixReport:
     rescan = None
     if request.apply:
         plans, rescan = _apply(ws, draft, plans, before=before)
+    remember(ws, plans)
     return FixReport(tuple(plans), len(asked), request.apply, rescan, not_checked(ws))
+
+
+def remember(ws: Workspace, plans: Sequence[Plan], pulls: Mapping[str, str] | None = None) -> None:
+    """Each finding's plan for `triage show` (`pulls`: its pull request's URL, by key)."""
+    from triage.core.report import plan_line
+
+    notes = [
+        FixNote(FindingKey.parse(key), plan_line(p), str(p.state), (pulls or {}).get(key), ws.now())
+        for p in plans
+        for key in p.findings
+    ]
+    with ws.database() as db:
+        store.FixPlanStore(db).save(notes)
 
 
 def kind_of(shown: str) -> lockfiles.FormatId:

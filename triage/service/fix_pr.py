@@ -59,6 +59,7 @@ def fix_prs(
     before = {f.finding.key for f in result.findings}
     plans: list[Plan] = []
     notes: list[PullNote] = []
+    urls: dict[str, str] = {}  # finding key -> its fix pull request
     names = sorted({i.finding.package for i in asked})
     with fix.planner(ws, project, names) as planning:
         for group, items in sorted(groups(asked, ws.config.fix.group).items()):
@@ -72,7 +73,10 @@ def fix_prs(
                 notes.append(note)
                 if note.action == "not-opened":
                     made = [_not_opened(p, note.reason) for p in made]
+                elif note.url is not None:
+                    urls.update((k, note.url) for p in made for k in p.findings)
             plans += made
+    fix.remember(ws, plans, urls)
     return FixReport(tuple(plans), len(asked), False, None, fix.not_checked(ws), tuple(notes))
 
 

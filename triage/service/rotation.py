@@ -57,6 +57,7 @@ def find(ws: Workspace, key: FindingKey) -> rotation_report.FindingDetails:
         record = states.record(key)
         history = states.history(key)
         candidates, groups = store.AdvisoryStore(db).candidates([key.package])
+        fix = store.FixPlanStore(db).note(key)
     if scanned is None and record is None:
         raise InputError(
             f"{key}: no such finding in the database or in the lockfiles under {ws.root}",
@@ -77,7 +78,7 @@ def find(ws: Workspace, key: FindingKey) -> rotation_report.FindingDetails:
         if rule.id in group_ids and rule.package in (None, key.package)
     ]
     return rotation_report.FindingDetails(
-        key, record, history, scanned, dependency, advisories, applying
+        key, record, history, scanned, dependency, advisories, applying, fix
     )
 
 

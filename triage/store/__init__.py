@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from triage.store.caches import CachedLicense, CacheRows, Caches, KeptReading
     from triage.store.connection import Database, parse_stamp, stamp
     from triage.store.derived import deriver
+    from triage.store.fix_plans import FixPlanStore
     from triage.store.local_tracker import LocalTracker
     from triage.store.org import OrgStore, RepoMemory
     from triage.store.triage_state import TriageStore
@@ -24,6 +25,7 @@ _NAMES = {
     "caches": ("CachedLicense", "CacheRows", "Caches", "KeptReading"),
     "connection": ("Database", "parse_stamp", "stamp"),
     "derived": ("deriver",),
+    "fix_plans": ("FixPlanStore",),
     "local_tracker": ("LocalTracker",),
     "org": ("OrgStore", "RepoMemory"),
     "triage_state": ("TriageStore",),
@@ -37,6 +39,7 @@ __all__ = [
     "CachedLicense",
     "Caches",
     "Database",
+    "FixPlanStore",
     "KeptReading",
     "LocalTracker",
     "OrgStore",

@@ -239,6 +239,15 @@ def _malware(db: sqlite_utils.Database) -> None:
     _add_columns(db, "findings", {"malicious": int})
 
 
+def _fix_plans(db: sqlite_utils.Database) -> None:
+    """11: the last fix plan of each finding key (`triage fix`), and its pull request."""
+    db.table("fix_plans").create(
+        {"key": str, "plan": str, "state": str, "pull_url": str, "at": str},
+        pk="key",
+        if_not_exists=True,
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _advisories,
     _audit_and_triage,
@@ -250,5 +259,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     _bound_derived_state,
     _index_pages,
     _malware,
+    _fix_plans,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -201,6 +201,16 @@ def pr_comment(result: DiffResult) -> str:
         lines += ["", "To accept one, record a reviewed ignore:", "", "```sh"]
         lines += [ignore_line(f) for f in vulnerable]
         lines.append("```")
+        keys = " ".join(str(f.finding.key) for f in vulnerable)  # ids are checked at sync
+        lines += [
+            "",
+            "Suggested response: the smallest upgrade that removes them without bringing another "
+            "advisory, resolved by uv (`--apply` writes it, `--pr` proposes it):",
+            "",
+            "```sh",
+            f"triage fix {keys}",
+            "```",
+        ]
     if result.fixed:
         lines += ["", "### Fixed by this pull request", ""]
         lines += [
