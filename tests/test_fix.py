@@ -357,7 +357,14 @@ def test_pr_opens_one_pull_request_per_package_updates_it_and_supersedes_it(
     assert 'name = "gamma"\nversion = "1.0.0"' in committed["uv.lock"].decode()  # one package each
 
     code, out, _ = triage(
-        capsys, "show", "GHSA-aaaa-aaaa-aaaa/alpha", str(folder), "--db", str(db), "--format", "json"
+        capsys,
+        "show",
+        "GHSA-aaaa-aaaa-aaaa/alpha",
+        str(folder),
+        "--db",
+        str(db),
+        "--format",
+        "json",
     )
     shown = json.loads(out)
     validate(shown)

@@ -129,7 +129,10 @@ def serve_wheels(releases: Sequence[Release]) -> Iterator[tuple[str, WheelIndex]
             self.send_response(200)
             kind = "application/vnd.pypi.simple.v1+json" if page is not None else "binary/octet"
             self.send_header("Content-Type", kind)
-            self._send(body)
+            try:
+                self._send(body)
+            except (BrokenPipeError, ConnectionResetError):
+                return  # a resolver that had what it needed hung up: not the index's failure
 
     with _serving(Handler) as url:
         yield url, content
