@@ -40,6 +40,8 @@ RELEASES = [
     Release("kappa", "1.0.0", requires=["iota<2"]),
     Release("iota", "1.0.0"),
     Release("iota", "2.0.0"),
+    Release("evil", "1.0.0"),
+    Release("evil", "1.1.0"),
 ]
 
 
@@ -64,6 +66,7 @@ ADVISORIES = [
     _record("GHSA-dddd-dddd-dddd", "delta", [{"introduced": "2.0.0"}]),
     _record("GHSA-eeee-eeee-eeee", "epsilon", [{"introduced": "0"}, {"fixed": "2.0.0"}]),
     _record("GHSA-iiii-iiii-iiii", "iota", [{"introduced": "0"}, {"fixed": "2.0.0"}]),
+    _record("MAL-2026-1", "evil", [{"introduced": "0"}]),
 ]
 
 
@@ -375,6 +378,30 @@ def test_pr_opens_one_pull_request_per_package_updates_it_and_supersedes_it(
     assert {p["action"] for p in again["pulls"]} == {"unchanged"}
     assert len(github.pulls.open_pulls("acme/app")) == 2
 
+    # main moves on (a README lands): the same plans are rebuilt on it, in place.
+    objects = github.pulls.objects("acme/app")
+    readme = github.pulls.route(
+        "POST", "/repos/acme/app/git/blobs", {}, {"content": "hello", "encoding": "utf-8"}
+    )
+    assert readme is not None
+    main = objects.commits[objects.refs["heads/main"]]
+    tree = github.pulls.route(
+        "POST", "/repos/acme/app/git/trees", {},
+        {"base_tree": main["tree"]["sha"],
+         "tree": [{"path": "README.md", "sha": readme[1]["sha"]}]},
+    )  # fmt: skip
+    assert tree is not None
+    moved = github.pulls.route(
+        "POST", "/repos/acme/app/git/commits", {},
+        {"message": "readme", "tree": tree[1]["sha"], "parents": [main["sha"]]},
+    )  # fmt: skip
+    assert moved is not None
+    objects.refs["heads/main"] = moved[1]["sha"]
+    code, rebuilt = fix(capsys, db, str(folder), "--pr")
+    assert {p["action"] for p in rebuilt["pulls"]} == {"updated"}
+    assert set(github.pulls.files_at("acme/app", alpha["head"]["ref"])) == {"README.md", "uv.lock"}
+    assert objects.commits[alpha["head"]["sha"]]["parents"][0]["sha"] == moved[1]["sha"]
+
     # alpha 1.3.0 gets an advisory of its own: the newer plan (2.0.0) supersedes the first.
     records = tmp_path / "newer"
     records.mkdir()
@@ -440,3 +467,16 @@ def test_the_daily_audit_opens_fix_pull_requests_at_or_above_fix_severity(
     )
     code, _, err = triage(capsys, "audit", str(folder), "--db", str(db))
     assert "fix pull request" not in err  # high findings are below [fix] severity now
+
+
+def test_malware_is_never_upgraded(
+    world: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, db = world
+    folder = project(tmp_path / "app", url, ["evil"], ["evil==1.0.0"])
+    lock = (folder / "uv.lock").read_bytes()
+    code, planned = fix(capsys, db, str(folder), "--apply")
+    plan = by_package(planned)["evil"]
+    assert code == 1 and plan["state"] == "blocked" and plan["to"] is None
+    assert plan["reason"].startswith("malware: remove evil (do not upgrade it)")
+    assert (folder / "uv.lock").read_bytes() == lock

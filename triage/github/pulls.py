@@ -90,9 +90,21 @@ def _update(repo: Repository, pull: PullRequest, *, head: str, tree: Any, change
         return "unchanged"
     if current.tree.sha != tree.sha:
         commit = repo.create_git_commit(change.title, tree, [repo.get_git_commit(head)])
-        repo.get_git_ref(f"heads/{pull.head.ref}").edit(commit.sha, force=True)
+        _branch_ref(repo, pull.head.ref).edit(commit.sha, force=True)
     pull.edit(title=change.title, body=change.body)
     return "updated"
+
+
+def _branch_ref(repo: Repository, branch: str) -> Any:
+    """The branch's ref, read: PyGithub's unread ref would be edited or deleted at the URL it
+    was read from (/git/ref/...), which GitHub does not take; read, it has GitHub's own
+    (/git/refs/...)."""
+    from github import GithubException
+
+    ref = repo.get_git_ref(f"heads/{branch}")
+    if not ref.object.sha:  # reading it is what gives it GitHub's URL
+        raise GithubException(404, {"message": f"branch {branch} names no commit"}, None)
+    return ref
 
 
 def _new_branch(repo: Repository, branch: str, sha: str) -> str:
@@ -118,7 +130,7 @@ def _delete_branch(repo: Repository, branch: str, *, keep: str) -> None:
     if branch == keep or not branch.startswith("triage/fix/"):
         return  # only the branches triage made, and never the one in use
     try:
-        repo.get_git_ref(f"heads/{branch}").delete()
+        _branch_ref(repo, branch).delete()
     except GithubException as exc:
         if exc.status not in (404, 422):
             raise
