@@ -5,6 +5,7 @@ not concern is kept byte for byte."""
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
 import re
 import shlex
@@ -21,7 +22,7 @@ from packaging.version import Version
 # --- hand-pinned requirements -----------------------------------------------------------------
 
 _HASH = re.compile(r"\s*--hash[=\s]\s*\S+")
-_COMMENT = re.compile(r"\s+#.*$")
+_COMMENT = re.compile(r"(?:^|\s+)#.*$", re.MULTILINE)
 _CONTINUED = re.compile(r"\\\r?\n?$")
 
 
@@ -182,15 +183,31 @@ def with_header(compiled_text: str, header: str) -> str:
     return header + compiled_text[len(header_lines(compiled_text)) :]
 
 
-_INDEX_OPTION = re.compile(
-    r"^\s*(-i|--index-url|--extra-index-url|-f|--find-links|--trusted-host)\b", re.MULTILINE
+_ELSEWHERE = re.compile(
+    r"^\s*(-i|--index-url|--extra-index-url|-f|--find-links|--trusted-host|-e|--editable)\b"
+    r"|://|^\s*[^#\s]*\s*@\s|^\s*[./~]",
+    re.MULTILINE,
 )
+_INCLUDE = re.compile(r"^\s*(?:-r|--requirement|-c|--constraint)[=\s]\s*(\S+)", re.MULTILINE)
 
 
-def names_an_index(text: str) -> bool:
-    """Whether a requirements input names where packages come from (triage resolves against
-    its own index, never one a repository names)."""
-    return _INDEX_OPTION.search(text) is not None
+def points_elsewhere(text: str) -> bool:
+    """Whether a requirements input makes a resolver look beyond triage's index: an index or
+    links option, a URL, a direct reference, a local path or an editable (triage resolves
+    against its own index, never one a repository names, and builds nothing). Comments say
+    nothing."""
+    return _ELSEWHERE.search(_COMMENT.sub("", text)) is not None
+
+
+def included(text: str) -> list[str]:
+    """The files a requirements input includes (`-r`) or constrains with (`-c`), as written."""
+    return _INCLUDE.findall(text)
+
+
+def manifest_points_elsewhere(text: str) -> bool:
+    """A pyproject.toml named as a compile input: its own uv sources or indexes, or a
+    dependency that is a URL."""
+    return resolves_elsewhere(text) is not None or "://" in text
 
 
 # --- manifests (relax) -------------------------------------------------------------------------
@@ -262,3 +279,22 @@ def resolves_elsewhere(pyproject_text: str) -> str | None:
         if key in tool:
             return f"its pyproject.toml sets [tool.uv] {key}"
     return None
+
+
+def pin_line(name: str, version: str, markers: str | None) -> str | None:
+    """`name==version ; markers` for a resolver's input, from a lockfile's reading; None when
+    the version is not PEP 440. Markers are written as packaging reads them (a marker that
+    does not parse is left out: the pin then counts everywhere, which resolves more, not
+    less)."""
+    from packaging.markers import InvalidMarker, Marker
+    from packaging.version import InvalidVersion
+
+    try:
+        exact = str(Version(version))
+    except InvalidVersion:
+        return None
+    line = f"{name}=={exact}"
+    if markers:
+        with contextlib.suppress(InvalidMarker):
+            line += f" ; {Marker(markers)}"
+    return line

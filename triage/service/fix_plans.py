@@ -309,7 +309,7 @@ def _repin(ask: Ask, draft: Draft) -> Plan:
 def _check_pins(packages: Sequence[Package], index: resolver.Index) -> resolver.Resolution:
     """Whether uv resolves every pin together, for any platform the markers name."""
     lines = sorted(
-        {f"{p.name}=={p.version}" + (f" ; {p.markers}" if p.markers else "") for p in packages}
+        {line for p in packages if (line := pins.pin_line(p.name, p.version, p.markers))}
     )
     with tempfile.TemporaryDirectory(prefix="triage-fix-") as folder:
         work = Path(folder)
@@ -331,22 +331,11 @@ def _recompile(ask: Ask, draft: Draft, root: Path, *, header: pins.Compiled) -> 
             command=command,
         )
     folder = ask.lockfile.parent
-    for source in header.sources:
-        path = folder / source
-        try:
-            inside = path.resolve().is_relative_to(root.resolve())
-            named = pins.names_an_index(path.read_text(encoding="utf-8")) if inside else False
-        except (OSError, UnicodeDecodeError):
-            return ask.plan(PlanState.BLOCKED, f"its input {source} cannot be read")
-        if not inside:
-            return ask.plan(PlanState.BLOCKED, f"its input {source} is outside the project")
-        if named:
-            return ask.plan(
-                PlanState.MANUAL,
-                f"its input {source} names its own index: recompile it yourself",
-                after=first,
-                command=command,
-            )
+    why = _inputs_elsewhere(folder, header.sources, root)
+    if why is not None:
+        return ask.plan(
+            PlanState.MANUAL, f"{why}: recompile it yourself", after=first, command=command
+        )
     text = draft.text(ask.lockfile)
     first = ""
     for target in ask.targets[:ATTEMPTS]:
@@ -394,6 +383,35 @@ def _recompile(ask: Ask, draft: Draft, root: Path, *, header: pins.Compiled) -> 
 
 
 # --- the locks of other tools --------------------------------------------------------------------
+
+
+def _inputs_elsewhere(folder: Path, sources: Sequence[str], root: Path) -> str | None:
+    """Why a recompile cannot be left to triage: an input (or a file it includes) outside the
+    project, unreadable, or pointing beyond triage's index. None when every one is plain."""
+    inside = root.resolve()
+    queue = [(folder / s, s) for s in sources]
+    seen: set[Path] = set()
+    while queue:
+        path, shown = queue.pop()
+        resolved = path.resolve()
+        if resolved in seen:
+            continue
+        seen.add(resolved)
+        if not resolved.is_relative_to(inside):
+            return f"its input {shown} is outside the project"
+        try:
+            text = resolved.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return f"its input {shown} cannot be read"
+        if path.name == "pyproject.toml":
+            if pins.manifest_points_elsewhere(text):
+                return f"its input {shown} names its own sources or indexes"
+        elif pins.points_elsewhere(text):
+            return f"its input {shown} names an index, a URL, a path or an editable"
+        queue += [(resolved.parent / target, target) for target in pins.included(text)]
+        if len(seen) > 64:
+            return "its inputs include more than 64 files"
+    return None
 
 
 def plan_other(ask: Ask, kind: lockfiles.FormatId) -> Plan:
