@@ -176,7 +176,10 @@ def test_uv_lock_in_place_skips_yanked_and_plans_that_bring_an_advisory(
 
     code, applied = fix(capsys, db, str(folder), "--apply")
     assert code == 0 and applied["fixed"] == 3
-    assert applied["rescan"] == "re-scan: 3 finding(s) gone, none new; 0 still failing"
+    assert (
+        applied["rescan"]
+        == "re-scan: 3 finding(s) gone from the lockfiles fixed, none new; 0 still failing"
+    )
     assert locked(folder) == {
         "alpha": "1.3.0",
         "gamma": "1.2.0",
@@ -513,3 +516,24 @@ def test_a_project_naming_its_own_index_or_urls_gets_the_command_and_nothing_is_
         "uv pip compile requirements.in -o requirements.txt --upgrade-package alpha==1.3.0"
     )
     assert index[1].asked[asked:] == []  # the page kept from the run above; nothing for uv
+
+
+def test_a_finding_in_two_lockfiles_is_fixed_where_triage_can_and_the_other_keeps_its_command(
+    world: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, db = world
+    folder = project(tmp_path / "app", url, ["alpha"], ["alpha==1.0.0"])
+    (folder / "poetry.lock").write_text(
+        '[[package]]\nname = "alpha"\nversion = "1.0.0"\ndescription = ""\noptional = false\n'
+        'python-versions = "*"\nfiles = []\n\n[metadata]\nlock-version = "2.0"\n'
+        'python-versions = "^3.11"\ncontent-hash = "0"\n'
+    )
+    code, applied = fix(capsys, db, str(folder), "--apply")
+    states = {p["lockfile"]: p["state"] for p in applied["plans"]}
+    assert states == {"uv.lock": "applied", "poetry.lock": "manual"}
+    assert code == 1 and applied["fixed"] == 0  # the finding stays in poetry.lock
+    assert (
+        applied["rescan"]
+        == "re-scan: 1 finding(s) gone from the lockfiles fixed, none new; 1 still failing"
+    )
+    assert locked(folder) == {"alpha": "1.3.0"}

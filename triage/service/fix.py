@@ -14,8 +14,16 @@ from triage.config.edit import write_text
 from triage.core import policy, remedy
 from triage.core.matching import version_order
 from triage.core.remedy import FixReport, Plan, PlanState, Strategy
-from triage.errors import InputError, UpstreamError
-from triage.models import Affected, AssessedFinding, FindingKey, FixNote, Package, Status
+from triage.errors import InputError, TriageError, UpstreamError
+from triage.models import (
+    Affected,
+    AssessedFinding,
+    FindingKey,
+    FixNote,
+    Package,
+    ScanResult,
+    Status,
+)
 from triage.service import fetching, fix_plans, pages, scan
 from triage.service.workspace import Workspace
 
@@ -109,7 +117,7 @@ def not_checked(ws: Workspace) -> str | None:
 def fix(ws: Workspace, request: FixRequest) -> FixReport:
     result, project = scan.scan_project(ws)
     asked = chosen(result.findings, request.keys)
-    before = {f.finding.key for f in result.findings}
+    before = found_in(result)
     found = pairs(asked)
     draft = fix_plans.Draft()
     with planner(ws, project, sorted({name for _, name in found})) as planning:
@@ -235,41 +243,67 @@ def _texts(keys: Sequence[FindingKey]) -> tuple[str, ...]:
     return tuple(str(k) for k in keys)
 
 
+Found = set[tuple[str, str]]  # (finding key, lockfile): a finding where it is locked
+
+
+def found_in(result: ScanResult) -> Found:
+    return {(str(f.finding.key), lf) for f in result.findings for lf in f.finding.lockfiles}
+
+
+def disagreement(now: Found, *, before: Found, meant: Found) -> str | None:
+    """What a re-scan says against the plans: a finding still in the lockfile a plan meant to
+    remove it from, or one that was not there before; None when it agrees."""
+    left = sorted(f"{key} in {lockfile}" for key, lockfile in meant & now)
+    new = sorted(f"{key} in {lockfile}" for key, lockfile in now - before)
+    if not left and not new:
+        return None
+    words = [f"still found: {', '.join(left)}"] if left else []
+    return "; ".join([*words, *([f"new: {', '.join(new)}"] if new else [])])
+
+
 def _apply(
-    ws: Workspace, draft: fix_plans.Draft, plans: list[Plan], *, before: set[FindingKey]
+    ws: Workspace, draft: fix_plans.Draft, plans: list[Plan], *, before: Found
 ) -> tuple[list[Plan], str | None]:
     """Write every ready plan, re-scan, and keep the writes only when the findings they meant
-    to remove are gone and nothing new appeared; else put every file back as it was."""
+    to remove are gone and nothing new appeared; else (or on any failure on the way) put every
+    file back as it was."""
     changed = draft.changed()
     ready = [p for p in plans if p.state is PlanState.READY]
     if not changed or not ready:
         return plans, None
-    for path, text in changed.items():
-        write_text(path, text)
-    meant = {k for p in ready for k in p.findings}
+    meant = {(k, p.lockfile) for p in ready for k in p.findings}
     try:
+        for path, text in changed.items():
+            write_text(path, text)
         result, _ = scan.scan_project(ws)
-    except (InputError, UpstreamError) as exc:
+    except TriageError as exc:
         return _rolled_back(draft, changed, plans, why=f"the re-scan failed: {exc}")
-    now = {f.finding.key for f in result.findings}
-    left = sorted(str(k) for k in now if str(k) in meant)
-    new = sorted(str(k) for k in now - before)
-    if left or new:
-        words = [f"still found: {', '.join(left)}"] if left else []
-        words += [f"new: {', '.join(new)}"] if new else []
-        return _rolled_back(draft, changed, plans, why="; ".join(words))
+    except BaseException:
+        _restore(draft, changed)
+        raise
+    problem = disagreement(found_in(result), before=before, meant=meant)
+    if problem is not None:
+        return _rolled_back(draft, changed, plans, why=problem)
     applied = [
         replace(p, state=PlanState.APPLIED) if p.state is PlanState.READY else p for p in plans
     ]
     failing = sum(1 for f in result.findings if f.fails)
-    return applied, f"re-scan: {len(meant)} finding(s) gone, none new; {failing} still failing"
+    gone = len({k for k, _ in meant})
+    return applied, (
+        f"re-scan: {gone} finding(s) gone from the lockfiles fixed, none new; "
+        f"{failing} still failing"
+    )
+
+
+def _restore(draft: fix_plans.Draft, changed: dict[Path, str]) -> None:
+    for path in changed:
+        write_text(path, draft.originals[path])
 
 
 def _rolled_back(
     draft: fix_plans.Draft, changed: dict[Path, str], plans: list[Plan], *, why: str
 ) -> tuple[list[Plan], str]:
-    for path in changed:
-        write_text(path, draft.originals[path])
+    _restore(draft, changed)
     undone = [
         replace(p, state=PlanState.ROLLED_BACK, reason=f"rolled back: {why}")
         if p.state is PlanState.READY

@@ -16,7 +16,7 @@ from triage import store
 from triage.core import report
 from triage.core.remedy import FixReport, Plan, PlanState, PullNote
 from triage.errors import InputError
-from triage.models import AssessedFinding, FindingKey, FixGroup, Package, Severity
+from triage.models import AssessedFinding, FixGroup, Package, Severity
 from triage.service import fix, fix_plans, scan
 from triage.service.workspace import Workspace
 
@@ -56,7 +56,7 @@ def fix_prs(
         for i in fix.chosen(result.findings, request.keys)
         if minimum is None or i.finding.severity.value >= minimum.value
     ]
-    before = {f.finding.key for f in result.findings}
+    before = fix.found_in(result)
     plans: list[Plan] = []
     notes: list[PullNote] = []
     urls: dict[str, str] = {}  # finding key -> its fix pull request
@@ -88,7 +88,7 @@ def _pull_request(
     group: str,
     items: Sequence[AssessedFinding],
     made: Sequence[Plan],
-    before: set[FindingKey],
+    before: fix.Found,
 ) -> PullNote | None:
     """The group's pull request, when its plans are ready and the re-scan of what they would
     write agrees; None when there is nothing to propose."""
@@ -98,7 +98,7 @@ def _pull_request(
     changed = draft.changed()
     if not ready or not changed:
         return None
-    meant = {k for p in ready for k in p.findings}
+    meant = {(k, p.lockfile) for p in ready for k in p.findings}
     problem = _rescan(planning, draft, before=before, meant=meant)
     if problem is not None:
         return PullNote(group, "not-opened", None, None, reason=problem)
@@ -112,7 +112,7 @@ def _pull_request(
     body = report.pr_body(
         ready,
         _fixed(planning.db, items, ready),
-        verdict=f"{len(meant)} finding(s) gone, none new",
+        verdict=f"{len({k for k, _ in meant})} finding(s) gone, none new",
         markers=markers,
     )
     change = pulls.FixChange(
@@ -135,29 +135,22 @@ def _not_opened(plan: Plan, why: str) -> Plan:
 
 
 def _rescan(
-    planning: fix.Planner, draft: fix_plans.Draft, *, before: set[FindingKey], meant: set[str]
+    planning: fix.Planner, draft: fix_plans.Draft, *, before: fix.Found, meant: fix.Found
 ) -> str | None:
-    """The findings of every lockfile as the draft leaves it: None when the ones meant to go
-    are gone and nothing new came, else what disagrees."""
+    """The findings of every lockfile as the draft leaves it (in memory): None when the ones
+    meant to go are gone and nothing new came, else what disagrees."""
     ws, project = planning.ws, planning.project
-    packages: list[Package] = []
+    now: fix.Found = set()
     for read in project.read:
         path = scan.lockfile_path(ws, read.path)
         if path in draft.changed():
-            packages += fix_plans.read_packages(
+            packages: Sequence[Package] = fix_plans.read_packages(
                 draft.texts[path], path, read.path, kind=fix.kind_of(read.path), root=ws.root
             )
         else:
-            packages += [p for p in project.packages if p.lockfile == read.path]
-    now = planning.keys_of(packages)
-    left = sorted(str(k) for k in now if str(k) in meant)
-    new = sorted(str(k) for k in now - before)
-    if not left and not new:
-        return None
-    return "; ".join(
-        [*([f"still found: {', '.join(left)}"] if left else []),
-         *([f"new: {', '.join(new)}"] if new else [])]
-    )  # fmt: skip
+            packages = [p for p in project.packages if p.lockfile == read.path]
+        now |= {(str(key), read.path) for key in planning.keys_of(packages)}
+    return fix.disagreement(now, before=before, meant=meant)
 
 
 def _fixed(
