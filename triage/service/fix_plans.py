@@ -385,6 +385,26 @@ def _recompile(ask: Ask, draft: Draft, root: Path, *, header: pins.Compiled) -> 
 # --- the locks of other tools --------------------------------------------------------------------
 
 
+def _pylock_command(ask: Ask, name: str, version: str) -> str:
+    """The command of the tool that wrote the pylock.toml (its `created-by`)."""
+    import tomllib
+
+    try:
+        document = tomllib.loads(ask.lockfile.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        document = {}
+    tool = document.get("created-by") if isinstance(document, dict) else None
+    out = shlex.quote(Path(ask.shown).name)
+    pin = shlex.quote(f"{name}=={version}")
+    if tool == "uv" and (ask.lockfile.parent / "uv.lock").is_file():
+        return f"uv lock --upgrade-package {pin} && uv export --format pylock.toml -o {out}"
+    if tool == "pipenv":
+        return f"pipenv upgrade {shlex.quote(f'{name}>={version}')}"
+    if tool == "pdm":
+        return f"pdm update {shlex.quote(name)} && pdm export -f pylock -o {out}"
+    return f"uv pip compile <its input> --format pylock.toml -o {out} --upgrade-package {pin}"
+
+
 def _inputs_elsewhere(folder: Path, sources: Sequence[str], root: Path) -> str | None:
     """Why a recompile cannot be left to triage: an input (or a file it includes) outside the
     project, unreadable, or pointing beyond triage's index. None when every one is plain."""
@@ -428,10 +448,7 @@ def plan_other(ask: Ask, kind: lockfiles.FormatId) -> Plan:
     elif kind is lockfiles.FormatId.PIPFILE:
         command = f"pipenv install {at_least}" if direct else f"pipenv update {name}"
     else:
-        command = (
-            f"uv pip compile <its input> --format pylock.toml -o {Path(ask.shown).name} "
-            f"--upgrade-package {shlex.quote(f'{name}=={target.version}')}"
-        )
+        command = _pylock_command(ask, name, target.version)
     return ask.plan(
         PlanState.MANUAL,
         f"its own tool resolves it: upgrade to {target.version} or later (not checked by uv)",
