@@ -264,7 +264,7 @@ def match(
         group = groups.get(matched[0][1].id) or AliasGroup(key.advisory, (key.advisory,))
         versions = {p.version for p, _, _ in matched}
         records = {a.id: a for _, a, _ in matched}
-        malicious = any(
+        malicious = any(a.malicious for a in records.values()) or any(
             is_malware_id(i)
             for i in (*group.ids, *records, *(x for a in records.values() for x in a.aliases))
         )

@@ -50,7 +50,7 @@ class FindingDetails:
         if self.scanned is not None and self.scanned.finding.malicious:
             return True
         ids = [self.key.advisory, *(i for a in self.advisories for i in (a.id, *a.aliases))]
-        return any(is_malware_id(i) for i in ids)
+        return any(a.malicious for a in self.advisories) or any(is_malware_id(i) for i in ids)
 
     @property
     def suggested_response(self) -> str | None:

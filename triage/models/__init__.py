@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     )
     from triage.models.findings import (
         EVENT_KINDS,
+        MALWARE_ORIGINS,
         MALWARE_PREFIX,
         Advisory,
         Affected,
@@ -99,6 +100,7 @@ _NAMES = {
     ),
     "findings": (
         "EVENT_KINDS",
+        "MALWARE_ORIGINS",
         "MALWARE_PREFIX",
         "is_malware_id",
         "Advisory",
@@ -149,6 +151,7 @@ __getattr__ = lazy(__name__, _NAMES)
 __all__ = [
     "DEFAULT_SOURCES",
     "EVENT_KINDS",
+    "MALWARE_ORIGINS",
     "MALWARE_PREFIX",
     "PROJECT_STATUS",
     "AdvisoriesConfig",

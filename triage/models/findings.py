@@ -14,8 +14,9 @@ from triage.models.codes import Justification, Level, LintCode, Severity
 
 EVENT_KINDS = ("introduced", "fixed", "last_affected", "limit")
 # OpenSSF malicious-packages ids (also in OSV's PyPI export): a record with one, or aliased to
-# one, reports malware, not a vulnerability.
+# one, reports malware, not a vulnerability. Its data says so too: MALWARE_ORIGINS.
 MALWARE_PREFIX = "MAL-"
+MALWARE_ORIGINS = "malicious-packages-origins"  # database_specific key of OpenSSF's records
 
 
 def is_malware_id(advisory_id: str) -> bool:
@@ -56,6 +57,9 @@ class Advisory:
     severity_vector: str | None
     references: tuple[str, ...]
     summary: str | None = None  # OSV's summary, else the first line of its details
+    # Malware: a MAL- id, or OpenSSF's origins in its data (what every malicious-packages
+    # record carries, whatever id a database republishing it gives it).
+    malicious: bool = False
 
 
 @dataclass(frozen=True)

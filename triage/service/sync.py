@@ -86,6 +86,8 @@ def _apply_listing(
             digest = sources.record_digest(advisory)
             if old is not None and old[0] == digest:
                 counts.unchanged += 1
+                if not old[2]:  # the same record, stored before a column it now fills
+                    advisories.put_advisory(advisory, listing.source, digest)
             else:
                 if advisory.withdrawn and (old is None or not old[1]):
                     counts.withdrawn += 1
@@ -94,7 +96,7 @@ def _apply_listing(
                 else:
                     counts.modified += 1
                 advisories.put_advisory(advisory, listing.source, digest)
-                previous[advisory.id] = (digest, advisory.withdrawn)
+                previous[advisory.id] = (digest, advisory.withdrawn, True)
             advisories.put_file(
                 listing.source, entry.name, entry.fingerprint, advisory_id=advisory.id
             )

@@ -15,11 +15,13 @@ from triage.core.matching import ZERO, normalize_name, parse_version
 from triage.errors import AdvisoryRecordError
 from triage.models import (
     EVENT_KINDS,
+    MALWARE_ORIGINS,
     Advisory,
     Affected,
     Event,
     Severity,
     VersionRange,
+    is_malware_id,
 )
 
 if TYPE_CHECKING:
@@ -212,7 +214,15 @@ def parse_record(raw: Any, origin: str, diagnostics: Diagnostics | None = None) 
         severity_vector=vector,
         references=tuple(dict.fromkeys(references)),
         summary=_summary(raw),
+        malicious=is_malware_id(advisory_id) or _openssf_origins(raw),
     )
+
+
+def _openssf_origins(raw: dict[str, Any]) -> bool:
+    """OpenSSF's malicious-packages records name where each report came from; that, not the
+    id a database republishing the record gives it, says it is malware."""
+    specific = raw.get("database_specific")
+    return isinstance(specific, dict) and MALWARE_ORIGINS in specific
 
 
 SUMMARY_LIMIT = 200
@@ -260,6 +270,8 @@ def facts(advisory: Advisory) -> dict[str, Any]:
         record["severity"] = [{"type": kind, "score": advisory.severity_vector}]
     elif advisory.severity is not Severity.UNKNOWN:
         record["database_specific"] = {"severity": advisory.severity.label}
+    if advisory.malicious:  # kept as OpenSSF's records say it (the reports themselves are not)
+        record.setdefault("database_specific", {})[MALWARE_ORIGINS] = []
     return record
 
 

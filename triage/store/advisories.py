@@ -69,14 +69,15 @@ class AdvisoryStore:
         )
         return {r["name"]: StoredFile(r["fingerprint"], r["advisory_id"]) for r in rows}
 
-    def stored_state(self, ids: Iterable[str]) -> dict[str, tuple[str, str | None]]:
-        """By id: the stored record's content digest and its withdrawal time."""
+    def stored_state(self, ids: Iterable[str]) -> dict[str, tuple[str, str | None, bool]]:
+        """By id: the stored record's content digest, its withdrawal time, and whether its row
+        has every column (one stored before a column was added must be put again)."""
         rows = self.db.query(
-            "select id, digest, withdrawn from advisories "
+            "select id, digest, withdrawn, malicious is not null as complete from advisories "
             "where id in (select value from json_each(?))",
             [json.dumps(list(ids))],
         )
-        return {r["id"]: (r["digest"], r["withdrawn"]) for r in rows}
+        return {r["id"]: (r["digest"], r["withdrawn"], bool(r["complete"])) for r in rows}
 
     def ids_still_provided(self, ids: Iterable[str]) -> set[str]:
         rows = self.db.query(
@@ -125,6 +126,7 @@ class AdvisoryStore:
                 "severity_vector": advisory.severity_vector,
                 "refs": json.dumps(list(advisory.references)),
                 "summary": advisory.summary,
+                "malicious": int(advisory.malicious),
                 "source": source,
                 "digest": digest,
             },
@@ -239,7 +241,8 @@ class AdvisoryStore:
             (
                 "advisories",
                 "select id, modified, published, withdrawn, aliases, severity, "
-                "severity_vector, refs, summary, group_id, group_ids from advisories order by id",
+                "severity_vector, refs, summary, group_id, group_ids, malicious from advisories "
+                "order by id",
             ),
             (
                 "affected",
@@ -270,7 +273,8 @@ class AdvisoryStore:
         query = (
             "select f.package, f.ranges, f.versions, a.id, a.modified, a.published, "
             "a.withdrawn, a.aliases, a.severity, a.severity_vector, a.refs, a.group_id, "
-            "a.group_ids, a.summary from affected f join advisories a on a.id = f.advisory_id "
+            "a.group_ids, a.summary, a.malicious from affected f "
+            "join advisories a on a.id = f.advisory_id "
             "where f.package in (select value from json_each(?))"
         )
         only = only or {}
@@ -302,6 +306,7 @@ class AdvisoryStore:
                     severity_vector=vector,
                     references=tuple(json.loads(refs)),
                     summary=head[13],
+                    malicious=bool(head[14]),
                 )
             )
             if group_id:

@@ -248,6 +248,15 @@ def _fix_plans(db: sqlite_utils.Database) -> None:
     )
 
 
+def _malware_records(db: sqlite_utils.Database) -> None:
+    """12: a record that is malware by its data (OpenSSF's origins), not only by a MAL- id.
+    Every record file is read again at the next sync (their fingerprints are forgotten), so
+    the records stored before this column get it."""
+    _add_columns(db, "advisories", {"malicious": int})
+    db.execute("update source_files set fingerprint = ''")
+    db.execute("update sources set fingerprint = null")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _advisories,
     _audit_and_triage,
@@ -260,5 +269,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     _index_pages,
     _malware,
     _fix_plans,
+    _malware_records,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
