@@ -55,10 +55,13 @@ def test_scan_json_follows_the_schema(
         "findings",
         "unpinned",
         "policy",
+        "index",
+        "index_checked",
         "packages",
         "lockfiles",
     ]
     assert document["schema"] == "triage/scan-v1"
+    assert (document["index"], document["index_checked"]) == ([], None)  # no audit yet
     ((read,),) = [document["lockfiles"]]
     assert read["path"].endswith("lnbits__lnbits__poetry.lock") and read["format"] == "poetry.lock"
     assert read["packages"] == document["packages"] == 92 and read["unpinned"] == 0

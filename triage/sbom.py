@@ -53,6 +53,10 @@ class SbomInput:
     database_digest: str
     moment: dt.datetime
     licenses: Mapping[tuple[str, str], str] = field(default_factory=dict)  # SPDX expression
+    # What the last audit found the index saying of a release: (kind, detail, reason) each.
+    index: Mapping[tuple[str, str], Sequence[tuple[str, str, str | None]]] = field(
+        default_factory=dict
+    )
 
 
 def purl(package: Package) -> PackageURL:
@@ -73,8 +77,22 @@ def _license(expression: str | None) -> list[LicenseExpression | DisjunctiveLice
     return [DisjunctiveLicense(id=expression)]
 
 
+def _index_properties(notes: Sequence[tuple[str, str, str | None]]) -> list[Property]:
+    """`triage:yanked` (the file, and why) and `triage:project-status` (the status, and why)."""
+    found = []
+    for kind, detail, reason in notes:
+        why = f": {reason}" if reason else ""
+        if kind == "yanked":
+            found.append(Property(name="triage:yanked", value=f"{detail}{why}"))
+        else:
+            found.append(Property(name="triage:project-status", value=f"{kind}{why}"))
+    return found
+
+
 def _components(
-    packages: Iterable[Package], licenses: Mapping[tuple[str, str], str]
+    packages: Iterable[Package],
+    licenses: Mapping[tuple[str, str], str],
+    index: Mapping[tuple[str, str], Sequence[tuple[str, str, str | None]]],
 ) -> dict[tuple[str, str], Component]:
     """One component per (name, version), whatever number of lockfiles pin it."""
     merged: dict[tuple[str, str], list[Package]] = {}
@@ -95,7 +113,8 @@ def _components(
             properties=[
                 Property(name="triage:lockfile", value=path)
                 for path in sorted({p.lockfile for p in copies})
-            ],
+            ]
+            + _index_properties(index.get((name, version), ())),
         )
     return components
 
@@ -205,7 +224,7 @@ def cyclonedx(given: SbomInput, serialised: Format, *, vex_only: bool = False) -
     if writer is None:
         raise ValueError(f"CycloneDX is not written as {serialised}")
     given = _carried(given)
-    components = _components(given.packages, given.licenses)
+    components = _components(given.packages, given.licenses, given.index)
     subject = Component(
         type=ComponentType.APPLICATION, name=given.project, bom_ref=f"project:{given.project}"
     )

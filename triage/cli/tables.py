@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from triage.core.report import note_text
 from triage.core.rotation import Stats, is_overdue
 from triage.core.rotation_report import FindingDetails
 from triage.models import LicenseResult, TriageRecord
@@ -252,6 +253,8 @@ def print_show(out: Console, details: FindingDetails, now: dt.datetime) -> None:
             f"{rule.id}{until}: {rule.reason or 'no reason'} ({rule.issue or 'no issue'})",
         )
     fact("response", details.suggested_response)
+    for note in details.index_notes:
+        fact(f"index ({note.level.value})", note_text(note))
     if details.fix is not None:
         pull = f"; pull request {details.fix.pull_url}" if details.fix.pull_url else ""
         fact("fix plan", f"{details.fix.plan} [{details.fix.state}]{pull}")

@@ -40,6 +40,14 @@ def malware_response(package: str) -> str:
     )
 
 
+def index_level(kind: str, config: AdvisoriesConfig) -> Level:
+    """The level of what the index says of a release: a yanked file by `[advisories] yanked`,
+    a project status by `[advisories.project-status]` (one PEP 792 does not name yet: warn)."""
+    if kind == "yanked":
+        return config.yanked
+    return config.project_status.get(kind, Level.WARN)
+
+
 def finding_kind(finding: Finding) -> str:
     """`malicious` or `vulnerability`: what every output calls the finding."""
     return "malicious" if finding.malicious else "vulnerability"

@@ -24,6 +24,7 @@ from triage.models import (
     FindingKey,
     FixNote,
     IgnoreRule,
+    IndexNote,
     Schema,
     TriageRecord,
     is_malware_id,
@@ -43,6 +44,8 @@ class FindingDetails:
     advisories: list[Advisory]  # the group's records that affect the package
     applying_ignores: list[IgnoreRule]  # the deny.toml entries that match it, expired or not
     fix: FixNote | None = None  # the last plan `triage fix` made for it
+    # What the last audit found the index saying of the package's locked release(s).
+    index_notes: tuple[IndexNote, ...] = ()
 
     @property
     def malicious(self) -> bool:
@@ -158,6 +161,7 @@ def show_json(details: FindingDetails, now: dt.datetime) -> str:
             {"direct": dependency.direct, "via": list(dependency.via)} if dependency else None
         ),
         "suggested_response": details.suggested_response,
+        "index": [report.note_json(n) for n in details.index_notes],
         "fix": None
         if details.fix is None
         else {

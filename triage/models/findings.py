@@ -6,9 +6,13 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from triage.errors import InputError
 from triage.models.codes import Justification, Level, LintCode, Severity
+
+if TYPE_CHECKING:
+    from triage.models.outcomes import IndexNote
 
 # --- advisories -------------------------------------------------------------------------------
 
@@ -290,9 +294,15 @@ class ScanResult:
     lockfiles: tuple[LockfileRead, ...] = field(default=())
     package_count: int = 0
     warnings: tuple[str, ...] = ()  # what the scan noticed on the way (stderr, not the report)
+    # What the last audit found the index saying of the releases still locked (a scan asks
+    # nothing), and when.
+    index_notes: tuple[IndexNote, ...] = ()
+    index_checked: dt.datetime | None = None
 
     @property
     def fails(self) -> bool:
-        return any(f.fails for f in self.findings) or any(
-            d.level is Level.DENY for d in self.diagnostics
+        return (
+            any(f.fails for f in self.findings)
+            or any(d.level is Level.DENY for d in self.diagnostics)
+            or any(n.level is Level.DENY for n in self.index_notes)
         )

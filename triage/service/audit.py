@@ -224,6 +224,8 @@ def _audit_tracking(
     result.index_notes = index_notes.notes_for(
         ws, db, project.packages, config=cfg.advisories, diagnostics=said
     )
+    if ws.lookups.ended is None:  # every page answered: what scan and show carry from now on
+        store.IndexNoteStore(db).replace(result.index_notes, checked=now)
     result.warnings += said.warnings
     wanted, present = goals(result, project)
     tracker = tracker_for(db)

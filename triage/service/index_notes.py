@@ -15,6 +15,7 @@ from packaging.utils import (
 )
 
 from triage import store
+from triage.core import policy
 from triage.core.diagnostics import Diagnostics
 from triage.core.matching import normalize_name, parse_version
 from triage.errors import UpstreamError
@@ -63,8 +64,7 @@ def _status(
 ) -> list[IndexNote]:
     if page.status is None:
         return []
-    # A status PEP 792 does not name yet is the index's word all the same: a warning.
-    level = config.project_status.get(page.status, Level.WARN)
+    level = policy.index_level(page.status, config)
     return [
         IndexNote(p.name, p.version, page.status, page.status, page.status_reason, level)
         for p in locked
@@ -89,7 +89,12 @@ def _yanked(
                 files = []
         notes += [
             IndexNote(
-                package.name, package.version, "yanked", name, f.yanked or None, config.yanked
+                package.name,
+                package.version,
+                "yanked",
+                name,
+                f.yanked or None,
+                policy.index_level("yanked", config),
             )
             for name, f in files
             if f.yanked is not None

@@ -77,8 +77,9 @@ def find(ws: Workspace, key: FindingKey) -> rotation_report.FindingDetails:
         for rule in project.config.advisories.ignore
         if rule.id in group_ids and rule.package in (None, key.package)
     ]
+    notes = tuple(n for n in result.index_notes if n.package == key.package)
     return rotation_report.FindingDetails(
-        key, record, history, scanned, dependency, advisories, applying, fix
+        key, record, history, scanned, dependency, advisories, applying, fix, notes
     )
 
 

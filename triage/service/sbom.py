@@ -4,10 +4,11 @@ VEX analysis from the ledger and the triage state."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 
 from triage import sbom, store
-from triage.models import Format
+from triage.models import Format, IndexNote
 from triage.service import licenses
 from triage.service.scan import lockfile_path, scan_project
 from triage.service.workspace import Workspace
@@ -18,6 +19,17 @@ def _sha256(path: Path) -> str:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
         return "unreadable"
+
+
+def _index(
+    notes: Sequence[IndexNote],
+) -> dict[tuple[str, str], list[tuple[str, str, str | None]]]:
+    found: dict[tuple[str, str], list[tuple[str, str, str | None]]] = {}
+    for note in notes:
+        found.setdefault((note.package, note.version), []).append(
+            (note.kind, note.detail, note.reason)
+        )
+    return found
 
 
 def cyclonedx(
@@ -47,5 +59,6 @@ def cyclonedx(
         database_digest=result.database.digest,
         moment=ws.now(),
         licenses=licenses.expressions(ws, releases),
+        index=_index(result.index_notes),
     )
     return sbom.cyclonedx(given, serialised, vex_only=vex_only)

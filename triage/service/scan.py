@@ -16,7 +16,9 @@ from triage import lockfiles, store
 from triage.core import index, matching, policy
 from triage.errors import LockfileError
 from triage.models import (
+    AdvisoriesConfig,
     Config,
+    Level,
     LockfileContents,
     LockfileRead,
     Package,
@@ -29,6 +31,7 @@ from triage.service.workspace import Workspace
 
 if TYPE_CHECKING:
     from triage.core import report
+    from triage.models import IndexNote
     from triage.service.trees import TreeSide
 
 
@@ -225,16 +228,36 @@ def assess(
     )
 
 
+def recorded_notes(
+    db: store.Database, packages: Sequence[Package], *, config: AdvisoriesConfig
+) -> tuple[tuple[IndexNote, ...], dt.datetime | None]:
+    """What the last audit found the index saying of the releases `packages` still lock,
+    judged by `config` (no request is made), and when the index said it."""
+    notes, checked = store.IndexNoteStore(db).recorded()
+    if not notes:
+        return (), checked
+    locked = {(matching.normalize_name(p.name), p.version) for p in packages}
+    judged = [
+        replace(note, level=policy.index_level(note.kind, config))
+        for note in notes
+        if (matching.normalize_name(note.package), note.version) in locked
+    ]
+    return tuple(n for n in judged if n.level is not Level.ALLOW), checked
+
+
 def scan_project(ws: Workspace) -> tuple[ScanResult, Project]:
-    """The working tree's findings, and what was read. An empty database is first filled from
-    the embedded snapshot, so a first run works offline."""
+    """The working tree's findings, and what was read, with what the last audit of this
+    repository found the index saying of the releases it still locks. An empty database is
+    first filled from the embedded snapshot, so a first run works offline."""
     with ws.database() as db:
         caches = store.Caches(db)
         project = working_tree(ws, lockfiles.NoCache() if ws.reference else caches)
     sync.ensure_data(ws)
     with ws.database() as db:
         result = assess(db, project, ws.now(), reference=ws.reference)
-    return replace(result, warnings=(*result.warnings, *caches.rejected)), project
+        notes, checked = recorded_notes(db, project.packages, config=project.config.advisories)
+    warnings = (*result.warnings, *caches.rejected)
+    return replace(result, warnings=warnings, index_notes=notes, index_checked=checked), project
 
 
 def scan(ws: Workspace) -> ScanResult:

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from triage.store.connection import Database, parse_stamp, stamp
     from triage.store.derived import deriver
     from triage.store.fix_plans import FixPlanStore
+    from triage.store.index_notes import IndexNoteStore
     from triage.store.local_tracker import LocalTracker
     from triage.store.org import OrgStore, RepoMemory
     from triage.store.triage_state import TriageStore
@@ -26,6 +27,7 @@ _NAMES = {
     "connection": ("Database", "parse_stamp", "stamp"),
     "derived": ("deriver",),
     "fix_plans": ("FixPlanStore",),
+    "index_notes": ("IndexNoteStore",),
     "local_tracker": ("LocalTracker",),
     "org": ("OrgStore", "RepoMemory"),
     "triage_state": ("TriageStore",),
@@ -40,6 +42,7 @@ __all__ = [
     "Caches",
     "Database",
     "FixPlanStore",
+    "IndexNoteStore",
     "KeptReading",
     "LocalTracker",
     "OrgStore",

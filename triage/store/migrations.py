@@ -257,6 +257,22 @@ def _malware_records(db: sqlite_utils.Database) -> None:
     db.execute("update sources set fingerprint = null")
 
 
+def _index_notes(db: sqlite_utils.Database) -> None:
+    """13: what the last audit found the index saying of the locked releases (yanked files,
+    project status), for the commands that never ask it."""
+    db.table("index_notes").create(
+        {
+            "package": str,
+            "version": str,
+            "kind": str,
+            "detail": str,
+            "reason": str,
+            "level": str,
+        },
+        if_not_exists=True,
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _advisories,
     _audit_and_triage,
@@ -270,5 +286,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     _malware,
     _fix_plans,
     _malware_records,
+    _index_notes,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

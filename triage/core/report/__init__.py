@@ -14,7 +14,6 @@ if TYPE_CHECKING:
         PR_COMMENT_MARKER,
         diff_json,
         diff_text,
-        note_text,
         pr_comment,
     )
     from triage.core.report.fix import (
@@ -42,6 +41,8 @@ if TYPE_CHECKING:
         finding_json,
         ignore_json,
         ignore_line,
+        note_json,
+        note_text,
         scan_json,
         scan_markdown,
         scan_text,
@@ -55,8 +56,6 @@ _NAMES = {
         "PR_COMMENT_MARKER",
         "diff_json",
         "diff_text",
-        "note_text",
-        "note_text",
         "pr_comment",
     ),
     "fix": (
@@ -84,6 +83,8 @@ _NAMES = {
         "finding_json",
         "ignore_json",
         "ignore_line",
+        "note_json",
+        "note_text",
         "scan_json",
         "scan_markdown",
         "scan_text",
@@ -113,6 +114,7 @@ __all__ = [
     "issue_body",
     "issue_title",
     "license_issue_body",
+    "note_json",
     "note_text",
     "plan_line",
     "pr_body",

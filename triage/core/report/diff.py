@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from triage.core import escape
 from triage.core.policy import malware_response, shortlist
@@ -15,11 +15,13 @@ from triage.core.report.scan import (
     finding_json,
     ignore_json,
     ignore_line,
+    note_json,
+    note_text,
     unpinned_json,
     unpinned_markdown,
 )
 from triage.core.report.trust import trust_artifact_json
-from triage.models import Format, IgnoreRule, IndexNote, Level, LicenseChange, Schema
+from triage.models import Format, IgnoreRule, Level, LicenseChange, Schema
 
 if TYPE_CHECKING:
     from triage.core.diffing import DiffResult
@@ -64,26 +66,9 @@ def diff_json(result: DiffResult) -> str:
             }
             for c in result.license_changes
         ],
-        "index": [index_note_json(n) for n in result.index_notes],
+        "index": [note_json(n) for n in result.index_notes],
     }
     return json.dumps(document, indent=2) + "\n"
-
-
-def index_note_json(note: IndexNote) -> dict[str, Any]:
-    return {
-        "package": note.package,
-        "version": note.version,
-        "kind": note.kind,
-        "detail": note.detail,
-        "reason": note.reason,
-        "level": note.level.value,
-    }
-
-
-def note_text(note: IndexNote) -> str:
-    why = f": {note.reason}" if note.reason else ""
-    what = f"file {note.detail} yanked" if note.kind == "yanked" else f"project {note.kind}"
-    return f"{note.package} {note.version}: {what}{why}"
 
 
 def _rule_text(rule: IgnoreRule) -> str:

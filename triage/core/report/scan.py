@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from triage.core import escape
 from triage.core.policy import finding_kind, malware_response, shortlist
 from triage.models import AssessedFinding, Format, IgnoreRule, ScanResult, Schema, Unpinned
+
+if TYPE_CHECKING:
+    from triage.models import IndexNote
 
 
 def ignore_json(rule: IgnoreRule | None) -> dict[str, Any] | None:
@@ -83,6 +86,8 @@ def scan_json(result: ScanResult) -> str:
             ],
             "unused_ignores": [ignore_json(rule) for rule in result.unused_ignores],
         },
+        "index": [note_json(n) for n in result.index_notes],
+        "index_checked": result.index_checked.isoformat() if result.index_checked else None,
         "packages": result.package_count,
         "lockfiles": [
             {
@@ -96,6 +101,36 @@ def scan_json(result: ScanResult) -> str:
         ],
     }
     return json.dumps(document, indent=2) + "\n"
+
+
+def note_text(note: IndexNote) -> str:
+    why = f": {note.reason}" if note.reason else ""
+    what = f"file {note.detail} yanked" if note.kind == "yanked" else f"project {note.kind}"
+    return f"{note.package} {note.version}: {what}{why}"
+
+
+def note_json(note: IndexNote) -> dict[str, Any]:
+    """What the index says of a release, as diff and scan write it: `detail` is the yanked
+    file's name, or the project's status."""
+    return {
+        "package": note.package,
+        "version": note.version,
+        "kind": note.kind,
+        "detail": note.detail,
+        "reason": note.reason,
+        "level": note.level.value,
+    }
+
+
+def _index_lines(result: ScanResult) -> list[str]:
+    """What the last audit found the index saying (a scan asks nothing), and when."""
+    if not result.index_notes:
+        return []
+    when = result.index_checked.date().isoformat() if result.index_checked else "unknown"
+    return [
+        f"{n.level.value}[{n.kind}]: {note_text(n)} (the index, as the audit of {when} read it)"
+        for n in result.index_notes
+    ]
 
 
 def _data_line(result: ScanResult) -> str:
@@ -167,6 +202,8 @@ def scan_text(result: ScanResult) -> str:
     if result.diagnostics:
         lines.append("")
         lines.extend(f"{d.level.value}[{d.code}]: {d.message}" for d in result.diagnostics)
+    if result.index_notes:
+        lines += ["", *_index_lines(result)]
     lines.extend(["", _summary(result)])
     return "\n".join(lines) + "\n"
 
@@ -195,6 +232,9 @@ def scan_markdown(result: ScanResult) -> str:
     if result.diagnostics:
         lines += ["", "**Policy:**", ""]
         lines += [f"- {d.level.value} `{d.code}`: {_cell(d.message)}" for d in result.diagnostics]
+    if result.index_notes:
+        lines += ["", "**The package index** (as the last audit read it):", ""]
+        lines += [f"- {_cell(line)}" for line in _index_lines(result)]
     lines += ["", _summary(result)]
     return "\n".join(lines) + "\n"
 
