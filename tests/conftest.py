@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +32,10 @@ GITHUB_TOKEN = "ghp_test_token_do_not_print"
 def workspace(db: Path, now: dt.datetime = NOW, root: Path = Path("."), **given: Any) -> Workspace:
     """A workspace on `db` whose clock stands at `now`, as a command would build it (the
     tests' servers are on loopback, over plain http)."""
-    given.setdefault("settings", Settings(loopback_http=True))
+    # The index is the one the test serves (TRIAGE_PYPI_URL), else a closed loopback port:
+    # never PyPI itself.
+    index = os.environ.get("TRIAGE_PYPI_URL", "http://127.0.0.1:9")
+    given.setdefault("settings", Settings(loopback_http=True, pypi_url=index))
     return Workspace(root=root, db_path=db, clock=lambda: now, **given)
 
 

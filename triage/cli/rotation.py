@@ -72,9 +72,10 @@ def queue(
         severities=severities,
         org=org_name,
     )
+    index = rotation.recorded_index(ws) if org_name is None else ()
     renderers: Renderers[Sequence[TriageRecord]] = {
-        Format.TEXT: lambda shown: tables.print_queue(tables.console(), shown, now),
-        Format.JSON: echoed(lambda shown: queue_json(shown, now)),
+        Format.TEXT: lambda shown: tables.print_queue(tables.console(), shown, now, index=index),
+        Format.JSON: echoed(lambda shown: queue_json(shown, now, index)),
     }
     common.show(renderers, records)
     return EXIT_OK

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from triage.core.report import note_text
 from triage.core.rotation import Stats, is_overdue
 from triage.core.rotation_report import FindingDetails
-from triage.models import LicenseResult, TriageRecord
+from triage.models import IndexNote, LicenseResult, TriageRecord
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -101,7 +101,13 @@ def _due_cell(out: Console, record: TriageRecord, now: dt.datetime) -> str:
     return f"[bold red]{late}[/]" if out.is_terminal else late
 
 
-def print_queue(out: Console, records: Sequence[TriageRecord], now: dt.datetime) -> None:
+def print_queue(
+    out: Console, records: Sequence[TriageRecord], now: dt.datetime, *, index: Sequence[IndexNote]
+) -> None:
+    for note in index:  # not findings, but what the rotation must hear of first
+        out.print(
+            f"{note.level.value}[{note.kind}]: {note_text(note)} (the last audit)", markup=False
+        )
     if not records:
         out.print("the queue is empty")
         return

@@ -113,11 +113,14 @@ def record_json(record: TriageRecord, now: dt.datetime) -> dict[str, Any]:
     }
 
 
-def queue_json(records: Sequence[TriageRecord], now: dt.datetime) -> str:
+def queue_json(
+    records: Sequence[TriageRecord], now: dt.datetime, index: Sequence[IndexNote] = ()
+) -> str:
     document = {
         "schema": Schema.QUEUE,
         "now": _stamp(now),
         "findings": [record_json(r, now) for r in records],
+        "index": [report.note_json(n) for n in index],
     }
     return json.dumps(document, indent=2) + "\n"
 

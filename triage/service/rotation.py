@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from triage import store
 from triage.config import parse_duration
-from triage.core import rotation, rotation_report
+from triage.core import policy, rotation, rotation_report
 from triage.errors import InputError
-from triage.models import FindingKey, TriageRecord, TriageState
+from triage.models import FindingKey, IndexNote, Level, TriageRecord, TriageState
 from triage.service.scan import scan_project
 from triage.service.workspace import Workspace
 
@@ -35,6 +35,16 @@ def queue(
     return rotation.queue(
         records, ws.now(), assignee=assignee, overdue_only=overdue_only, severities=severities
     )
+
+
+def recorded_index(ws: Workspace) -> tuple[IndexNote, ...]:
+    """What the last audit found the index saying of this repository's locked releases (no
+    request is made), judged by this policy: beside the queue, for what is not a finding."""
+    with ws.database(existing=True) as db:
+        notes, _ = store.IndexNoteStore(db).recorded()
+    config = ws.config.advisories
+    judged = (replace(n, level=policy.index_level(n.kind, config)) for n in notes)
+    return tuple(n for n in judged if n.level is not Level.ALLOW)
 
 
 def find(ws: Workspace, key: FindingKey) -> rotation_report.FindingDetails:
