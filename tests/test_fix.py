@@ -45,6 +45,14 @@ RELEASES = [
 ]
 
 
+# A poetry.lock locking alpha 1.0.0, as poetry 1.x writes one.
+POETRY_LOCK = (
+    '[[package]]\nname = "alpha"\nversion = "1.0.0"\ndescription = ""\noptional = false\n'
+    'python-versions = "*"\nfiles = []\n\n[metadata]\nlock-version = "2.0"\n'
+    'python-versions = "^3.11"\ncontent-hash = "0"\n'
+)
+
+
 def _record(ident: str, package: str, events: list[dict[str, str]]) -> dict[str, Any]:
     return {
         "id": ident,
@@ -288,16 +296,12 @@ def test_other_tools_locks_get_the_plan_and_their_own_command(
     _, db = world
     folder = tmp_path / "app"
     folder.mkdir()
-    (folder / "poetry.lock").write_text(
-        '[[package]]\nname = "alpha"\nversion = "1.0.0"\ndescription = ""\noptional = false\n'
-        'python-versions = "*"\nfiles = []\n\n[metadata]\nlock-version = "2.0"\n'
-        'python-versions = "^3.11"\ncontent-hash = "0"\n'
-    )
+    (folder / "poetry.lock").write_text(POETRY_LOCK)
     before = (folder / "poetry.lock").read_bytes()
     code, planned = fix(capsys, db, str(folder), "--apply")
     plan = by_package(planned)["alpha"]
     assert code == 1 and plan["state"] == "manual" and plan["to"] == "1.3.0"
-    assert plan["command"] in ("poetry add 'alpha>=1.3.0'", "poetry update alpha")
+    assert plan["command"] == "poetry add 'alpha>=1.3.0'"
     assert (folder / "poetry.lock").read_bytes() == before
 
 
@@ -523,11 +527,7 @@ def test_a_finding_in_two_lockfiles_is_fixed_where_triage_can_and_the_other_keep
 ) -> None:
     url, db = world
     folder = project(tmp_path / "app", url, ["alpha"], ["alpha==1.0.0"])
-    (folder / "poetry.lock").write_text(
-        '[[package]]\nname = "alpha"\nversion = "1.0.0"\ndescription = ""\noptional = false\n'
-        'python-versions = "*"\nfiles = []\n\n[metadata]\nlock-version = "2.0"\n'
-        'python-versions = "^3.11"\ncontent-hash = "0"\n'
-    )
+    (folder / "poetry.lock").write_text(POETRY_LOCK)
     code, applied = fix(capsys, db, str(folder), "--apply")
     states = {p["lockfile"]: p["state"] for p in applied["plans"]}
     assert states == {"uv.lock": "applied", "poetry.lock": "manual"}
