@@ -323,10 +323,13 @@ def _recompile(ask: Ask, draft: Draft, root: Path, *, header: pins.Compiled) -> 
     first = ask.targets[0].version
     upgrade = f"{ask.package.name}=={first}"
     command = f"{header.command} --upgrade-package {shlex.quote(upgrade)}"
+    if header.tool == "uv export":  # the fix is uv.lock's; the file is exported again after
+        command = f"uv lock --upgrade-package {shlex.quote(upgrade)} && {header.command}"
     if header.refused is not None:
+        then = "lock and export it again" if header.tool == "uv export" else "recompile it yourself"
         return ask.plan(
             PlanState.MANUAL,
-            f"{header.refused}: recompile it yourself",
+            f"{header.refused}: {then}",
             after=first,
             command=command,
         )
