@@ -27,7 +27,9 @@ REAL_LOCKFILES = sorted(p for p in LOCKFILES.iterdir() if p.is_file() and p.suff
 
 
 def test_the_schema_version_the_connection_knows_is_the_last_migration() -> None:
-    assert store.connection.SCHEMA_VERSION == migrations.SCHEMA_VERSION
+    from triage.store import connection
+
+    assert connection.SCHEMA_VERSION == migrations.SCHEMA_VERSION
 
 
 def test_the_match_index_agrees_with_osv_evaluation_on_every_named_version(
@@ -177,6 +179,69 @@ def test_the_click_free_scan_answers_as_click_does(
     assert quick == by_click
     if form in PLAIN_FORMS:
         assert quick[0] == 1 and "urllib3" in quick[1].out  # really scanned
+
+
+PLAIN_DIFFS = [
+    ["--base", "main"],
+    ["--base=main", "--format", "json"],
+    ["--base", "main", "--head", "feature", "-q"],
+    ["--base", "main", "--format=markdown", "--offline", "-v"],
+    ["--config", "deny.toml", "--base", "main", "--quiet", "--quiet", "--verbose"],
+]
+CLICK_DIFFS = [
+    [],
+    ["--base"],
+    ["--base", "main", "--format", "sarif"],
+    ["--base", "main", "--lockfile", "requirements.txt"],
+    ["--base", "main", "--base", "feature"],
+    ["--base", "main", "--witness", "w.json"],
+    ["--help"],
+]
+
+
+@pytest.mark.parametrize("form", PLAIN_DIFFS + CLICK_DIFFS, ids=" ".join)
+def test_the_click_free_diff_answers_as_click_does(
+    form: list[str],
+    synced_db: Path,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.gitrepos import GitRepo
+
+    db = _copy_db(synced_db, tmp_path)
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("base", {"requirements.txt": "urllib3==2.0.7\n", "deny.toml": ""})
+    repo.branch("feature")
+    repo.commit("bump", {"requirements.txt": "urllib3==2.0.0\n"})
+    monkeypatch.chdir(repo.root)
+    monkeypatch.setenv("TRIAGE_DB", str(db))
+    monkeypatch.setenv("TRIAGE_OFFLINE", "1")  # what the index says is bench_lookups'
+    args = ["diff", *form]
+    quick = main(args), capfd.readouterr()
+    by_click = run(args, Settings.from_environment()), capfd.readouterr()
+    assert quick == by_click
+    if form in PLAIN_DIFFS:
+        assert quick[0] == 1 and "urllib3" in quick[1].out  # really diffed
+
+
+def test_a_plain_diff_does_not_load_click(synced_db: Path, tmp_path: Path) -> None:
+    from tests.gitrepos import GitRepo
+
+    db = _copy_db(synced_db, tmp_path)
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("base", {"requirements.txt": "urllib3==2.0.7\n"})
+    repo.branch("feature")
+    repo.commit("bump", {"requirements.txt": "urllib3==2.0.0\n"})
+    probe = (
+        "import sys\n"
+        "from triage.cli import main\n"
+        f"code = main(['diff', {str(repo.root)!r}, '--base', 'main', '--db', {str(db)!r}, "
+        "'-q', '--offline'])\n"
+        "print(code, 'click' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "1 False"
 
 
 HEAVY = ("click", "sqlite_utils", "yaml", "rich", "dataclasses_json", "pip_requirements_parser")

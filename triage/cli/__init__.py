@@ -51,14 +51,14 @@ def _run(args: list[str]) -> int:
 
     settings: Settings | None = None
     try:
-        from triage.cli.entry import quick_scan, report_error
+        from triage.cli.entry import quick_run, report_error
         from triage.errors import TriageError
 
         try:
             settings = Settings.from_environment()
         except TriageError as exc:
             return report_error(exc)
-        done = quick_scan(args, settings)
+        done = quick_run(args, settings)
         if done is not None:
             return done
         from triage.cli.app import run

@@ -4,21 +4,20 @@ output on stderr (messages, a progress bar on a terminal only)."""
 from __future__ import annotations
 
 import functools
-import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from triage.cli.entry import build_workspace, located
+from triage.cli.entry import build_workspace, located, showing_progress
 from triage.models import Format
 from triage.settings import Settings
 
 if TYPE_CHECKING:
-    from triage.service.workspace import Progress, Workspace
+    from triage.service.workspace import Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -61,11 +60,9 @@ class Common:
         if self.verbosity >= 0:
             click.echo(message, err=True)
 
-    @contextmanager
-    def progress(self, workspace: Workspace) -> Iterator[Workspace]:
+    def progress(self, workspace: Workspace) -> AbstractContextManager[Workspace]:
         """The workspace showing its phases: a bar on a terminal, lines in a log."""
-        with _progress(self) as bar:
-            yield replace(workspace, progress=bar)
+        return showing_progress(workspace, self.verbosity)
 
 
 def settings() -> Settings:
@@ -206,20 +203,3 @@ def engine_option(help_text: str) -> Callable[[F], F]:
         show_default=True,
         help=help_text,
     )
-
-
-@contextmanager
-def _progress(common: Common) -> Iterator[Progress | None]:
-    """A bar on a terminal; in a log, one line per phase (every phase in CI, those of two
-    seconds or more elsewhere); nothing when quiet."""
-    from triage.cli.progress import phase_lines, progress_bar
-
-    if common.verbosity < 0:
-        yield None
-    elif sys.stderr.isatty() and not common.settings.ci:
-        with progress_bar() as update:
-            yield update
-    else:
-        shortest = 0.0 if common.settings.ci else 2.0
-        with phase_lines(common.say, shortest=shortest) as update:
-            yield update

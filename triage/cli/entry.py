@@ -9,7 +9,8 @@ exactly as before. A test runs every form through both and compares."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,7 +25,9 @@ if TYPE_CHECKING:
 # What a report of findings is shown as (scan, diff, pr, audit); SARIF where the files are.
 FINDINGS_FORMATS = (Format.TEXT, Format.JSON, Format.MARKDOWN)
 SCAN_FORMATS = (*FINDINGS_FORMATS, Format.SARIF)
-_VALUED = {"--format", "--db", "--config", "--trust-store", "--lockfile"}
+_COMMON = frozenset({"--format", "--db", "--config", "--trust-store"})
+_SCAN_VALUED = _COMMON | {"--lockfile"}
+_DIFF_VALUED = _COMMON | {"--base", "--head"}
 # Flags a plain scan takes: its report does not depend on the first four; --offline is read.
 _FLAGS = {"-q", "--quiet", "-v", "--verbose", "--offline"}
 
@@ -94,9 +97,12 @@ def run_scan(ws: Workspace, output_format: Format, witness: WitnessTarget | None
     return EXIT_POLICY if result.fails else EXIT_OK
 
 
-def _parse_scan(args: Sequence[str]) -> dict[str, list[str]] | None:
-    """The options of a plain `scan` invocation by name, or None for anything click should
-    read (so that its messages, and --help, stay the only ones)."""
+def _parse(
+    args: Sequence[str], valued: frozenset[str], formats: Sequence[Format]
+) -> dict[str, list[str]] | None:
+    """The options of a plain invocation by name (`valued`: those taking a value, of which
+    only --lockfile repeats), or None for anything click should read (so that its messages,
+    and --help, stay the only ones)."""
     found: dict[str, list[str]] = {"path": [], "--lockfile": []}
     position = 0
     while position < len(args):
@@ -104,7 +110,7 @@ def _parse_scan(args: Sequence[str]) -> dict[str, list[str]] | None:
         name, equals, value = word.partition("=")
         if word in _FLAGS:
             pass
-        elif name in _VALUED:
+        elif name in valued:
             if not equals:
                 position += 1
                 if position == len(args):
@@ -120,18 +126,26 @@ def _parse_scan(args: Sequence[str]) -> dict[str, list[str]] | None:
         else:
             found["path"].append(word)
         position += 1
-    if found.get("--format", ["text"])[0] not in {str(f) for f in SCAN_FORMATS}:
+    if found.get("--format", ["text"])[0] not in {str(f) for f in formats}:
         return None
     if found["path"] and (not found["path"][0] or Path(found["path"][0]).is_file()):
         return None  # click says the path is a file
     return found
 
 
-def quick_scan(args: Sequence[str], settings: Settings) -> int | None:
-    """Runs `triage scan` without click when its arguments are plain; None otherwise."""
-    if not args or args[0] != "scan":
+def quick_run(args: Sequence[str], settings: Settings) -> int | None:
+    """Runs `triage scan` or `triage diff` without click when the arguments are plain (the
+    commands CI runs on every push: click alone costs more than a warm scan's own work);
+    None otherwise."""
+    if not args or args[0] not in ("scan", "diff"):
         return None
-    found = _parse_scan(args[1:])
+    scanning = args[0] == "scan"
+    if scanning:
+        found = _parse(args[1:], _SCAN_VALUED, SCAN_FORMATS)
+    else:
+        found = _parse(args[1:], _DIFF_VALUED, FINDINGS_FORMATS)
+        if found is not None and "--base" not in found:
+            return None  # click says it is required
     if found is None:
         return None
 
@@ -150,9 +164,61 @@ def quick_scan(args: Sequence[str], settings: Settings) -> int | None:
             trust_store=one("--trust-store"),
         )
         path = Path(found["path"][0]) if found["path"] else None
-        ws = located(ws, path, [Path(p) for p in found["--lockfile"]])
-        return run_scan(ws, Format(found.get("--format", ["text"])[0]))
+        output = Format(found.get("--format", ["text"])[0])
+        if scanning:
+            ws = located(ws, path, [Path(p) for p in found["--lockfile"]])
+            return run_scan(ws, output)
+        return run_diff(
+            located(ws, path),
+            output,
+            refs=(found["--base"][0], found.get("--head", ["HEAD"])[0]),
+            verbosity=verbosity(args),
+        )
     except TriageError as exc:
         return report_error(exc)
     except KeyboardInterrupt:
         return 130
+
+
+def verbosity(args: Sequence[str]) -> int:
+    """-v and -q as the click commands count them: each -v one more, each -q one less."""
+    return sum(w in ("-v", "--verbose") for w in args) - sum(w in ("-q", "--quiet") for w in args)
+
+
+def say(message: str, verbosity: int) -> None:
+    if verbosity >= 0:
+        print(message, file=sys.stderr)
+
+
+@contextmanager
+def showing_progress(ws: Workspace, verbosity: int) -> Iterator[Workspace]:
+    """The workspace showing its phases: a bar on a terminal; in a log, one line per phase
+    (every phase in CI, those of two seconds or more elsewhere); nothing when quiet."""
+    from dataclasses import replace
+
+    from triage.cli.progress import phase_lines, progress_bar
+
+    if verbosity < 0:
+        yield ws
+    elif sys.stderr.isatty() and not ws.settings.ci:
+        with progress_bar() as update:
+            yield replace(ws, progress=update)
+    else:
+        shortest = 0.0 if ws.settings.ci else 2.0
+        with phase_lines(lambda m: say(m, verbosity), shortest=shortest) as update:
+            yield replace(ws, progress=update)
+
+
+def run_diff(ws: Workspace, output_format: Format, *, refs: tuple[str, str], verbosity: int) -> int:
+    """`triage diff` once its arguments are read (the witness and SARIF are click's): the
+    report on stdout, exit 1 when it fails the base's policy."""
+    from triage.core.report import DIFF_RENDERERS
+    from triage.service import diff as use_case
+
+    with showing_progress(ws, verbosity) as shown:
+        result = use_case.diff(shown, refs[0], refs[1])
+    for warning in result.warnings:
+        say(f"warning: {warning}", verbosity)
+    sys.stdout.write(DIFF_RENDERERS[output_format](result))
+    sys.stdout.flush()
+    return EXIT_POLICY if result.fails else EXIT_OK

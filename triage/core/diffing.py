@@ -9,24 +9,23 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from triage.core.policy import apply_policy
 from triage.models import (
     AssessedFinding,
-    Config,
-    DatabaseInfo,
     Diagnostic,
     Finding,
     FindingKey,
     IgnoreRule,
-    IndexNote,
     Level,
-    LicenseChange,
     LintCode,
     Status,
-    TrustResult,
     Unpinned,
 )
+
+if TYPE_CHECKING:
+    from triage.models import Config, DatabaseInfo, IndexNote, LicenseChange, TrustResult
 
 
 @dataclass(frozen=True)

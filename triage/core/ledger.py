@@ -8,8 +8,7 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 
-from packaging.utils import canonicalize_name
-
+from triage.core.matching import normalize_name
 from triage.core.policy import is_expired
 from triage.errors import InputError
 from triage.models import IgnoreRule, TriageRecord, TriageState
@@ -68,7 +67,7 @@ def standing_ignore(
 def entry_to_remove(rules: Sequence[IgnoreRule], ident: str, config_path: str) -> IgnoreRule:
     """The one entry `ident` (an advisory id, or ID/package when several share the id) names."""
     advisory, _, package = ident.partition("/")
-    wanted_package = canonicalize_name(package) if package else None
+    wanted_package = normalize_name(package) if package else None
     chosen = [
         r
         for r in rules

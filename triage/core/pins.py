@@ -16,8 +16,9 @@ from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import Specifier, SpecifierSet
-from packaging.utils import canonicalize_name
 from packaging.version import Version
+
+from triage.core.matching import normalize_name
 
 # --- hand-pinned requirements -----------------------------------------------------------------
 
@@ -53,7 +54,7 @@ def repin(
         + r"(?![\w.+!-])"
     )
     found = pinned.match(head)
-    if found is None or canonicalize_name(found.group(2)) != name:
+    if found is None or normalize_name(found.group(2)) != name:
         return None
     edited = [head[: found.end() - len(before)] + after + head[found.end() :]]
     edited += [lines[i] for i in span[1:]]
@@ -226,7 +227,7 @@ def relaxed(requirement: str, package: str, target: str) -> str | None:
     except InvalidRequirement:
         return None
     version = Version(target)
-    if canonicalize_name(parsed.name) != package or parsed.specifier.contains(version, True):
+    if normalize_name(parsed.name) != package or parsed.specifier.contains(version, True):
         return None
     kept: list[str] = []
     lowered = False

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from triage.core.matching import parse_version
 from triage.models import (
@@ -11,7 +11,6 @@ from triage.models import (
     AuditRecord,
     Identity,
     Level,
-    Package,
     PublisherRule,
     TrustResult,
     Verdict,
@@ -134,24 +133,3 @@ def judge_audited(evidence: ArtifactEvidence, records: Sequence[AuditRecord]) ->
 def hash_only(filename: str) -> bool:
     """Whether `filename` stands for a hash-only pin (no file name of its own: see below)."""
     return filename.endswith(")") and " (sha256:" in filename
-
-
-def locked_artifacts(
-    packages: Sequence[Package], by_digest: Mapping[str, str]
-) -> list[tuple[Package, str, str]]:
-    """(package, file name, sha256) for every locked artifact with a digest, once each;
-    hash-only pins take their file name from provenance with that digest, when there is."""
-    found: list[tuple[Package, str, str]] = []
-    seen: set[tuple[str, str]] = set()
-    for package in packages:
-        artifacts = [(a.filename, a.sha256) for a in package.artifacts if a.sha256]
-        for digest in package.hashes:
-            if digest.startswith("sha256:"):
-                sha = digest.removeprefix("sha256:")
-                name = by_digest.get(sha, f"{package.name}-{package.version} (sha256:{sha[:12]})")
-                artifacts.append((name, sha))
-        for filename, sha256 in artifacts:
-            if (filename, sha256) not in seen:
-                seen.add((filename, sha256))
-                found.append((package, filename, sha256))
-    return found

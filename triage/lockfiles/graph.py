@@ -7,8 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from packaging.utils import canonicalize_name
-
+from triage.core.matching import normalize_name
 from triage.lockfiles.pinning import check_files, fail, name_of, reverse_graph, table_list
 from triage.models import Artifact, LockfileContents, Package
 
@@ -35,17 +34,17 @@ def read_graph(
     members: set[str] = set()
     edges: list[tuple[str, str]] = []
     for index, entry in enumerate(entries):
-        name = canonicalize_name(name_of(entry, origin, f"package[{index}]"))
+        name = normalize_name(name_of(entry, origin, f"package[{index}]"))
         if lock.local_source(entry):
             members.add(name)
-        edges.extend((name, canonicalize_name(dep)) for dep in lock.dependencies(entry))
+        edges.extend((name, normalize_name(dep)) for dep in lock.dependencies(entry))
     parents = reverse_graph(edges)
     packages: list[Package] = []
     local_members: list[str] = []
     for index, entry in enumerate(entries):
         where = f"package[{index}]"
         raw_name = name_of(entry, origin, where)
-        name = canonicalize_name(raw_name)
+        name = normalize_name(raw_name)
         version = entry.get("version")
         if lock.local_source(entry):
             local_members.append(name)  # the project itself (versionless in real uv.locks)

@@ -11,6 +11,7 @@ from urllib.parse import unquote, urlparse
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
+from triage.core.matching import normalize_name
 from triage.errors import LockfileError
 from triage.models import Artifact
 
@@ -127,14 +128,12 @@ def file_project(filename: str) -> tuple[str, str] | None:
     """The (normalised name, version) a wheel or sdist file name states, as an installer reads
     it; None for a name that is neither (an .egg, an .exe: no installer of a lock takes them).
     A wheel or sdist name that states no project and version raises ValueError."""
-    from packaging.utils import canonicalize_name
-
     lowered = filename.lower()
     if lowered.endswith(".whl"):
         parts = filename[: -len(".whl")].split("-")
         if len(parts) not in (5, 6) or not parts[0] or not parts[1]:
             raise ValueError(f"{filename!r} is not a wheel file name")
-        return canonicalize_name(parts[0]), parts[1]
+        return normalize_name(parts[0]), parts[1]
     suffix = next((s for s in _SDIST_SUFFIXES if lowered.endswith(s)), None)
     if suffix is None:
         return None
@@ -142,7 +141,7 @@ def file_project(filename: str) -> tuple[str, str] | None:
     name, dash, version = stem.rpartition("-")
     if not dash or not name or not version:
         raise ValueError(f"{filename!r} names no version")
-    return canonicalize_name(name), version
+    return normalize_name(name), version
 
 
 def _stated(filename: str, origin: str, where: str) -> tuple[str, str] | None:
@@ -156,13 +155,11 @@ def _sdist_states(filename: str, name: str, version: str) -> bool:
     """An sdist's name splits at its last dash, but a legacy version may hold a dash itself
     (`pkg-0.9-doduo.tar.gz`): it agrees when any split gives the declared project and
     version."""
-    from packaging.utils import canonicalize_name
-
     lowered = filename.lower()
     suffix = next(s for s in _SDIST_SUFFIXES if lowered.endswith(s))
     stem = filename[: -len(suffix)]
     return any(
-        canonicalize_name(stem[:at]) == name and same_version(stem[at + 1 :], version)
+        normalize_name(stem[:at]) == name and same_version(stem[at + 1 :], version)
         for at, char in enumerate(stem)
         if char == "-"
     )
@@ -174,9 +171,7 @@ def check_files(
     """Every wheel and sdist `files` lists ((place, file name)) must state the entry's own
     project and version: an installer installs what the file is, so an entry whose files name
     another would be audited as something it does not install (uv refuses such a lock)."""
-    from packaging.utils import canonicalize_name
-
-    project = canonicalize_name(name)
+    project = normalize_name(name)
     for place, filename in files:
         stated = _stated(filename, origin, place)
         if stated is None:
@@ -196,14 +191,12 @@ def check_files(
 def version_from_files(name: str, files: Iterable[tuple[str, str]], origin: str) -> str | None:
     """The one version every wheel and sdist of `name` states, when they agree; None when
     there are none or they disagree. A file naming another project is an error."""
-    from packaging.utils import canonicalize_name
-
     versions = set()
     for place, filename in files:
         stated = _stated(filename, origin, place)
         if stated is None:
             continue
-        if stated[0] != canonicalize_name(name):
+        if stated[0] != normalize_name(name):
             raise fail(
                 origin,
                 place,

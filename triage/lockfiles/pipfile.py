@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 
-from packaging.utils import canonicalize_name
-
+from triage.core.matching import normalize_name
 from triage.errors import LockfileError
 from triage.lockfiles.pinning import array, fail
 from triage.models import LockfileContents, Package, Unpinned
@@ -33,7 +32,7 @@ def read_pipfile(text: str, origin: str, shown: str) -> LockfileContents:
             raise fail(origin, section, "expected a table of packages")
         for raw_name, entry in entries.items():
             where = f"{section}.{raw_name}"
-            name = canonicalize_name(raw_name)
+            name = normalize_name(raw_name)
             version = entry.get("version") if isinstance(entry, dict) else None
             if not isinstance(version, str) or not version.startswith("=="):
                 kind = next(

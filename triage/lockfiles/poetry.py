@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from packaging.utils import canonicalize_name
-
+from triage.core.matching import normalize_name
 from triage.lockfiles.graph import Entry, GraphFormat, read_graph
 from triage.lockfiles.pinning import array, fail, file_project, same_version, sha256
 from triage.models import Artifact, LockfileContents
@@ -48,7 +47,7 @@ def read_poetry(document: Mapping[str, Any], origin: str, shown: str) -> Lockfil
         where = f"{raw_name}.files"
         shared = files is None
         if shared and isinstance(legacy_files, Mapping):
-            files = legacy_files.get(raw_name, legacy_files.get(canonicalize_name(raw_name), []))
+            files = legacy_files.get(raw_name, legacy_files.get(normalize_name(raw_name), []))
             where = f"metadata.files.{raw_name}"
         for number, item in enumerate(array(files, origin, where)):
             if isinstance(item, Mapping) and isinstance(item.get("file"), str):

@@ -7,8 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from packaging.utils import canonicalize_name
-
+from triage.core.matching import normalize_name
 from triage.lockfiles.pinning import (
     artifact_from_url,
     check_files,
@@ -72,7 +71,7 @@ def read_pylock(document: Mapping[str, Any], origin: str, shown: str) -> Lockfil
                 else "no version given, and its files do not name one release"
             )
             unpinned.append(
-                Unpinned(canonicalize_name(name), shown, where, reason, None if kind else "")
+                Unpinned(normalize_name(name), shown, where, reason, None if kind else "")
             )
             continue
         check_files(name, version, named, origin=origin, where=where)
@@ -90,7 +89,7 @@ def read_pylock(document: Mapping[str, Any], origin: str, shown: str) -> Lockfil
         marker = entry.get("marker")
         packages.append(
             Package(
-                name=canonicalize_name(name),
+                name=normalize_name(name),
                 version=version,
                 lockfile=shown,
                 location=where,

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
 
+from triage.core.matching import normalize_name
 from triage.lockfiles.pinning import fail, pinned_version, table, unpinned_reason
 from triage.models import LockfileContents, Package, Unpinned
 
@@ -36,7 +36,7 @@ def read_pyproject(document: Mapping[str, Any], origin: str, shown: str) -> Lock
                 req = Requirement(spec)
             except InvalidRequirement as exc:
                 raise fail(origin, where, f"not a PEP 508 requirement: {exc}") from exc
-            name = canonicalize_name(req.name)
+            name = normalize_name(req.name)
             version = None if req.url else pinned_version(req.specifier)
             if version is None:
                 admitted = None if req.url else str(req.specifier)
@@ -81,12 +81,12 @@ def _direct_names(document: Mapping[str, Any]) -> set[str]:
     for spec in specs:
         if isinstance(spec, str):
             try:
-                names.add(canonicalize_name(Requirement(spec).name))
+                names.add(normalize_name(Requirement(spec).name))
             except InvalidRequirement:
                 continue
     poetry = document.get("tool", {}).get("poetry", {})
     tables = [poetry.get("dependencies", {}), poetry.get("dev-dependencies", {})]
     tables += [g.get("dependencies", {}) for g in poetry.get("group", {}).values()]
     for found in tables:
-        names.update(canonicalize_name(n) for n in found if n.lower() != "python")
+        names.update(normalize_name(n) for n in found if n.lower() != "python")
     return names

@@ -17,8 +17,8 @@ from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
-from packaging.utils import canonicalize_name
 
+from triage.core.matching import normalize_name
 from triage.errors import LockfileError
 from triage.lockfiles.pinning import pinned_version, unpinned_reason
 from triage.lockfiles.source import Includes, LockText
@@ -50,7 +50,7 @@ def _via_annotations(lines: list[str], start: int) -> tuple[list[str], bool]:
             collected.append(comment)
         index += 1
     direct = any(item.startswith(("-r", "-c")) for item in collected)
-    names = [str(canonicalize_name(i.split()[0])) for i in collected if i and not i.startswith("-")]
+    names = [str(normalize_name(i.split()[0])) for i in collected if i and not i.startswith("-")]
     return names, direct
 
 
@@ -317,7 +317,7 @@ def read_requirements(lock: LockText, includes: Includes) -> LockfileContents:
         shown = req.file
         location = f"line {req.line_number}"
         if req.unknown is not None:
-            name = canonicalize_name(req.name) if req.any_version else req.name
+            name = normalize_name(req.name) if req.any_version else req.name
             unpinned.append(
                 Unpinned(
                     name,
@@ -329,7 +329,7 @@ def read_requirements(lock: LockText, includes: Includes) -> LockfileContents:
                 )
             )
             continue
-        name = canonicalize_name(req.name)
+        name = normalize_name(req.name)
         if req.editable:
             unpinned.append(
                 Unpinned(

@@ -62,13 +62,13 @@ if TYPE_CHECKING:
         qualified,
         split_qualified,
     )
+    from triage.models.notes import IndexNote
     from triage.models.outcomes import (
         ArtifactEvidence,
         AuditRecord,
         Change,
         FixNote,
         Identity,
-        IndexNote,
         LicenseChange,
         LicenseInfo,
         LicenseResult,
@@ -131,7 +131,6 @@ _NAMES = {
         "Change",
         "FixNote",
         "Identity",
-        "IndexNote",
         "LicenseChange",
         "LicenseInfo",
         "LicenseResult",
@@ -142,6 +141,7 @@ _NAMES = {
         "TrustResult",
         "Verdict",
     ),
+    "notes": ("IndexNote",),
     "schemas": ("Schema",),
 }
 

@@ -12,7 +12,7 @@ from triage.errors import InputError
 from triage.models.codes import Justification, Level, LintCode, Severity
 
 if TYPE_CHECKING:
-    from triage.models.outcomes import IndexNote
+    from triage.models.notes import IndexNote
 
 # --- advisories -------------------------------------------------------------------------------
 

@@ -57,19 +57,6 @@ class LicenseChange:
 
 
 @dataclass(frozen=True)
-class IndexNote:
-    """What the package index says of a locked release beyond advisories: a yanked file
-    (PEP 592) or the project's status (PEP 792: archived, quarantined, deprecated)."""
-
-    package: str
-    version: str
-    kind: str  # "yanked", or the project's status
-    detail: str  # the yanked file's name, or the status's reason
-    reason: str | None
-    level: Level
-
-
-@dataclass(frozen=True)
 class Identity:
     """Who published an artifact: a Trusted Publisher proven by a verified attestation."""
 

@@ -12,9 +12,8 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from packaging.utils import canonicalize_name
-
 from triage import http
+from triage.core.matching import normalize_name
 from triage.errors import InputError
 from triage.models import AuditRecord, Identity, PublisherRule
 from triage.provenance.signing import load_public_keys, record_signature_problem
@@ -128,7 +127,7 @@ def load_publishers(files: TrustFiles, where: str) -> tuple[PublisherRule, ...]:
                     workflow if kind != "google" else "",
                     environment if isinstance(environment, str) else None,
                 ),
-                tuple(canonicalize_name(p) for p in packages),
+                tuple(normalize_name(p) for p in packages),
             )
         )
     if problems:
@@ -169,7 +168,7 @@ def _records(
                 problem = record_signature_problem(key, str(signature), entry)
         records.append(
             AuditRecord(
-                package=canonicalize_name(entry["package"]),
+                package=normalize_name(entry["package"]),
                 version=entry["version"],
                 criteria=entry["criteria"],
                 who=entry["who"],

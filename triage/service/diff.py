@@ -5,17 +5,21 @@ snapshot, and judged by the base side's policy."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from triage import gitrepo, store
 from triage.core import diffing, report
+from triage.core.artifacts import locked_artifacts
 from triage.core.diagnostics import Diagnostics
-from triage.core.trust import locked_artifacts
 from triage.errors import InputError
-from triage.models import LicenseChange, TrustResult, is_repository
+from triage.models import is_repository
 from triage.service import index_notes, sync
 from triage.service.scan import match, pin_lines
 from triage.service.trees import TreeSide, read_side, repo_relative, trust_dir_in_repo
 from triage.service.workspace import Workspace
+
+if TYPE_CHECKING:
+    from triage.models import LicenseChange, TrustResult
 
 
 def diff(ws: Workspace, base_ref: str, head_ref: str) -> diffing.DiffResult:

@@ -133,8 +133,8 @@ def fetch_all(
         lookups.answered()
         return answer
 
-    if len(items) <= 1:
-        return [guarded(item) for item in items]
+    if len(items) <= 1 or settings.offline or lookups.ended is not None:
+        return [guarded(item) for item in items]  # nothing to wait on: no threads
     from concurrent.futures import ThreadPoolExecutor  # with logging: only when asking
 
     with ThreadPoolExecutor(max_workers=FETCH_WORKERS) as pool:

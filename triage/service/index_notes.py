@@ -7,13 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
-
 from triage import store
 from triage.core import policy
 from triage.core.diagnostics import Diagnostics
@@ -103,6 +96,14 @@ def _yanked(
 
 
 def _files_of(page: index.Page, version: str) -> list[tuple[str, index.IndexFile]]:
+    # Loaded here, for a pin without hashes only: packaging.utils brings packaging.tags.
+    from packaging.utils import (
+        InvalidSdistFilename,
+        InvalidWheelFilename,
+        parse_sdist_filename,
+        parse_wheel_filename,
+    )
+
     wanted = parse_version(version)
     found = []
     for name, file in page.files.items():

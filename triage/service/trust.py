@@ -10,14 +10,13 @@ from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from packaging.utils import canonicalize_name
-
 from triage import store
 from triage.config import edit
 from triage.core import trust
+from triage.core.artifacts import locked_artifacts
 from triage.core.diagnostics import Diagnostics
-from triage.core.matching import parse_version
-from triage.core.trust import hash_only, locked_artifacts
+from triage.core.matching import normalize_name, parse_version
+from triage.core.trust import hash_only
 from triage.errors import InputError
 from triage.models import ArtifactEvidence, Config, Package, TrustMode, TrustResult
 from triage.provenance import attestations, signing, trust_store
@@ -249,7 +248,7 @@ def trust_certify(ws: Workspace, request: Certification) -> dict[str, Any]:
         {
             sha
             for package, _, sha in locked_artifacts(packages, {})
-            if package.name == canonicalize_name(name) and package.version == version
+            if package.name == normalize_name(name) and package.version == version
         }
     )
     if digests:  # the record then covers exactly the artifacts locked now

@@ -21,10 +21,11 @@ from triage.core.report.scan import (
     unpinned_markdown,
 )
 from triage.core.report.trust import trust_artifact_json
-from triage.models import Format, IgnoreRule, Level, LicenseChange, Schema
+from triage.models import Format, IgnoreRule, Level, Schema
 
 if TYPE_CHECKING:
     from triage.core.diffing import DiffResult
+    from triage.models import LicenseChange
 
 PR_COMMENT_MARKER = "<!-- triage:pr-comment -->"
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from triage.models import Schema, TrustResult
+from triage.models import Schema
+
+if TYPE_CHECKING:
+    from triage.models import TrustResult
 
 
 def trust_artifact_json(result: TrustResult) -> dict[str, Any]:

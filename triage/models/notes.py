@@ -1,0 +1,21 @@
+"""What the package index says of a locked release beyond advisories (its own module: a diff
+builds these without loading every other outcome's model)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from triage.models.codes import Level
+
+
+@dataclass(frozen=True)
+class IndexNote:
+    """What the package index says of a locked release beyond advisories: a yanked file
+    (PEP 592) or the project's status (PEP 792: archived, quarantined, deprecated)."""
+
+    package: str
+    version: str
+    kind: str  # "yanked", or the project's status
+    detail: str  # the yanked file's name, or the status's reason
+    reason: str | None
+    level: Level
