@@ -285,3 +285,39 @@ def test_mutated_project_pages_are_read_or_refused_never_a_traceback() -> None:
         read += 1
         assert index.page_from_json(index.page_json(found), '"e"') == found, name
     assert read and refused  # both outcomes exercised
+
+
+def test_the_fix_s_text_edits_read_mutated_real_files_and_touch_one_pin_only() -> None:
+    """What `triage fix` edits is hostile too: the real requirements files, mutated every way,
+    have their header read (or not) and each pin moved without a traceback; a moved pin
+    changes the lines of that requirement and no other line."""
+    from triage.core import pins
+    from triage.lockfiles import read_lockfile
+
+    checked = 0
+    for source in sorted(LOCKFILES.rglob("*.txt"))[:4]:
+        data = source.read_bytes()
+        for case in range(CASES_PER_FORMAT // 6):
+            _, mutated = mutate(data, "text", case, seed=case)
+            text = mutated.decode("utf-8", "replace")
+            pins.compiled_header(text)
+            pins.points_elsewhere(text)
+            lines = text.splitlines(keepends=True)
+            for number, line in enumerate(lines[:40], 1):
+                name, _, version = line.split(";")[0].split("#")[0].partition("==")
+                if not version.strip():
+                    continue
+                pin = (name.strip().lower(), version.split()[0] if version.split() else "", "9")
+                moved = pins.repin(text, number, pin, hashes=["sha256:" + "0" * 64])
+                if moved is None:
+                    continue
+                span = pins.logical_line(lines, number - 1)
+                after = moved.splitlines(keepends=True)
+                assert lines[: span.start] == after[: span.start]
+                tail = len(lines) - span.stop
+                assert tail == 0 or lines[span.stop :] == after[len(after) - tail :]
+                checked += 1
+        read_lockfile(source, source.parent)
+    assert checked > 50
+    for requirement in ("alpha==1.0", "alpha>=1,<2", "alpha~=1.0.0", "al pha", "alpha[x]==", ""):
+        pins.relaxed(requirement, "alpha", "2.0")
