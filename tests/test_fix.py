@@ -555,3 +555,17 @@ def test_a_file_exported_from_uv_lock_gets_the_lock_then_the_export(
     assert code == 1 and plan["state"] == "manual"
     assert plan["reason"] == "it is exported from uv.lock: lock and export it again"
     assert plan["command"] == f"uv lock --upgrade-package alpha==1.3.0 && {export}"
+
+
+def test_a_resolution_uv_cannot_run_here_is_said_once_not_blamed_on_the_releases(
+    world: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, db = world
+    folder = project(tmp_path / "app", url, ["alpha"], ["alpha==1.0.0"])
+    manifest = folder / "pyproject.toml"
+    manifest.write_text(manifest.read_text().replace('">=3.11"', '">=3.99"'))
+    code, planned = fix(capsys, db, str(folder))
+    plan = by_package(planned)["alpha"]
+    assert code == 1 and plan["state"] == "blocked"
+    assert plan["reason"].startswith("uv could not resolve here: ")
+    assert "3.99" in plan["reason"]

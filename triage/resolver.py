@@ -35,6 +35,9 @@ class Resolution:
     ok: bool
     message: str  # uv's explanation when it failed (its `error:` lines), else ""
     needs_build: bool = False  # it failed because a source distribution would need building
+    # It failed before resolving anything: no interpreter the project requires, the index
+    # out of reach. Another release would fail the same way.
+    cannot_run: bool = False
 
 
 def uv_binary() -> str:
@@ -86,7 +89,9 @@ def run(arguments: Sequence[str], folder: Path, index: Index) -> Resolution:
     if done.returncode == 0:
         return Resolution(True, "")
     text = done.stderr.decode("utf-8", "replace")
-    return Resolution(False, explanation(text), needs_build=_needs_build(text))
+    return Resolution(
+        False, explanation(text), needs_build=_needs_build(text), cannot_run=_cannot_run(text)
+    )
 
 
 def explanation(stderr: str) -> str:
@@ -97,6 +102,21 @@ def explanation(stderr: str) -> str:
     words = " ".join(line.strip() for line in kept if line.strip() and "hint:" not in line)
     words = words.removeprefix("error: ").replace(" cause: ", ": ")
     return words[:800]
+
+
+_CANNOT_RUN = (
+    "python interpreter",
+    "incompatible with the project's python requirement",
+    "no interpreter found",
+    "failed to fetch",
+    "error sending request",
+    "network connectivity is disabled",
+)
+
+
+def _cannot_run(stderr: str) -> bool:
+    lowered = stderr.lower()
+    return any(words in lowered for words in _CANNOT_RUN)
 
 
 def _needs_build(stderr: str) -> bool:

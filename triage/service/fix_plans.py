@@ -179,6 +179,8 @@ def plan_uv_lock(ask: Ask, draft: Draft, root: Path) -> Plan:
             resolved = _uv_lock(new_manifest or manifest, lock, upgrades, index=ask.index)
             if isinstance(resolved, resolver.Resolution):
                 first = first or resolved.message
+                if resolved.cannot_run:
+                    return _cannot_run(ask, resolved)
                 if resolved.needs_build:
                     return ask.plan(
                         PlanState.BLOCKED,
@@ -213,6 +215,11 @@ def plan_uv_lock(ask: Ask, draft: Draft, root: Path) -> Plan:
 
 def _relaxed(requirement: str, *, package: str, target: str) -> str | None:
     return pins.relaxed(requirement, package, target)
+
+
+def _cannot_run(ask: Ask, resolution: resolver.Resolution) -> Plan:
+    """uv failed before resolving anything: every release would fail the same way."""
+    return ask.plan(PlanState.BLOCKED, f"uv could not resolve here: {resolution.message}")
 
 
 def _why_not(outcome: Outcome, pin: str) -> str:
@@ -282,6 +289,8 @@ def _repin(ask: Ask, draft: Draft) -> Plan:
         ]
         resolution = _check_pins(after, ask.index)
         if not resolution.ok:
+            if resolution.cannot_run:
+                return _cannot_run(ask, resolution)
             if resolution.needs_build:
                 return ask.plan(
                     PlanState.BLOCKED,
@@ -357,6 +366,8 @@ def _recompile(ask: Ask, draft: Draft, root: Path, *, header: pins.Compiled) -> 
             compiled = output.read_text(encoding="utf-8") if resolution.ok else ""
         if not resolution.ok:
             first = first or resolution.message
+            if resolution.cannot_run:
+                return _cannot_run(ask, resolution)
             if resolution.needs_build:
                 return ask.plan(
                     PlanState.BLOCKED,
