@@ -157,8 +157,9 @@ def by_package(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_uv_lock_in_place_skips_yanked_and_plans_that_bring_an_advisory(
-    world: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+    world: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
     url, db = world
     folder = project(
         tmp_path / "app",
@@ -182,7 +183,11 @@ def test_uv_lock_in_place_skips_yanked_and_plans_that_bring_an_advisory(
     assert plans["epsilon"]["parent"] == "zeta 1.0.0 -> 1.1.0"
     assert all(p["state"] == "ready" and p["brings"] == [] for p in planned["plans"])
 
-    code, applied = fix(capsys, db, str(folder), "--apply")
+    monkeypatch.setenv("CI", "true")  # a log: one line per phase, however short
+    code, out, err = triage(capsys, "fix", str(folder), "--apply", "--db", str(db), "--format",
+                            "json")  # fmt: skip
+    applied = json.loads(out)
+    assert "fix: plans: 3/3 in " in err
     assert code == 0 and applied["fixed"] == 3
     assert (
         applied["rescan"]

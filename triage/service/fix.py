@@ -80,8 +80,10 @@ class Planner:
         return {f.key for f in scan.match(self.db, packages)[0].findings}
 
     def plan(self, draft: fix_plans.Draft, found: Pairs, request: FixRequest) -> list[Plan]:
-        """A plan per (lockfile, package), each from the files the ones before it leave."""
+        """A plan per (lockfile, package), each from the files the ones before it leave; the
+        run's progress shows them (uv may take seconds over each)."""
         plans = []
+        tick = fetching.phase(self.ws.progress, "fix: plans", len(found))
         for (shown, name), items in sorted(found.items()):
             plans.append(
                 _plan(
@@ -98,6 +100,8 @@ class Planner:
                     keys_of=self.keys_of,
                 )
             )
+            if tick is not None:
+                tick(len(plans))
         return plans
 
 
