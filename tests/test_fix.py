@@ -574,3 +574,31 @@ def test_a_resolution_uv_cannot_run_here_is_said_once_not_blamed_on_the_releases
     assert code == 1 and plan["state"] == "blocked"
     assert plan["reason"].startswith("uv could not resolve here: ")
     assert "3.99" in plan["reason"]
+
+
+def test_a_project_requiring_a_url_or_locking_from_git_is_never_re_locked_by_triage(
+    world: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, db = world
+    folder = project(tmp_path / "url", url, ["alpha"], ["alpha==1.0.0"])
+    with (folder / "pyproject.toml").open("a") as manifest:
+        manifest.write(
+            '[tool.uv]\noverride-dependencies = ["gamma @ http://127.0.0.1:9/gamma-9.whl"]\n'
+        )
+    code, planned = fix(capsys, db, str(folder), "--apply")
+    plan = by_package(planned)["alpha"]
+    assert code == 1 and plan["state"] == "manual"
+    assert plan["reason"] == "its pyproject.toml requires gamma from a URL: run uv yourself"
+
+    folder = project(tmp_path / "git", url, ["alpha"], ["alpha==1.0.0"])
+    with (folder / "uv.lock").open("a") as lock:
+        lock.write(
+            '\n[[package]]\nname = "zeta"\nversion = "1.0.0"\n'
+            'source = { git = "http://127.0.0.1:9/zeta.git#abc" }\n'
+        )
+    before = (folder / "uv.lock").read_bytes()
+    code, planned = fix(capsys, db, str(folder), "--apply")
+    plan = by_package(planned)["alpha"]
+    assert code == 1 and plan["state"] == "manual"
+    assert plan["reason"].startswith("it locks zeta from a URL, git or a path")
+    assert (folder / "uv.lock").read_bytes() == before

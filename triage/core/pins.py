@@ -211,7 +211,7 @@ def included(text: str) -> list[str]:
 def manifest_points_elsewhere(text: str) -> bool:
     """A pyproject.toml named as a compile input: its own uv sources or indexes, or a
     dependency that is a URL."""
-    return resolves_elsewhere(text) is not None or "://" in text
+    return resolves_elsewhere(text) is not None
 
 
 # --- manifests (relax) -------------------------------------------------------------------------
@@ -255,33 +255,62 @@ def relaxed(requirement: str, package: str, target: str) -> str | None:
 # --- uv.lock ------------------------------------------------------------------------------------
 
 
-def uv_lock_registries(text: str) -> set[str]:
-    """The registries a uv.lock's packages were locked from."""
+def uv_lock_sources(text: str) -> tuple[set[str], list[str]]:
+    """The registries a uv.lock's packages were locked from, and the packages locked from
+    anywhere else (a URL, git, a path): re-locking would fetch or read what those name."""
     try:
         document: Any = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, ValueError, RecursionError):
-        return set()
-    found = set()
+        return set(), []
+    registries: set[str] = set()
+    elsewhere: list[str] = []
     for package in document.get("package", []) if isinstance(document, dict) else []:
         source = package.get("source") if isinstance(package, dict) else None
-        if isinstance(source, dict) and isinstance(source.get("registry"), str):
-            found.add(source["registry"].rstrip("/"))
-    return found
+        if not isinstance(source, dict):
+            continue
+        if isinstance(source.get("registry"), str):
+            registries.add(source["registry"].rstrip("/"))
+        elif source not in ({"virtual": "."}, {"editable": "."}):
+            elsewhere.append(str(package.get("name")))
+    return registries, elsewhere
+
+
+_URL_REQUIREMENT = re.compile(r"@\s*\S|://")
+
+
+def _requirements(document: dict[str, Any]) -> list[Any]:
+    """Every requirement string a pyproject.toml gives uv: the project's, its extras', its
+    dependency groups', and [tool.uv]'s dev, override and constraint dependencies."""
+    project = document.get("project", {})
+    project = project if isinstance(project, dict) else {}
+    tool = document.get("tool", {})
+    uv = tool.get("uv", {}) if isinstance(tool, dict) else {}
+    uv = uv if isinstance(uv, dict) else {}
+    lists = [project.get("dependencies")]
+    for table in (project.get("optional-dependencies"), document.get("dependency-groups")):
+        lists += list(table.values()) if isinstance(table, dict) else []
+    lists += [uv.get(k) for k in ("dev-dependencies", "override-dependencies",
+                                   "constraint-dependencies")]  # fmt: skip
+    return [item for found in lists if isinstance(found, list) for item in found]
 
 
 def resolves_elsewhere(pyproject_text: str) -> str | None:
     """What in a pyproject.toml makes uv look beyond triage's index (its own indexes,
-    sources, a workspace); None when nothing does."""
+    sources, a workspace, a requirement that is a URL); None when nothing does."""
     try:
         document: Any = tomllib.loads(pyproject_text)
     except (tomllib.TOMLDecodeError, ValueError, RecursionError):
         return "pyproject.toml is not TOML triage reads"
-    tool = document.get("tool", {}).get("uv", {}) if isinstance(document, dict) else {}
-    if not isinstance(tool, dict):
+    if not isinstance(document, dict):
         return None
+    tool = document.get("tool", {})
+    uv = tool.get("uv", {}) if isinstance(tool, dict) else {}
     for key in ("index", "index-url", "extra-index-url", "find-links", "sources", "workspace"):
-        if key in tool:
+        if isinstance(uv, dict) and key in uv:
             return f"its pyproject.toml sets [tool.uv] {key}"
+    for item in _requirements(document):
+        if isinstance(item, str) and _URL_REQUIREMENT.search(item):
+            return f"its pyproject.toml requires {item.split('@')[0].strip()} from a URL"
     return None
 
 

@@ -154,9 +154,13 @@ def plan_uv_lock(ask: Ask, draft: Draft, root: Path) -> Plan:
     manifest, lock = draft.text(manifest_path), draft.text(ask.lockfile)
     elsewhere = pins.resolves_elsewhere(manifest)
     ours = ask.index.simple_url.rstrip("/")
-    others = sorted(pins.uv_lock_registries(lock) - {ours})
+    registries, unregistered = pins.uv_lock_sources(lock)
+    others = sorted(registries - {ours})
     if elsewhere is None and others:
         elsewhere = f"it was locked from {', '.join(others)}; triage resolves against {ours} only"
+    if elsewhere is None and unregistered:
+        shown = ", ".join(sorted(unregistered)[:3])
+        elsewhere = f"it locks {shown} from a URL, git or a path, which a re-lock would fetch"
     if elsewhere is not None:
         return ask.plan(
             PlanState.MANUAL, f"{elsewhere}: run uv yourself", after=first, command=command
