@@ -602,3 +602,20 @@ def test_a_project_requiring_a_url_or_locking_from_git_is_never_re_locked_by_tri
     assert code == 1 and plan["state"] == "manual"
     assert plan["reason"].startswith("it locks zeta from a URL, git or a path")
     assert (folder / "uv.lock").read_bytes() == before
+
+
+def test_a_hand_pinned_file_naming_its_own_index_is_left_to_its_owner(
+    world: tuple[str, Path], index: tuple[str, WheelIndex], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    _, db = world
+    folder = tmp_path / "app"
+    folder.mkdir()
+    digest = index[1].digest("alpha", "1.0.0")
+    text = f"--index-url http://127.0.0.1:9/simple\nalpha==1.0.0 --hash=sha256:{digest}\n"
+    (folder / "requirements.txt").write_text(text)
+    code, planned = fix(capsys, db, str(folder), "--apply")
+    plan = by_package(planned)["alpha"]
+    assert code == 1 and plan["state"] == "manual" and plan["to"] == "1.3.0"
+    assert plan["reason"].startswith("it names its own index")
+    assert (folder / "requirements.txt").read_text() == text

@@ -203,6 +203,17 @@ def points_elsewhere(text: str) -> bool:
     return _ELSEWHERE.search(_COMMENT.sub("", text)) is not None
 
 
+_INDEX_OPTION = re.compile(
+    r"^\s*(-i|--index-url|--extra-index-url|-f|--find-links)\b", re.MULTILINE
+)
+
+
+def names_an_index(text: str) -> bool:
+    """Whether a requirements file says where its packages come from (its pins and hashes
+    are that index's, which may not be triage's)."""
+    return _INDEX_OPTION.search(_COMMENT.sub("", text)) is not None
+
+
 def included(text: str) -> list[str]:
     """The files a requirements input includes (`-r`) or constrains with (`-c`), as written."""
     return _INCLUDE.findall(text)

@@ -265,6 +265,13 @@ def plan_requirements(ask: Ask, draft: Draft, root: Path) -> Plan:
 
 def _repin(ask: Ask, draft: Draft) -> Plan:
     text = draft.text(ask.lockfile)
+    if pins.names_an_index(text):
+        return ask.plan(
+            PlanState.MANUAL,
+            f"it names its own index, whose files (and hashes) may not be triage's: move the "
+            f"pin to {ask.targets[0].version} with its hashes from that index yourself",
+            after=ask.targets[0].version,
+        )
     found = _LINE.search(ask.package.location)
     if found is None:
         return ask.plan(PlanState.BLOCKED, f"its pin ({ask.package.location}) is not on a line")
