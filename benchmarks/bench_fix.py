@@ -6,8 +6,9 @@ This machine has no PyPI: the index is a loopback stand-in serving generated whe
 pages, PEP 658 metadata). Each locked project gets its locked version(s) and every version the
 advisory data names for it (the fixed ones among them), each requiring what the lock says the
 locked version requires, without bounds. What is measured is triage's planning and uv's
-resolving on real graphs, not what PyPI would offer. A uv.lock is given the pyproject.toml its
-own `[package.metadata]` records, and its registry URLs point at the stand-in.
+resolving on real graphs, not what PyPI would offer. A uv.lock is given its real
+pyproject.toml from ../shared/data/uv-projects (else the one its `[package.metadata]`
+records), and its registry URLs point at the stand-in.
 
     .venv/bin/python benchmarks/bench_fix.py
 
@@ -37,6 +38,11 @@ from triage.lockfiles import read_lockfile
 from triage.sources.records import decode_record
 
 LOCKS = DATA / "lockfiles"
+# The real pyproject.toml of a uv.lock, where ../shared/data/uv-projects has it.
+PROJECTS = {
+    "fastapi__full-stack-fastapi-template__backend__uv.lock": "fastapi-template-backend",
+    "invoke-ai__InvokeAI__uv.lock": "invoke-ai",
+}
 # (file in ../shared/data/lockfiles, the name a project gives it)
 CASES = [
     ("fastapi__full-stack-fastapi-template__backend__uv.lock", "uv.lock"),
@@ -179,7 +185,10 @@ def main(keep: str | None = None) -> None:
             with serve_wheels(releases(folder, original, named)) as (url, _):
                 if name == "uv.lock":
                     manifest, lock = uv_project((folder / name).read_text(), url)
-                    (folder / "pyproject.toml").write_text(manifest)
+                    real = DATA / "uv-projects" / PROJECTS.get(source, "-") / "pyproject.toml"
+                    (folder / "pyproject.toml").write_text(
+                        real.read_text() if real.is_file() else manifest
+                    )
                     (folder / name).write_text(lock)
                 env = {**os.environ, "TRIAGE_PYPI_URL": url, "TRIAGE_LOOPBACK_HTTP": "1"}
                 env.pop("TRIAGE_OFFLINE", None)
