@@ -1,4 +1,4 @@
-"""The gate installs only what it imports: Celery, APScheduler and cyclonedx are extras
+"""The gate installs only what it imports: Celery, APScheduler, cyclonedx and uv are extras
 (pyproject.toml, requirements-<extra>.txt), never loaded by the commands a pull request or
 the daily audit runs; a command whose extra is missing stops with exit 2 and the install
 line."""
@@ -19,7 +19,7 @@ from tests.conftest import LOCKFILES, REPOSITORY
 from tests.gitrepos import GitRepo
 from triage.cli import main
 
-EXTRA_MODULES = ("celery", "kombu", "redis", "apscheduler", "cyclonedx", "packageurl")
+EXTRA_MODULES = ("celery", "kombu", "redis", "apscheduler", "cyclonedx", "packageurl", "uv")
 # Runs the command in a fresh interpreter, then names the extras' modules it loaded.
 PROBE = """
 import json, sys
@@ -75,6 +75,7 @@ def test_the_gate_commands_load_no_extra(synced_db: Path, tmp_path: Path) -> Non
         (["org", "audit", "--org", "acme", "--engine", "celery"], "celery", "org"),
         (["sbom"], "cyclonedx", "sbom"),
         (["schedule"], "apscheduler", "schedule"),
+        (["fix"], "uv", "fix"),
     ],
 )
 def test_a_missing_extra_is_exit_2_with_the_install_line(

@@ -46,6 +46,9 @@ def fix(
     """Plan (and with --apply, make) the smallest upgrade that removes each active finding
     without bringing another, checked by uv; KEY: a finding key or advisory id (default:
     every active finding). Exit 1 when a finding is left without a fix."""
+    from triage.extras import Extra, require
+
+    require(Extra.FIX, "triage fix")  # uv resolves every plan
     from triage.core.remedy import Strategy
     from triage.core.report import FIX_RENDERERS
     from triage.service import fix as use_case
