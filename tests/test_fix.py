@@ -619,3 +619,16 @@ def test_a_hand_pinned_file_naming_its_own_index_is_left_to_its_owner(
     assert code == 1 and plan["state"] == "manual" and plan["to"] == "1.3.0"
     assert plan["reason"].startswith("it names its own index")
     assert (folder / "requirements.txt").read_text() == text
+
+
+def test_a_manifest_that_is_not_utf8_blocks_its_plan_not_the_run(
+    world: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, db = world
+    folder = project(tmp_path / "app", url, ["alpha"], ["alpha==1.0.0"])
+    manifest = folder / "pyproject.toml"
+    manifest.write_bytes(manifest.read_bytes() + b"# caf\xe9\n")  # latin-1, as an editor left it
+    code, planned = fix(capsys, db, str(folder), "--apply")
+    plan = by_package(planned)["alpha"]
+    assert code == 1 and plan["state"] == "blocked"
+    assert plan["reason"].startswith(f"not planned: {manifest}: cannot be read to edit it")

@@ -14,7 +14,7 @@ from triage.config.edit import write_text
 from triage.core import policy, remedy
 from triage.core.matching import version_order
 from triage.core.remedy import FixReport, Plan, PlanState, Strategy
-from triage.errors import InputError, TriageError, UpstreamError
+from triage.errors import InputError, LockfileError, TriageError, UpstreamError
 from triage.models import (
     Affected,
     AssessedFinding,
@@ -236,11 +236,14 @@ def _plan(
         why = page if page is not None else "not asked"
         return ask.plan(PlanState.BLOCKED, f"not planned: the index's releases are unknown ({why})")
     kind_id = kind_of(shown)
-    if kind_id is lockfiles.FormatId.UV:
-        return fix_plans.plan_uv_lock(ask, draft, ws.root)
-    if kind_id is lockfiles.FormatId.REQUIREMENTS:
-        return fix_plans.plan_requirements(ask, draft, ws.root)
-    return fix_plans.plan_other(ask, kind_id)
+    try:
+        if kind_id is lockfiles.FormatId.UV:
+            return fix_plans.plan_uv_lock(ask, draft, ws.root)
+        if kind_id is lockfiles.FormatId.REQUIREMENTS:
+            return fix_plans.plan_requirements(ask, draft, ws.root)
+        return fix_plans.plan_other(ask, kind_id)
+    except LockfileError as exc:  # a file it would edit does not read: this plan only
+        return ask.plan(PlanState.BLOCKED, f"not planned: {exc}")
 
 
 def _texts(keys: Sequence[FindingKey]) -> tuple[str, ...]:

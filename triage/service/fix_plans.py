@@ -34,7 +34,15 @@ class Draft:
 
     def text(self, path: Path) -> str:
         if path not in self.texts:
-            self.originals[path] = self.texts[path] = path.read_text(encoding="utf-8")
+            try:
+                read = path.read_bytes().decode("utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise LockfileError(
+                    f"{path}: cannot be read to edit it ({exc})",
+                    hint="a file triage edits must be UTF-8 text: save it as such, or fix it by "
+                    "hand",
+                ) from exc
+            self.originals[path] = self.texts[path] = read
         return self.texts[path]
 
     def changed(self) -> dict[Path, str]:
