@@ -5,6 +5,7 @@ here guesses a version a resolver has not confirmed."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -49,6 +50,9 @@ class Targets:
     yanked: tuple[str, ...]  # fixing releases passed over because they are yanked
 
 
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
 def releases_from_files(files: Mapping[str, tuple[str | None, bool]]) -> dict[str, Release]:
     """Releases from a project page's files (name -> (sha256, yanked)); a file whose name is
     neither a wheel's nor an sdist's names no version and is left out."""
@@ -73,7 +77,8 @@ def releases_from_files(files: Mapping[str, tuple[str | None, bool]]) -> dict[st
         version: Release(
             version,
             yanked=all(yanked for _, yanked in listed),
-            hashes=tuple(sorted({f"sha256:{digest}" for digest, _ in listed if digest})),
+            # Only what is a sha256 goes into a requirements file's --hash lines.
+            hashes=tuple(sorted({f"sha256:{d}" for d, _ in listed if d and _SHA256.fullmatch(d)})),
         )
         for version, listed in by_version.items()
     }
