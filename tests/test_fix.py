@@ -42,6 +42,8 @@ RELEASES = [
     Release("iota", "2.0.0"),
     Release("evil", "1.0.0"),
     Release("evil", "1.1.0"),
+    Release("theta", "1.0.0"),
+    Release("theta", "1.1.0", sdist_only=True),  # the only fix: a source distribution
 ]
 
 
@@ -75,6 +77,7 @@ ADVISORIES = [
     _record("GHSA-eeee-eeee-eeee", "epsilon", [{"introduced": "0"}, {"fixed": "2.0.0"}]),
     _record("GHSA-iiii-iiii-iiii", "iota", [{"introduced": "0"}, {"fixed": "2.0.0"}]),
     _record("MAL-2026-1", "evil", [{"introduced": "0"}]),
+    _record("GHSA-tttt-tttt-tttt", "theta", [{"introduced": "0"}, {"fixed": "1.1.0"}]),
 ]
 
 
@@ -632,3 +635,19 @@ def test_a_manifest_that_is_not_utf8_blocks_its_plan_not_the_run(
     plan = by_package(planned)["alpha"]
     assert code == 1 and plan["state"] == "blocked"
     assert plan["reason"].startswith(f"not planned: {manifest}: cannot be read to edit it")
+
+
+def test_a_fix_that_needs_a_build_is_said_and_never_applied(
+    world: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, db = world
+    folder = project(tmp_path / "app", url, ["theta"], ["theta==1.0.0"])
+    lock = (folder / "uv.lock").read_bytes()
+    code, planned = fix(capsys, db, str(folder), "--apply")
+    plan = by_package(planned)["theta"]
+    assert code == 1 and plan["state"] == "blocked" and plan["to"] == "1.1.0"
+    assert plan["reason"] == (
+        "uv would have to build a source distribution to resolve theta==1.1.0: "
+        "not planned automatically"
+    )
+    assert (folder / "uv.lock").read_bytes() == lock

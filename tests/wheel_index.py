@@ -26,6 +26,7 @@ class Release:
     requires: Sequence[str] = ()
     yanked: bool | str = False
     requires_python: str | None = None
+    sdist_only: bool = False  # a source distribution alone: metadata only by building it
 
 
 def _metadata(release: Release) -> bytes:
@@ -37,6 +38,8 @@ def _metadata(release: Release) -> bytes:
 
 
 def wheel_name(release: Release) -> str:
+    if release.sdist_only:
+        return f"{release.name.replace('-', '_')}-{release.version}.tar.gz"
     return f"{release.name.replace('-', '_')}-{release.version}-py3-none-any.whl"
 
 
@@ -91,11 +94,12 @@ def index_content(
             "filename": filename,
             "url": f"/files/{filename}",
             "hashes": {"sha256": sha256(wheel)},
-            "core-metadata": {"sha256": sha256(metadata)},
-            "data-dist-info-metadata": {"sha256": sha256(metadata)},
             "provenance": None,
             "yanked": release.yanked,
         }
+        if not release.sdist_only:  # PEP 658/714: a wheel's metadata, served beside it
+            entry["core-metadata"] = {"sha256": sha256(metadata)}
+            entry["data-dist-info-metadata"] = {"sha256": sha256(metadata)}
         if release.requires_python:
             entry["requires-python"] = release.requires_python
         listed.setdefault(release.name, []).append(entry)

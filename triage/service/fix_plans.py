@@ -191,15 +191,9 @@ def plan_uv_lock(ask: Ask, draft: Draft, root: Path) -> Plan:
             resolved = _uv_lock(new_manifest or manifest, lock, upgrades, index=ask.index)
             if isinstance(resolved, resolver.Resolution):
                 first = first or resolved.message
-                if resolved.cannot_run:
-                    return _cannot_run(ask, resolved)
-                if resolved.needs_build:
-                    return ask.plan(
-                        PlanState.BLOCKED,
-                        f"uv would have to build a source distribution to resolve {pin}: "
-                        "not planned automatically",
-                        after=target.version,
-                    )
+                ended = _stopped(ask, resolved, doing=f"resolve {pin}", target=target)
+                if ended is not None:
+                    return ended
                 continue
             outcome = judge(ask, _read(ask, resolved, kind=lockfiles.FormatId.UV, root=root))
             if not outcome.fixes:
@@ -229,9 +223,20 @@ def _relaxed(requirement: str, *, package: str, target: str) -> str | None:
     return pins.relaxed(requirement, package, target)
 
 
-def _cannot_run(ask: Ask, resolution: resolver.Resolution) -> Plan:
-    """uv failed before resolving anything: every release would fail the same way."""
-    return ask.plan(PlanState.BLOCKED, f"uv could not resolve here: {resolution.message}")
+def _stopped(
+    ask: Ask, resolution: resolver.Resolution, *, doing: str, target: Target
+) -> Plan | None:
+    """The plan when a failure ends the trying (another release would fail the same way, or
+    it needs a build, never planned automatically); None when the next release may do."""
+    if resolution.cannot_run:
+        return ask.plan(PlanState.BLOCKED, f"uv could not resolve here: {resolution.message}")
+    if resolution.needs_build:
+        return ask.plan(
+            PlanState.BLOCKED,
+            f"uv would have to build a source distribution to {doing}: not planned automatically",
+            after=target.version,
+        )
+    return None
 
 
 def _why_not(outcome: Outcome, pin: str) -> str:
@@ -308,15 +313,9 @@ def _repin(ask: Ask, draft: Draft) -> Plan:
         ]
         resolution = _check_pins(after, ask.index)
         if not resolution.ok:
-            if resolution.cannot_run:
-                return _cannot_run(ask, resolution)
-            if resolution.needs_build:
-                return ask.plan(
-                    PlanState.BLOCKED,
-                    "uv would have to build a source distribution to check the pins: "
-                    "not planned automatically",
-                    after=target.version,
-                )
+            ended = _stopped(ask, resolution, doing="check the pins", target=target)
+            if ended is not None:
+                return ended
             as_they_are = _check_pins(ask.locked, ask.index)
             if not as_they_are.ok:
                 return ask.plan(
@@ -385,14 +384,9 @@ def _recompile(ask: Ask, draft: Draft, root: Path, *, header: pins.Compiled) -> 
             compiled = output.read_text(encoding="utf-8") if resolution.ok else ""
         if not resolution.ok:
             first = first or resolution.message
-            if resolution.cannot_run:
-                return _cannot_run(ask, resolution)
-            if resolution.needs_build:
-                return ask.plan(
-                    PlanState.BLOCKED,
-                    f"uv would have to build a source distribution to recompile with {pin}",
-                    after=target.version,
-                )
+            ended = _stopped(ask, resolution, doing=f"recompile with {pin}", target=target)
+            if ended is not None:
+                return ended
             continue
         new_text = pins.with_header(compiled, pins.header_lines(text))
         try:
