@@ -110,6 +110,12 @@ def world(
     return index[0], db
 
 
+@pytest.fixture
+def app(world: tuple[str, Path], tmp_path: Path) -> Path:
+    """A project depending on alpha, locked at the affected 1.0.0."""
+    return project(tmp_path / "app", world[0], ["alpha"], ["alpha==1.0.0"])
+
+
 def uv(folder: Path, url: str, *arguments: str) -> None:
     """uv as a user ran it to make the lock being fixed."""
     from uv import find_uv_bin
@@ -314,11 +320,11 @@ def test_other_tools_locks_get_the_plan_and_their_own_command(
 
 
 def test_offline_plans_from_the_pages_kept_and_says_what_it_could_not_ask(
-    world: tuple[str, Path], index: tuple[str, WheelIndex], tmp_path: Path,
+    world: tuple[str, Path], app: Path, index: tuple[str, WheelIndex], tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
-    url, db = world
-    folder = project(tmp_path / "app", url, ["alpha"], ["alpha==1.0.0"])
+    _, db = world
+    folder = app
     code, cold = fix(capsys, db, str(folder), "--offline")
     assert code == 1 and by_package(cold)["alpha"]["state"] == "blocked"
     assert "the index's releases are unknown" in by_package(cold)["alpha"]["reason"]
@@ -333,10 +339,10 @@ def test_offline_plans_from_the_pages_kept_and_says_what_it_could_not_ask(
 
 
 def test_a_key_that_names_no_active_finding_is_bad_input(
-    world: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    world: tuple[str, Path], app: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url, db = world
-    folder = project(tmp_path / "app", url, ["alpha"], ["alpha==1.0.0"])
+    _, db = world
+    folder = app
     code, out, err = triage(capsys, "fix", str(folder), "GHSA-zzzz-zzzz-zzzz", "--db", str(db))
     assert code == 2 and not out
     assert "GHSA-zzzz-zzzz-zzzz: no active finding has this key or advisory id" in err
@@ -441,11 +447,11 @@ def by_group(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_a_pull_request_someone_else_opened_with_the_marker_is_never_touched(
-    world: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    world: tuple[str, Path], app: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
     github: GitHubServer,
 ) -> None:  # fmt: skip
-    url, db = world
-    folder = project(tmp_path / "app", url, ["alpha"], ["alpha==1.0.0"])
+    _, db = world
+    folder = app
     (folder / "deny.toml").write_text('[github]\nrepository = "acme/app"\n')
     _, first = fix(capsys, db, str(folder), "--pr")
     mine = github.pulls.open_pulls("acme/app")[0]
@@ -498,11 +504,11 @@ def test_malware_is_never_upgraded(
 
 
 def test_a_project_naming_its_own_index_or_urls_gets_the_command_and_nothing_is_fetched(
-    world: tuple[str, Path], index: tuple[str, WheelIndex], tmp_path: Path,
+    world: tuple[str, Path], app: Path, index: tuple[str, WheelIndex], tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
-    url, db = world
-    folder = project(tmp_path / "app", url, ["alpha"], ["alpha==1.0.0"])
+    _, db = world
+    folder = app
     with (folder / "pyproject.toml").open("a") as manifest:
         manifest.write('[[tool.uv.index]]\nurl = "http://127.0.0.1:9/simple"\n')
     code, planned = fix(capsys, db, str(folder))
@@ -531,10 +537,10 @@ def test_a_project_naming_its_own_index_or_urls_gets_the_command_and_nothing_is_
 
 
 def test_a_finding_in_two_lockfiles_is_fixed_where_triage_can_and_the_other_keeps_its_command(
-    world: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    world: tuple[str, Path], app: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url, db = world
-    folder = project(tmp_path / "app", url, ["alpha"], ["alpha==1.0.0"])
+    _, db = world
+    folder = app
     (folder / "poetry.lock").write_text(POETRY_LOCK)
     code, applied = fix(capsys, db, str(folder), "--apply")
     states = {p["lockfile"]: p["state"] for p in applied["plans"]}
@@ -566,10 +572,10 @@ def test_a_file_exported_from_uv_lock_gets_the_lock_then_the_export(
 
 
 def test_a_resolution_uv_cannot_run_here_is_said_once_not_blamed_on_the_releases(
-    world: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    world: tuple[str, Path], app: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url, db = world
-    folder = project(tmp_path / "app", url, ["alpha"], ["alpha==1.0.0"])
+    _, db = world
+    folder = app
     manifest = folder / "pyproject.toml"
     manifest.write_text(manifest.read_text().replace('">=3.11"', '">=3.99"'))
     code, planned = fix(capsys, db, str(folder))
@@ -625,10 +631,10 @@ def test_a_hand_pinned_file_naming_its_own_index_is_left_to_its_owner(
 
 
 def test_a_manifest_that_is_not_utf8_blocks_its_plan_not_the_run(
-    world: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    world: tuple[str, Path], app: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url, db = world
-    folder = project(tmp_path / "app", url, ["alpha"], ["alpha==1.0.0"])
+    _, db = world
+    folder = app
     manifest = folder / "pyproject.toml"
     manifest.write_bytes(manifest.read_bytes() + b"# caf\xe9\n")  # latin-1, as an editor left it
     code, planned = fix(capsys, db, str(folder), "--apply")
