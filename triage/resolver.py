@@ -121,7 +121,10 @@ def _cannot_run(stderr: str) -> bool:
 
 def _needs_build(stderr: str) -> bool:
     lowered = stderr.lower()
-    return "building source distributions is disabled" in lowered or "--no-build" in lowered
+    return any(
+        words in lowered
+        for words in ("building source distributions is disabled", "--no-build", "no usable wheels")
+    )
 
 
 def lock(folder: Path, upgrades: Sequence[str], index: Index) -> Resolution:

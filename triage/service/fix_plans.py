@@ -235,6 +235,7 @@ def _stopped(
             PlanState.BLOCKED,
             f"uv would have to build a source distribution to {doing}: not planned automatically",
             after=target.version,
+            major=target.major,
         )
     return None
 
@@ -317,6 +318,9 @@ def _repin(ask: Ask, draft: Draft) -> Plan:
             if ended is not None:
                 return ended
             as_they_are = _check_pins(ask.locked, ask.index)
+            ended = _stopped(ask, as_they_are, doing="check the pins as they are", target=target)
+            if ended is not None:
+                return ended
             if not as_they_are.ok:
                 return ask.plan(
                     PlanState.BLOCKED,
