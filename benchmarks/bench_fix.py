@@ -10,9 +10,10 @@ resolving on real graphs, not what PyPI would offer. A uv.lock is given its real
 pyproject.toml from ../shared/data/uv-projects (else the one its `[package.metadata]`
 records), and its registry URLs point at the stand-in.
 
-    .venv/bin/python benchmarks/bench_fix.py
+    .venv/bin/python benchmarks/bench_fix.py [NAME]
 
-Prints one row per lockfile and the totals; asserts nothing.
+Prints one row per lockfile and the totals (with NAME, only the lockfiles whose name holds it,
+and their first plans in full); asserts nothing.
 """
 
 from __future__ import annotations
@@ -202,7 +203,7 @@ def main(keep: str | None = None) -> None:
                 print(f"{source}: exit {done.returncode}: {done.stderr.strip()[:200]}")
                 continue
             report = json.loads(done.stdout)
-            if keep and keep in source:
+            if keep:
                 print(json.dumps(report["plans"][:2], indent=1)[:3000])
             states = Counter(p["state"] for p in report["plans"])
             ready = [p for p in report["plans"] if p["state"] == "ready"]
