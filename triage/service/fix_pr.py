@@ -51,10 +51,16 @@ def fix_prs(
     github = ws.github(required=True)
     assert github is not None
     result, project = scan.scan_project(ws)
+    unknown = ws.config.advisories.unknown_severity  # what the policy takes an unknown one for
+
+    def severity(item: AssessedFinding) -> Severity:
+        found = item.finding.severity
+        return unknown if found is Severity.UNKNOWN else found
+
     asked = [
         i
         for i in fix.chosen(result.findings, request.keys)
-        if minimum is None or i.finding.severity.value >= minimum.value
+        if minimum is None or severity(i).value >= minimum.value
     ]
     before = fix.found_in(result)
     plans: list[Plan] = []
