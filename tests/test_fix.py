@@ -657,3 +657,25 @@ def test_a_fix_that_needs_a_build_is_said_and_never_applied(
         "not planned automatically"
     )
     assert (folder / "uv.lock").read_bytes() == lock
+
+
+def test_a_slow_resolution_says_it_is_still_running(
+    world: tuple[str, Path], app: Path, index: tuple[str, WheelIndex],
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """uv asking a slow index: the log says the plans phase is still running while uv works,
+    not only once the plan is made."""
+    from triage.cli import progress
+
+    _, db = world
+    fix(capsys, db, str(app))  # triage keeps the page now: what is slow below is uv's asking
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setattr(progress, "STILL_RUNNING", 0.5)
+    slow = index[1].slow
+    slow["/simple/alpha/"] = slow["/files/alpha-1.3.0-py3-none-any.whl.metadata"] = 1.5
+    try:
+        code, out, err = triage(capsys, "fix", str(app), "--db", str(db), "--format", "json")
+    finally:
+        slow.clear()
+    assert code == 0 and json.loads(out)["fixed"] == 1
+    assert "fix: plans: 0/1 so far, still running" in err

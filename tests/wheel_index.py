@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import time
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -74,6 +75,7 @@ class WheelIndex:
     files: dict[str, bytes] = field(default_factory=dict)
     digests: dict[str, str] = field(default_factory=dict)  # wheel filename -> sha256
     asked: list[str] = field(default_factory=list)
+    slow: dict[str, float] = field(default_factory=dict)  # path -> seconds before answering
 
     def digest(self, name: str, version: str) -> str:
         return self.digests[wheel_name(Release(name, version))]
@@ -124,6 +126,7 @@ def serve_wheels(releases: Sequence[Release]) -> Iterator[tuple[str, WheelIndex]
     class Handler(_Quiet):
         def do_GET(self) -> None:
             content.asked.append(self.path)
+            time.sleep(content.slow.get(self.path, 0.0))
             page = content.pages.get(self.path)
             body = page if page is not None else content.files.get(self.path)
             if body is None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,8 @@ class Index:
     cache: Path  # uv's cache, kept with triage's database
     offline: bool
     timeout: float  # seconds per request
+    # Called about every second while uv runs: the run's progress says it is still working.
+    waiting: Callable[[], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -74,21 +77,30 @@ def run(arguments: Sequence[str], folder: Path, index: Index) -> Resolution:
     be run at all an error."""
     command = [uv_binary(), *arguments, *_common(index)]
     try:
-        done = subprocess.run(
+        process = subprocess.Popen(
             command,
             cwd=folder,
             env=_environment(index),
-            capture_output=True,
-            timeout=RUN_TIMEOUT,
-            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
-    except subprocess.TimeoutExpired:
-        return Resolution(False, f"uv did not finish in {RUN_TIMEOUT:g} s")
     except OSError as exc:
         raise InputError(f"uv could not be run: {exc.strerror}") from exc
-    if done.returncode == 0:
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while True:
+        try:
+            _, stderr = process.communicate(timeout=1.0)
+            break
+        except subprocess.TimeoutExpired:
+            if time.monotonic() > deadline:
+                process.kill()
+                process.communicate()
+                return Resolution(False, f"uv did not finish in {RUN_TIMEOUT:g} s")
+            if index.waiting is not None:
+                index.waiting()
+    if process.returncode == 0:
         return Resolution(True, "")
-    text = done.stderr.decode("utf-8", "replace")
+    text = stderr.decode("utf-8", "replace")
     return Resolution(
         False, explanation(text), needs_build=_needs_build(text), cannot_run=_cannot_run(text)
     )

@@ -4,7 +4,8 @@ in place and re-scanned, and everything written is put back when the re-scan dis
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import functools
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
@@ -82,9 +83,11 @@ class Planner:
     def plan(self, draft: fix_plans.Draft, found: Pairs, request: FixRequest) -> list[Plan]:
         """A plan per (lockfile, package), each from the files the ones before it leave; the
         run's progress shows them (uv may take seconds over each)."""
-        plans = []
+        plans: list[Plan] = []
         tick = fetching.phase(self.ws.progress, "fix: plans", len(found))
         for (shown, name), items in sorted(found.items()):
+            # Told again while uv works on this plan: a long resolution is said, not silent.
+            waiting = functools.partial(tick, len(plans)) if tick is not None else None
             plans.append(
                 _plan(
                     self.ws,
@@ -98,6 +101,7 @@ class Planner:
                     entries=self.entries.get(name, []),
                     request=request,
                     keys_of=self.keys_of,
+                    waiting=waiting,
                 )
             )
             if tick is not None:
@@ -175,13 +179,14 @@ def _entries(db: store.Database, names: Sequence[str]) -> dict[str, list[Affecte
     return found
 
 
-def _index(ws: Workspace) -> resolver.Index:
+def _index(ws: Workspace, waiting: Callable[[], None] | None) -> resolver.Index:
     timeout, _ = ws.settings.index_timing()
     return resolver.Index(
         simple_url=f"{ws.settings.pypi_url.rstrip('/')}/simple",
         cache=ws.db_path.parent / "uv-cache",
         offline=ws.settings.offline,
         timeout=timeout,
+        waiting=waiting,
     )
 
 
@@ -198,6 +203,7 @@ def _plan(
     entries: list[Affected],
     request: FixRequest,
     keys_of: fix_plans.KeysOf,
+    waiting: Callable[[], None] | None,
 ) -> Plan:
     versions = [p for p in locked if p.name == name]
     if not versions:
@@ -221,7 +227,7 @@ def _plan(
         skipped=targets.yanked,
         releases=releases,
         strategy=request.strategy,
-        index=_index(ws),
+        index=_index(ws, waiting),
         keys_of=keys_of,
     )
     if malicious:
