@@ -155,7 +155,7 @@ def test_an_edited_reading_is_not_served_and_a_consistent_edit_is_named(
     assert triage(capsys, "scan", "--witness", "w.json")[0] == 1
     db = db_of(tmp_path)
     key, contents = _reading(db)
-    lying = contents.replace('"version": "2.0.0"', '"version": "2.0.7"')
+    lying = contents.replace('"2.0.0"', '"2.0.7"')  # the locked version, as the reading has it
     assert lying != contents
     # (a) the reading alone: not served; the file is read again.
     edit(db, "update lockfile_cache set contents = ?", lying)

@@ -244,7 +244,7 @@ def test_a_plain_diff_does_not_load_click(synced_db: Path, tmp_path: Path) -> No
     assert done.stdout.splitlines()[-1] == "1 False"
 
 
-HEAVY = ("click", "sqlite_utils", "yaml", "rich", "dataclasses_json", "pip_requirements_parser")
+HEAVY = ("click", "sqlite_utils", "yaml", "rich", "dataclasses", "pip_requirements_parser")
 
 
 def test_a_warm_scan_loads_none_of_the_heavy_modules(synced_db: Path, tmp_path: Path) -> None:

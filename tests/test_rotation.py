@@ -12,11 +12,11 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from msgspec.structs import replace
 
 from tests.browser import pixels_near, screenshot
 from tests.conftest import NOW, REPOSITORY, workspace

@@ -9,11 +9,11 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from apscheduler.triggers.cron import CronTrigger
+from msgspec.structs import replace
 
 from tests.conftest import workspace
 from tests.test_audit import project, records

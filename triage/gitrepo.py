@@ -13,8 +13,9 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from triage.errors import InputError
 
@@ -23,8 +24,7 @@ SUBMODULE_MODE = "160000"
 GIT_TIMEOUT_SECONDS = 120
 
 
-@dataclass(frozen=True)
-class TreeEntry:
+class TreeEntry(Struct, frozen=True):
     path: str
     mode: str
     blob: str

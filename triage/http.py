@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
+
+from msgspec import Struct
 
 from triage.errors import InputError, UpstreamError
 
@@ -154,8 +155,7 @@ def get(
     return b"".join(parts)
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(Struct, frozen=True):
     """A conditional GET's answer: 200 with its body and ETag, 304 (the `etag` given still
     holds), or 404 when it is accepted."""
 

@@ -10,8 +10,9 @@ import os
 import subprocess
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from triage.errors import InputError
 
@@ -21,8 +22,7 @@ _PROXIES = ("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy"
 RUN_TIMEOUT = 300.0  # one resolution; uv's own HTTP timeout bounds each request
 
 
-@dataclass(frozen=True)
-class Index:
+class Index(Struct, frozen=True):
     """Where and how uv may look for releases."""
 
     simple_url: str  # the index's simple API, e.g. https://pypi.org/simple
@@ -33,8 +33,7 @@ class Index:
     waiting: Callable[[], None] | None = None
 
 
-@dataclass(frozen=True)
-class Resolution:
+class Resolution(Struct, frozen=True):
     ok: bool
     message: str  # uv's explanation when it failed (its `error:` lines), else ""
     needs_build: bool = False  # it failed because a source distribution would need building

@@ -5,11 +5,9 @@ ignore's reason and issue) and the triage state (a claim)."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from cyclonedx.model import HashAlgorithm, HashType, Property, XsUri
@@ -31,6 +29,8 @@ from cyclonedx.model.vulnerability import (
 )
 from cyclonedx.output.json import JsonV1Dot6
 from cyclonedx.output.xml import XmlV1Dot6
+from msgspec import Struct, field
+from msgspec.structs import replace
 from packageurl import PackageURL
 
 from triage import __version__
@@ -43,8 +43,7 @@ OSV = VulnerabilitySource(name="OSV", url=XsUri("https://osv.dev/"))
 SERIAL_NAMESPACE = uuid.UUID("7d9c1f4e-2b7a-4c1e-9a51-3f0d2c6b8e11")
 
 
-@dataclass(frozen=True)
-class SbomInput:
+class SbomInput(Struct, frozen=True):
     project: str  # the scanned folder's name, the BOM's subject
     packages: Sequence[Package]
     findings: Sequence[AssessedFinding]
@@ -204,11 +203,9 @@ def _carried(value: Any) -> Any:
     formats say the same; enums and other values are kept as they are."""
     if type(value) is str:
         return escape.visible(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        changes = {
-            f.name: _carried(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init
-        }
-        return dataclasses.replace(value, **changes)
+    if isinstance(value, Struct):
+        changes = {name: _carried(getattr(value, name)) for name in value.__struct_fields__}
+        return replace(value, **changes)
     if isinstance(value, tuple | list):
         return type(value)(_carried(item) for item in value)
     if isinstance(value, Mapping):

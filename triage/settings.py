@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from msgspec import Struct
 
 from triage.errors import InputError
 
@@ -61,9 +62,11 @@ def _user(environ: Mapping[str, str]) -> str:
         return "unknown"
 
 
-@dataclass(frozen=True)
-class Settings:
-    github_token: str | None = field(default=None, repr=False)
+_SECRET = frozenset({"github_token", "broker_url"})  # never in a repr, so never logged
+
+
+class Settings(Struct, frozen=True):
+    github_token: str | None = None  # never shown: see __repr__
     github_api_url: str = DEFAULT_GITHUB_API
     github_backoff: float | InputError = DEFAULT_GITHUB_BACKOFF
     github_pace: float | InputError = 1.0
@@ -72,7 +75,7 @@ class Settings:
     ci: bool = False
     user: str = "unknown"
     private_keys: Path = Path("~/.config/triage/keys")
-    broker_url: str = field(default=DEFAULT_BROKER, repr=False)  # may hold a password
+    broker_url: str = DEFAULT_BROKER  # may hold a password: never shown
     # --engine celery: how long the coordinator waits for a first worker to answer, and for
     # the run's every task
     worker_wait: float | InputError = 30.0
@@ -84,6 +87,10 @@ class Settings:
     offline: bool = False
     index_timeout: float | InputError = DEFAULT_INDEX_TIMEOUT
     index_deadline: float | InputError = DEFAULT_INDEX_DEADLINE
+
+    def __repr__(self) -> str:
+        shown = (f"{n}={getattr(self, n)!r}" for n in self.__struct_fields__ if n not in _SECRET)
+        return f"Settings({', '.join(shown)})"
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+from msgspec import Struct
+from msgspec.structs import replace
 
 from triage.cli.entry import build_workspace, located, showing_progress
 from triage.models import Format
@@ -34,8 +35,7 @@ def echoed(render: Callable[[T], str]) -> Callable[[T], None]:
     return lambda value: click.echo(render(value), nl=False)
 
 
-@dataclass(frozen=True)
-class Common:
+class Common(Struct, frozen=True):
     output_format: Format
     workspace: Workspace
     verbosity: int

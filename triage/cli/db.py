@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+from msgspec import Struct, to_builtins
 
 from triage.cli.common import Common, common_options
 from triage.errors import EXIT_DATABASE, EXIT_OK, EXIT_UPSTREAM
@@ -28,8 +27,7 @@ def _as_json(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2) + "\n"
 
 
-@dataclass(frozen=True)
-class Synced:
+class Synced(Struct, frozen=True):
     database: Path
     sources: list[str]
     report: SyncReport
@@ -37,7 +35,7 @@ class Synced:
 
 def _sync_json(synced: Synced) -> str:
     where = {"schema": Schema.SYNC, "database": str(synced.database), "sources": synced.sources}
-    return _as_json({**where, **dataclasses.asdict(synced.report)})
+    return _as_json({**where, **to_builtins(synced.report)})
 
 
 def _sync_text(synced: Synced) -> str:
@@ -129,15 +127,14 @@ def db_status(common: Common) -> int:
     return EXIT_OK
 
 
-@dataclass(frozen=True)
-class Verified:
+class Verified(Struct, frozen=True):
     database: Path
     report: VerifyReport
 
 
 def _verify_json(verified: Verified) -> str:
     where = {"schema": Schema.DB_VERIFY, "database": str(verified.database)}
-    return _as_json({**where, **dataclasses.asdict(verified.report)})
+    return _as_json({**where, **to_builtins(verified.report)})
 
 
 def _verify_text(verified: Verified) -> str:

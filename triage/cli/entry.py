@@ -62,7 +62,7 @@ def build_workspace(
 
 def located(ws: Workspace, root: Path | None, lockfiles: Sequence[Path] = ()) -> Workspace:
     """The workspace for the project at PATH (default: the repository's root)."""
-    from dataclasses import replace
+    from msgspec.structs import replace
 
     from triage.service.workspace import project_root
 
@@ -153,7 +153,7 @@ def quick_run(args: Sequence[str], settings: Settings) -> int | None:
         return Path(found[name][0]) if name in found else None
 
     if "--offline" in args:
-        from dataclasses import replace
+        from msgspec.structs import replace
 
         settings = replace(settings, offline=True)
     try:
@@ -194,7 +194,7 @@ def say(message: str, verbosity: int) -> None:
 def showing_progress(ws: Workspace, verbosity: int) -> Iterator[Workspace]:
     """The workspace showing its phases: a bar on a terminal; in a log, one line per phase
     (every phase in CI, those of two seconds or more elsewhere); nothing when quiet."""
-    from dataclasses import replace
+    from msgspec.structs import replace
 
     from triage.cli.progress import phase_lines, progress_bar
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 import click
+from msgspec import to_builtins
 
 from triage.cli.common import (
     Common,
@@ -29,7 +29,7 @@ def org() -> None:
 
 
 def _json(report: OrgReport) -> str:
-    data = {"schema": Schema.ORG_AUDIT, **asdict(report), "exit_code": report.exit_code}
+    data = {"schema": Schema.ORG_AUDIT, **to_builtins(report), "exit_code": report.exit_code}
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 

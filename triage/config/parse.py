@@ -203,7 +203,7 @@ def _licenses(v: values.Validator, doc: Any) -> LicensesConfig:
         )
     read = v.at(table, path).get
     return LicensesConfig(
-        allow=read("allow", values.SPDX_IDS, LicensesConfig.allow),
+        allow=read("allow", values.SPDX_IDS, LicensesConfig().allow),
         exceptions=tuple(exceptions),
         clarify=tuple(clarify),
         unlicensed=read("unlicensed", values.LEVEL, Level.DENY),

@@ -7,8 +7,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
+
+from msgspec import Struct
 
 from triage.models import FixGroup, Justification, Level, Severity, TrustMode, is_repository
 
@@ -39,8 +40,7 @@ def parse_duration(text: str) -> dt.timedelta | None:
     return duration if duration <= LONGEST_DURATION else None
 
 
-@dataclass(frozen=True)
-class Kind(Generic[KindOf]):
+class Kind(Struct, Generic[KindOf], frozen=True):
     """A kind of value: `read` gives it, or None when the value is not of this kind; `words`
     say what was expected."""
 
@@ -78,8 +78,7 @@ class Validator:
         return Section(self, doc, path)
 
 
-@dataclass(frozen=True)
-class Section:
+class Section(Struct, frozen=True):
     """A table of the document, read key by key; a key of the wrong kind is a problem (named
     with its path) and reads as `default`."""
 

@@ -11,13 +11,13 @@ being banned, so a refusal pauses every request of the token, not only the one r
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 SECONDARY_DEFAULT_WAIT = 60.0  # GitHub: "wait for at least one minute" without Retry-After
 
 
-@dataclass(frozen=True)
-class Reading:
+class Reading(Struct, frozen=True):
     """What one answer told about the budget."""
 
     remaining: int | None  # X-RateLimit-Remaining, when given

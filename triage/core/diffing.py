@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from msgspec import Struct
 
 from triage.core.policy import apply_policy
 from triage.models import (
@@ -28,8 +29,7 @@ if TYPE_CHECKING:
     from triage.models import Config, DatabaseInfo, IndexNote, LicenseChange, TrustResult
 
 
-@dataclass(frozen=True)
-class PolicyChanges:
+class PolicyChanges(Struct, frozen=True):
     ignores_added: tuple[IgnoreRule, ...] = ()
     ignores_removed: tuple[IgnoreRule, ...] = ()
     ignores_loosened: tuple[tuple[IgnoreRule, IgnoreRule], ...] = ()  # (base, head)
@@ -48,8 +48,7 @@ class PolicyChanges:
         )
 
 
-@dataclass(frozen=True)
-class DiffResult:
+class DiffResult(Struct, frozen=True):
     base: str
     head: str
     new: tuple[AssessedFinding, ...]
@@ -142,8 +141,7 @@ def became_untrusted(
     )
 
 
-@dataclass(frozen=True)
-class DiffSide:
+class DiffSide(Struct, frozen=True):
     """One side of a pull request as matched: its commit, its findings, its deny.toml, and its
     requirements without one version."""
 

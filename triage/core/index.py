@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
+from msgspec import Struct
 from packaging.version import Version
 
 from triage.core.matching import ZERO, parse_version
@@ -144,8 +144,7 @@ def decode(compiled: str) -> Compiled:
     return form["bounds"], form["records"]
 
 
-@dataclass(frozen=True)
-class Hits:
+class Hits(Struct, frozen=True):
     """What the index says of a list of packages."""
 
     by_name: dict[str, set[str]]  # the records affecting some locked version of the name

@@ -7,8 +7,9 @@ expression comes as nested tuples."""
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from triage.models import (
     Diagnostic,
@@ -33,8 +34,7 @@ def allowed(node: Node, allow: Collection[str]) -> bool:
     return any(branches) if kind == "or" else all(branches)
 
 
-@dataclass(frozen=True)
-class Judged:
+class Judged(Struct, frozen=True):
     result: LicenseResult
     exception_used: int | None = None  # index of the [[licenses.exceptions]] entry it needed
 

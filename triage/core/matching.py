@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
 from functools import lru_cache
 
+from msgspec import Struct
+from msgspec.structs import replace
 from packaging.version import InvalidVersion, Version
 
 from triage.models import (
@@ -186,8 +187,7 @@ def alias_groups(advisories: Iterable[Advisory]) -> dict[str, AliasGroup]:
 # --- matching -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class MatchResult:
+class MatchResult(Struct, frozen=True):
     findings: tuple[Finding, ...]
     unmatchable: tuple[Unpinned, ...]  # versions that are not PEP 440: matched only exactly
     warnings: tuple[str, ...] = ()  # derived state that disagreed with the records, re-derived

@@ -11,9 +11,9 @@ import re
 import shlex
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from msgspec import Struct
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import Specifier, SpecifierSet
 from packaging.version import Version
@@ -114,8 +114,7 @@ _OUTPUT = frozenset({"-o", "--output-file"})
 _IGNORED = frozenset({"--resolver", "-q", "--quiet", "-v", "--verbose"})
 
 
-@dataclass(frozen=True)
-class Compiled:
+class Compiled(Struct, frozen=True):
     """How a compiled requirements file says it was made."""
 
     tool: str  # "uv pip compile" or "pip-compile"

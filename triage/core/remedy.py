@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from enum import StrEnum
 
+from msgspec import Struct, field
 from packaging.version import Version
 
 from triage.core.matching import affects, parse_version
@@ -29,8 +29,7 @@ class PlanState(StrEnum):
     BLOCKED = "blocked"  # no fix can be applied: the reason says why
 
 
-@dataclass(frozen=True)
-class Release:
+class Release(Struct, frozen=True):
     """One version of a project as its index page lists it."""
 
     version: str
@@ -38,14 +37,12 @@ class Release:
     hashes: tuple[str, ...]  # "sha256:<hex>" of each of its files, as requirements pin them
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(Struct, frozen=True):
     version: str
     major: bool  # a new major version: the plan says so
 
 
-@dataclass(frozen=True)
-class Targets:
+class Targets(Struct, frozen=True):
     fixing: tuple[Target, ...]  # lowest first
     yanked: tuple[str, ...]  # fixing releases passed over because they are yanked
 
@@ -109,8 +106,7 @@ def fixing_targets(
     return Targets(tuple(t for _, t in fixing), tuple(t for _, t in sorted(yanked)))
 
 
-@dataclass(frozen=True)
-class Move:
+class Move(Struct, frozen=True):
     """A package a resolution changed: `before` None is one it adds, `after` None one it
     drops."""
 
@@ -141,8 +137,7 @@ def _joined(versions: tuple[str, ...] | None) -> str | None:
     return None if versions is None else ", ".join(versions)
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(Struct, frozen=True):
     """One fix: the package it moves and to what, how, and what it does to the findings."""
 
     lockfile: str
@@ -167,8 +162,7 @@ class Plan:
         return tuple(m for m in self.moves if m.package != self.package)
 
 
-@dataclass(frozen=True)
-class PullNote:
+class PullNote(Struct, frozen=True):
     """What --pr did for one group."""
 
     group: str
@@ -179,8 +173,7 @@ class PullNote:
     reason: str = ""
 
 
-@dataclass(frozen=True)
-class FixReport:
+class FixReport(Struct, frozen=True):
     plans: tuple[Plan, ...]
     findings: int  # active findings asked about
     applied: bool

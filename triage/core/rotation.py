@@ -10,7 +10,9 @@ import datetime as dt
 import re
 import statistics
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from triage.errors import InputError
 from triage.models import Change, FindingKey, TriageRecord, TriageState
@@ -30,8 +32,7 @@ def due_for(first_seen: dt.datetime, severity: str, sla: Mapping[str, dt.timedel
     return first_seen + sla_for(severity, sla)
 
 
-@dataclass(frozen=True)
-class Observed:
+class Observed(Struct, frozen=True):
     """One finding as the audit saw it now."""
 
     key: FindingKey
@@ -201,8 +202,7 @@ def age_label(age: dt.timedelta) -> str:
     return next((label for limit, label in AGE_BUCKETS if age.days <= limit), OLDEST_BUCKET)
 
 
-@dataclass(frozen=True)
-class Stats:
+class Stats(Struct, frozen=True):
     now: dt.datetime
     window: dt.timedelta
     open_by_severity: dict[str, int]

@@ -9,8 +9,9 @@ import datetime as dt
 import html
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from triage.core import escape, report
 from triage.core.matching import fixed_versions
@@ -31,8 +32,7 @@ from triage.models import (
 )
 
 
-@dataclass(frozen=True)
-class FindingDetails:
+class FindingDetails(Struct, frozen=True):
     """Everything known about one finding key: the stored triage state and history, and, when
     the working tree has it, the finding as scanned now."""
 

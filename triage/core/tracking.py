@@ -13,8 +13,10 @@ import datetime as dt
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
 from typing import Protocol
+
+from msgspec import Struct
+from msgspec.structs import replace
 
 from triage.core.policy import effective_severity
 from triage.models import AdvisoriesConfig, AssessedFinding, IgnoreRule, Level, Status
@@ -26,8 +28,7 @@ _KEY = re.compile(r"<!-- triage:key=(\S+) -->")
 _STATE = re.compile(r"<!-- triage:state=(\{.*?\}) -->")
 
 
-@dataclass(frozen=True)
-class Recorded:
+class Recorded(Struct, frozen=True):
     """The facts an issue last told its readers."""
 
     severity: str = ""
@@ -43,8 +44,7 @@ class Recorded:
         return STATE_MARKER.format(state=json.dumps(state, separators=(",", ":")))
 
 
-@dataclass(frozen=True)
-class TrackedIssue:
+class TrackedIssue(Struct, frozen=True):
     number: int
     key: str
     is_open: bool
@@ -73,34 +73,29 @@ def key_in(body: str) -> str | None:
 # --- actions --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class OpenIssue:
+class OpenIssue(Struct, frozen=True):
     key: str
     title: str
     body: str
     labels: tuple[str, ...] = ()  # the class's own, beside the configured ones
 
 
-@dataclass(frozen=True)
-class CommentOn:
+class CommentOn(Struct, frozen=True):
     number: int
     text: str
 
 
-@dataclass(frozen=True)
-class EditBody:
+class EditBody(Struct, frozen=True):
     number: int
     body: str
 
 
-@dataclass(frozen=True)
-class CloseIssue:
+class CloseIssue(Struct, frozen=True):
     number: int
     comment: str
 
 
-@dataclass(frozen=True)
-class ReopenIssue:
+class ReopenIssue(Struct, frozen=True):
     number: int
     comment: str
 
@@ -108,8 +103,7 @@ class ReopenIssue:
 Action = OpenIssue | CommentOn | EditBody | CloseIssue | ReopenIssue
 
 
-@dataclass(frozen=True)
-class Tracked:
+class Tracked(Struct, frozen=True):
     """Something the audit tracks (an advisory finding, an untrusted package version), with
     the title and body its issue should have now."""
 

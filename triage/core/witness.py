@@ -12,8 +12,9 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from triage.models import AssessedFinding, Schema
 
@@ -96,8 +97,7 @@ def envelope(payload: bytes, signatures: Sequence[tuple[str, str]]) -> str:
     return json.dumps(document, indent=2) + "\n"
 
 
-@dataclass(frozen=True)
-class Opened:
+class Opened(Struct, frozen=True):
     """A witness file, read: the bytes signed, the predicate, and the signatures."""
 
     payload: bytes

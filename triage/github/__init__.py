@@ -14,8 +14,9 @@ import logging
 import re
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from msgspec import Struct
 
 from triage.core.tracking import TrackedIssue, key_in
 from triage.errors import UpstreamError
@@ -37,8 +38,7 @@ T = TypeVar("T")
 Outcome = Literal["created", "updated", "unchanged"]
 
 
-@dataclass(frozen=True)
-class CommentResult:
+class CommentResult(Struct, frozen=True):
     outcome: Outcome
     url: str
 

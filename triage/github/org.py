@@ -17,9 +17,10 @@ import json
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+from msgspec import Struct
 
 from triage.errors import InputError, UpstreamError
 from triage.github import session
@@ -33,8 +34,7 @@ PER_PAGE = 100
 SUBMODULE_MODE = "160000"
 
 
-@dataclass(frozen=True)
-class Listed:
+class Listed(Struct, frozen=True):
     """One repository of the organisation's listing."""
 
     full_name: str
@@ -43,8 +43,7 @@ class Listed:
     archived: bool
 
 
-@dataclass(frozen=True)
-class Tree:
+class Tree(Struct, frozen=True):
     """A default branch's tree: None entries when GitHub answered 304 (unchanged)."""
 
     etag: str | None

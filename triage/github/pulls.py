@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct
 
 from triage.github import GitHub
 
@@ -17,8 +18,7 @@ if TYPE_CHECKING:
     from github.Repository import Repository
 
 
-@dataclass(frozen=True)
-class FixChange:
+class FixChange(Struct, frozen=True):
     """One pull request's content."""
 
     branch: str  # refs/heads/<branch>; triage's own name, never one from input
@@ -29,8 +29,7 @@ class FixChange:
     files: Mapping[str, bytes]  # path in the repository -> new content
 
 
-@dataclass(frozen=True)
-class PullResult:
+class PullResult(Struct, frozen=True):
     action: str  # created, updated, unchanged
     number: int
     url: str

@@ -15,8 +15,9 @@ import functools
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
+
+from msgspec import Struct
 
 from triage.core import budget
 from triage.errors import UpstreamError
@@ -100,15 +101,13 @@ def recorded_pauses() -> LocalBudget:
     return LocalBudget(lambda seconds: pause(seconds))
 
 
-@dataclass
 class Counts:
     """What a client sent: every request, and of them those refused for a rate limit (and
-    sent again after the pause)."""
+    sent again after the pause); counted from every thread sharing the client."""
 
-    requests: int = 0
-    refused: int = 0
-
-    def __post_init__(self) -> None:
+    def __init__(self) -> None:
+        self.requests = 0
+        self.refused = 0
         self._lock = threading.Lock()
 
     def add(self, *, refused: bool) -> None:
@@ -117,8 +116,7 @@ class Counts:
             self.refused += int(refused)
 
 
-@dataclass(frozen=True)
-class Client:
+class Client(Struct, frozen=True):
     """PyGithub's client whose every request goes through `shared`, and what it sent."""
 
     github: Github

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from triage.errors import TriageError
 from triage.service import Workspace
@@ -15,8 +16,7 @@ from triage.service import org as org_use_case
 log = logging.getLogger("triage.jobs")
 
 
-@dataclass(frozen=True)
-class AuditJob:
+class AuditJob(Struct, frozen=True):
     """Runs with every option the command was given (root, database, config, trust store,
     settings); deny.toml is read again at each run, so edits apply without a restart."""
 
@@ -48,8 +48,7 @@ class AuditJob:
         return use_case.last_successful_audit(self.workspace)
 
 
-@dataclass(frozen=True)
-class OrgAuditJob:
+class OrgAuditJob(Struct, frozen=True):
     """`triage org audit --org ORG` on a schedule, in this process's threads or on the Celery
     workers (`engine`); deny.toml is read again at each run."""
 

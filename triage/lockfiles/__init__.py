@@ -101,5 +101,7 @@ def read_lockfile(path: Path, root: Path, cache: ReadingCache | None = None) -> 
     lock = LockText(decode(data, str(path)), shown, str(path))
     contents = read_text(kind, lock, working_tree_includes(root))
     if cache is not None and key is not None and is_self_contained(contents):
-        cache.cache_lockfile(key, contents_to_json(contents), data)
+        kept = contents_to_json(contents)
+        if kept is not None:
+            cache.cache_lockfile(key, kept, data)
     return contents

@@ -3,16 +3,17 @@ and the content's digest, relabelled on the way back with the path the content h
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import json
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
+
+import msgspec
+from msgspec.structs import replace
 
 from triage import __version__
 from triage.lockfiles.formats import FormatId
-from triage.models import Artifact, LockfileContents, Package, Unpinned
+from triage.models import LockfileContents
 
 
 class ReadingCache(Protocol):
@@ -51,14 +52,20 @@ def reading_key(kind: FormatId, content_id: str) -> str:
     return f"triage-{reader_id()}:{kind}:{content_id}"
 
 
-def contents_to_json(contents: LockfileContents) -> str:
-    return json.dumps(dataclasses.asdict(contents))
+def contents_to_json(contents: LockfileContents) -> str | None:
+    """The reading as the cache keeps it; None for one JSON cannot carry (a lone surrogate a
+    file's undecodable bytes were read as): that file is read again each time, never kept
+    altered."""
+    try:
+        return msgspec.json.encode(contents).decode()
+    except UnicodeEncodeError:
+        return None
 
 
 def contents_from_json(text: str, path: str) -> LockfileContents | None:
     """A cached reading, relabelled with the path the same content has now (it may have
-    moved); None when the cached text is not a reading (a damaged or edited database): the
-    file is then read again, never trusted half-way."""
+    moved); None when the cached text is not a reading of this build's models (a damaged or
+    edited database): the file is then read again, never trusted half-way."""
     return _parsed(text, path)
 
 
@@ -67,27 +74,15 @@ def contents_from_json(text: str, path: str) -> LockfileContents | None:
 @lru_cache(maxsize=64)
 def _parsed(text: str, path: str) -> LockfileContents | None:
     try:
-        return _contents(json.loads(text), path)
-    except (ValueError, KeyError, TypeError, AttributeError):
+        raw = msgspec.json.decode(text, type=LockfileContents)
+    except msgspec.DecodeError:  # not JSON, or not every field of the type it must have
         return None
-
-
-def _contents(raw: Any, path: str) -> LockfileContents:
-    packages = tuple(
-        Package(
-            **{
-                **p,
-                "lockfile": path,
-                "hashes": tuple(p["hashes"]),
-                "artifacts": tuple(Artifact(**a) for a in p["artifacts"]),
-                "extras": tuple(p["extras"]),
-                "via": tuple(p["via"]),
-            }
-        )
-        for p in raw["packages"]
+    return LockfileContents(
+        path,
+        tuple(replace(p, lockfile=path) for p in raw.packages),
+        tuple(replace(u, lockfile=path) for u in raw.unpinned),
+        raw.members,
     )
-    unpinned = tuple(Unpinned(**{**u, "lockfile": path}) for u in raw["unpinned"])
-    return LockfileContents(path, packages, unpinned, tuple(raw["members"]))
 
 
 def is_self_contained(contents: LockfileContents) -> bool:

@@ -12,10 +12,11 @@ import json
 import posixpath
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import PurePosixPath
 from typing import Any
+
+from msgspec import Struct
 
 from triage.errors import LockfileError
 from triage.lockfiles.source import Includes, LockText
@@ -36,8 +37,7 @@ class FormatId(StrEnum):
     PYPROJECT = "pyproject"
 
 
-@dataclass(frozen=True)
-class LockFormat:
+class LockFormat(Struct, frozen=True):
     id: FormatId
     shown: str  # how reports name the format (scan JSON's `format`)
     claims: Callable[[str], bool]  # whether a file name (lowercased) is of this format

@@ -4,8 +4,9 @@ collects who depends on whom, a second reads each package with what pulls it in.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from triage.core.matching import normalize_name
 from triage.lockfiles.pinning import check_files, fail, name_of, reverse_graph, table_list
@@ -14,8 +15,7 @@ from triage.models import Artifact, LockfileContents, Package
 Entry = Mapping[str, Any]
 
 
-@dataclass(frozen=True)
-class GraphFormat:
+class GraphFormat(Struct, frozen=True):
     """What differs between the graph locks."""
 
     dependencies: Callable[[Entry], Iterable[str]]  # names an entry depends on

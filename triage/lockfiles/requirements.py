@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import re
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from msgspec import Struct
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 
@@ -61,8 +61,7 @@ _PLAIN_PIN = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class _Requirement:
+class _Requirement(Struct, frozen=True):
     """One requirement line, from either parser."""
 
     name: str

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from triage.errors import LockfileError
 
 
-@dataclass(frozen=True)
-class LockText:
+class LockText(Struct, frozen=True):
     text: str
     shown: str  # its path in reports: relative to the scanned root, or inside the tree
     origin: str  # how messages name it: the path as given, or REF:path

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from enum import StrEnum
+
+from msgspec import Struct, field
 
 from triage.models.codes import Level, LintCode, Severity, TrustMode
 from triage.models.findings import IgnoreRule
@@ -18,8 +19,7 @@ DEFAULT_SOURCES = ("osv:PyPI",)
 PROJECT_STATUS = {"quarantined": Level.DENY, "archived": Level.WARN, "deprecated": Level.WARN}
 
 
-@dataclass(frozen=True)
-class AdvisoriesConfig:
+class AdvisoriesConfig(Struct, frozen=True):
     sources: tuple[str, ...] = DEFAULT_SOURCES
     maximum_db_staleness: dt.timedelta = dt.timedelta(days=7)
     stale_db: Level = Level.WARN
@@ -37,8 +37,7 @@ class AdvisoriesConfig:
     )  # per-code levels over the defaults
 
 
-@dataclass(frozen=True)
-class TrustConfig:
+class TrustConfig(Struct, frozen=True):
     mode: TrustMode = TrustMode.BASIC
     unsigned: Level = Level.WARN
 
@@ -48,8 +47,7 @@ def _default_sla() -> dict[str, dt.timedelta]:
     return {name: dt.timedelta(days=n) for name, n in days.items()}
 
 
-@dataclass(frozen=True)
-class GithubConfig:
+class GithubConfig(Struct, frozen=True):
     repository: str | None = None
     labels: tuple[str, ...] = ("security", "dependencies")
 
@@ -59,8 +57,7 @@ class FixGroup(StrEnum):
     FINDING = "finding"  # one per finding
 
 
-@dataclass(frozen=True)
-class FixConfig:
+class FixConfig(Struct, frozen=True):
     """[fix]: whether the daily audit opens fix pull requests, for which findings, grouped how."""
 
     open_prs: bool = False
@@ -68,8 +65,7 @@ class FixConfig:
     group: FixGroup = FixGroup.PACKAGE
 
 
-@dataclass(frozen=True)
-class ScanConfig:
+class ScanConfig(Struct, frozen=True):
     """[scan]: globs (over paths relative to the root, `/`-separated) adding files to
     discovery, or taking discovered ones out."""
 
@@ -77,8 +73,7 @@ class ScanConfig:
     exclude: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class LicenseException:
+class LicenseException(Struct, frozen=True):
     """[[licenses.exceptions]]: licenses allowed for one package only."""
 
     name: str  # normalised
@@ -86,8 +81,7 @@ class LicenseException:
     index: int  # position, for key paths
 
 
-@dataclass(frozen=True)
-class Clarification:
+class Clarification(Struct, frozen=True):
     """[[licenses.clarify]]: the expression that holds for a package's versions, over what
     its metadata says."""
 
@@ -97,8 +91,7 @@ class Clarification:
     index: int
 
 
-@dataclass(frozen=True)
-class LicensesConfig:
+class LicensesConfig(Struct, frozen=True):
     """[licenses], cargo-deny's shape (SPEC §12)."""
 
     allow: tuple[str, ...] = ()
@@ -118,8 +111,7 @@ class LicensesConfig:
         return self.lints.get(code, defaults.get(code, Level.WARN))
 
 
-@dataclass(frozen=True)
-class OrgConfig:
+class OrgConfig(Struct, frozen=True):
     """[org]: which repositories of an organisation are audited, and where issues go."""
 
     include: tuple[str, ...] = ("*",)  # globs on the repository's name
@@ -131,8 +123,7 @@ class OrgConfig:
     concurrency: int = 8  # repositories read at once by the in-process engine
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(Struct, frozen=True):
     path: str = "deny.toml"
     advisories: AdvisoriesConfig = field(default_factory=AdvisoriesConfig)
     trust: TrustConfig = field(default_factory=TrustConfig)

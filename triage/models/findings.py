@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
+
+from msgspec import Struct, field
 
 from triage.errors import InputError
 from triage.models.codes import Justification, Level, LintCode, Severity
@@ -27,28 +28,24 @@ def is_malware_id(advisory_id: str) -> bool:
     return advisory_id.startswith(MALWARE_PREFIX)
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(Struct, frozen=True):
     kind: str  # one of EVENT_KINDS
     version: str
 
 
-@dataclass(frozen=True)
-class VersionRange:
+class VersionRange(Struct, frozen=True):
     """One OSV `ECOSYSTEM` range; other range types never decide a PyPI match."""
 
     events: tuple[Event, ...]
 
 
-@dataclass(frozen=True)
-class Affected:
+class Affected(Struct, frozen=True):
     package: str  # PEP 503 normalised
     ranges: tuple[VersionRange, ...]
     versions: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Advisory:
+class Advisory(Struct, frozen=True):
     """The facts of one OSV record that matching and reporting need, and one line of prose."""
 
     id: str
@@ -66,8 +63,7 @@ class Advisory:
     malicious: bool = False
 
 
-@dataclass(frozen=True)
-class AliasGroup:
+class AliasGroup(Struct, frozen=True):
     """Records that are aliases of each other, transitively, named by the preferred id."""
 
     preferred: str
@@ -81,16 +77,14 @@ class AliasGroup:
 # --- lockfiles --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Artifact:
+class Artifact(Struct, frozen=True):
     """A distribution file named in a lockfile, with the digest the lockfile pins."""
 
     filename: str
     sha256: str | None
 
 
-@dataclass(frozen=True)
-class Package:
+class Package(Struct, frozen=True):
     name: str  # PEP 503 normalised
     version: str
     lockfile: str  # path relative to the scanned root, posix separators
@@ -104,8 +98,7 @@ class Package:
     direct: bool | None = None  # None when the lockfile does not say
 
 
-@dataclass(frozen=True)
-class Unpinned:
+class Unpinned(Struct, frozen=True):
     """A requirement that names no single version: reported, never resolved."""
 
     name: str
@@ -118,8 +111,7 @@ class Unpinned:
     project_unknown: bool = False  # which project installs cannot be told (`${NAME}==1.0`)
 
 
-@dataclass(frozen=True)
-class LockfileContents:
+class LockfileContents(Struct, frozen=True):
     path: str
     packages: tuple[Package, ...]
     unpinned: tuple[Unpinned, ...]
@@ -161,8 +153,7 @@ def split_qualified(text: str) -> tuple[str | None, str]:
     return repository, key
 
 
-@dataclass(frozen=True, order=True)
-class FindingKey:
+class FindingKey(Struct, frozen=True, order=True):
     """(advisory group id, normalised package), and for an organisation's finding the
     repository it is in: neither version nor lockfile path is part of it. One parser
     (`parse`) and one printer (`str`), from the command line to the store and the issue
@@ -196,8 +187,7 @@ class FindingKey:
         return cls(advisory, re.sub(r"[-_.]+", "-", package).lower(), repository)
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(Struct, frozen=True):
     key: FindingKey
     aliases: tuple[str, ...]
     versions: tuple[str, ...]  # affected versions present in the lockfiles, ascending
@@ -226,8 +216,7 @@ class Finding:
 # --- policy -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class IgnoreRule:
+class IgnoreRule(Struct, frozen=True):
     id: str
     index: int  # position in advisories.ignore, for key paths in messages
     package: str | None = None
@@ -243,8 +232,7 @@ class Status(StrEnum):
     IGNORE_EXPIRED = "ignore-expired"
 
 
-@dataclass(frozen=True)
-class Diagnostic:
+class Diagnostic(Struct, frozen=True):
     """A policy message with a stable kebab-case code and the level the config gives it."""
 
     code: LintCode
@@ -253,16 +241,14 @@ class Diagnostic:
     ignore: IgnoreRule | None = None
 
 
-@dataclass(frozen=True)
-class AssessedFinding:
+class AssessedFinding(Struct, frozen=True):
     finding: Finding
     status: Status
     ignore: IgnoreRule | None
     fails: bool  # counts against the exit code: active/expired and at or above the threshold
 
 
-@dataclass(frozen=True)
-class DatabaseInfo:
+class DatabaseInfo(Struct, frozen=True):
     digest: str
     records: int
     newest_modified: str | None
@@ -271,8 +257,7 @@ class DatabaseInfo:
     last_sync: str | None = None
 
 
-@dataclass(frozen=True)
-class LockfileRead:
+class LockfileRead(Struct, frozen=True):
     """One lockfile a scan read: what it held, so that "nothing found" over 141 packages is
     told apart from nothing read."""
 
@@ -284,8 +269,7 @@ class LockfileRead:
     includes: tuple[str, ...] = ()  # the files its -r lines read
 
 
-@dataclass(frozen=True)
-class ScanResult:
+class ScanResult(Struct, frozen=True):
     findings: tuple[AssessedFinding, ...]
     unpinned: tuple[Unpinned, ...]
     diagnostics: tuple[Diagnostic, ...]

@@ -3,13 +3,12 @@ builds these without loading every other outcome's model)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from msgspec import Struct
 
 from triage.models.codes import Level
 
 
-@dataclass(frozen=True)
-class IndexNote:
+class IndexNote(Struct, frozen=True):
     """What the package index says of a locked release beyond advisories: a yanked file
     (PEP 592) or the project's status (PEP 792: archived, quarantined, deprecated)."""
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from enum import StrEnum
+
+from msgspec import Struct
 
 from triage.models.codes import Level
 from triage.models.findings import FindingKey
@@ -20,8 +21,7 @@ class LicenseVerdict(StrEnum):
     NOT_JUDGED = "not-judged"  # offline, and not in the cache
 
 
-@dataclass(frozen=True)
-class LicenseInfo:
+class LicenseInfo(Struct, frozen=True):
     """What a package version's metadata says of its license."""
 
     expression: str | None  # SPDX, normalised; None when unknown or absent
@@ -30,8 +30,7 @@ class LicenseInfo:
     raw: str = ""  # the text it came from, kept when it could not be read
 
 
-@dataclass(frozen=True)
-class LicenseResult:
+class LicenseResult(Struct, frozen=True):
     name: str
     version: str
     info: LicenseInfo | None  # None: not judged (offline, not cached)
@@ -40,8 +39,7 @@ class LicenseResult:
     why: str
 
 
-@dataclass(frozen=True)
-class LicenseChange:
+class LicenseChange(Struct, frozen=True):
     """A license a pull request brings: a new package, or a version whose expression
     changed; judged by the base's policy."""
 
@@ -56,8 +54,7 @@ class LicenseChange:
 # --- trust (SPEC §7) ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Identity:
+class Identity(Struct, frozen=True):
     """Who published an artifact: a Trusted Publisher proven by a verified attestation."""
 
     kind: str  # "github" | "gitlab" | "google"
@@ -71,16 +68,14 @@ class Identity:
         return f"{self.kind} {self.repository}{where}{env}"
 
 
-@dataclass(frozen=True)
-class PublisherRule:
+class PublisherRule(Struct, frozen=True):
     """A trust-store/publishers.toml entry: an identity, optionally limited to packages."""
 
     identity: Identity
     packages: tuple[str, ...] = ()  # normalised names; empty means every package
 
 
-@dataclass(frozen=True)
-class ArtifactEvidence:
+class ArtifactEvidence(Struct, frozen=True):
     """What the provenance says about one locked artifact, after verification."""
 
     package: str
@@ -97,16 +92,14 @@ class Verdict(StrEnum):
     UNSIGNED = "unsigned"
 
 
-@dataclass(frozen=True)
-class TrustResult:
+class TrustResult(Struct, frozen=True):
     evidence: ArtifactEvidence
     verdict: Verdict
     reason: str
     fails: bool
 
 
-@dataclass(frozen=True)
-class AuditRecord:
+class AuditRecord(Struct, frozen=True):
     """A cargo-vet style audit: a full audit of `version`, or a delta `from_version -> version`;
     `problem` says why it cannot be relied on (a bad signature, an unknown key)."""
 
@@ -130,8 +123,7 @@ class TriageState(StrEnum):
     FIXED = "fixed"
 
 
-@dataclass(frozen=True)
-class TriageRecord:
+class TriageRecord(Struct, frozen=True):
     """What the database knows of one finding key, as the rotation works it."""
 
     key: FindingKey
@@ -149,8 +141,7 @@ class TriageRecord:
     malicious: bool = False  # malware: first in the queue
 
 
-@dataclass(frozen=True)
-class FixNote:
+class FixNote(Struct, frozen=True):
     """The last plan `triage fix` made for a finding key, and the pull request proposing it."""
 
     key: FindingKey
@@ -160,8 +151,7 @@ class FixNote:
     at: dt.datetime
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(Struct, frozen=True):
     """One entry of a finding's append-only history."""
 
     key: FindingKey

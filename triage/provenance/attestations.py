@@ -15,9 +15,10 @@ import base64
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct
 
 from triage.errors import InputError
 from triage.models import ArtifactEvidence, Identity
@@ -36,8 +37,7 @@ _SOURCE_REPOSITORY_OID = "1.3.6.1.4.1.57264.1.12"
 _BUILD_CONFIG_OID = "1.3.6.1.4.1.57264.1.18"
 
 
-@dataclass(frozen=True)
-class Claim:
+class Claim(Struct, frozen=True):
     """One attestation and the publisher it claims (None when it names none), or an
     in-house signature (`signature`) by the key the identity names."""
 

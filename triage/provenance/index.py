@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
+
+from msgspec import Struct
 
 from triage import http
 from triage.core.matching import normalize_name
@@ -22,8 +23,7 @@ MAX_PAGE_BYTES = 64 << 20  # the largest real pages (every wheel of every releas
 MAX_PROVENANCE_BYTES = 8 << 20  # a real provenance object is a few kB
 
 
-@dataclass(frozen=True)
-class IndexFile:
+class IndexFile(Struct, frozen=True):
     """One file as its project's page lists it."""
 
     sha256: str | None
@@ -32,8 +32,7 @@ class IndexFile:
     yanked: str | None = None  # PEP 592: None when not yanked, else its reason ("" for none)
 
 
-@dataclass(frozen=True)
-class Page:
+class Page(Struct, frozen=True):
     etag: str | None
     files: dict[str, IndexFile]
     status: str | None = None  # PEP 792 project-status (None: active, or not said)

@@ -6,8 +6,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from msgspec import Struct, field
 
 from triage import store
 from triage.core import rotation, tracked, tracking
@@ -35,8 +36,7 @@ if TYPE_CHECKING:
 ACTIONS = ("opened", "commented", "edited", "closed", "reopened")
 
 
-@dataclass
-class AuditReport:
+class AuditReport(Struct):
     skipped: str | None = None  # why nothing ran
     run: int | None = None
     scan: ScanResult | None = None
@@ -111,8 +111,7 @@ def apply_actions(
     return opened
 
 
-@dataclass(frozen=True)
-class RunEnd:
+class RunEnd(Struct, frozen=True):
     """What a recorded run ends with: the advisory digest, its counts, findings left open."""
 
     digest: str

@@ -4,8 +4,9 @@ snapshot, and judged by the base side's policy."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING
+
+from msgspec.structs import replace
 
 from triage import gitrepo, store
 from triage.core import diffing, report

@@ -7,8 +7,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
+
+from msgspec import Struct
+from msgspec.structs import replace
 
 from triage import lockfiles, resolver, store
 from triage.config.edit import write_text
@@ -29,8 +31,7 @@ from triage.service import fetching, fix_plans, pages, scan
 from triage.service.workspace import Workspace
 
 
-@dataclass(frozen=True)
-class FixRequest:
+class FixRequest(Struct, frozen=True):
     keys: tuple[str, ...] = ()  # finding keys or advisory ids; empty: every active finding
     apply: bool = False
     strategy: Strategy = Strategy.IN_PLACE
@@ -66,8 +67,7 @@ def pairs(items: Sequence[AssessedFinding]) -> Pairs:
     return found
 
 
-@dataclass(frozen=True)
-class Planner:
+class Planner(Struct, frozen=True):
     """What planning reads once a run: the index's releases, every record's entries, the
     database (to match what a resolution would lock)."""
 

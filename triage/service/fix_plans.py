@@ -10,8 +10,10 @@ import re
 import shlex
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from triage import lockfiles, resolver
 from triage.config.edit import rewritten_requirements
@@ -25,8 +27,7 @@ ATTEMPTS = 4  # fixing releases tried per package, lowest first
 _LINE = re.compile(r"line (\d+)")
 
 
-@dataclass
-class Draft:
+class Draft(Struct):
     """Files as the plans so far would leave them (path -> text); nothing is on disk yet."""
 
     texts: dict[Path, str] = field(default_factory=dict)
@@ -49,8 +50,7 @@ class Draft:
         return {p: t for p, t in self.texts.items() if t != self.originals.get(p)}
 
 
-@dataclass(frozen=True)
-class Ask:
+class Ask(Struct, frozen=True):
     """One package of one lockfile to fix, and everything its planner needs."""
 
     lockfile: Path  # on disk
@@ -77,11 +77,10 @@ class Ask:
             skipped=self.skipped,
             strategy=self.strategy,
         )
-        return replace(base, **facts)  # type: ignore[arg-type]
+        return replace(base, **facts)
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(Struct, frozen=True):
     """A resolution's reading: what it moved, removed and brought."""
 
     packages: tuple[Package, ...]

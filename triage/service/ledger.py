@@ -4,8 +4,10 @@ each covered finding's history; `policy check` lints the ledger."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
+
+from msgspec import Struct
+from msgspec.structs import replace
 
 from triage import config, store
 from triage.config import edit
@@ -29,8 +31,7 @@ if TYPE_CHECKING:
     from triage.github import GitHub
 
 
-@dataclass(frozen=True, kw_only=True)
-class IgnoreRequest:
+class IgnoreRequest(Struct, frozen=True, kw_only=True):
     key: str
     reason: str
     issue: str | None = None  # the tracking issue's URL, unless `open_issue`
@@ -43,8 +44,7 @@ class IgnoreRequest:
     malware: bool = False  # the finding is malware and this is meant (policy check flags it)
 
 
-@dataclass(frozen=True)
-class IgnoreResult:
+class IgnoreResult(Struct, frozen=True):
     entry: dict[str, Any]
     index: int  # its place in advisories.ignore
     recorded: list[str]  # finding keys whose history got the change
@@ -202,8 +202,7 @@ def unignore(ws: Workspace, ident: str, who: str | None = None) -> tuple[IgnoreR
     return rule, recorded
 
 
-@dataclass
-class PolicyReport:
+class PolicyReport(Struct):
     diagnostics: list[Diagnostic]
     notes: list[str]  # what could not be checked, and why
 

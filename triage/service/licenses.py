@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
 from typing import Any
 
+from msgspec import Struct, field
+from msgspec.structs import replace
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from triage import licenses, store
@@ -33,8 +34,7 @@ from triage.service.workspace import Workspace
 Release = tuple[str, str]
 
 
-@dataclass
-class LicenseReport:
+class LicenseReport(Struct):
     results: list[LicenseResult] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -161,8 +161,7 @@ def _metadata(
     return metadata
 
 
-@dataclass(frozen=True)
-class _Judgements:
+class _Judgements(Struct, frozen=True):
     results: dict[Release, LicenseResult]
     exceptions_used: set[int]
     clarified: set[int]

@@ -12,9 +12,11 @@ import datetime as dt
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from triage import store
 from triage.core import rotation, tracking
@@ -53,8 +55,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Engine:
+class Engine(Struct, frozen=True):
     """Who reads the repositories (`run`: task payloads in, outcome payloads out), and the
     token's budget they spend, which the coordinator's listing and issue writes spend too: a
     rate limit met by any of them pauses them all."""
@@ -66,8 +67,7 @@ class Engine:
 REPO_LABEL_PREFIX = "repo:"
 
 
-@dataclass
-class OrgReport:
+class OrgReport(Struct):
     org: str
     listed: int = 0
     skipped: dict[str, int] = field(default_factory=dict)  # why -> how many

@@ -14,9 +14,10 @@ import hashlib
 import json
 import threading
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
 from pathlib import PurePosixPath
 from typing import Any
+
+from msgspec import Struct, field, to_builtins
 
 from triage import config, gitrepo, lockfiles, store
 from triage.core import rotation, tracking
@@ -34,8 +35,7 @@ TRUST_STORE = "trust-store"
 KEPT_BLOB_BYTES = 256 * 1024  # smaller blobs read (policy, trust store, includes) are kept
 
 
-@dataclass(frozen=True)
-class RepoTask:
+class RepoTask(Struct, frozen=True):
     repository: str
     branch: str
     digest: str  # the advisory database the coordinator judges with
@@ -47,8 +47,7 @@ class RepoTask:
     default_policy: str | None = None  # [org] default-policy's text
 
 
-@dataclass
-class RepoOutcome:
+class RepoOutcome(Struct):
     repository: str
     branch: str = ""
     error: str | None = None
@@ -74,7 +73,8 @@ class RepoOutcome:
 
 
 def task_json(task: RepoTask) -> dict[str, Any]:
-    return asdict(task)
+    data: dict[str, Any] = to_builtins(task)
+    return data
 
 
 def task_from(payload: Mapping[str, Any]) -> RepoTask:
@@ -85,11 +85,12 @@ def task_from(payload: Mapping[str, Any]) -> RepoTask:
 
 
 def outcome_json(outcome: RepoOutcome) -> dict[str, Any]:
-    data = {f.name: getattr(outcome, f.name) for f in fields(outcome)}
+    data = {name: getattr(outcome, name) for name in outcome.__struct_fields__}
     data["wanted"] = [_tracked_json(t) for t in outcome.wanted]
     data["present"] = [_tracked_json(t) for t in outcome.present]
     data["observed"] = [
-        {**asdict(o), "key": str(o.key), "versions": list(o.versions)} for o in outcome.observed
+        {**to_builtins(o), "key": str(o.key), "versions": list(o.versions)}
+        for o in outcome.observed
     ]
     data["statuses"] = {str(key): status for key, status in outcome.statuses.items()}
     return data
@@ -150,15 +151,13 @@ class JudgedTrust:
             return entry.results, entry.warnings
 
 
-@dataclass
-class _Verdicts:
+class _Verdicts(Struct):
     results: list[TrustResult] | None = None
     warnings: tuple[str, ...] = ()
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-@dataclass
-class Context:
+class Context(Struct):
     """What a thread or worker holds across tasks."""
 
     reader: OrgReader
@@ -229,10 +228,7 @@ class _Blobs:
 
 
 def _tracked_json(item: tracking.Tracked) -> dict[str, Any]:
-    data = asdict(item)
-    data["status"] = item.status.value
-    if item.ignore is not None and item.ignore.expires is not None:
-        data["ignore"]["expires"] = item.ignore.expires.isoformat()
+    data: dict[str, Any] = to_builtins(item)  # the status as its value, dates in ISO form
     return data
 
 

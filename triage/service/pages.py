@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from triage import store
 from triage.errors import UpstreamError
@@ -21,8 +22,7 @@ PAGE_FRESH = dt.timedelta(minutes=10)
 Answer = index.Page | UpstreamError
 
 
-@dataclass(frozen=True)
-class _Kept:
+class _Kept(Struct, frozen=True):
     page: index.Page
     fresh: bool  # kept without an ETag less than PAGE_FRESH ago: used without asking
 

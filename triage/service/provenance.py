@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from triage import store
 from triage.core.diagnostics import Diagnostics
@@ -28,8 +29,7 @@ NO_PROVENANCE_RECHECK = dt.timedelta(days=30)
 Artifact = tuple[Package, str, str]  # the package, the file's name, its sha256
 
 
-@dataclass
-class _Outcome:
+class _Outcome(Struct):
     """What the lookups of one run found, and what they could not check, by why."""
 
     texts: dict[tuple[str, str], str] = field(default_factory=dict)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+
+from msgspec import Struct
+from msgspec.structs import replace
 
 from triage import store
 from triage.config import parse_duration
@@ -124,8 +126,7 @@ def _find_recorded(ws: Workspace, key: FindingKey) -> rotation_report.FindingDet
     return rotation_report.FindingDetails(record.key, record, history, None, None, advisories, [])
 
 
-@dataclass(frozen=True)
-class ClaimResult:
+class ClaimResult(Struct, frozen=True):
     record: TriageRecord
     github: str  # what happened on GitHub, for the user
 

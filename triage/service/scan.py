@@ -8,9 +8,11 @@ import datetime as dt
 import gc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
+
+from msgspec import Struct
+from msgspec.structs import replace
 
 from triage import lockfiles, store
 from triage.core import index, matching, policy
@@ -35,8 +37,7 @@ if TYPE_CHECKING:
     from triage.service.trees import TreeSide
 
 
-@dataclass(frozen=True)
-class Project:
+class Project(Struct, frozen=True):
     """What a scan reads: the policy that applies, and every locked package."""
 
     config: Config

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from triage import store
 from triage.core import policy
@@ -23,8 +25,7 @@ if TYPE_CHECKING:
     from triage.settings import Settings
 
 
-@dataclass
-class SyncCounts:
+class SyncCounts(Struct):
     added: int = 0
     modified: int = 0
     withdrawn: int = 0
@@ -33,8 +34,7 @@ class SyncCounts:
     skipped: int = 0  # records with no PyPI package
 
 
-@dataclass
-class SyncReport:
+class SyncReport(Struct):
     counts: SyncCounts = field(default_factory=SyncCounts)
     unreachable: list[str] = field(default_factory=list)  # messages, one per failed source
     not_fetched: list[str] = field(default_factory=list)  # URL sources, offline

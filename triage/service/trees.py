@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from triage import config, gitrepo, lockfiles, store
 from triage.errors import ConfigError, InputError, LockfileError
@@ -21,8 +23,7 @@ def git_blobs(repo: Path) -> BlobReader:
     return lambda ids: gitrepo.read_blobs(repo, list(ids))
 
 
-@dataclass(frozen=True)
-class TreeSide:
+class TreeSide(Struct, frozen=True):
     sha: str
     config: Config
     trust: dict[str, str]  # path -> blob id, under the trust store
@@ -157,11 +158,10 @@ def _lockfiles_at(
         origin = f"{label}:{entry.path}"
         lock = lockfiles.LockText(lockfiles.decode(blobs[target.blob], origin), entry.path, origin)
         contents = lockfiles.read_text(kind, lock, lockfiles.tree_includes(files, label))
-        if lockfiles.is_self_contained(contents):
+        kept = lockfiles.contents_to_json(contents)
+        if lockfiles.is_self_contained(contents) and kept is not None:
             caches.cache_lockfile(
-                lockfiles.reading_key(kind.id, target.blob),
-                lockfiles.contents_to_json(contents),
-                blobs[target.blob],
+                lockfiles.reading_key(kind.id, target.blob), kept, blobs[target.blob]
             )
         found.append(contents)
     return found
@@ -196,8 +196,7 @@ def read_side(
     return replace(side, notes=tuple(caches.rejected)) if caches.rejected else side
 
 
-@dataclass(frozen=True)
-class Where:
+class Where(Struct, frozen=True):
     """Which tree is read (its id and the label messages give it), and where its policy and
     trust store are; `default_policy` stands in when the tree has no policy file."""
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct, field
 
 from triage import store
 from triage.config import edit
@@ -27,8 +28,7 @@ from triage.service.workspace import Workspace
 from triage.settings import Settings
 
 
-@dataclass
-class TrustReport:
+class TrustReport(Struct):
     results: list[TrustResult]
     warnings: list[str] = field(default_factory=list)
 
@@ -81,8 +81,7 @@ def _import_fetcher(
     return fetch
 
 
-@dataclass(frozen=True)
-class TrustStore:
+class TrustStore(Struct, frozen=True):
     """A trust store's files (from a folder, git objects or GitHub's API alike) and how
     messages name where they are."""
 
@@ -210,12 +209,10 @@ def trust_keygen(ws: Workspace, name: str, private_dir: Path | None) -> tuple[Pa
     return signing.generate_key(name, private, ws.trust_dir / "keys")
 
 
-@dataclass(frozen=True)
-class Certification:
+class Certification(Struct, frozen=True):
     requirement: str  # PKG==VERSION
     criteria: str
     key_name: str
-    _: KW_ONLY
     notes: str = ""
     from_version: str | None = None
     who: str | None = None  # default: who runs the command

@@ -10,7 +10,8 @@ are made again from their source on their next use)."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from triage import lockfiles, store
 from triage.errors import LockfileError
@@ -20,8 +21,7 @@ from triage.service.workspace import Workspace
 from triage.store import match_index
 
 
-@dataclass
-class VerifyReport:
+class VerifyReport(Struct):
     digest: str = ""  # the database's content digest, as a witness or a worker would use it
     checked: dict[str, int] = field(default_factory=dict)  # rows checked, by table
     differences: list[str] = field(default_factory=list)

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import binascii
 import datetime as dt
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct
+from msgspec.structs import replace
 
 from triage import __version__
 from triage.core import diffing
@@ -157,8 +159,7 @@ def audit_fields(ws: Workspace, ref: str | None) -> dict[str, Any]:
     )
 
 
-@dataclass(frozen=True)
-class WitnessTarget:
+class WitnessTarget(Struct, frozen=True):
     """Where a witness is written, and the key of `triage trust keygen` that signs it."""
 
     path: Path
@@ -213,8 +214,7 @@ def _recompute(ws: Workspace, recorded: dict[str, Any]) -> dict[str, Any]:
 MAX_WITNESS_BYTES = 64 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class Verification:
+class Verification(Struct, frozen=True):
     problems: list[str]  # each mismatch or refusal, named; none: the witness holds
     judged_as_of: dt.date  # the day the verdict is judged at: the witness's own
     verified_at: dt.datetime

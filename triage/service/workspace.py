@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from triage.errors import InputError
 from triage.models import Config
@@ -41,8 +43,7 @@ def project_root(path: Path | None) -> Path:
     return Path(".")
 
 
-@dataclass(frozen=True)
-class Workspace:
+class Workspace(Struct, frozen=True, dict=True):  # dict: for the cached config
     root: Path = Path(".")
     db_path: Path = DEFAULT_DB
     config_path: Path = Path("deny.toml")

@@ -14,9 +14,10 @@ import time
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path, PurePosixPath
+
+from msgspec import Struct
 
 from triage import http
 from triage.core.diagnostics import Diagnostics
@@ -33,8 +34,7 @@ MAX_ZIP_ENTRY_RATIO = 200
 DOWNLOAD_TIMEOUT_SECONDS = 60
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(Struct, frozen=True):
     """One record file of a source: a stable name, a content fingerprint and its bytes."""
 
     name: str
@@ -42,8 +42,7 @@ class Entry:
     read: Callable[[], bytes]
 
 
-@dataclass(frozen=True)
-class SourceListing:
+class SourceListing(Struct, frozen=True):
     source: str  # as the user wrote it
     kind: str  # directory | git | zip | url | snapshot
     revision: str | None

@@ -7,8 +7,9 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct
 
 from triage.models import (
     Advisory,
@@ -26,14 +27,12 @@ if TYPE_CHECKING:
     import sqlite_utils
 
 
-@dataclass(frozen=True)
-class StoredFile:
+class StoredFile(Struct, frozen=True):
     fingerprint: str
     advisory_id: str | None
 
 
-@dataclass(frozen=True)
-class SourceRow:
+class SourceRow(Struct, frozen=True):
     """One synced source, as `sources` records it."""
 
     source: str

@@ -10,8 +10,9 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from msgspec import Struct
 
 from triage.store.connection import Database, parse_stamp, stamp
 from triage.store.derived import pack, row_digest, unpack
@@ -20,8 +21,7 @@ if TYPE_CHECKING:
     import sqlite_utils
 
 
-@dataclass(frozen=True)
-class CachedLicense:
+class CachedLicense(Struct, frozen=True):
     """A release's license metadata as kept: the answer PyPI gave (None: no such release, or
     kept without it), what was derived from it, and by which deriver."""
 
@@ -211,8 +211,7 @@ class Caches:
         )
 
 
-@dataclass(frozen=True)
-class KeptReading:
+class KeptReading(Struct, frozen=True):
     key: str
     contents: str
     source: bytes | None  # the bytes it was read from, when kept (or in the blob cache)

@@ -11,7 +11,8 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from triage.core.index import compile_package
 from triage.models import Advisory, Affected, Event, Severity, VersionRange
@@ -43,8 +44,7 @@ def _input_rows(conn: sqlite3.Connection, packages: Iterable[str] | None) -> lis
     return [(p, a, r, v, bool(w)) for p, a, r, v, w in conn.execute(query, parameters)]
 
 
-@dataclass(frozen=True)
-class Inputs:
+class Inputs(Struct, frozen=True):
     """What one package's row is derived from, now."""
 
     digest: str
@@ -154,8 +154,7 @@ def _judged(
     return wrong
 
 
-@dataclass(frozen=True)
-class Lookup:
+class Lookup(Struct, frozen=True):
     compiled: dict[str, str]  # the rows to match with, each checked or re-derived
     rederived: tuple[str, ...]  # names whose stored row disagreed with their records (not
     # counting rows another build of triage derived: those are made again without a word)

@@ -6,16 +6,15 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Iterable, Mapping
-from dataclasses import KW_ONLY, dataclass, field
+
+from msgspec import Struct, field
 
 from triage.store.connection import Database
 from triage.store.derived import row_digest
 
 
-@dataclass(frozen=True)
-class RepoMemory:
+class RepoMemory(Struct, frozen=True):
     repository: str
-    _: KW_ONLY
     branch: str = ""
     etag: str | None = None
     entries: list[tuple[str, str, str]] | None = None  # (path, mode, blob id)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import textwrap
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from triage.core import escape
 from triage.core.remedy import FixReport, Move, Plan, PlanState
@@ -132,8 +133,7 @@ FIX_MARKER = "<!-- triage:fix group={} -->"
 PLAN_MARKER = "<!-- triage:fix-plan {} -->"
 
 
-@dataclass(frozen=True)
-class FixedFinding:
+class FixedFinding(Struct, frozen=True):
     """A finding a pull request fixes, as its body lists it."""
 
     key: str

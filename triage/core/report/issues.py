@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from msgspec import Struct
 from packaging.version import Version
 
 from triage.core import escape
@@ -14,8 +14,7 @@ from triage.core.report.scan import _cell, _fixes, _versions, ignore_line
 from triage.models import AssessedFinding, IndexNote, LicenseResult, TrustResult
 
 
-@dataclass(frozen=True)
-class Dependency:
+class Dependency(Struct, frozen=True):
     """How a package enters the project: directly, or through the packages in `via`."""
 
     direct: bool | None
