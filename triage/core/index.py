@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
+import msgspec
 from msgspec import Struct
 from packaging.version import Version
 
@@ -125,23 +126,30 @@ def slot(bounds: Sequence[str], version: Version) -> int:
     return 2 * low
 
 
-Compiled = tuple[list[str], list[tuple[str, list[Interval]]]]  # (boundaries, records)
+class Compiled(Struct, frozen=True):
+    """A package's compiled form as the index row holds it: `{"bounds": [...], "records":
+    [[id, [[first slot, last slot], ...]], ...]}`."""
+
+    bounds: list[str]
+    records: list[tuple[str, list[Interval]]]
+
+
+_FORM = msgspec.json.Decoder(Compiled)
 
 
 def affecting(form: Compiled, version: Version) -> set[str]:
     """The ids of the records that affect `version`, from a package's decoded form."""
-    bounds, records = form
-    where = slot(bounds, version)
+    where = slot(form.bounds, version)
     return {
         advisory_id
-        for advisory_id, intervals in records
+        for advisory_id, intervals in form.records
         if any(start <= where <= end for start, end in intervals)
     }
 
 
 def decode(compiled: str) -> Compiled:
-    form = json.loads(compiled)
-    return form["bounds"], form["records"]
+    """The form, its every value of the type it must have (else a ValueError)."""
+    return _FORM.decode(compiled)
 
 
 class Hits(Struct, frozen=True):

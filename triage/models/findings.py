@@ -28,7 +28,9 @@ def is_malware_id(advisory_id: str) -> bool:
     return advisory_id.startswith(MALWARE_PREFIX)
 
 
-class Event(Struct, frozen=True):
+class Event(Struct, frozen=True, array_like=True):
+    """Encoded and decoded as [kind, version], the form the database stores."""
+
     kind: str  # one of EVENT_KINDS
     version: str
 

@@ -185,7 +185,9 @@ def _match(
     hits = index.hits(packages, checked.compiled)
     whole = hits.whole | {u.name for u in unpinned}
     only = {name: ids for name, ids in hits.by_name.items() if name not in whole}
-    advisories, groups = advisories_store.candidates(hits.by_name.keys() | whole, only)
+    advisories, groups = advisories_store.candidates(
+        hits.by_name.keys() | whole, only, read=checked
+    )
     found = matching.match(packages, advisories, groups, named=hits.by_package)
     if checked.rederived:
         found = replace(found, warnings=(_rederived(checked.rederived),))

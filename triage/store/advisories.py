@@ -7,7 +7,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Collection, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from msgspec import Struct
 
@@ -16,11 +16,9 @@ from triage.models import (
     Affected,
     AliasGroup,
     DatabaseInfo,
-    Event,
     Severity,
-    VersionRange,
 )
-from triage.store import match_index
+from triage.store import columns, match_index
 from triage.store.connection import Database, stamp
 
 if TYPE_CHECKING:
@@ -40,14 +38,6 @@ class SourceRow(Struct, frozen=True):
     revision: str | None
     records: int
     fingerprint: str | None = None  # the source's own, when it has one (see sources)
-
-
-def _ranges_json(affected: Affected) -> str:
-    return json.dumps([[[e.kind, e.version] for e in r.events] for r in affected.ranges])
-
-
-def _ranges_from_json(text: str) -> tuple[VersionRange, ...]:
-    return tuple(VersionRange(tuple(Event(k, v) for k, v in r)) for r in json.loads(text))
 
 
 class AdvisoryStore:
@@ -135,7 +125,7 @@ class AdvisoryStore:
             {
                 "advisory_id": advisory.id,
                 "package": entry.package,
-                "ranges": _ranges_json(entry),
+                "ranges": columns.ranges_to_json(entry),
                 "versions": json.dumps(list(entry.versions)),
             }
             for entry in advisory.affected
@@ -265,51 +255,65 @@ class AdvisoryStore:
         return match_index.lookup(self.database.conn, names)
 
     def candidates(
-        self, names: Iterable[str], only: Mapping[str, Collection[str]] | None = None
+        self,
+        names: Iterable[str],
+        only: Mapping[str, Collection[str]] | None = None,
+        *,
+        read: match_index.Lookup | None = None,
     ) -> tuple[list[Advisory], dict[str, AliasGroup]]:
         """Records with an affected entry for any of `names` (only those entries), and their
-        groups; for a package in `only`, just the records it names."""
-        query = (
-            "select f.package, f.ranges, f.versions, a.id, a.modified, a.published, "
-            "a.withdrawn, a.aliases, a.severity, a.severity_vector, a.refs, a.group_id, "
-            "a.group_ids, a.summary, a.malicious from affected f "
-            "join advisories a on a.id = f.advisory_id "
-            "where f.package in (select value from json_each(?))"
-        )
+        groups; for a package in `only`, just the records it names. `read`: a match index
+        lookup, whose entries of the names it looked up (read to check the index) are used
+        rather than read again."""
+        wanted = set(names)
         only = only or {}
-        entries: dict[str, list[Affected]] = {}
-        heads: dict[str, tuple[Any, ...]] = {}
-        for row in self.database.rows(query, [json.dumps(sorted(set(names)))]):
-            if row[0] in only and row[3] not in only[row[0]]:
-                continue
-            heads.setdefault(row[3], row)
-            entries.setdefault(row[3], []).append(
-                Affected(row[0], _ranges_from_json(row[1]), tuple(json.loads(row[2])))
+        known = read.names & wanted if read is not None else frozenset()
+        rows = [row[:4] for row in read.rows if row[0] in known] if read is not None else []
+        if wanted - known:
+            rows += self.database.rows(
+                "select package, advisory_id, ranges, versions from affected "
+                "where package in (select value from json_each(?))",
+                [json.dumps(sorted(wanted - known))],
             )
+        entries: dict[str, list[Affected]] = {}
+        for package, advisory_id, ranges, versions in rows:
+            if package in only and advisory_id not in only[package]:
+                continue
+            entries.setdefault(advisory_id, []).append(
+                Affected(
+                    package, columns.ranges_from_json(ranges), columns.strings_from_json(versions)
+                )
+            )
+        heads = self.database.rows(
+            "select id, modified, published, withdrawn, aliases, severity, severity_vector, "
+            "refs, group_id, group_ids, summary, malicious from advisories "
+            "where id in (select value from json_each(?))",
+            [json.dumps(sorted(entries))],
+        )
         advisories = []
         groups: dict[str, AliasGroup] = {}
-        for advisory_id, head in heads.items():
-            (_, _, _, _, modified, published, withdrawn, aliases, severity, vector, refs) = head[
-                :11
+        for head in heads:
+            (advisory_id, modified, published, withdrawn, aliases, severity, vector, refs) = head[
+                :8
             ]
-            group_id, group_ids = head[11], head[12]
+            group_id, group_ids, summary, malicious = head[8:]
             advisories.append(
                 Advisory(
                     id=advisory_id,
                     modified=modified,
                     published=published,
                     withdrawn=withdrawn,
-                    aliases=tuple(json.loads(aliases)),
+                    aliases=columns.strings_from_json(aliases),
                     affected=tuple(entries[advisory_id]),
                     severity=Severity.parse(severity),
                     severity_vector=vector,
-                    references=tuple(json.loads(refs)),
-                    summary=head[13],
-                    malicious=bool(head[14]),
+                    references=columns.strings_from_json(refs),
+                    summary=summary,
+                    malicious=bool(malicious),
                 )
             )
             if group_id:
-                groups[advisory_id] = AliasGroup(group_id, tuple(json.loads(group_ids)))
+                groups[advisory_id] = AliasGroup(group_id, columns.strings_from_json(group_ids))
         return advisories, groups
 
     def info(self) -> DatabaseInfo:

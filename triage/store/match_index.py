@@ -15,7 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from msgspec import Struct
 
 from triage.core.index import compile_package
-from triage.models import Advisory, Affected, Event, Severity, VersionRange
+from triage.models import Advisory, Affected, Severity
+from triage.store.columns import ranges_from_json, strings_from_json
 from triage.store.derived import deriver, row_digest
 
 # (package, advisory id, ranges JSON, versions JSON, withdrawn)
@@ -23,11 +24,7 @@ InputRow = tuple[str, str, str, str, bool]
 
 
 def index_deriver() -> str:
-    return deriver("core/index.py", "core/matching.py", "store/match_index.py")
-
-
-def _ranges(text: str) -> tuple[VersionRange, ...]:
-    return tuple(VersionRange(tuple(Event(k, v) for k, v in r)) for r in json.loads(text))
+    return deriver("core/index.py", "core/matching.py", "store/match_index.py", "store/columns.py")
 
 
 def _input_rows(conn: sqlite3.Connection, packages: Iterable[str] | None) -> list[InputRow]:
@@ -66,7 +63,7 @@ def derive(rows: Sequence[InputRow]) -> dict[str, str]:
     none)."""
     by_package: dict[str, list[tuple[Advisory, Affected]]] = {}
     for package, advisory_id, ranges, versions, withdrawn in rows:
-        entry = Affected(package, _ranges(ranges), tuple(json.loads(versions)))
+        entry = Affected(package, ranges_from_json(ranges), strings_from_json(versions))
         record = Advisory(
             id=advisory_id,
             modified="",
@@ -158,6 +155,8 @@ class Lookup(Struct, frozen=True):
     compiled: dict[str, str]  # the rows to match with, each checked or re-derived
     rederived: tuple[str, ...]  # names whose stored row disagreed with their records (not
     # counting rows another build of triage derived: those are made again without a word)
+    names: frozenset[str]  # the names looked up
+    rows: list[InputRow]  # their affected entries, which the rows were checked against
 
 
 def lookup(conn: sqlite3.Connection, names: Iterable[str]) -> Lookup:
@@ -180,7 +179,7 @@ def lookup(conn: sqlite3.Connection, names: Iterable[str]) -> Lookup:
         except sqlite3.OperationalError:
             pass  # a worker's read-only copy: matched with the fresh form all the same
     said = sorted(name for name, why in judged.items() if why and why != OTHER_BUILD)
-    return Lookup(compiled, tuple(said))
+    return Lookup(compiled, tuple(said), frozenset(wanted), rows)
 
 
 def repair(conn: sqlite3.Connection) -> tuple[str, ...]:
