@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import tomllib
-from pathlib import Path
 from typing import Any
 
 from triage.config import values
@@ -305,21 +304,3 @@ def parse_config(text: str, path: str) -> Config:
     if v.problems:
         raise ConfigError(path, v.problems)
     return config
-
-
-def load_config(path: Path, *, required: bool) -> Config:
-    """Read deny.toml; an absent file means all defaults, unless the user named it."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        if required:
-            raise ConfigError(
-                str(path),
-                ["file not found (named with --config)"],
-                hint="check the path, or leave --config out to use ./deny.toml (all defaults "
-                "when there is none)",
-            ) from None
-        return Config(path=str(path))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(str(path), [f"cannot be read: {exc}"]) from exc
-    return parse_config(text, str(path))

@@ -262,14 +262,12 @@ def match(
                 hits[FindingKey(group.preferred, package.name)].append((package, advisory, entry))
 
     findings = []
+    malware = _MalwareJudge()
     for key, matched in sorted(hits.items()):
         group = groups.get(matched[0][1].id) or AliasGroup(key.advisory, (key.advisory,))
         versions = {p.version for p, _, _ in matched}
         records = {a.id: a for _, a, _ in matched}
-        malicious = any(a.malicious for a in records.values()) or any(
-            is_malware_id(i)
-            for i in (*group.ids, *records, *(x for a in records.values() for x in a.aliases))
-        )
+        malicious = malware.group(group) or any(malware.record(a) for a in records.values())
         findings.append(
             Finding(
                 key=key,
@@ -291,8 +289,35 @@ def match(
     return MatchResult(tuple(findings), tuple(unmatchable))
 
 
+class _MalwareJudge:
+    """Malware: a record that says so in its data, or any id of the group, a record or a
+    record's alias that is a MAL- id. A run judges each group and record once (a group is
+    shared by every package it affects)."""
+
+    def __init__(self) -> None:
+        self._groups: dict[tuple[str, ...], bool] = {}
+        self._records: dict[str, bool] = {}
+
+    def group(self, group: AliasGroup) -> bool:
+        found = self._groups.get(group.ids)
+        if found is None:
+            found = self._groups[group.ids] = any(is_malware_id(i) for i in group.ids)
+        return found
+
+    def record(self, advisory: Advisory) -> bool:
+        found = self._records.get(advisory.id)
+        if found is None:
+            found = advisory.malicious or any(
+                is_malware_id(i) for i in (advisory.id, *advisory.aliases)
+            )
+            self._records[advisory.id] = found
+        return found
+
+
 def _summary(preferred: str, records: Mapping[str, Advisory]) -> str | None:
     """The preferred record's summary, else the first record's that has one."""
+    if len(records) == 1:
+        return next(iter(records.values())).summary or None
     ordered = sorted(records.values(), key=lambda a: (a.id != preferred, a.id))
     return next((a.summary for a in ordered if a.summary), None)
 
