@@ -110,7 +110,11 @@ def affects(affected: Affected, version_text: str, version: Version) -> bool:
 
 def fixed_versions(affected: Iterable[Affected]) -> tuple[str, ...]:
     found = {e.version for a in affected for r in a.ranges for e in r.events if e.kind == "fixed"}
-    return tuple(sorted(found, key=version_order))
+    return _in_version_order(found)
+
+
+def _in_version_order(texts: set[str]) -> tuple[str, ...]:
+    return tuple(texts) if len(texts) < 2 else tuple(sorted(texts, key=version_order))
 
 
 # --- alias groups ---------------------------------------------------------------------------
@@ -262,25 +266,35 @@ def match(
                 hits[FindingKey(group.preferred, package.name)].append((package, advisory, entry))
 
     findings = []
-    malware = _MalwareJudge()
+    facts = _RunFacts()
     for key, matched in sorted(hits.items()):
         group = groups.get(matched[0][1].id) or AliasGroup(key.advisory, (key.advisory,))
-        versions = {p.version for p, _, _ in matched}
         records = {a.id: a for _, a, _ in matched}
-        malicious = malware.group(group) or any(malware.record(a) for a in records.values())
+        malicious = facts.group_malware(group) or any(
+            facts.record_malware(a) for a in records.values()
+        )
+        record_ids: tuple[str, ...]
+        if len(records) == 1:
+            (only_record,) = records.values()
+            severity, record_ids = only_record.severity, (only_record.id,)
+            references = tuple(dict.fromkeys(only_record.references))
+        else:
+            severity, record_ids = (
+                _worst(a.severity for a in records.values()),
+                tuple(sorted(records)),
+            )
+            references = tuple(dict.fromkeys(u for a in records.values() for u in a.references))
         findings.append(
             Finding(
                 key=key,
-                aliases=group.aliases,
-                versions=tuple(sorted(versions, key=version_order)),
+                aliases=facts.aliases(group),
+                versions=_in_version_order({p.version for p, _, _ in matched}),
                 lockfiles=tuple(sorted({p.lockfile for p, _, _ in matched})),
                 # Malware is removed, never upgraded: no version of it is a fix.
                 fixed_versions=() if malicious else fixed_versions(e for _, _, e in matched),
-                severity=Severity.CRITICAL
-                if malicious
-                else _worst(a.severity for a in records.values()),
-                record_ids=tuple(sorted(records)),
-                references=tuple(dict.fromkeys(u for a in records.values() for u in a.references)),
+                severity=Severity.CRITICAL if malicious else severity,
+                record_ids=record_ids,
+                references=references,
                 summary=_summary(key.advisory, records),
                 malicious=malicious,
             )
@@ -289,22 +303,30 @@ def match(
     return MatchResult(tuple(findings), tuple(unmatchable))
 
 
-class _MalwareJudge:
-    """Malware: a record that says so in its data, or any id of the group, a record or a
-    record's alias that is a MAL- id. A run judges each group and record once (a group is
-    shared by every package it affects)."""
+class _RunFacts:
+    """What a run works out once per alias group and record rather than once per finding (a
+    group is shared by every package it affects): a group's aliases, and malware, which is a
+    record that says so in its data, or any id of the group, a record or a record's alias
+    that is a MAL- id."""
 
     def __init__(self) -> None:
+        self._aliases: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._groups: dict[tuple[str, ...], bool] = {}
         self._records: dict[str, bool] = {}
 
-    def group(self, group: AliasGroup) -> bool:
+    def aliases(self, group: AliasGroup) -> tuple[str, ...]:
+        found = self._aliases.get(group.ids)
+        if found is None:
+            found = self._aliases[group.ids] = group.aliases
+        return found
+
+    def group_malware(self, group: AliasGroup) -> bool:
         found = self._groups.get(group.ids)
         if found is None:
             found = self._groups[group.ids] = any(is_malware_id(i) for i in group.ids)
         return found
 
-    def record(self, advisory: Advisory) -> bool:
+    def record_malware(self, advisory: Advisory) -> bool:
         found = self._records.get(advisory.id)
         if found is None:
             found = advisory.malicious or any(
