@@ -9,7 +9,7 @@
 - `triage --help`; a no-op `db sync`; the first (cold) scan of a new lockfile against a warm
   one; a 2,000-package file against a 100-package one.
 
-    .venv/bin/python benchmarks/bench_fast_path.py [--runs N]
+    .venv/bin/python benchmarks/bench_fast_path.py [--runs N] [--only SECTION ...]
 
 Prints min / median and ratios; asserts nothing. Both tools read the same copy of each lock:
 its registry URLs point at the loopback index, since uv asks the index of every package and
@@ -231,10 +231,15 @@ def advisory_pins(db: Path) -> set[tuple[str, str]]:
     return {(name, version) for name, version in rows}
 
 
+SECTIONS = ("uv", "pip-audit", "vulnerable", "start-up", "cold")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
-    runs = parser.parse_args().runs
+    parser.add_argument("--only", choices=SECTIONS, action="append", help="these sections only")
+    options = parser.parse_args()
+    runs, chosen = options.runs, set(options.only or SECTIONS)
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )
@@ -244,11 +249,16 @@ def main() -> None:
         db = synced_database(scratch / "t.db")
         server, url = serve(load_index(ADVISORIES))
         base = url.removesuffix("/v1/query")
-        uv_projects(scratch, f"{base}/simple", db, runs)
-        pip_audit(scratch, url, db, runs)
-        pip_audit_all_vulnerable(scratch, url, db, runs)
-        start_up_and_sync(scratch, db, runs)
-        cold_and_warm(scratch, db, runs)
+        if "uv" in chosen:
+            uv_projects(scratch, f"{base}/simple", db, runs)
+        if "pip-audit" in chosen:
+            pip_audit(scratch, url, db, runs)
+        if "vulnerable" in chosen:
+            pip_audit_all_vulnerable(scratch, url, db, runs)
+        if "start-up" in chosen:
+            start_up_and_sync(scratch, db, runs)
+        if "cold" in chosen:
+            cold_and_warm(scratch, db, runs)
     finally:
         if server is not None:
             server.shutdown()
