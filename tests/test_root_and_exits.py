@@ -164,3 +164,19 @@ def test_version_reads_as_click_would_print_it(capsys: pytest.CaptureFixture[str
     quick = capsys.readouterr().out
     assert run(["--version"], Settings.from_environment()) == 0
     assert quick == capsys.readouterr().out == f"triage, version {__version__}\n"
+
+
+def test_the_token_and_the_brokers_password_are_in_no_repr(tmp_path: Path) -> None:
+    """A repr is what a traceback, a log line or a debugger shows of the settings and of
+    every workspace carrying them: the token and the broker's URL are left out of it."""
+    from triage.cli.entry import build_workspace
+    from triage.settings import Settings
+
+    settings = Settings.from_environment(
+        {"GITHUB_TOKEN": "ghp_secret123", "TRIAGE_BROKER_URL": "redis://:hunter2@broker/0"}
+    )
+    workspace = build_workspace(settings, db=tmp_path / "t.db", config=None, trust_store=None)
+    for shown in (repr(settings), repr(workspace)):
+        assert "ghp_secret123" not in shown and "hunter2" not in shown
+        assert "github_api_url='https://api.github.com'" in shown
+    assert settings.github_token == "ghp_secret123"
