@@ -72,7 +72,9 @@ def queue(
         severities=severities,
         org=org_name,
     )
-    index = rotation.recorded_index(ws) if org_name is None else ()
+    index, unsealed = rotation.recorded_index(ws) if org_name is None else ((), ())
+    for warning in unsealed:
+        click.echo(f"warning: {warning}", err=True)
     renderers: Renderers[Sequence[TriageRecord]] = {
         Format.TEXT: lambda shown: tables.print_queue(tables.console(), shown, now, index=index),
         Format.JSON: echoed(lambda shown: queue_json(shown, now, index)),

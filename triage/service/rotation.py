@@ -12,7 +12,7 @@ from triage.config import parse_duration
 from triage.core import policy, rotation, rotation_report
 from triage.errors import InputError
 from triage.models import FindingKey, IndexNote, Level, TriageRecord, TriageState
-from triage.service.scan import scan_project
+from triage.service.scan import UNSEALED_NOTES, scan_project
 from triage.service.workspace import Workspace
 
 # For the command line, which reaches the core's rules only through the service.
@@ -39,14 +39,16 @@ def queue(
     )
 
 
-def recorded_index(ws: Workspace) -> tuple[IndexNote, ...]:
+def recorded_index(ws: Workspace) -> tuple[tuple[IndexNote, ...], tuple[str, ...]]:
     """What the last audit found the index saying of this repository's locked releases (no
-    request is made), judged by this policy: beside the queue, for what is not a finding."""
+    request is made), judged by this policy: beside the queue, for what is not a finding;
+    and a warning when the kept notes cannot be believed."""
     with ws.database(existing=True) as db:
-        notes, _ = store.IndexNoteStore(db).recorded()
+        kept = store.IndexNoteStore(db).recorded()
     config = ws.config.advisories
-    judged = (replace(n, level=policy.index_level(n.kind, config)) for n in notes)
-    return tuple(n for n in judged if n.level is not Level.ALLOW)
+    judged = (replace(n, level=policy.index_level(n.kind, config)) for n in kept.notes)
+    warnings = (UNSEALED_NOTES,) if kept.broken else ()
+    return tuple(n for n in judged if n.level is not Level.ALLOW), warnings
 
 
 def find(ws: Workspace, key: FindingKey) -> rotation_report.FindingDetails:

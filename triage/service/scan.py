@@ -231,21 +231,27 @@ def assess(
     )
 
 
+UNSEALED_NOTES = (
+    "the index notes the last audit kept (yanked files, project status) do not match their "
+    "seal: the database was edited, so none is shown; run `triage audit` to ask the index again"
+)
+
+
 def recorded_notes(
     db: store.Database, packages: Sequence[Package], *, config: AdvisoriesConfig
-) -> tuple[tuple[IndexNote, ...], dt.datetime | None]:
+) -> tuple[tuple[IndexNote, ...], dt.datetime | None, tuple[str, ...]]:
     """What the last audit found the index saying of the releases `packages` still lock,
-    judged by `config` (no request is made), and when the index said it."""
-    notes, checked = store.IndexNoteStore(db).recorded()
-    if not notes:
-        return (), checked
+    judged by `config` (no request is made), when the index said it, and a warning when the
+    kept notes cannot be believed."""
+    kept = store.IndexNoteStore(db).recorded()
+    warnings = (UNSEALED_NOTES,) if kept.broken else ()
     locked = {(matching.normalize_name(p.name), p.version) for p in packages}
     judged = [
         replace(note, level=policy.index_level(note.kind, config))
-        for note in notes
+        for note in kept.notes
         if (matching.normalize_name(note.package), note.version) in locked
     ]
-    return tuple(n for n in judged if n.level is not Level.ALLOW), checked
+    return tuple(n for n in judged if n.level is not Level.ALLOW), kept.checked, warnings
 
 
 def scan_project(ws: Workspace) -> tuple[ScanResult, Project]:
@@ -258,8 +264,10 @@ def scan_project(ws: Workspace) -> tuple[ScanResult, Project]:
     sync.ensure_data(ws)
     with ws.database() as db:
         result = assess(db, project, ws.now(), reference=ws.reference)
-        notes, checked = recorded_notes(db, project.packages, config=project.config.advisories)
-    warnings = (*result.warnings, *caches.rejected)
+        notes, checked, unsealed = recorded_notes(
+            db, project.packages, config=project.config.advisories
+        )
+    warnings = (*result.warnings, *caches.rejected, *unsealed)
     return replace(result, warnings=warnings, index_notes=notes, index_checked=checked), project
 
 

@@ -107,6 +107,14 @@ def verify(ws: Workspace, *, repair: bool = False) -> VerifyReport:
             drop_licenses.append((name, version))
         outside = rows.self_check()
         report.differences += [f"{table} {key}: {problem}" for table, key, problem in outside]
+        notes = store.IndexNoteStore(db)
+        noted = notes.recorded()
+        report.checked["index_notes"] = len(noted.notes)
+        if noted.broken:
+            report.differences.append(
+                "index_notes: the kept notes do not match their seal (dropped by --repair; the "
+                "next audit asks the index again)"
+            )
         if repair and report.differences:
             with db.transaction():
                 match_index.rebuild(conn, None)
@@ -116,6 +124,8 @@ def verify(ws: Workspace, *, repair: bool = False) -> VerifyReport:
                     rows.drop_license(name, version)
                 for table, key, _ in outside:
                     rows.drop(table, key)
+                if noted.broken:
+                    notes.forget()
             report.repaired = True
         report.digest = store.AdvisoryStore(db).content_digest()
     return report

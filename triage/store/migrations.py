@@ -273,6 +273,20 @@ def _index_notes(db: sqlite_utils.Database) -> None:
     )
 
 
+def _sealed_index_notes(db: sqlite_utils.Database) -> None:
+    """14: the kept index notes are sealed (store/index_notes.py); those kept before are
+    sealed as they are now."""
+    from triage.store import index_notes
+
+    rows = db.execute(index_notes.ROWS).fetchall()
+    found = db.execute("select value from meta where key = ?", [index_notes.CHECKED]).fetchall()
+    checked = str(found[0][0]) if found and found[0][0] is not None else None
+    if rows or checked is not None:
+        db.table("meta").upsert(
+            {"key": index_notes.SEAL, "value": index_notes.seal(rows, checked)}, pk="key"
+        )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _advisories,
     _audit_and_triage,
@@ -287,5 +301,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     _fix_plans,
     _malware_records,
     _index_notes,
+    _sealed_index_notes,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
