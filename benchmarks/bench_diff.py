@@ -3,13 +3,15 @@ change, against one `triage scan` of the same lockfile.
 
     .venv/bin/python benchmarks/bench_diff.py
 
-Prints figures; asserts nothing. The first diff of a base reads both sides; later diffs (the
-next push, or any pull request on the same base) find the base lockfile by its blob id.
+Prints medians (scan and diff alternating, 11 runs each); asserts nothing. The first diff of
+a base reads both sides; later diffs (the next push, or any pull request on the same base)
+find the base lockfile by its blob id.
 """
 
 from __future__ import annotations
 
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -17,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.bench_fast_path import alternate
 from benchmarks.bench_foundation import (
     TRIAGE,
     real_pins,
@@ -54,12 +57,13 @@ def main() -> None:
         scan = [TRIAGE, "scan", str(repo), "--db", str(db), "--format", "json", "--offline"]
         diff = [TRIAGE, "diff", str(repo), "--base", "main", "--db", str(db), "--format", "json"]
         diff.append("--offline")
-        scan_time, _ = timed(scan, runs=5)
         cold_db = scratch / "cold.db"
         shutil.copy(db, cold_db)
         cold = [TRIAGE, "diff", str(repo), "--base", "main", "--db", str(cold_db), "--offline"]
         cold_time, _ = timed([*cold, "--format", "json"], warm_up=False)
-        warm_time, _ = timed(diff, runs=5)
+        # Alternating, so that both see the machine in the same state.
+        times = alternate({"scan": scan, "diff": diff}, runs=11)
+        scan_time, warm_time = (statistics.median(times[name]) for name in ("scan", "diff"))
         print(f"scan of 1,000 packages:                  {scan_time:.2f} s")
         print(
             f"diff, base not yet cached (first run):   {cold_time:.2f} s "
