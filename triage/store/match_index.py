@@ -19,8 +19,8 @@ from triage.models import Advisory, Affected, Severity
 from triage.store.columns import ranges_from_json, strings_from_json
 from triage.store.derived import deriver, row_digest
 
-# (package, advisory id, ranges JSON, versions JSON, withdrawn)
-InputRow = tuple[str, str, str, str, bool]
+# (package, advisory id, ranges JSON, versions JSON, withdrawn: 1 or 0)
+InputRow = tuple[str, str, str, str, int]
 
 
 def index_deriver() -> str:
@@ -38,7 +38,8 @@ def _input_rows(conn: sqlite3.Connection, packages: Iterable[str] | None) -> lis
         query += " where f.package in (select value from json_each(?))"
         parameters.append(json.dumps(sorted(set(packages))))
     query += " order by f.package, f.advisory_id, f.ranges, f.versions"
-    return [(p, a, r, v, bool(w)) for p, a, r, v, w in conn.execute(query, parameters)]
+    rows: list[InputRow] = conn.execute(query, parameters).fetchall()
+    return rows
 
 
 class Inputs(Struct, frozen=True):
