@@ -59,7 +59,7 @@ def test_the_match_index_agrees_with_osv_evaluation_on_every_named_version(
             if version is None:
                 continue
             expected = {a.id for a, e in live.get(name, []) if matching.affects(e, text, version)}
-            found = index.affecting(forms[name], version) if name in forms else set()
+            found = set(index.affecting(forms[name], version)) if name in forms else set()
             assert found == expected, (name, text)
             checked += 1
     assert checked > 30_000

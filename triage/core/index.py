@@ -19,7 +19,7 @@ import msgspec
 from msgspec import Struct
 from packaging.version import Version
 
-from triage.core.matching import ZERO, parse_version
+from triage.core.matching import ZERO, fixed_versions, parse_version
 from triage.models import Advisory, Affected, Event, Package
 
 Interval = tuple[int, int]
@@ -107,7 +107,7 @@ def compile_package(records: Sequence[tuple[Advisory, Affected]]) -> str | None:
             affected |= _range_slots(vrange.events, slot_of, slots)
         affected.update(slot_of[text] for text in entry.versions if text in slot_of)
         if affected:
-            compiled.append([advisory_id, _intervals(affected)])
+            compiled.append([advisory_id, _intervals(affected), list(fixed_versions((entry,)))])
     return json.dumps({"bounds": bounds, "records": compiled})
 
 
@@ -128,23 +128,28 @@ def slot(bounds: Sequence[str], version: Version) -> int:
 
 class Compiled(Struct, frozen=True):
     """A package's compiled form as the index row holds it: `{"bounds": [...], "records":
-    [[id, [[first slot, last slot], ...]], ...]}`."""
+    [[id, [[first slot, last slot], ...], [fixed version, ...]], ...]}`, one item per affected
+    entry (a record may have more than one for the package)."""
 
     bounds: list[str]
-    records: list[tuple[str, list[Interval]]]
+    records: list[tuple[str, list[Interval], tuple[str, ...]]]
 
 
 _FORM = msgspec.json.Decoder(Compiled)
 
+# The fixed versions of the one entry of a record that affects a version (what its finding
+# reports), or None when more than one of its entries does: those are matched in full.
+Verdict = tuple[str, ...] | None
 
-def affecting(form: Compiled, version: Version) -> set[str]:
-    """The ids of the records that affect `version`, from a package's decoded form."""
+
+def affecting(form: Compiled, version: Version) -> dict[str, Verdict]:
+    """The records that affect `version`, from a package's decoded form, by id."""
     where = slot(form.bounds, version)
-    return {
-        advisory_id
-        for advisory_id, intervals in form.records
-        if any(start <= where <= end for start, end in intervals)
-    }
+    found: dict[str, Verdict] = {}
+    for advisory_id, intervals, fixed in form.records:
+        if any(start <= where <= end for start, end in intervals):
+            found[advisory_id] = None if advisory_id in found else fixed
+    return found
 
 
 def decode(compiled: str) -> Compiled:
@@ -156,14 +161,19 @@ class Hits(Struct, frozen=True):
     """What the index says of a list of packages."""
 
     by_name: dict[str, set[str]]  # the records affecting some locked version of the name
-    by_package: list[frozenset[str] | None]  # per package, in order; None: not from the index
+    # Per package, in order, the records affecting its version and their verdicts; None: not
+    # from the index.
+    by_package: list[dict[str, Verdict] | None]
     whole: set[str]  # names whose every record must be read and matched
+    # By name, the records with more than one entry affecting a locked version: the entries
+    # a scan reads (the index decided the rest).
+    undecided: dict[str, set[str]]
 
 
 def hits(packages: Sequence[Package], compiled: Mapping[str, str]) -> Hits:
     """The records affecting each locked version. A version that is not PEP 440 is matched
     only against the versions records list, as text, so its name's every record is read."""
-    found = Hits({}, [], set())
+    found = Hits({}, [], set(), {})
     forms: dict[str, Compiled] = {}
     for package in packages:
         text = compiled.get(package.name)
@@ -173,7 +183,7 @@ def hits(packages: Sequence[Package], compiled: Mapping[str, str]) -> Hits:
             found.by_package.append(None)
             continue
         if text is None:
-            found.by_package.append(frozenset())
+            found.by_package.append({})
             continue
         try:
             if package.name not in forms:
@@ -185,7 +195,9 @@ def hits(packages: Sequence[Package], compiled: Mapping[str, str]) -> Hits:
             found.whole.add(package.name)
             found.by_package.append(None)
             continue
-        found.by_package.append(frozenset(affected))
+        found.by_package.append(affected)
         if affected:
             found.by_name.setdefault(package.name, set()).update(affected)
+            undecided = {i for i, verdict in affected.items() if verdict is None}
+            found.undecided.setdefault(package.name, set()).update(undecided)
     return found

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 
@@ -218,28 +218,31 @@ def match(
     advisories: Sequence[Advisory],
     groups: Mapping[str, AliasGroup],
     *,
-    named: Sequence[frozenset[str] | None] | None = None,
+    named: Sequence[Mapping[str, tuple[str, ...] | None] | None] | None = None,
 ) -> MatchResult:
-    """Findings of `packages`. `named`, when given, holds per package the ids of the records
-    the match index says affect it (None: unknown): only those are evaluated."""
+    """Findings of `packages`. `named`, when given, holds per package what the match index
+    says of it (None: nothing): the records affecting its version, each with the fixed
+    versions of the one entry that does, or None when several do; those are evaluated, and
+    no record it does not name."""
     by_package = _live_entries(advisories)
+    live = {a.id: a for a in advisories if not a.withdrawn}
 
-    hits: dict[FindingKey, list[tuple[Package, Advisory, Affected]]] = defaultdict(list)
+    def key_of(advisory: Advisory, package: Package) -> FindingKey:
+        group = groups.get(advisory.id) or AliasGroup(advisory.id, (advisory.id,))
+        return FindingKey(group.preferred, package.name)
+
+    hits: dict[FindingKey, list[tuple[Package, Advisory, tuple[str, ...]]]] = defaultdict(list)
     unmatchable: list[Unpinned] = []
     for position, package in enumerate(packages):
         candidates = by_package.get(package.name)
         only = named[position] if named is not None else None
-        if only is not None and candidates:
-            candidates = [(a, e) for a, e in candidates if a.id in only]
-            entries = Counter(a.id for a, _ in candidates)
-            # A record the index names with one entry for the package: that entry is the one
-            # affecting the version, with nothing left to evaluate.
-            for advisory, entry in candidates:
-                if entries[advisory.id] == 1:
-                    group = groups.get(advisory.id) or AliasGroup(advisory.id, (advisory.id,))
-                    key = FindingKey(group.preferred, package.name)
-                    hits[key].append((package, advisory, entry))
-            candidates = [(a, e) for a, e in candidates if entries[a.id] > 1]
+        if only is not None:
+            # The index decided these: their one affecting entry need not be read.
+            for advisory_id, fixed in only.items():
+                if fixed is not None and advisory_id in live:
+                    advisory = live[advisory_id]
+                    hits[key_of(advisory, package)].append((package, advisory, fixed))
+            candidates = [(a, e) for a, e in candidates or () if only.get(a.id, ()) is None]
         version = parse_version(package.version)
         if version is None:
             unmatchable.append(
@@ -262,8 +265,9 @@ def match(
                 if version is None
                 else affects(entry, package.version, version)
             ):
-                group = groups.get(advisory.id) or AliasGroup(advisory.id, (advisory.id,))
-                hits[FindingKey(group.preferred, package.name)].append((package, advisory, entry))
+                hits[key_of(advisory, package)].append(
+                    (package, advisory, fixed_versions((entry,)))
+                )
 
     findings = []
     facts = _RunFacts()
@@ -291,7 +295,9 @@ def match(
                 versions=_in_version_order({p.version for p, _, _ in matched}),
                 lockfiles=tuple(sorted({p.lockfile for p, _, _ in matched})),
                 # Malware is removed, never upgraded: no version of it is a fix.
-                fixed_versions=() if malicious else fixed_versions(e for _, _, e in matched),
+                fixed_versions=()
+                if malicious
+                else _in_version_order({v for _, _, fixed in matched for v in fixed}),
                 severity=Severity.CRITICAL if malicious else severity,
                 record_ids=record_ids,
                 references=references,

@@ -186,7 +186,7 @@ def _match(
     whole = hits.whole | {u.name for u in unpinned}
     only = {name: ids for name, ids in hits.by_name.items() if name not in whole}
     advisories, groups = advisories_store.candidates(
-        hits.by_name.keys() | whole, only, read=checked
+        hits.by_name.keys() | whole, only, read=checked, undecided=hits.undecided
     )
     found = matching.match(packages, advisories, groups, named=hits.by_package)
     if checked.rederived:

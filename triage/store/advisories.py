@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from msgspec import Struct
 
+from triage.errors import DatabaseError
 from triage.models import (
     Advisory,
     Affected,
@@ -260,11 +261,14 @@ class AdvisoryStore:
         only: Mapping[str, Collection[str]] | None = None,
         *,
         read: match_index.Lookup | None = None,
+        undecided: Mapping[str, Collection[str]] | None = None,
     ) -> tuple[list[Advisory], dict[str, AliasGroup]]:
         """Records with an affected entry for any of `names` (only those entries), and their
         groups; for a package in `only`, just the records it names. `read`: a match index
         lookup, whose entries of the names it looked up (read to check the index) are used
-        rather than read again."""
+        rather than read again. `undecided`: for a package in `only`, the records whose
+        entries are read; the index decided the rest (their one affecting entry's fixed
+        versions), which come without their entries for it."""
         wanted = set(names)
         only = only or {}
         known = read.names & wanted if read is not None else frozenset()
@@ -276,20 +280,30 @@ class AdvisoryStore:
                 [json.dumps(sorted(wanted - known))],
             )
         entries: dict[str, list[Affected]] = {}
-        for package, advisory_id, ranges, versions in rows:
-            if package in only and advisory_id not in only[package]:
-                continue
-            entries.setdefault(advisory_id, []).append(
-                Affected(
-                    package, columns.ranges_from_json(ranges), columns.strings_from_json(versions)
-                )
-            )
+        named: set[str] = set()  # records the index names: each must be found
+        for package, advisory_id, ranges_json, versions_json in rows:
+            if package in only:
+                if advisory_id not in only[package]:
+                    continue
+                named.add(advisory_id)
+                if undecided is not None and advisory_id not in undecided.get(package, ()):
+                    entries.setdefault(advisory_id, [])
+                    continue
+            ranges = columns.ranges_from_json(ranges_json)
+            versions = columns.strings_from_json(versions_json)
+            entries.setdefault(advisory_id, []).append(Affected(package, ranges, versions))
         heads = self.database.rows(
             "select id, modified, published, withdrawn, aliases, severity, severity_vector, "
             "refs, group_id, group_ids, summary, malicious from advisories "
             "where id in (select value from json_each(?))",
             [json.dumps(sorted(entries))],
         )
+        if lost := named - {head[0] for head in heads}:
+            raise DatabaseError(
+                f"{len(lost)} advisory record(s) the match index names were not found "
+                f"({', '.join(sorted(lost)[:3])}): the database changed while it was read",
+                hint="run the command again; `triage db verify` checks the database",
+            )
         advisories = []
         groups: dict[str, AliasGroup] = {}
         for head in heads:
