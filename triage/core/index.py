@@ -7,8 +7,11 @@ ordered. A locked version then sits in one *slot*: slot 2i+1 is "equal to bounda
 affected entry becomes the slots it affects, as inclusive intervals, so matching a locked
 version is a binary search over the boundaries and an interval test per record.
 
-Only the index's verdict "these records affect this version" is used: the findings are then
-built by `matching.match` from those records alone, so a finding reads exactly as before."""
+The index's verdict is "these records affect this version", and for a record with one
+entry that does, that entry's fixed versions (kept with its slots): the finding is then built
+by `matching.match` from the record's head and those versions, without reading the entry. A
+record with several affecting entries is matched from its entries, as without the index; a
+finding reads the same either way (tests/test_fast_path.py compares both paths)."""
 
 from __future__ import annotations
 
