@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from triage.core import index, matching
 from triage.service import scan as scan_service
 from triage.settings import Settings
 from triage.store import migrations
+from triage.store.match_index import Lookup
 
 REAL_LOCKFILES = sorted(p for p in LOCKFILES.iterdir() if p.is_file() and p.suffix != ".md")
 
@@ -320,3 +322,30 @@ def test_a_record_with_two_entries_for_one_package_reports_the_fix_of_the_one_th
         findings = json.loads(out)["findings"]
         assert [f["fixed_versions"] for f in findings] == ([fix] if fix else [])
         assert code == (1 if fix else 0)
+
+
+def test_a_record_gone_between_the_index_check_and_its_reading_is_exit_3_not_a_lost_finding(
+    synced_db: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A sync writing while a scan reads: the index named a record that is gone when its
+    head is read. The scan stops (exit 3, the database named) rather than drop the finding."""
+    db = _copy_db(synced_db, tmp_path)
+    root = tmp_path / "project"
+    (root / "requirements.txt").write_text("urllib3==2.0.0\n")
+    assert _scan(capsys, root, db)[0] == 1
+    checked = store.AdvisoryStore.compiled
+
+    def then_a_writer(self: store.AdvisoryStore, names: Iterable[str]) -> Lookup:
+        found = checked(self, names)
+        with sqlite3.connect(db) as other:
+            other.execute("delete from advisories where id in (select advisory_id from affected)")
+        return found
+
+    monkeypatch.setattr(store.AdvisoryStore, "compiled", then_a_writer)
+    code = main(["scan", str(root), "--db", str(db)])
+    err = capsys.readouterr().err
+    assert code == 3 and f"{db}: 2 advisory record(s) the match index names" in err
+    assert "Traceback" not in err and "run the command again" in err

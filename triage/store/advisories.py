@@ -300,8 +300,9 @@ class AdvisoryStore:
         )
         if lost := named - {head[0] for head in heads}:
             raise DatabaseError(
-                f"{len(lost)} advisory record(s) the match index names were not found "
-                f"({', '.join(sorted(lost)[:3])}): the database changed while it was read",
+                f"{self.database.path}: {len(lost)} advisory record(s) the match index names "
+                f"were not found ({', '.join(sorted(lost)[:3])}): the database changed while "
+                "it was read",
                 hint="run the command again; `triage db verify` checks the database",
             )
         advisories = []
